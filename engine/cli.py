@@ -1,0 +1,105 @@
+"""The command line: Hydra runs experiments and sweeps; words such as ``predict`` are verbs.
+
+Thin on purpose: parse argv, hand overrides to Hydra, print results. A user's mistake prints one
+line and exits 2 (``ENGINE_TRACEBACK=1`` shows the traceback); bugs keep their traceback.
+Nothing heavy is imported before it is needed, so ``--help`` and ``--cfg job`` stay fast.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from engine.config.hydra_errors import translate_hydra_error
+from engine.errors import EngineError
+
+VERBS = ("predict",)
+TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``python -m engine`` and the ``engine`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] in VERBS:
+            from engine.verbs import run_verb
+
+            run_verb(args[0], args[1:])
+        else:
+            run_hydra(args)
+    except (EngineError, HydraException) as error:
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        message = translate_hydra_error(error) if isinstance(error, HydraException) else error
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run_hydra(args: list[str]) -> None:
+    """Hand the overrides to Hydra; a sweep's every job config is composed and checked first."""
+    import hydra
+    from hydra._internal.utils import get_args_parser
+
+    from engine.config.compose import CONFIG_DIR, CONFIG_NAME
+
+    parsed = get_args_parser().parse_args(args)
+    inspecting = parsed.help or parsed.hydra_help or parsed.cfg or parsed.info
+    if parsed.multirun and not (inspecting or parsed.shell_completion):
+        from engine.sweep_preflight import preflight_sweep
+
+        preflight_sweep(parsed.overrides)
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    sys.argv = ["engine", *args]
+    hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")(
+        run_job
+    )()
+
+
+def run_job(cfg: DictConfig) -> float:
+    """Hydra's task function: run one experiment and return its primary metric.
+
+    In a sweep a failing job is recorded in its run.json and the sweep goes on.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    try:
+        return _run(cfg, run_dir, hydra_cfg)
+    except Exception as error:
+        if not in_sweep:
+            raise
+        from engine.tracking.files import write_json
+
+        user_error = isinstance(error, EngineError | HydraException)
+        message = str(translate_hydra_error(error) if isinstance(error, HydraException) else error)
+        if not user_error:
+            (run_dir / "error.txt").write_text(traceback.format_exc())
+            message = f"{type(error).__name__}: {message} (traceback in error.txt)"
+        choices = OmegaConf.to_container(hydra_cfg.runtime.choices)
+        write_json(run_dir / "run.json", {"status": "failed", "error": message, "choices": choices})
+        print(f"error: job {hydra_cfg.job.num}: {message}", file=sys.stderr)
+        return math.nan
+
+
+def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: DictConfig) -> float:
+    from rich.console import Console
+
+    from engine.config.compose import resolved_config, spec_from_hydra
+    from engine.experiment import run_experiment
+
+    spec = spec_from_hydra(cfg, OmegaConf.to_container(hydra_cfg.runtime.choices))
+    OmegaConf.save(OmegaConf.create(resolved_config(cfg)), run_dir / "resolved_config.yaml")
+    result = run_experiment(
+        spec, run_dir, project_dir=Path(hydra_cfg.runtime.cwd), console=Console()
+    )
+    return result.objective

@@ -1,0 +1,49 @@
+"""Checking config keyword arguments against a class's signature before anything runs."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from engine.errors import ConfigError, did_you_mean
+
+
+def accepted_parameters(cls: type) -> set[str] | None:
+    """The keyword names ``cls(...)`` accepts, or None when it takes ``**kwargs``."""
+    parameters = inspect.signature(cls).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL}
+
+
+def check_parameters(cls: type, params: Mapping[str, Any], key: str) -> None:
+    """Raise a ConfigError naming the first keyword ``cls`` does not take, with did-you-mean."""
+    accepted = accepted_parameters(cls)
+    if accepted is None:
+        return
+    for name in params:
+        if name not in accepted:
+            raise ConfigError(
+                f"{key}.{name}: {cls.__name__} has no parameter '{name}'."
+                f"{did_you_mean(name, accepted)} Its parameters: {', '.join(sorted(accepted))}."
+            )
+
+
+def instantiate_checked(cls: type, params: Mapping[str, Any], key: str) -> Any:
+    """Build ``cls(**params)`` and run scikit-learn's own parameter validation on it.
+
+    Wrong types and out-of-range values (``n_estimators='abc'``) are caught here, before any
+    data is loaded, and reported against the config key that set them.
+    """
+    check_parameters(cls, params, key)
+    try:
+        instance = cls(**params)
+        validate = getattr(instance, "_validate_params", None)
+        if callable(validate):
+            validate()
+    except (TypeError, ValueError) as error:
+        bad = next((name for name in params if f"'{name}'" in str(error)), None)
+        where = f"{key}.{bad}" if bad else key
+        raise ConfigError(f"{where}: {error}") from None
+    return instance

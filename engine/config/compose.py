@@ -1,0 +1,51 @@
+"""Composing the experiment config exactly as the CLI does, for sweeps' preflight and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from engine.config.spec import ExperimentSpec, spec_from_config
+from engine.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONFIG_NAME = "config"
+
+
+def resolved_config(cfg: DictConfig) -> dict[str, Any]:
+    """The experiment's config as plain values, interpolations resolved, Hydra's own keys left out.
+
+    An interpolation that cannot resolve (an unset environment variable, a missing key) is a
+    ConfigError naming the key.
+    """
+    keys = [key for key in cfg if key != "hydra"]
+    try:
+        plain = OmegaConf.to_container(
+            OmegaConf.masked_copy(cfg, keys), resolve=True, throw_on_missing=True
+        )
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", None) or "config"
+        raise ConfigError(f"{key}: {str(error).splitlines()[0]}") from None
+    assert isinstance(plain, dict)
+    return plain
+
+
+def spec_from_hydra(cfg: DictConfig, choices: Mapping[str, str | None]) -> ExperimentSpec:
+    """The spec for a config Hydra composed; ``choices`` is hydra.runtime.choices."""
+    return spec_from_config(
+        resolved_config(cfg), {k: v for k, v in choices.items() if v is not None}
+    )
+
+
+def compose_spec(overrides: Sequence[str] = ()) -> ExperimentSpec:
+    """Compose ``conf/`` with command-line style overrides and return the spec."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
+    choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
+    return spec_from_hydra(cfg, choices)

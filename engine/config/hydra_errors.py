@@ -1,0 +1,36 @@
+"""Turning Hydra's composition errors into one-line messages with did-you-mean."""
+
+from __future__ import annotations
+
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from omegaconf.errors import OmegaConfBaseException
+
+from engine.errors import ConfigError, did_you_mean, options_hint
+
+
+def translate_hydra_error(error: HydraException) -> ConfigError:
+    """The ConfigError a user should see for a Hydra composition or override error."""
+    if isinstance(error, MissingConfigException) and error.options:
+        group, _, option = (error.missing_cfg_file or "").rpartition("/")
+        return ConfigError(
+            f"{group}={option}: no such option in config group '{group}'."
+            f"{did_you_mean(option, error.options)} {options_hint(error.options)}"
+        )
+    cause = error.__cause__
+    if isinstance(error, ConfigCompositionException) and isinstance(cause, OmegaConfBaseException):
+        key = getattr(cause, "full_key", None) or getattr(cause, "key", None)
+        parent = getattr(cause, "parent_node", None)
+        if key and parent is not None and "is not in struct" in str(cause):
+            return _unknown_key(str(key), str(cause.key), [str(k) for k in parent])
+        if key:
+            return ConfigError(f"{key}: {str(cause).splitlines()[0]}")
+    return ConfigError(str(error).split("\nConfig search path:")[0].strip())
+
+
+def _unknown_key(full_key: str, key: str, siblings: list[str]) -> ConfigError:
+    suggestion = did_you_mean(key, siblings, prefix=full_key[: -len(key)])
+    return ConfigError(
+        f"{full_key}: no such key in the config.{suggestion} Keys here: "
+        f"{', '.join(sorted(siblings))}. To add a key the config does not list, prefix it "
+        f"with '+' (+{full_key}=...)."
+    )

@@ -1,0 +1,96 @@
+"""The experiment as plain, typed values: what every stage reads instead of Hydra's config."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import ConfigError
+
+TASK_FAMILIES = ("classification", "regression")
+MODEL_RESERVED_KEYS = ("_target_", "search_space")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model config: estimator class per task family, its parameters and its search space."""
+
+    name: str
+    targets: dict[str, str]
+    params: dict[str, Any]
+    search_space: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One resolved experiment; built from the composed config by :func:`spec_from_config`."""
+
+    dataset: dict[str, Any]
+    features: dict[str, Any]
+    split: dict[str, Any]
+    model: ModelSpec
+    metrics: dict[str, Any]
+    tune: dict[str, Any]
+    deploy: dict[str, Any]
+    quality: dict[str, Any]
+    seed: int
+    n_jobs: int
+    allowed_targets: tuple[str, ...] = ()
+    choices: dict[str, str] = field(default_factory=dict)
+
+
+def spec_from_config(config: Mapping[str, Any], choices: Mapping[str, str]) -> ExperimentSpec:
+    """Build the spec from a resolved config mapping (no Hydra objects) and the group choices."""
+    model = dict(_section(config, "model"))
+    targets = model.pop("_target_", None)
+    search_space = model.pop("search_space", None) or {}
+    if isinstance(targets, str):
+        targets = {family: targets for family in TASK_FAMILIES}
+    if not isinstance(targets, Mapping) or not targets:
+        raise ConfigError(
+            "model._target_: each model config needs a `_target_`, either one dotted class path "
+            "or a mapping {classification: ..., regression: ...}; got "
+            f"{targets!r}."
+        )
+    unknown = set(targets) - set(TASK_FAMILIES)
+    if unknown:
+        raise ConfigError(
+            f"model._target_: unknown task family {sorted(unknown)}; use "
+            f"{' and/or '.join(TASK_FAMILIES)}."
+        )
+    return ExperimentSpec(
+        dataset=dict(_section(config, "dataset")),
+        features=dict(_section(config, "features")),
+        split=dict(_section(config, "split")),
+        model=ModelSpec(
+            name=str(choices.get("model", "model")),
+            targets=dict(targets),
+            params=model,
+            search_space=dict(search_space),
+        ),
+        metrics=dict(_section(config, "metrics")),
+        tune=dict(_section(config, "tune")),
+        deploy=dict(_section(config, "deploy")),
+        quality=dict(_section(config, "quality")),
+        seed=_integer(config.get("seed"), "seed"),
+        n_jobs=_integer(config.get("n_jobs", 1), "n_jobs"),
+        allowed_targets=tuple(config.get("allowed_targets") or ()),
+        choices=dict(choices),
+    )
+
+
+def _section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = config.get(key)
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{key}: expected a mapping from the '{key}' config group, got {value!r}. "
+            f"Pick one with `{key}=<option>` (see `python -m engine --help`)."
+        )
+    return value
+
+
+def _integer(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key}: must be an integer, got {value!r}. Example: {key}=42.")
+    return value

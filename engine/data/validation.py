@@ -1,0 +1,38 @@
+"""Small checks shared by the data modules: required keys, choices, one-line error reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from engine.errors import ConfigError, did_you_mean, options_hint
+
+MISSING = "???"  # what an unset mandatory Hydra value looks like in a plain dict
+
+
+def check_choice(value: Any, options: Iterable[str], *, key: str, what: str = "value") -> Any:
+    """Return ``value`` if it is one of ``options``, else raise a ConfigError naming ``key``."""
+    options = tuple(options)
+    if value not in options:
+        raise ConfigError(
+            f"{key}: unknown {what} {value!r}.{did_you_mean(value, options)} "
+            f"{options_hint(options)}"
+        )
+    return value
+
+
+def require(config: Mapping[str, Any], key: str, *, group: str, needed_for: str) -> Any:
+    """Return ``config[key]``, raising a ConfigError when it is absent, null or ``???``."""
+    value = config.get(key)
+    if value is None or value == MISSING:
+        raise ConfigError(
+            f"{group}.{key} is required {needed_for} but is not set. "
+            f"Set it in the config file or on the command line ({group}.{key}=...)."
+        )
+    return value
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (the driver's or library's reason)."""
+    text = str(error).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(error).__name__

@@ -1,0 +1,71 @@
+"""Batch prediction from a run's bundle: ``python -m engine predict RUN INPUT [-o OUT]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from engine.deploy.bundle import Bundle
+from engine.deploy.schema import conform
+from engine.errors import DataError, SchemaError
+
+READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    """Read the rows to predict from a CSV or Parquet file."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(
+            f"input: '{path}' has an unknown suffix; use a .csv or .parquet file."
+        )
+    if not path.is_file():
+        raise DataError(f"input: file '{path}' does not exist (resolved to {path.resolve()}).")
+    try:
+        return reader(path)
+    except (ValueError, OSError) as error:
+        raise DataError(f"input: cannot read '{path}': {str(error).splitlines()[0]}") from None
+
+
+def write_rows(frame: pd.DataFrame, path: Path) -> Path:
+    """Write predictions as CSV or Parquet, by the file's suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+def predict_rows(
+    bundle: Bundle, rows: pd.DataFrame, *, strict: bool = False
+) -> tuple[pd.DataFrame, list[str]]:
+    """Predictions (and class probabilities for classifiers) for rows checked against the schema.
+
+    With ``strict`` every schema warning (extra columns, unseen categories) is an error.
+    """
+    if rows.empty:
+        raise SchemaError("input: the file has no rows to predict.")
+    target = bundle.metadata.get("target")
+    features, warnings = conform(rows, bundle.schema, target=target)
+    if strict and warnings:
+        raise SchemaError("input (--strict): " + "; ".join(warnings) + ".")
+    classes = bundle.metadata.get("classes") or []
+    return prediction_columns(bundle.pipeline, features, classes), warnings
+
+
+def prediction_columns(pipeline: Pipeline, X: pd.DataFrame, classes: list[Any]) -> pd.DataFrame:
+    """``prediction`` in the original labels, plus ``proba_<class>`` columns for classifiers."""
+    predicted = pipeline.predict(X)
+    if not classes:
+        return pd.DataFrame({"prediction": predicted})
+    out = pd.DataFrame({"prediction": np.asarray(classes, dtype=object)[predicted.astype(int)]})
+    if hasattr(pipeline, "predict_proba"):
+        probabilities = pipeline.predict_proba(X)
+        for index, label in enumerate(classes):
+            out[f"proba_{label}"] = probabilities[:, index]
+    return out

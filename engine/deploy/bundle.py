@@ -1,0 +1,80 @@
+"""The model bundle: the fitted Pipeline, its input schema, metadata and a SHA-256 manifest."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+from sklearn.pipeline import Pipeline
+
+from engine.errors import DataError
+from engine.tracking.files import read_json, write_json
+
+BUNDLE_DIR = "model"
+PIPELINE_FILE = "pipeline.joblib"
+SCHEMA_FILE = "schema.json"
+METADATA_FILE = "metadata.json"
+MANIFEST_FILE = "MANIFEST.json"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded, verified bundle."""
+
+    pipeline: Pipeline
+    schema: dict[str, Any]
+    metadata: dict[str, Any]
+    directory: Path
+
+
+def save_bundle(
+    directory: Path, pipeline: Pipeline, schema: dict[str, Any], metadata: dict[str, Any]
+) -> Path:
+    """Write the bundle into ``directory`` and seal it with a manifest of SHA-256 digests."""
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, directory / PIPELINE_FILE)
+    write_json(directory / SCHEMA_FILE, schema)
+    write_json(directory / METADATA_FILE, metadata)
+    files = (PIPELINE_FILE, SCHEMA_FILE, METADATA_FILE)
+    write_json(directory / MANIFEST_FILE, {"sha256": {f: _sha256(directory / f) for f in files}})
+    return directory
+
+
+def find_bundle(path: Path) -> Path:
+    """The bundle directory for a run directory (or a bundle directory itself)."""
+    for candidate in (path / BUNDLE_DIR, path):
+        if (candidate / MANIFEST_FILE).is_file():
+            return candidate
+    raise DataError(
+        f"run: '{path}' holds no model bundle (no {BUNDLE_DIR}/{MANIFEST_FILE}). Pass a run "
+        "directory such as outputs/runs/<timestamp>, or a multirun job such as "
+        "outputs/multiruns/<timestamp>/0."
+    )
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Verify the manifest, then load the bundle; a changed or missing file is refused."""
+    directory = find_bundle(path)
+    manifest = read_json(directory / MANIFEST_FILE)["sha256"]
+    for name, digest in manifest.items():
+        file = directory / name
+        if not file.is_file() or _sha256(file) != digest:
+            state = "is missing" if not file.is_file() else "does not match its SHA-256"
+            raise DataError(
+                f"model bundle '{directory}': {name} {state} in {MANIFEST_FILE}; the bundle was "
+                "changed or damaged after training. Re-run the experiment to rebuild it."
+            )
+    return Bundle(
+        pipeline=joblib.load(directory / PIPELINE_FILE),
+        schema=read_json(directory / SCHEMA_FILE),
+        metadata=read_json(directory / METADATA_FILE),
+        directory=directory,
+    )
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -1,0 +1,117 @@
+"""The input schema a model was trained on, and checking new rows against it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+from pandas.api import types
+
+from engine.errors import SchemaError
+from engine.features.selectors import column_kind
+
+MAX_LISTED_CATEGORIES = 1000
+
+
+def infer_schema(X: pd.DataFrame) -> dict[str, Any]:
+    """Column names, dtypes, kinds, missing-value tolerance and the categories seen in training."""
+    columns = []
+    for name in X.columns:
+        series = X[name]
+        kind = column_kind(series)
+        categories = None
+        if kind == "categorical":
+            seen = pd.unique(series.dropna())
+            if len(seen) <= MAX_LISTED_CATEGORIES:
+                categories = sorted((_native(v) for v in seen), key=str)
+        columns.append(
+            {
+                "name": str(name),
+                "dtype": str(series.dtype),
+                "kind": kind,
+                "nullable": bool(series.isna().any()),
+                "categories": categories,
+            }
+        )
+    return {"columns": columns}
+
+
+def conform(
+    frame: pd.DataFrame, schema: Mapping[str, Any], *, target: str | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rows shaped as the model was trained on, plus warnings about what was tolerated.
+
+    Missing columns and values of the wrong type raise a SchemaError naming the column; extra
+    columns are dropped and unseen categories are reported, as warnings.
+    """
+    expected = [column["name"] for column in schema["columns"]]
+    missing = [name for name in expected if name not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"input is missing {len(missing)} column(s) the model needs: {', '.join(missing)}. "
+            f"Expected columns: {', '.join(expected)}."
+        )
+    warnings = []
+    extra = [str(c) for c in frame.columns if c not in expected and c != target]
+    if extra:
+        names = ", ".join(extra)
+        warnings.append(f"ignored {len(extra)} column(s) the model does not use: {names}")
+    conformed = {}
+    for column in schema["columns"]:
+        values, warning = _conform_column(frame[column["name"]], column)
+        conformed[column["name"]] = values
+        if warning:
+            warnings.append(warning)
+    return pd.DataFrame(conformed, index=frame.index), warnings
+
+
+def _conform_column(series: pd.Series, column: Mapping[str, Any]) -> tuple[pd.Series, str | None]:
+    name, kind, dtype = column["name"], column["kind"], column["dtype"]
+    if kind == "numeric":
+        numbers = pd.to_numeric(series, errors="coerce")
+        bad = numbers.isna() & series.notna()
+        if bad.any():
+            examples = ", ".join(repr(v) for v in series[bad].astype(str).unique()[:3])
+            raise SchemaError(
+                f"column '{name}': expected numbers ({dtype}), found {examples} in "
+                f"{int(bad.sum())} row(s), first at row {int(bad.to_numpy().argmax())}. "
+                "Fix those values or leave them empty for missing."
+            )
+        if numbers.isna().any() or types.is_float_dtype(dtype):
+            return numbers.astype("float64"), None
+        return numbers.astype(dtype), None
+    if kind == "datetime":
+        return pd.to_datetime(series, errors="coerce"), None
+    return _conform_categories(series, column)
+
+
+def _conform_categories(
+    series: pd.Series, column: Mapping[str, Any]
+) -> tuple[pd.Series, str | None]:
+    known = column["categories"]
+    if known is None:
+        return series, None
+    by_text = {str(v): v for v in known}
+    present = series.dropna()
+    unseen = sorted({str(v) for v in pd.unique(present)} - set(by_text))
+    mapped = series.map(lambda v: v if pd.isna(v) else by_text.get(str(v), v))
+    if column["dtype"] == "category":
+        mapped = pd.Series(pd.Categorical(mapped, categories=known), index=series.index)
+    elif column["dtype"] == "bool" and not mapped.isna().any():
+        mapped = mapped.astype(bool)
+    else:
+        mapped = mapped.astype(column["dtype"]) if column["dtype"] != "object" else mapped
+    warning = None
+    if unseen:
+        count = int(present.astype(str).isin(unseen).sum())
+        shown = ", ".join(repr(v) for v in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
+        warning = (
+            f"column '{column['name']}': {count} row(s) have categories unseen in training "
+            f"({shown}); the model treats them as unknown"
+        )
+    return mapped, warning
+
+
+def _native(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

@@ -1,0 +1,86 @@
+"""Metrics are scikit-learn scorer names; this picks the defaults per task and checks names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sklearn.metrics import get_scorer_names
+
+from engine.errors import ConfigError, did_you_mean
+
+DEFAULT_SCORERS = {
+    "binary": (
+        "roc_auc", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "neg_log_loss",
+    ),
+    "multiclass": (
+        "f1_macro", "accuracy", "balanced_accuracy", "precision_macro", "recall_macro",
+        "roc_auc_ovr", "neg_log_loss",
+    ),
+    "regression": ("neg_root_mean_squared_error", "neg_mean_absolute_error", "r2"),
+}
+REGRESSION_SCORER_PREFIXES = (
+    "r2", "explained_variance", "max_error", "neg_mean", "neg_median", "neg_root", "d2_",
+)
+BINARY_ONLY_SCORERS = {
+    "roc_auc": "roc_auc_ovr", "average_precision": "f1_macro", "precision": "precision_macro",
+    "recall": "recall_macro", "f1": "f1_macro", "jaccard": "jaccard_macro",
+    "neg_brier_score": "neg_log_loss",
+}
+
+
+@dataclass(frozen=True)
+class MetricSet:
+    """The scorers a run reports, the first of which (``primary``) is the one optimised."""
+
+    primary: str
+    scorers: tuple[str, ...]
+
+
+def check_scorer_names(metrics: Mapping[str, Any]) -> None:
+    """Refuse unknown scorer names before any data is loaded."""
+    valid = get_scorer_names()
+    names = [] if metrics.get("scorers", "auto") == "auto" else list(metrics["scorers"])
+    if metrics.get("primary", "auto") != "auto":
+        names.append(metrics["primary"])
+    for name in names:
+        if name not in valid:
+            key = "metrics.primary" if name == metrics.get("primary") else "metrics.scorers"
+            raise ConfigError(
+                f"{key}: '{name}' is not a scikit-learn scorer name.{did_you_mean(name, valid)} "
+                "See sklearn.metrics.get_scorer_names() for the full list."
+            )
+
+
+def resolve_metrics(metrics: Mapping[str, Any], task: str) -> MetricSet:
+    """The primary scorer and the full list for ``task``, checked to suit the task."""
+    check_scorer_names(metrics)
+    scorers = metrics.get("scorers", "auto")
+    names = list(DEFAULT_SCORERS[task]) if scorers == "auto" else list(scorers)
+    primary = metrics.get("primary", "auto")
+    primary = names[0] if primary == "auto" else primary
+    if primary not in names:
+        names.insert(0, primary)
+    for name in names:
+        _check_suits_task(name, task)
+    return MetricSet(primary=primary, scorers=tuple(names))
+
+
+def _check_suits_task(name: str, task: str) -> None:
+    is_regression_scorer = name.startswith(REGRESSION_SCORER_PREFIXES)
+    if task == "regression" and not is_regression_scorer:
+        raise ConfigError(
+            f"metrics: '{name}' is a classification scorer but the task is regression. "
+            f"Use regression scorers such as {', '.join(DEFAULT_SCORERS['regression'])}."
+        )
+    if task != "regression" and is_regression_scorer:
+        raise ConfigError(
+            f"metrics: '{name}' is a regression scorer but the task is {task}. "
+            f"Use scorers such as {', '.join(DEFAULT_SCORERS[task][:3])}."
+        )
+    if task == "multiclass" and name in BINARY_ONLY_SCORERS:
+        raise ConfigError(
+            f"metrics: '{name}' works for binary targets only and this target is multiclass. "
+            f"Use '{BINARY_ONLY_SCORERS[name]}' instead."
+        )

@@ -1,0 +1,73 @@
+"""Cross-validated and held-out scores of the one Pipeline, with scikit-learn's scorers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import BaseCrossValidator, cross_validate
+from sklearn.pipeline import Pipeline
+
+from engine.evaluation.metrics import MetricSet
+
+
+@dataclass(frozen=True)
+class CVScores:
+    """Per-fold scores (one column per scorer) and the mean fit time of a fold."""
+
+    folds: pd.DataFrame
+    fit_seconds: float
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Mean, standard deviation and fold values for each scorer."""
+        return {
+            name: {
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=0)),
+                "folds": [float(v) for v in values],
+            }
+            for name, values in self.folds.items()
+        }
+
+
+def cross_validate_pipeline(
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    cv: BaseCrossValidator,
+    groups: np.ndarray | None,
+    metrics: MetricSet,
+    n_jobs: int,
+) -> CVScores:
+    """Fit a fresh copy of the whole Pipeline inside every fold and score its validation rows."""
+    result = cross_validate(
+        pipeline,
+        X,
+        y,
+        groups=groups,
+        cv=cv,
+        scoring=list(metrics.scorers),
+        n_jobs=n_jobs,
+        error_score="raise",
+    )
+    folds = pd.DataFrame({name: result[f"test_{name}"] for name in metrics.scorers})
+    folds.index.name = "fold"
+    return CVScores(folds=folds, fit_seconds=float(np.mean(result["fit_time"])))
+
+
+def fit_pipeline(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> Pipeline:
+    """A fitted copy of the Pipeline (the original stays unfitted)."""
+    return clone(pipeline).fit(X, y)
+
+
+def score_holdout(
+    fitted: Pipeline, X: pd.DataFrame, y: np.ndarray, metrics: MetricSet
+) -> dict[str, float]:
+    """Every scorer on the held-out rows; predictions are computed once and shared."""
+    scorer = check_scoring(fitted, scoring=list(metrics.scorers))
+    return {name: float(value) for name, value in scorer(fitted, X, y).items()}

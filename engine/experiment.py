@@ -1,0 +1,180 @@
+"""One experiment, end to end: validate, load, check, split, cross-validate, fit, evaluate, save.
+
+Each stage is a plain function of the spec and the previous stage's result; only this module
+strings them together, and only the CLI touches Hydra.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from engine.config.spec import ExperimentSpec
+from engine.data.dataset import Dataset
+from engine.data.quality import check_quality
+from engine.data.sources import load_dataset
+from engine.data.splits import make_cv, split_holdout
+from engine.data.target_encoding import encode_target
+from engine.deploy.batch_predict import prediction_columns
+from engine.deploy.bundle import BUNDLE_DIR, save_bundle
+from engine.deploy.schema import infer_schema
+from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
+from engine.evaluation.scoring import cross_validate_pipeline, fit_pipeline, score_holdout
+from engine.features.preprocessor import build_preprocessor
+from engine.models.estimators import validate_model
+from engine.models.pipeline import build_pipeline
+from engine.tracking.files import write_json
+from engine.tracking.provenance import git_state, package_versions
+from engine.tracking.summary import print_summary
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run reports: its primary metric and the value sweeps optimise."""
+
+    run_dir: Path
+    primary: str
+    objective: float
+    metrics: dict[str, Any]
+
+
+def validate_spec(spec: ExperimentSpec) -> None:
+    """Every check that needs no data: classes, parameters, transformers and scorer names."""
+    validate_model(spec.model, spec.allowed_targets)
+    build_preprocessor(spec.features, allowed=spec.allowed_targets)
+    check_scorer_names(spec.metrics)
+
+
+def run_experiment(
+    spec: ExperimentSpec, run_dir: Path, *, project_dir: Path, console: Console
+) -> RunResult:
+    """Run ``spec`` and write everything it learned into ``run_dir``."""
+    started = time.perf_counter()
+    validate_spec(spec)
+    data = load_dataset(spec.dataset, seed=spec.seed)
+    console.print(
+        f"[bold]{data.name}[/bold]: {len(data.X)} rows × {data.X.shape[1]} columns, "
+        f"{data.task} task"
+    )
+    report = check_quality(data, spec.quality, seed=spec.seed)
+    write_json(run_dir / "data_report.json", report.to_dict())
+    _print_findings(console, report.findings)
+    report.raise_for_failures(spec.quality.get("fail_on", "error"))
+
+    y, classes = encode_target(data.y, data.task, spec.dataset.get("positive_class"))
+    metrics = resolve_metrics(spec.metrics, data.task)
+    pipeline = build_pipeline(spec, data.task, list(data.X.columns))
+    train_idx, test_idx = split_holdout(data, spec.split, seed=spec.seed)
+    X_train, y_train = data.X.iloc[train_idx], y[train_idx]
+    cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
+
+    timing: dict[str, float] = {"load_and_check_seconds": time.perf_counter() - started}
+    cv_summary: dict[str, Any] = {}
+    if cv is not None:
+        mark = time.perf_counter()
+        with console.status(f"cross-validating {spec.model.name} ({cv.get_n_splits()} folds)"):
+            scores = cross_validate_pipeline(
+                pipeline, X_train, y_train, cv=cv, groups=groups, metrics=metrics,
+                n_jobs=spec.n_jobs,
+            )
+        scores.folds.to_csv(run_dir / "cv_scores.csv")
+        cv_summary = scores.summary()
+        timing["cv_seconds"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    fitted = fit_pipeline(pipeline, X_train, y_train)
+    timing["fit_seconds"] = time.perf_counter() - mark
+    test_scores: dict[str, float] = {}
+    if len(test_idx):
+        X_test, y_test = data.X.iloc[test_idx], y[test_idx]
+        test_scores = score_holdout(fitted, X_test, y_test, metrics)
+        _test_predictions(fitted, X_test, data.y.iloc[test_idx], classes).to_csv(
+            run_dir / "predictions.csv", index=False
+        )
+
+    objective = _objective(metrics, cv_summary, test_scores)
+    metrics_record = {
+        "task": data.task,
+        "primary": metrics.primary,
+        "objective": objective,
+        "objective_source": "cv_mean" if cv_summary else "test",
+        "cv": cv_summary,
+        "test": test_scores,
+        "n_train": len(train_idx),
+        "n_test": len(test_idx),
+        "classes": classes,
+    }
+    write_json(run_dir / "metrics.json", metrics_record)
+    provenance = {"packages": package_versions(), "git": git_state(project_dir)}
+    save_bundle(
+        run_dir / BUNDLE_DIR,
+        fitted,
+        infer_schema(data.X),
+        {
+            "task": data.task,
+            "target": str(data.y.name),
+            "classes": classes,
+            "model": spec.model.name,
+            "primary": metrics.primary,
+            "metrics": {"cv": cv_summary, "test": test_scores},
+            "seed": spec.seed,
+            "data_fingerprint": data.fingerprint,
+            **provenance,
+        },
+    )
+    timing["total_seconds"] = time.perf_counter() - started
+    record = {
+        "status": "ok",
+        "run_dir": str(run_dir),
+        "choices": spec.choices,
+        "seed": spec.seed,
+        "dataset": _dataset_record(data),
+        "primary": metrics.primary,
+        "objective": objective,
+        "timing": timing,
+        **provenance,
+    }
+    write_json(run_dir / "run.json", record)
+    print_summary(console, record, metrics_record)
+    return RunResult(run_dir, metrics.primary, objective, metrics_record)
+
+
+def _objective(metrics: MetricSet, cv: dict[str, Any], test: dict[str, float]) -> float:
+    if cv:
+        return float(cv[metrics.primary]["mean"])
+    return float(test.get(metrics.primary, np.nan))
+
+
+def _dataset_record(data: Dataset) -> dict[str, Any]:
+    return {
+        "name": data.name,
+        "rows": len(data.X),
+        "columns": data.X.shape[1],
+        "task": data.task,
+        "target": str(data.y.name),
+        "fingerprint": data.fingerprint,
+    }
+
+
+def _test_predictions(
+    fitted: Any, X_test: pd.DataFrame, y_true: pd.Series, classes: list[Any]
+) -> pd.DataFrame:
+    frame = pd.DataFrame({"row": X_test.index, "y_true": y_true.to_numpy()})
+    return pd.concat([frame, prediction_columns(fitted, X_test, classes)], axis=1)
+
+
+def _print_findings(console: Console, findings: list[Any]) -> None:
+    counts = pd.Series([f.severity for f in findings], dtype=object).value_counts().to_dict()
+    if not findings:
+        console.print("data quality: no findings")
+        return
+    parts = ", ".join(f"{count} {severity}" for severity, count in sorted(counts.items()))
+    console.print(f"data quality: {parts} (details in data_report.json)")
+    for finding in [f for f in findings if f.severity != "info"][:5]:
+        console.print(f"  [yellow]{finding.severity}[/yellow] {finding.check}: {finding.message}")

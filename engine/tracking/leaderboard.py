@@ -1,0 +1,118 @@
+"""The leaderboard a sweep ends with: jobs ranked by their primary metric, failures listed."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from engine.tracking.files import read_json
+
+COLUMNS = ("rank", "job", "overrides", "dataset", "model", "primary", "cv_mean", "cv_std", "test",
+           "status", "error")
+
+
+def collect_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per job directory of a sweep, from its run.json and metrics.json."""
+    rows = []
+    job_dirs = [d for d in sweep_dir.iterdir() if d.is_dir() and (d / ".hydra").is_dir()]
+    for job_dir in sorted(job_dirs, key=lambda d: int(d.name) if d.name.isdigit() else d.name):
+        overrides_file = job_dir / ".hydra" / "overrides.yaml"
+        overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+        row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(overrides or [])}
+        run_file = job_dir / "run.json"
+        run = read_json(run_file) if run_file.exists() else {"status": "failed", "error": "killed"}
+        row["status"] = run["status"]
+        row["error"] = run.get("error", "")
+        row["model"] = run.get("choices", {}).get("model", "")
+        row["dataset"] = run.get("choices", {}).get("dataset", "")
+        if run["status"] == "ok":
+            metrics = read_json(job_dir / "metrics.json")
+            primary = metrics["primary"]
+            cv = metrics["cv"].get(primary, {})
+            row.update(
+                primary=primary,
+                cv_mean=cv.get("mean"),
+                cv_std=cv.get("std"),
+                test=metrics["test"].get(primary),
+                objective=metrics["objective"],
+            )
+        rows.append(row)
+    return rows
+
+
+def rank_jobs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rank finished jobs within each (dataset, primary metric), best first; failures last."""
+    finished = [r for r in rows if r["status"] == "ok"]
+    failed = [r for r in rows if r["status"] != "ok"]
+    finished.sort(key=lambda r: (r["dataset"], r["primary"], -(r["objective"] or float("-inf"))))
+    previous, rank = None, 0
+    for row in finished:
+        group = (row["dataset"], row["primary"])
+        rank = 1 if group != previous else rank + 1
+        row["rank"], previous = rank, group
+    for row in failed:
+        row["rank"] = ""
+    return finished + failed
+
+
+def write_leaderboard(rows: list[dict[str, Any]], sweep_dir: Path) -> tuple[Path, Path]:
+    """leaderboard.csv and leaderboard.md in the sweep directory."""
+    csv_path, md_path = sweep_dir / "leaderboard.csv", sweep_dir / "leaderboard.md"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_cell(row.get(c)) for c in COLUMNS) + " |" for row in rows]
+    md_path.write_text("\n".join(lines) + "\n")
+    return csv_path, md_path
+
+
+def leaderboard_table(rows: list[dict[str, Any]]) -> Table:
+    """The leaderboard for the console."""
+    table = Table(title="leaderboard", show_edge=False, header_style="bold")
+    for column in ("rank", "job", "dataset", "model", "primary", "CV mean ± std", "test", "status"):
+        table.add_column(column)
+    for row in rows:
+        ok = row["status"] == "ok"
+        has_cv = ok and row["cv_mean"] is not None
+        table.add_row(
+            str(row["rank"]),
+            row["job"],
+            row["dataset"],
+            row["model"],
+            row.get("primary", "") if ok else "",
+            f"{row['cv_mean']:.4f} ± {row['cv_std']:.4f}" if has_cv else "",
+            f"{row['test']:.4f}" if ok and row["test"] is not None else "",
+            "ok" if ok else f"[red]failed[/red]: {row['error']}",
+        )
+    return table
+
+
+class LeaderboardCallback(Callback):
+    """Writes and prints the leaderboard when a multirun ends; exits 1 if any job failed."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = rank_jobs(collect_jobs(sweep_dir))
+        csv_path, md_path = write_leaderboard(rows, sweep_dir)
+        console = Console()
+        console.print(leaderboard_table(rows))
+        console.print(f"leaderboard: {csv_path} and {md_path}")
+        failed = [row for row in rows if row["status"] != "ok"]
+        if failed:
+            console.print(f"[red]{len(failed)} of {len(rows)} jobs failed[/red]")
+            raise SystemExit(1)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value).replace("|", "\\|")

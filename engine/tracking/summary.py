@@ -1,0 +1,41 @@
+"""What the console shows: a line per stage and a one-screen summary at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def metrics_table(
+    cv: Mapping[str, Mapping[str, Any]], test: Mapping[str, float], primary: str
+) -> Table:
+    """One row per scorer: CV mean ± std and the held-out test value; the primary one first."""
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("metric")
+    table.add_column("CV mean ± std", justify="right")
+    table.add_column("test", justify="right")
+    names = list(dict.fromkeys([primary, *cv, *test]))
+    for name in names:
+        fold = cv.get(name)
+        cv_text = f"{fold['mean']:.4f} ± {fold['std']:.4f}" if fold else "-"
+        test_text = f"{test[name]:.4f}" if name in test else "-"
+        label = f"[bold]{name}[/bold] (primary)" if name == primary else name
+        table.add_row(label, cv_text, test_text)
+    return table
+
+
+def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
+    """The closing summary: what ran, on what, where it was written, and the scores."""
+    data = record["dataset"]
+    console.print()
+    console.rule(f"[bold]{record['choices'].get('model')}[/bold] on [bold]{data['name']}[/bold]")
+    console.print(
+        f"task {data['task']} · {data['rows']} rows × {data['columns']} columns · "
+        f"train {metrics['n_train']} / test {metrics['n_test']} · seed {record['seed']} · "
+        f"{record['timing']['total_seconds']:.1f} s"
+    )
+    console.print(metrics_table(metrics["cv"], metrics["test"], metrics["primary"]))
+    console.print(f"run directory: {record['run_dir']}")

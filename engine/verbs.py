@@ -1,0 +1,45 @@
+"""The word commands: ``python -m engine predict RUN INPUT [-o OUT] [--strict]``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+
+def run_verb(verb: str, args: Sequence[str]) -> None:
+    """Run one verb with its own arguments."""
+    {"predict": predict}[verb](args)
+
+
+def predict(args: Sequence[str]) -> None:
+    """Predict a file of rows with a run's model bundle."""
+    parser = argparse.ArgumentParser(
+        prog="engine predict",
+        description="Predict rows from a CSV or Parquet file with a trained run's model bundle.",
+    )
+    parser.add_argument("run", type=Path, help="a run directory (or its model/ bundle)")
+    parser.add_argument("input", type=Path, help="rows to predict: .csv or .parquet")
+    parser.add_argument(
+        "-o", "--output", type=Path,
+        help="where to write predictions (.csv or .parquet); default RUN/predictions/INPUT.csv",
+    )
+    parser.add_argument(
+        "--strict", action="store_true",
+        help="treat extra columns and unseen categories as errors instead of warnings",
+    )
+    options = parser.parse_args(args)
+    from engine.deploy.batch_predict import predict_rows, read_rows, write_rows
+    from engine.deploy.bundle import load_bundle
+
+    console = Console(stderr=True)
+    bundle = load_bundle(options.run)
+    rows = read_rows(options.input)
+    predictions, warnings = predict_rows(bundle, rows, strict=options.strict)
+    for warning in warnings:
+        console.print(f"[yellow]warning[/yellow]: {warning}")
+    output = options.output or options.run / "predictions" / f"{options.input.stem}.csv"
+    write_rows(predictions, output)
+    console.print(f"predicted {len(predictions)} rows with {bundle.metadata['model']} -> {output}")
