@@ -27,7 +27,7 @@ def infer_task(y: pd.Series) -> str:
 
 
 def resolve_task(y: pd.Series, declared: str) -> str:
-    """Return the task for ``y``: inferred when ``declared`` is ``auto``, else checked against it."""
+    """The task for ``y``: inferred when ``declared`` is ``auto``, else checked against ``y``."""
     check_choice(declared, ("auto", *TASKS), key="dataset.task")
     task = infer_task(y) if declared == "auto" else declared
     column = f"column '{y.name}'"

@@ -1,0 +1,126 @@
+"""``check_quality``: run every data quality check on a loaded dataset.
+
+The ``quality`` config key sets the thresholds, a severity per check, and ``fail_on``, the lowest
+severity that fails the run (``QualityReport.raise_for_failures``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+from pandas.api.types import is_numeric_dtype
+
+from engine.data import quality_checks as checks
+from engine.data.dataset import Dataset
+from engine.data.findings import FAIL_ON, SEVERITIES, Finding, QualityReport
+from engine.data.validation import check_choice
+from engine.errors import ConfigError
+
+__all__ = ["DEFAULT_SEVERITY", "Finding", "QualityReport", "check_quality"]
+
+DEFAULT_SEVERITY = {
+    "missing_values": "error",
+    "missing_target": "warning",
+    "duplicate_rows": "warning",
+    "constant_columns": "warning",
+    "id_like_columns": "warning",
+    "leakage": "error",
+    "class_imbalance": "warning",
+}
+# key: (default, lowest allowed, highest allowed)
+LIMITS = {
+    "max_missing_fraction": (0.5, 0.0, 1.0),
+    "id_like_unique_fraction": (0.95, 0.0, 1.0),
+    "leakage_threshold": (0.98, 0.0, 1.0),
+    "imbalance_ratio": (10.0, 1.0, float("inf")),
+    "sample_rows": (20_000, 100, float("inf")),
+}
+
+
+def check_quality(data: Dataset, settings: Mapping[str, Any], *, seed: int) -> QualityReport:
+    """Run every check on ``data``; ``settings`` is the ``quality`` config key."""
+    severity = _severities(settings)
+    limit = {key: _limit(settings, key) for key in LIMITS}
+    X, y, n_rows = data.X, data.y, len(data.y)
+    missing = X.isna().sum()
+    duplicates = _duplicate_count(data)
+    constant, constant_findings = checks.constant_columns(X, severity=severity["constant_columns"])
+    id_like, id_like_findings = checks.id_like_columns(
+        X, unique_fraction=limit["id_like_unique_fraction"], severity=severity["id_like_columns"]
+    )
+    candidates = [column for column in X.columns if column not in {*constant, *id_like}]
+    findings = [
+        *checks.missing_values(
+            missing,
+            n_rows,
+            limit=limit["max_missing_fraction"],
+            severity=severity["missing_values"],
+        ),
+        *checks.missing_target(data, severity=severity["missing_target"]),
+        *checks.duplicate_rows(duplicates, n_rows, severity=severity["duplicate_rows"]),
+        *constant_findings,
+        *id_like_findings,
+        *checks.leakage(
+            data, candidates, threshold=limit["leakage_threshold"],
+            sample_rows=int(limit["sample_rows"]), seed=seed, severity=severity["leakage"],
+        ),
+    ]  # fmt: skip
+    summary: dict[str, Any] = {
+        "dataset": data.name,
+        "rows": n_rows,
+        "columns": X.shape[1],
+        "numeric_columns": sum(_is_numeric(X[column]) for column in X.columns),
+        "categorical_columns": sum(checks.is_categorical(X[column]) for column in X.columns),
+        "missing_cells": int(missing.sum()),
+        "duplicate_rows": duplicates,
+        "dropped_missing_target": data.dropped_missing_target,
+        "target": str(y.name),
+        "task": data.task,
+    }
+    if data.is_classification:
+        class_counts = y.value_counts()
+        summary["class_counts"] = {str(label): int(count) for label, count in class_counts.items()}
+        findings += checks.class_imbalance(
+            class_counts, ratio_limit=limit["imbalance_ratio"], severity=severity["class_imbalance"]
+        )
+    return QualityReport(findings=findings, summary=summary)
+
+
+def _severities(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The default severity of each check with ``quality.severity`` applied; checks fail_on too."""
+    check_choice(settings.get("fail_on", "error"), FAIL_ON, key="quality.fail_on")
+    overrides = dict(settings.get("severity") or {})
+    for check, level in overrides.items():
+        check_choice(check, DEFAULT_SEVERITY, key="quality.severity", what="check")
+        check_choice(level, SEVERITIES, key=f"quality.severity.{check}", what="severity")
+    return {**DEFAULT_SEVERITY, **overrides}
+
+
+def _limit(settings: Mapping[str, Any], key: str) -> float:
+    """A numeric quality setting, checked against its allowed range."""
+    default, low, high = LIMITS[key]
+    value = settings.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ConfigError(
+            f"quality.{key}: {value!r} is not a number in [{low}, {high}]. "
+            f"Use e.g. quality.{key}={default}."
+        )
+    return value
+
+
+def _duplicate_count(data: Dataset) -> int:
+    """Rows equal to an earlier row in X and y, found through 64-bit row hashes (no copy of X)."""
+    row_hashes = pd.DataFrame(
+        {
+            "features": pd.util.hash_pandas_object(data.X, index=False).to_numpy(),
+            "target": pd.util.hash_pandas_object(data.y, index=False).to_numpy(),
+        }
+    )
+    return int(row_hashes.duplicated().sum())
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    """Numbers that measure something (bool counts as categorical)."""
+    return is_numeric_dtype(column) and not checks.is_categorical(column)

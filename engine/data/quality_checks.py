@@ -1,0 +1,177 @@
+"""The individual data quality checks; each returns a list of findings."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_float_dtype, is_integer_dtype, is_numeric_dtype
+
+from engine.data.dataset import Dataset
+from engine.data.findings import Finding
+from engine.data.leakage import single_feature_scores
+
+
+def is_categorical(column: pd.Series) -> bool:
+    """Text, category, bool or object columns: values that name things rather than measure them."""
+    return is_bool_dtype(column) or not (
+        is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column)
+    )
+
+
+def missing_values(
+    missing: pd.Series, n_rows: int, *, limit: float, severity: str
+) -> list[Finding]:
+    """``info`` for any missing value; ``severity`` when a column misses more than ``limit``."""
+    findings = []
+    for column, count in missing[missing > 0].items():
+        fraction = count / n_rows
+        too_many = fraction > limit
+        advice = (
+            f", more than quality.max_missing_fraction={limit}. Drop it with dataset.drop, or "
+            "raise quality.max_missing_fraction if imputing it is sound."
+            if too_many
+            else "."
+        )
+        findings.append(
+            Finding(
+                "missing_values",
+                severity if too_many else "info",
+                f"column '{column}' is missing in {fraction:.1%} of rows "
+                f"({count:,} of {n_rows:,}){advice}",
+                column=str(column),
+                value=round(float(fraction), 6),
+            )
+        )
+    return findings
+
+
+def missing_target(data: Dataset, *, severity: str) -> list[Finding]:
+    """Rows the loader removed because their target was missing."""
+    dropped = data.dropped_missing_target
+    if not dropped:
+        return []
+    total = dropped + len(data.y)
+    return [
+        Finding(
+            "missing_target",
+            severity,
+            f"{dropped:,} of {total:,} rows ({dropped / total:.1%}) had no value in target "
+            f"'{data.y.name}' and were removed before training.",
+            column=str(data.y.name),
+            value=dropped,
+        )
+    ]
+
+
+def duplicate_rows(duplicates: int, n_rows: int, *, severity: str) -> list[Finding]:
+    """Rows that repeat an earlier row exactly, features and target together."""
+    if not duplicates:
+        return []
+    return [
+        Finding(
+            "duplicate_rows",
+            severity,
+            f"{duplicates:,} rows ({duplicates / n_rows:.2%}) repeat an earlier row (features and "
+            "target). Copies that land in both training and test folds inflate scores; remove "
+            "them from the data unless they are genuine repeats.",
+            value=duplicates,
+        )
+    ]
+
+
+def constant_columns(X: pd.DataFrame, *, severity: str) -> tuple[list[str], list[Finding]]:
+    """Columns with at most one distinct non-missing value; they cannot help a model."""
+    constant = [column for column in X.columns if _at_most_one_value(X[column])]
+    findings = [
+        Finding(
+            "constant_columns",
+            severity,
+            f"column '{column}' has a single value ({_first_value(X[column])!r}) in every "
+            "non-missing row; it carries no information. Drop it with dataset.drop.",
+            column=str(column),
+        )
+        for column in constant
+    ]
+    return constant, findings
+
+
+def id_like_columns(
+    X: pd.DataFrame, *, unique_fraction: float, severity: str
+) -> tuple[list[str], list[Finding]]:
+    """Text or integer columns with (almost) one distinct value per row, such as ids or names."""
+    id_like, findings = [], []
+    for column in X.columns:
+        values = X[column]
+        if is_bool_dtype(values) or not (is_integer_dtype(values) or is_categorical(values)):
+            continue  # floats are measurements, never identifiers
+        fraction = values.nunique() / len(values)
+        if fraction >= unique_fraction:
+            id_like.append(column)
+            findings.append(
+                Finding(
+                    "id_like_columns",
+                    severity,
+                    f"column '{column}' has a distinct value in {fraction:.1%} of rows "
+                    f"(quality.id_like_unique_fraction={unique_fraction}); it looks like an "
+                    "identifier, which a model can only memorise. Drop it with dataset.drop.",
+                    column=str(column),
+                    value=round(float(fraction), 6),
+                )
+            )
+    return id_like, findings
+
+
+def leakage(
+    data: Dataset, columns: list[str], *, threshold: float, sample_rows: int, seed: int,
+    severity: str,
+) -> list[Finding]:  # fmt: skip
+    """Features that alone predict the target almost perfectly: probably the target in disguise."""
+    scores = single_feature_scores(
+        data.X[columns], data.y, classification=data.is_classification,
+        sample_rows=sample_rows, seed=seed,
+    )  # fmt: skip
+    metric = "balanced accuracy" if data.is_classification else "R2"
+    return [
+        Finding(
+            "leakage",
+            severity,
+            f"column '{column}' alone predicts target '{data.y.name}' with {metric} {score:.3f} "
+            f"(3-fold CV of a depth-4 tree, at or above quality.leakage_threshold={threshold}). "
+            "It probably encodes the target: drop it with dataset.drop unless it is truly known "
+            "when predicting.",
+            column=str(column),
+            value=round(score, 6),
+        )
+        for column, score in scores.items()
+        if score >= threshold
+    ]
+
+
+def class_imbalance(class_counts: pd.Series, *, ratio_limit: float, severity: str) -> list[Finding]:
+    """A majority class at least ``ratio_limit`` times the minority class."""
+    ratio = class_counts.max() / class_counts.min()
+    if ratio < ratio_limit:
+        return []
+    return [
+        Finding(
+            "class_imbalance",
+            severity,
+            f"class {class_counts.idxmax()!r} has {class_counts.max():,} rows and class "
+            f"{class_counts.idxmin()!r} only {class_counts.min():,} (ratio {ratio:.1f}, "
+            f"quality.imbalance_ratio={ratio_limit}). Prefer stratified splits and metrics such "
+            "as balanced accuracy or ROC AUC; consider class weights.",
+            value=round(float(ratio), 6),
+        )
+    ]
+
+
+def _at_most_one_value(column: pd.Series) -> bool:
+    """Min equals max for floats (cheap on a million rows); a distinct count otherwise."""
+    if is_float_dtype(column):
+        return not column.notna().any() or column.min() == column.max()
+    return column.nunique() <= 1
+
+
+def _first_value(column: pd.Series) -> object:
+    """The first non-missing value, or None for an all-missing column."""
+    present = column.dropna()
+    return present.iloc[0] if len(present) else None

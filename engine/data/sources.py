@@ -1,0 +1,183 @@
+"""``load_dataset``: read the configured source, then split off target, groups and time order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+from pandas.api.types import is_float_dtype, is_numeric_dtype
+
+from engine.data.builtin_sources import read_sklearn, read_synthetic
+from engine.data.casting import apply_dtypes
+from engine.data.dataset import Dataset
+from engine.data.file_source import read_file
+from engine.data.sql_source import read_sql
+from engine.data.task import TASKS, infer_task, resolve_task
+from engine.data.validation import check_choice, unknown_column_message
+from engine.errors import ConfigError, DataError, did_you_mean, options_hint
+
+__all__ = ["SOURCES", "infer_task", "load_dataset"]
+
+SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
+    "sklearn": read_sklearn,
+    "file": read_file,
+    "sql": read_sql,
+    "synthetic": read_synthetic,
+}
+COMMON_KEYS = ("name", "source", "target", "task", "drop", "group_column", "time_column", "dtypes")
+SOURCE_KEYS = {
+    "sklearn": ("loader",),
+    "file": ("path", "format", "na_values", "read_options"),
+    "sql": ("url", "query"),
+    "synthetic": (
+        "kind", "n_samples", "n_features", "n_informative", "n_classes", "noise", "weights",
+        "random_state",
+    ),
+}  # fmt: skip
+EMPTY_HINT = {
+    "sklearn": "dataset.loader",
+    "file": "dataset.path",
+    "sql": "dataset.query",
+    "synthetic": "dataset.n_samples",
+}
+
+
+def load_dataset(dataset: Mapping[str, Any], *, seed: int) -> Dataset:
+    """Load the data the ``dataset`` config group describes; ``seed`` drives synthetic data.
+
+    Rows with a missing target are removed and counted in ``dropped_missing_target``.
+    """
+    _check_keys(dataset)
+    source = check_choice(dataset.get("source"), SOURCES, key="dataset.source", what="source")
+    check_choice(dataset.get("task", "auto"), ("auto", *TASKS), key="dataset.task")
+    frame = SOURCES[source](dataset, seed=seed)
+    frame.columns = [str(column) for column in frame.columns]
+    frame = apply_dtypes(frame, dataset.get("dtypes") or {})
+    name = str(dataset.get("name") or source)
+    if frame.empty:
+        raise DataError(
+            f"dataset '{name}' has no rows (source '{source}'); check {EMPTY_HINT[source]}."
+        )
+    return _split_columns(frame, dataset, name)
+
+
+def _check_keys(dataset: Mapping[str, Any]) -> None:
+    """Reject a misspelt key, which would otherwise be silently ignored."""
+    known = COMMON_KEYS + tuple(key for keys in SOURCE_KEYS.values() for key in keys)
+    for key in dataset:
+        if key not in known:
+            raise ConfigError(
+                f"dataset.{key}: unknown key.{did_you_mean(key, known)} {options_hint(known)}"
+            )
+
+
+def _split_columns(frame: pd.DataFrame, dataset: Mapping[str, Any], name: str) -> Dataset:
+    """Separate target, groups and time order from the features."""
+    target = str(dataset.get("target") or "target")
+    if target not in frame.columns:
+        raise DataError(unknown_column_message("dataset.target", target, frame.columns))
+    drop = _drop_list(dataset.get("drop"), frame, target)
+    group_column = _optional_column(dataset, "group_column", frame, target)
+    time_column = _optional_column(dataset, "time_column", frame, target)
+
+    has_target = frame[target].notna()
+    dropped = int((~has_target).sum())
+    if dropped:
+        frame = frame.loc[has_target].reset_index(drop=True)
+    y = _checked_target(frame[target], dropped)
+    task = resolve_task(y, dataset.get("task", "auto"))
+    if task != "regression" and is_float_dtype(y):
+        y = y.astype("int64")  # whole-number floats: keep the labels as integer codes
+
+    removed = {target, *drop, *filter(None, (group_column, time_column))}
+    X = frame.drop(columns=[column for column in frame.columns if column in removed])
+    if X.shape[1] == 0:
+        raise DataError(
+            f"dataset.drop: no feature columns are left after removing {sorted(removed)}. "
+            "Remove some names from dataset.drop, or check dataset.target."
+        )
+    return Dataset(
+        name=name,
+        X=X,
+        y=y,
+        task=task,
+        groups=_groups(frame, group_column),
+        order=_time_order(frame, time_column),
+        dropped_missing_target=dropped,
+    )
+
+
+def _drop_list(drop: Any, frame: pd.DataFrame, target: str) -> list[str]:
+    """The columns to remove; a single name is accepted as a one-item list."""
+    columns = [drop] if isinstance(drop, str) else list(drop or [])
+    for column in columns:
+        if column == target:
+            raise ConfigError(f"dataset.drop: {column!r} is the target; remove it from the list.")
+        if column not in frame.columns:
+            raise ConfigError(unknown_column_message("dataset.drop", column, frame.columns))
+    return columns
+
+
+def _optional_column(
+    dataset: Mapping[str, Any], key: str, frame: pd.DataFrame, target: str
+) -> str | None:
+    """The column named by ``dataset.<key>``, or None when unset."""
+    column = dataset.get(key)
+    if column is None:
+        return None
+    if column not in frame.columns:
+        raise ConfigError(unknown_column_message(f"dataset.{key}", column, frame.columns))
+    if column == target:
+        raise ConfigError(f"dataset.{key}: {column!r} is the target; name another column.")
+    return str(column)
+
+
+def _checked_target(y: pd.Series, dropped: int) -> pd.Series:
+    """Refuse a target with no rows left or a single value."""
+    if y.empty:
+        raise DataError(
+            f"dataset.target: column '{y.name}' is missing in all {dropped} rows; "
+            "check dataset.target and the data."
+        )
+    if y.nunique() == 1:
+        raise DataError(
+            f"dataset.target: column '{y.name}' has a single value ({y.iloc[0]!r}) in all "
+            f"{len(y)} rows; a model needs at least two classes (or two distinct values). "
+            "Check dataset.target, and that the source returns the rows you expect."
+        )
+    return y
+
+
+def _groups(frame: pd.DataFrame, column: str | None) -> pd.Series | None:
+    """The group of each row; every row needs one."""
+    if column is None:
+        return None
+    groups = frame[column]
+    if groups.isna().any():
+        raise DataError(
+            f"dataset.group_column: column '{column}' is missing in {int(groups.isna().sum())} "
+            "rows; every row needs a group. Fill those values, or drop those rows in the source."
+        )
+    return groups
+
+
+def _time_order(frame: pd.DataFrame, column: str | None) -> pd.Series | None:
+    """The time of each row: text is parsed to datetime, numbers (e.g. a year) are kept."""
+    if column is None:
+        return None
+    order = frame[column]
+    if not is_numeric_dtype(order) and not pd.api.types.is_datetime64_any_dtype(order):
+        try:
+            order = pd.to_datetime(order)
+        except (TypeError, ValueError) as error:
+            raise DataError(
+                f"dataset.time_column: cannot read column '{column}' as dates: {error}. "
+                "Fix the values, or cast the column with dataset.dtypes."
+            ) from error
+    if order.isna().any():
+        raise DataError(
+            f"dataset.time_column: column '{column}' is missing in {int(order.isna().sum())} "
+            "rows; a time order needs every row's time. Fill those values, or drop those rows."
+        )
+    return order

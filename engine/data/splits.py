@@ -1,0 +1,252 @@
+"""The held-out test split and the cross-validation folds, both seeded.
+
+Row indices are positions in ``Dataset.X``. When the dataset has a time order, ``split_holdout``
+returns both index arrays sorted by time (ties keep file order), so ``X.iloc[train_idx]`` is in
+time order and ``TimeSeriesSplit`` on it only ever validates on later rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    KFold,
+    RepeatedKFold,
+    RepeatedStratifiedKFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    TimeSeriesSplit,
+    train_test_split,
+)
+
+from engine.data.dataset import Dataset
+from engine.data.validation import check_choice
+from engine.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from sklearn.model_selection import BaseCrossValidator
+
+    Splitter = BaseCrossValidator | RepeatedKFold | RepeatedStratifiedKFold
+
+TEST_STRATEGIES = ("auto", "random", "stratified", "group", "time")
+CV_STRATEGIES = (
+    "auto", "none", "kfold", "stratified", "group", "stratified_group", "timeseries",
+    "repeated_kfold", "repeated_stratified",
+)  # fmt: skip
+FOLD_SPLITTERS = {
+    "kfold": KFold,
+    "stratified": StratifiedKFold,
+    "group": GroupKFold,
+    "stratified_group": StratifiedGroupKFold,
+}
+REPEATED_SPLITTERS = {
+    "repeated_kfold": RepeatedKFold,
+    "repeated_stratified": RepeatedStratifiedKFold,
+}
+NEEDS_CLASSES = {"stratified", "stratified_group", "repeated_stratified"}
+NEEDS_GROUPS = {"group", "stratified_group"}
+NEEDS_TIME = {"time", "timeseries"}
+
+
+def split_holdout(
+    data: Dataset, split: Mapping[str, Any], *, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the training and test rows; ``split.test_size: 0`` gives an empty test set.
+
+    ``time`` puts the latest rows in the test set; ``group`` keeps each group on one side, and
+    there ``test_size`` counts groups (a fraction of them, or a number of them).
+    """
+    key = "split.test_strategy"
+    strategy = _resolve_strategy(split.get("test_strategy", "auto"), TEST_STRATEGIES, key, data)
+    test_size = split.get("test_size", 0.2)
+    n_rows = len(data.y)
+    n_test = _test_rows(test_size, n_rows)
+    rows = np.arange(n_rows)
+    if n_test == 0:
+        return _in_row_order(rows, data), rows[:0]
+    if strategy == "time":
+        by_time = _in_row_order(rows, data)
+        return by_time[:-n_test], by_time[-n_test:]
+    if strategy == "group":
+        train, test = _group_holdout(data, test_size, seed)
+    else:
+        stratify = data.y.to_numpy() if strategy == "stratified" else None
+        if stratify is not None:
+            _check_stratified_holdout(data.y, n_test, n_rows)
+        train, test = train_test_split(rows, test_size=n_test, random_state=seed, stratify=stratify)
+    return _in_row_order(train, data), _in_row_order(test, data)
+
+
+def make_cv(
+    data: Dataset, split: Mapping[str, Any], *, seed: int, train_idx: np.ndarray
+) -> tuple[Splitter | None, np.ndarray | None]:
+    """A splitter for the training rows, and their groups for ``cross_validate`` (group CV only).
+
+    Returns ``(None, None)`` for ``split.cv.strategy: none``.
+    """
+    cv = split.get("cv") or {}
+    strategy = _resolve_strategy(
+        cv.get("strategy", "auto"), CV_STRATEGIES, "split.cv.strategy", data
+    )
+    if strategy == "none":
+        return None, None
+    train_idx = np.asarray(train_idx)
+    n_splits = _whole_number(cv, "n_splits", default=5, minimum=2)
+    n_repeats = _whole_number(cv, "n_repeats", default=3, minimum=1)
+    shuffle = bool(cv.get("shuffle", True))
+    if n_splits > len(train_idx):
+        raise DataError(
+            f"split.cv.n_splits: {n_splits} folds need at least {n_splits} training rows, but "
+            f"there are {len(train_idx)}. Lower split.cv.n_splits or split.test_size."
+        )
+    if strategy in NEEDS_CLASSES:
+        _check_fold_classes(data.y.iloc[train_idx], n_splits)
+    groups = data.groups.to_numpy()[train_idx] if strategy in NEEDS_GROUPS else None
+    if groups is not None:
+        _check_fold_groups(groups, n_splits)
+    if strategy == "timeseries":
+        _check_time_ordered(data, train_idx)
+    if strategy == "timeseries":
+        return TimeSeriesSplit(n_splits), groups
+    if strategy in REPEATED_SPLITTERS:
+        splitter = REPEATED_SPLITTERS[strategy]
+        return splitter(n_splits=n_splits, n_repeats=n_repeats, random_state=seed), groups
+    # sklearn refuses a random_state when the folds are not shuffled
+    random_state = seed if shuffle else None
+    return FOLD_SPLITTERS[strategy](n_splits, shuffle=shuffle, random_state=random_state), groups
+
+
+def _resolve_strategy(value: Any, options: tuple[str, ...], key: str, data: Dataset) -> str:
+    """Validate a strategy name, resolve ``auto``, and check the dataset can support it.
+
+    ``auto`` is stratified for classification and random (kfold for CV) for regression; it never
+    picks group or time splits by itself.
+    """
+    strategy = check_choice(value, options, key=key, what="strategy")
+    if strategy == "auto":
+        unstratified = "random" if key == "split.test_strategy" else "kfold"
+        return "stratified" if data.is_classification else unstratified
+    if strategy in NEEDS_CLASSES and not data.is_classification:
+        raise ConfigError(
+            f"{key}={strategy} needs a classification task, but dataset '{data.name}' is "
+            f"{data.task}. Use {key}=auto."
+        )
+    if strategy in NEEDS_GROUPS and data.groups is None:
+        raise ConfigError(
+            f"{key}={strategy} needs groups, but dataset '{data.name}' has none: "
+            "dataset.group_column is null. Set dataset.group_column to the column that "
+            "identifies groups (e.g. a customer id), or pick another strategy."
+        )
+    if strategy in NEEDS_TIME and data.order is None:
+        raise ConfigError(
+            f"{key}={strategy} needs a time order, but dataset '{data.name}' has none: "
+            "dataset.time_column is null. Set dataset.time_column to the column holding each "
+            "row's date or time, or pick another strategy."
+        )
+    return strategy
+
+
+def _test_rows(test_size: Any, n_rows: int) -> int:
+    """The number of test rows: ``ceil(fraction * rows)`` for a fraction, else the count itself."""
+    is_number = isinstance(test_size, int | float) and not isinstance(test_size, bool)
+    is_fraction = is_number and 0 < test_size < 1
+    is_count = is_number and test_size >= 0 and float(test_size).is_integer()
+    if not (is_fraction or is_count):
+        raise ConfigError(
+            f"split.test_size: {test_size!r} is neither a fraction in (0, 1) nor a row count. "
+            "Use e.g. split.test_size=0.2, split.test_size=1000, or 0 for no test set."
+        )
+    n_test = math.ceil(test_size * n_rows) if is_fraction else int(test_size)
+    if n_test >= n_rows:
+        raise DataError(
+            f"split.test_size: {test_size} takes {n_test} of the {n_rows} rows for testing, "
+            f"leaving none to train on. Use a smaller split.test_size (e.g. 0.2)."
+        )
+    return n_test
+
+
+def _group_holdout(data: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split of whole groups; ``test_size`` is a fraction or a number of groups."""
+    groups = data.groups.to_numpy()
+    n_groups = len(pd.unique(groups))
+    if n_groups < 2 or (test_size >= 1 and test_size >= n_groups):
+        raise DataError(
+            f"split.test_size: {test_size} with split.test_strategy=group counts groups, and "
+            f"dataset.group_column has {n_groups}; at least one group must stay for training. "
+            "Use a fraction such as 0.2, or fewer groups."
+        )
+    splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    return next(splitter.split(groups, groups=groups))
+
+
+def _check_stratified_holdout(y: pd.Series, n_test: int, n_rows: int) -> None:
+    """Each class needs a row on both sides, and each side a row of each class."""
+    counts = y.value_counts()
+    if counts.min() < 2:
+        raise DataError(
+            f"split.test_strategy: a stratified split needs at least 2 rows of every class, but "
+            f"class {counts.idxmin()!r} has {counts.min()}. Use split.test_strategy=random, or "
+            "remove that class from the data."
+        )
+    if min(n_test, n_rows - n_test) < len(counts):
+        raise DataError(
+            f"split.test_size: {n_test} test and {n_rows - n_test} training rows cannot each "
+            f"hold all {len(counts)} classes. Choose a split.test_size between {len(counts)} "
+            f"and {n_rows - len(counts)} rows, or use split.test_strategy=random."
+        )
+
+
+def _check_fold_classes(y: pd.Series, n_splits: int) -> None:
+    """Stratified folds need every class at least ``n_splits`` times among the training rows."""
+    counts = y.value_counts()
+    if counts.min() < n_splits:
+        raise DataError(
+            f"split.cv.n_splits: class {counts.idxmin()!r} has only {counts.min()} training "
+            f"rows, fewer than split.cv.n_splits={n_splits}, so stratified folds cannot all "
+            f"hold it. Lower split.cv.n_splits to {max(counts.min(), 2)}, or use "
+            "split.cv.strategy=kfold."
+        )
+
+
+def _check_fold_groups(groups: np.ndarray, n_splits: int) -> None:
+    """Group folds need at least ``n_splits`` distinct groups among the training rows."""
+    n_groups = len(pd.unique(groups))
+    if n_groups < n_splits:
+        raise DataError(
+            f"split.cv.n_splits: {n_splits} group folds need at least {n_splits} groups, but the "
+            f"training rows hold {n_groups}. Lower split.cv.n_splits to {n_groups} or less."
+        )
+
+
+def _check_time_ordered(data: Dataset, train_idx: np.ndarray) -> None:
+    """TimeSeriesSplit assumes rows in time order; split_holdout returns them that way."""
+    if not data.order.iloc[train_idx].is_monotonic_increasing:
+        raise ValueError(
+            "timeseries CV needs train_idx in time order; pass the train_idx that split_holdout "
+            "returns, which sorts rows by dataset.time_column."
+        )
+
+
+def _in_row_order(rows: np.ndarray, data: Dataset) -> np.ndarray:
+    """Sort positions by time when the dataset has a time order, else ascending."""
+    rows = np.sort(rows)
+    if data.order is None:
+        return rows
+    return rows[np.argsort(data.order.to_numpy()[rows], kind="stable")]
+
+
+def _whole_number(cv: Mapping[str, Any], key: str, *, default: int, minimum: int) -> int:
+    """An integer CV setting of at least ``minimum``."""
+    value = cv.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"split.cv.{key}: {value!r} is not a whole number >= {minimum}. "
+            f"Use e.g. split.cv.{key}={default}."
+        )
+    return value

@@ -1,0 +1,166 @@
+"""The CLI end to end in subprocesses: a run, a sweep with its leaderboard, predict, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO, only_run_dir
+
+
+def test_default_run_writes_a_complete_run_directory(cli, tmp_path: Path) -> None:
+    done = cli("split.cv.n_splits=3")
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path)
+    for name in ("metrics.json", "cv_scores.csv", "data_report.json", "predictions.csv",
+                 "run.json", "resolved_config.yaml", ".hydra/config.yaml",
+                 "model/pipeline.joblib", "model/schema.json", "model/metadata.json",
+                 "model/MANIFEST.json"):
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["primary"] == "roc_auc"
+    assert metrics["cv"]["roc_auc"]["mean"] > 0.95
+    assert len(metrics["cv"]["roc_auc"]["folds"]) == 3
+    metadata = json.loads((run_dir / "model/metadata.json").read_text())
+    assert len(metadata["data_fingerprint"]) == 64
+    assert "scikit-learn" in metadata["packages"]
+    assert "commit" in metadata["git"]
+    assert "roc_auc (primary)" in done.stdout
+    assert str(run_dir) in done.stdout
+
+
+def test_sweep_ranks_jobs_and_lists_a_failed_one(cli, tmp_path: Path) -> None:
+    done = cli("-m", "dataset=iris,diabetes", "model=logistic_regression,random_forest",
+               "model.n_estimators=20", "split.cv.n_splits=2")
+    assert done.returncode == 1, done.stderr
+    (sweep_dir,) = (tmp_path / "multiruns").iterdir()
+    rows = list(csv.DictReader((sweep_dir / "leaderboard.csv").open()))
+    assert len(rows) == 4
+    by_job = {(r["dataset"], r["model"]): r for r in rows}
+    failed = by_job[("diabetes", "logistic_regression")]
+    assert failed["status"] == "failed"
+    assert "supports classification only" in failed["error"]
+    assert rows[-1] is not None and rows[-1]["status"] == "failed"
+    iris = sorted((r for r in rows if r["dataset"] == "iris"), key=lambda r: int(r["rank"]))
+    assert [r["rank"] for r in iris] == ["1", "2"]
+    assert float(iris[0]["cv_mean"]) >= float(iris[1]["cv_mean"])
+    assert (sweep_dir / "leaderboard.md").read_text().startswith("| rank |")
+    assert "leaderboard" in done.stdout and "1 of 4 jobs failed" in done.stdout
+
+
+def test_sweep_with_a_typo_fails_before_any_job_runs(cli, tmp_path: Path) -> None:
+    done = cli("-m", "model=random_forest,random_forrest")
+    assert done.returncode == 2
+    assert "Did you mean 'random_forest'?" in done.stderr
+    assert not (tmp_path / "multiruns").exists()
+
+
+def test_predict_writes_labels_and_probabilities(cli, tmp_path: Path) -> None:
+    assert cli("dataset=iris", "model=logistic_regression").returncode == 0
+    run_dir = only_run_dir(tmp_path)
+    from sklearn.datasets import load_iris
+
+    rows = load_iris(as_frame=True).frame.head(20)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    out = tmp_path / "predicted.parquet"
+    done = cli("predict", str(run_dir), str(tmp_path / "rows.csv"), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    predicted = pd.read_parquet(out)
+    assert list(predicted.columns) == ["prediction", "proba_0", "proba_1", "proba_2"]
+    assert len(predicted) == 20
+    assert (predicted["prediction"].astype(int) == rows["target"]).mean() > 0.9
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["model=random_forrest"], "model=random_forrest: no such option in config group 'model'. "
+                                   "Did you mean 'random_forest'?"),
+        (["model=random_forest", "model.n_estimatorz=5"], "Did you mean 'model.n_estimators'?"),
+        (["modl=svm"], "modl: no such key in the config. Did you mean 'model'?"),
+        (["model=random_forest", "model.n_estimators=abc"], "model.n_estimators: The 'n_estimators'"),
+        (["seed=abc"], "seed: must be an integer, got 'abc'"),
+        (["dataset=titanic", "paths.shared_data=/nowhere"], "dataset.path: file '/nowhere/titanic.csv'"),
+        (["dataset.target=nope"], "dataset.target: "),
+        (["model._target_.classification=os.system"], "allowed_targets=[os.]"),
+        (["metrics.primary=roc_acu"], "Did you mean 'roc_auc'?"),
+    ],
+    ids=["group-option", "key", "group-name", "type", "seed-type", "missing-file", "target",
+         "allow-list", "scorer"],
+)
+def test_user_errors_exit_2_with_one_clear_line(cli, args: list[str], message: str) -> None:
+    done = cli(*args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_traceback_variable_shows_the_traceback(cli) -> None:
+    done = cli("model=random_forest", "model.n_estimators=abc", env={"ENGINE_TRACEBACK": "1"})
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "message"),
+    [
+        ("a,y\n1,1\n2,1\n3,1\n", "single value"),
+        ("a,y\n", "no rows"),
+    ],
+    ids=["single-class", "empty"],
+)
+def test_bad_data_exits_2(cli, tmp_path: Path, csv_text: str, message: str) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text(csv_text)
+    done = cli("dataset=titanic", f"dataset.path={data}", "dataset.target=y", "dataset.drop=[]")
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+
+
+def test_predict_refuses_rows_that_do_not_match_the_schema(cli, tmp_path: Path) -> None:
+    assert cli("dataset=iris", "model=logistic_regression").returncode == 0
+    run_dir = only_run_dir(tmp_path)
+    from sklearn.datasets import load_iris
+
+    rows = load_iris(as_frame=True).frame.head(5)
+    rows.drop(columns=["petal width (cm)"]).to_csv(tmp_path / "missing.csv", index=False)
+    done = cli("predict", str(run_dir), str(tmp_path / "missing.csv"))
+    assert done.returncode == 2
+    assert "missing 1 column(s) the model needs: petal width (cm)" in done.stderr
+
+    rows.astype({"sepal length (cm)": str}).assign(**{"sepal length (cm)": "tall"}).to_csv(
+        tmp_path / "typed.csv", index=False
+    )
+    done = cli("predict", str(run_dir), str(tmp_path / "typed.csv"))
+    assert done.returncode == 2
+    assert "column 'sepal length (cm)': expected numbers" in done.stderr
+
+    (run_dir / "model" / "schema.json").write_text("{}")
+    done = cli("predict", str(run_dir), str(tmp_path / "missing.csv"))
+    assert done.returncode == 2
+    assert "schema.json does not match its SHA-256" in done.stderr
+
+
+def test_help_and_cfg_do_not_import_heavy_libraries() -> None:
+    probe = (
+        "import sys\n"
+        "from engine.cli import main\n"
+        "for args in (['--help'], ['--cfg', 'job']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'pandas', 'torch'})\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "== Config groups" in done.stdout and "model: " in done.stdout
+    assert "HEAVY []" in done.stdout

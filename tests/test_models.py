@@ -1,0 +1,39 @@
+"""Every shipped model trains and scores on a small bundled dataset, for each task it supports."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.config.compose import CONFIG_DIR, compose_spec
+
+MODELS = sorted(path.stem for path in (CONFIG_DIR / "model").glob("*.yaml"))
+CASES = [
+    (model, dataset)
+    for model in MODELS
+    for dataset, family in (("breast_cancer", "classification"), ("iris", "classification"),
+                            ("diabetes", "regression"))
+    if family in compose_spec([f"model={model}"]).model.targets
+]
+
+
+@pytest.mark.parametrize(("model", "dataset"), CASES, ids=[f"{m}-{d}" for m, d in CASES])
+def test_model_trains_and_beats_chance(run, model: str, dataset: str) -> None:
+    result = run(f"model={model}", f"dataset={dataset}", "split.cv.n_splits=3")
+    metrics = result.metrics
+    assert set(metrics["cv"]) == set(metrics["test"])
+    assert metrics["cv"][metrics["primary"]]["mean"] == pytest.approx(result.objective)
+    if model == "dummy":
+        return
+    if dataset == "breast_cancer":
+        assert metrics["test"]["roc_auc"] > 0.9
+    elif dataset == "iris":
+        assert metrics["test"]["accuracy"] > 0.8
+    else:
+        assert metrics["test"]["r2"] > 0.2
+
+
+def test_classification_only_model_on_regression_data_is_refused(run) -> None:
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model=logistic_regression: supports classification"):
+        run("model=logistic_regression", "dataset=diabetes")
