@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
@@ -35,11 +36,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             run_hydra(args)
     except (EngineError, HydraException) as error:
-        if os.environ.get(TRACEBACK_VARIABLE):
-            raise
-        message = translate_hydra_error(error) if isinstance(error, HydraException) else error
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+        exit_for_user_error(error)
+
+
+def exit_for_user_error(error: EngineError | HydraException) -> NoReturn:
+    """Print the one-line message and exit 2, or re-raise when ENGINE_TRACEBACK is set."""
+    if os.environ.get(TRACEBACK_VARIABLE):
+        raise error
+    message = translate_hydra_error(error) if isinstance(error, HydraException) else error
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def run_hydra(args: list[str]) -> None:
@@ -75,20 +81,29 @@ def run_job(cfg: DictConfig) -> float:
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         return _run(cfg, run_dir, hydra_cfg)
+    except (EngineError, HydraException) as error:
+        if not in_sweep:
+            exit_for_user_error(error)
+        return _record_failure(error, run_dir, hydra_cfg)
     except Exception as error:
         if not in_sweep:
             raise
-        from engine.tracking.files import write_json
+        return _record_failure(error, run_dir, hydra_cfg)
 
-        user_error = isinstance(error, EngineError | HydraException)
-        message = str(translate_hydra_error(error) if isinstance(error, HydraException) else error)
-        if not user_error:
-            (run_dir / "error.txt").write_text(traceback.format_exc())
-            message = f"{type(error).__name__}: {message} (traceback in error.txt)"
-        choices = OmegaConf.to_container(hydra_cfg.runtime.choices)
-        write_json(run_dir / "run.json", {"status": "failed", "error": message, "choices": choices})
-        print(f"error: job {hydra_cfg.job.num}: {message}", file=sys.stderr)
-        return math.nan
+
+def _record_failure(error: Exception, run_dir: Path, hydra_cfg: DictConfig) -> float:
+    """Write a failed job's run.json (and traceback, for a bug) so the leaderboard lists it."""
+    from engine.tracking.files import write_json
+
+    user_error = isinstance(error, EngineError | HydraException)
+    message = str(translate_hydra_error(error) if isinstance(error, HydraException) else error)
+    if not user_error:
+        (run_dir / "error.txt").write_text(traceback.format_exc())
+        message = f"{type(error).__name__}: {message} (traceback in error.txt)"
+    choices = OmegaConf.to_container(hydra_cfg.runtime.choices)
+    write_json(run_dir / "run.json", {"status": "failed", "error": message, "choices": choices})
+    print(f"error: job {hydra_cfg.job.num}: {message}", file=sys.stderr)
+    return math.nan
 
 
 def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: DictConfig) -> float:

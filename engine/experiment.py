@@ -68,8 +68,10 @@ def run_experiment(
     report.raise_for_failures(spec.quality.get("fail_on", "error"))
 
     y, classes = encode_target(data.y, data.task, spec.dataset.get("positive_class"))
-    metrics = resolve_metrics(spec.metrics, data.task)
     pipeline = build_pipeline(spec, data.task, list(data.X.columns))
+    metrics = resolve_metrics(
+        spec.metrics, data.task, has_probabilities=hasattr(pipeline, "predict_proba")
+    )
     train_idx, test_idx = split_holdout(data, spec.split, seed=spec.seed)
     X_train, y_train = data.X.iloc[train_idx], y[train_idx]
     cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)

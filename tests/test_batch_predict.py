@@ -43,7 +43,7 @@ def test_predictions_match_the_run_on_the_same_rows(trained, mixed_csv: Path) ->
     assert list(predicted.columns) == ["prediction", "proba_no", "proba_yes"]
     test_rows = pd.read_csv(trained.run_dir / "predictions.csv")
     again = predicted.iloc[test_rows["row"]].reset_index(drop=True)
-    assert (again["prediction"] == test_rows["y_pred"]).all()
+    assert (again["prediction"] == test_rows["prediction"]).all()
     np.testing.assert_allclose(again["proba_yes"], test_rows["proba_yes"], rtol=0, atol=1e-12)
 
 

@@ -29,7 +29,7 @@ def test_model_trains_and_beats_chance(run, model: str, dataset: str) -> None:
     elif dataset == "iris":
         assert metrics["test"]["accuracy"] > 0.8
     else:
-        assert metrics["test"]["r2"] > 0.2
+        assert metrics["test"]["r2"] > 0.1
 
 
 def test_classification_only_model_on_regression_data_is_refused(run) -> None:

@@ -39,9 +39,8 @@ def instantiate_checked(cls: type, params: Mapping[str, Any], key: str) -> Any:
     check_parameters(cls, params, key)
     try:
         instance = cls(**params)
-        validate = getattr(instance, "_validate_params", None)
-        if callable(validate):
-            validate()
+        if hasattr(instance, "_parameter_constraints"):
+            instance._validate_params()
     except (TypeError, ValueError) as error:
         bad = next((name for name in params if f"'{name}'" in str(error)), None)
         where = f"{key}.{bad}" if bad else key

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype, pandas_dtype
 
-from engine.data.validation import unknown_column_message
+from engine.data.validation import shown, unknown_column_message
 from engine.errors import ConfigError, did_you_mean
 
 COMMON_DTYPES = (
@@ -58,5 +58,7 @@ def _to_bool(column: pd.Series) -> pd.Series:
     flags = words.map(_BOOL_WORDS)
     unknown = flags.isna() & column.notna()
     if unknown.any():
-        raise ValueError(f"{column[unknown].iloc[0]!r} is not a true/false, yes/no or 1/0 value")
+        raise ValueError(
+            f"{shown(column[unknown].iloc[0])} is not a true/false, yes/no or 1/0 value"
+        )
     return flags.astype("boolean") if column.isna().any() else flags.astype(bool)

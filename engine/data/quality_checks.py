@@ -8,6 +8,7 @@ from pandas.api.types import is_bool_dtype, is_float_dtype, is_integer_dtype, is
 from engine.data.dataset import Dataset
 from engine.data.findings import Finding
 from engine.data.leakage import single_feature_scores
+from engine.data.validation import shown
 
 
 def is_categorical(column: pd.Series) -> bool:
@@ -85,7 +86,7 @@ def constant_columns(X: pd.DataFrame, *, severity: str) -> tuple[list[str], list
         Finding(
             "constant_columns",
             severity,
-            f"column '{column}' has a single value ({_first_value(X[column])!r}) in every "
+            f"column '{column}' has a single value ({shown(_first_value(X[column]))}) in every "
             "non-missing row; it carries no information. Drop it with dataset.drop.",
             column=str(column),
         )
@@ -155,8 +156,8 @@ def class_imbalance(class_counts: pd.Series, *, ratio_limit: float, severity: st
         Finding(
             "class_imbalance",
             severity,
-            f"class {class_counts.idxmax()!r} has {class_counts.max():,} rows and class "
-            f"{class_counts.idxmin()!r} only {class_counts.min():,} (ratio {ratio:.1f}, "
+            f"class {shown(class_counts.idxmax())} has {class_counts.max():,} rows and class "
+            f"{shown(class_counts.idxmin())} only {class_counts.min():,} (ratio {ratio:.1f}, "
             f"quality.imbalance_ratio={ratio_limit}). Prefer stratified splits and metrics such "
             "as balanced accuracy or ROC AUC; consider class weights.",
             value=round(float(ratio), 6),

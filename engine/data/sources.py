@@ -14,7 +14,7 @@ from engine.data.dataset import Dataset
 from engine.data.file_source import read_file
 from engine.data.sql_source import read_sql
 from engine.data.task import TASKS, infer_task, resolve_task
-from engine.data.validation import check_choice, unknown_column_message
+from engine.data.validation import check_choice, shown, unknown_column_message
 from engine.errors import ConfigError, DataError, did_you_mean, options_hint
 
 __all__ = ["SOURCES", "infer_task", "load_dataset"]
@@ -25,7 +25,11 @@ SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     "sql": read_sql,
     "synthetic": read_synthetic,
 }
-COMMON_KEYS = ("name", "source", "target", "task", "drop", "group_column", "time_column", "dtypes")
+# positive_class is read by engine.data.target_encoding, not here.
+COMMON_KEYS = (
+    "name", "source", "target", "task", "positive_class", "drop", "group_column", "time_column",
+    "dtypes",
+)  # fmt: skip
 SOURCE_KEYS = {
     "sklearn": ("loader",),
     "file": ("path", "format", "na_values", "read_options"),
@@ -142,7 +146,7 @@ def _checked_target(y: pd.Series, dropped: int) -> pd.Series:
         )
     if y.nunique() == 1:
         raise DataError(
-            f"dataset.target: column '{y.name}' has a single value ({y.iloc[0]!r}) in all "
+            f"dataset.target: column '{y.name}' has a single value ({shown(y.iloc[0])}) in all "
             f"{len(y)} rows; a model needs at least two classes (or two distinct values). "
             "Check dataset.target, and that the source returns the rows you expect."
         )

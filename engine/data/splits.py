@@ -26,7 +26,7 @@ from sklearn.model_selection import (
 )
 
 from engine.data.dataset import Dataset
-from engine.data.validation import check_choice
+from engine.data.validation import check_choice, shown
 from engine.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 TEST_STRATEGIES = ("auto", "random", "stratified", "group", "time")
 CV_STRATEGIES = (
-    "auto", "none", "kfold", "stratified", "group", "stratified_group", "timeseries",
+    "auto", "none", "kfold", "stratified", "group", "stratified_group", "timeseries", "repeated",
     "repeated_kfold", "repeated_stratified",
 )  # fmt: skip
 FOLD_SPLITTERS = {
@@ -126,12 +126,15 @@ def _resolve_strategy(value: Any, options: tuple[str, ...], key: str, data: Data
     """Validate a strategy name, resolve ``auto``, and check the dataset can support it.
 
     ``auto`` is stratified for classification and random (kfold for CV) for regression; it never
-    picks group or time splits by itself.
+    picks group or time splits by itself. ``repeated`` is likewise repeated_stratified or
+    repeated_kfold.
     """
     strategy = check_choice(value, options, key=key, what="strategy")
     if strategy == "auto":
         unstratified = "random" if key == "split.test_strategy" else "kfold"
         return "stratified" if data.is_classification else unstratified
+    if strategy == "repeated":
+        return "repeated_stratified" if data.is_classification else "repeated_kfold"
     if strategy in NEEDS_CLASSES and not data.is_classification:
         raise ConfigError(
             f"{key}={strategy} needs a classification task, but dataset '{data.name}' is "
@@ -190,9 +193,9 @@ def _check_stratified_holdout(y: pd.Series, n_test: int, n_rows: int) -> None:
     counts = y.value_counts()
     if counts.min() < 2:
         raise DataError(
-            f"split.test_strategy: a stratified split needs at least 2 rows of every class, but "
-            f"class {counts.idxmin()!r} has {counts.min()}. Use split.test_strategy=random, or "
-            "remove that class from the data."
+            "split.test_strategy: a stratified split needs at least 2 rows of every class, but "
+            f"class {shown(counts.idxmin())} has {counts.min()}. Use split.test_strategy=random, "
+            "or remove that class from the data."
         )
     if min(n_test, n_rows - n_test) < len(counts):
         raise DataError(
@@ -207,7 +210,7 @@ def _check_fold_classes(y: pd.Series, n_splits: int) -> None:
     counts = y.value_counts()
     if counts.min() < n_splits:
         raise DataError(
-            f"split.cv.n_splits: class {counts.idxmin()!r} has only {counts.min()} training "
+            f"split.cv.n_splits: class {shown(counts.idxmin())} has only {counts.min()} training "
             f"rows, fewer than split.cv.n_splits={n_splits}, so stratified folds cannot all "
             f"hold it. Lower split.cv.n_splits to {max(counts.min(), 2)}, or use "
             "split.cv.strategy=kfold."

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_float_dtype, is_integer_dtype, is_numeric_dtype
 
-from engine.data.validation import check_choice
+from engine.data.validation import check_choice, shown
 from engine.errors import DataError
 
 TASKS = ("binary", "multiclass", "regression")
@@ -34,13 +34,13 @@ def resolve_task(y: pd.Series, declared: str) -> str:
     if task == "regression" and (is_bool_dtype(y) or not is_numeric_dtype(y)):
         raise DataError(
             f"dataset.task: 'regression' needs a numeric target, but {column} holds {y.dtype} "
-            f"values (e.g. {y.iloc[0]!r}). Use dataset.task=auto, binary or multiclass."
+            f"values (e.g. {shown(y.iloc[0])}). Use dataset.task=auto, binary or multiclass."
         )
     if task != "regression" and is_float_dtype(y) and not _holds_whole_numbers(y):
         fraction = y[y.notna() & (y != np.round(y))].iloc[0]
         raise DataError(
             f"dataset.task: '{task}' needs class labels, but {column} holds non-integer numbers "
-            f"(e.g. {fraction!r}). Use dataset.task=regression or auto."
+            f"(e.g. {shown(fraction)}). Use dataset.task=regression or auto."
         )
     n_classes = y.nunique(dropna=True)
     if task == "binary" and n_classes != 2:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from engine.errors import ConfigError, did_you_mean, options_hint
 
 MISSING = "???"  # what an unset mandatory Hydra value looks like in a plain dict
@@ -45,3 +47,8 @@ def unknown_column_message(key: str, column: str, columns: Iterable[str]) -> str
         f"{key}: column {column!r} is not in the data.{did_you_mean(column, columns)} "
         f"Columns: {', '.join(columns)}."
     )
+
+
+def shown(value: Any) -> str:
+    """``repr`` of a data value, without numpy's wrapper: ``3``, not ``np.int64(3)``."""
+    return repr(value.item() if isinstance(value, np.generic) else value)

@@ -23,6 +23,10 @@ DEFAULT_SCORERS = {
 REGRESSION_SCORER_PREFIXES = (
     "r2", "explained_variance", "max_error", "neg_mean", "neg_median", "neg_root", "d2_",
 )
+PROBABILITY_SCORERS = (
+    "neg_log_loss", "neg_brier_score", "roc_auc_ovr", "roc_auc_ovo", "roc_auc_ovr_weighted",
+    "roc_auc_ovo_weighted",
+)
 BINARY_ONLY_SCORERS = {
     "roc_auc": "roc_auc_ovr", "average_precision": "f1_macro", "precision": "precision_macro",
     "recall": "recall_macro", "f1": "f1_macro", "jaccard": "jaccard_macro",
@@ -53,17 +57,32 @@ def check_scorer_names(metrics: Mapping[str, Any]) -> None:
             )
 
 
-def resolve_metrics(metrics: Mapping[str, Any], task: str) -> MetricSet:
-    """The primary scorer and the full list for ``task``, checked to suit the task."""
+def resolve_metrics(
+    metrics: Mapping[str, Any], task: str, *, has_probabilities: bool = True
+) -> MetricSet:
+    """The primary scorer and the full list for ``task``, checked to suit the task.
+
+    The ``auto`` list leaves out scorers of probabilities (log loss) for a model that gives
+    none, such as an SVC without ``probability``; asking for one by name is an error.
+    """
     check_scorer_names(metrics)
     scorers = metrics.get("scorers", "auto")
-    names = list(DEFAULT_SCORERS[task]) if scorers == "auto" else list(scorers)
+    if scorers == "auto":
+        names = [n for n in DEFAULT_SCORERS[task]
+                 if has_probabilities or n not in PROBABILITY_SCORERS]
+    else:
+        names = list(scorers)
     primary = metrics.get("primary", "auto")
     primary = names[0] if primary == "auto" else primary
     if primary not in names:
         names.insert(0, primary)
     for name in names:
         _check_suits_task(name, task)
+        if name in PROBABILITY_SCORERS and not has_probabilities:
+            raise ConfigError(
+                f"metrics: '{name}' scores class probabilities, which this model does not give. "
+                "Drop it from metrics.scorers, or use a model with predict_proba."
+            )
     return MetricSet(primary=primary, scorers=tuple(names))
 
 

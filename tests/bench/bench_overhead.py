@@ -26,7 +26,8 @@ def main() -> None:
                                         env={"ENGINE_OUTPUT_DIR": outputs}))
     print(f"hand-written script: median {median_of(hand):.2f} s  runs {fmt(hand)}")
     print(f"python -m engine:    median {median_of(engine):.2f} s  runs {fmt(engine)}")
-    print(f"ratio engine / hand-written: {median_of(engine) / median_of(hand):.3f} (target <= 1.10)")
+    ratio = median_of(engine) / median_of(hand)
+    print(f"ratio engine / hand-written: {ratio:.3f} (target <= 1.10)")
 
 
 def fmt(runs: list[float]) -> str:

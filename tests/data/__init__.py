@@ -1,0 +1,1 @@
+"""Tests for engine.data: loading, quality checks and splits."""

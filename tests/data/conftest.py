@@ -1,0 +1,45 @@
+"""Fixtures: the shipped dataset configs, composed as Hydra would, and the shared data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+PROJECT = Path(__file__).resolve().parents[2]
+DATASET_CONFIGS = PROJECT / "conf" / "dataset"
+SHARED_DATA = PROJECT.parent / "shared" / "data"
+
+ComposeConfig = Callable[[str], dict[str, Any]]
+
+
+@pytest.fixture
+def dataset_config() -> ComposeConfig:
+    """``conf/dataset/<name>.yaml`` as the plain dict the engine receives, paths resolved."""
+
+    def compose(name: str) -> dict[str, Any]:
+        root = OmegaConf.create(
+            {
+                "paths": {"shared_data": str(SHARED_DATA)},
+                "dataset": OmegaConf.load(DATASET_CONFIGS / f"{name}.yaml"),
+            }
+        )
+        return OmegaConf.to_container(root.dataset, resolve=True)
+
+    return compose
+
+
+@pytest.fixture
+def shared_dataset_config(dataset_config: ComposeConfig) -> ComposeConfig:
+    """Like ``dataset_config`` for a file in ../shared/data; skips when that file is absent."""
+
+    def compose(name: str) -> dict[str, Any]:
+        config = dataset_config(name)
+        if not Path(config["path"]).exists():
+            pytest.skip(f"{config['path']} is not present")
+        return config
+
+    return compose
