@@ -54,9 +54,15 @@ def load_dataset(dataset: Mapping[str, Any], *, seed: int) -> Dataset:
     """
     _check_keys(dataset)
     source = check_choice(dataset.get("source"), SOURCES, key="dataset.source", what="source")
-    check_choice(dataset.get("task", "auto"), ("auto", *TASKS), key="dataset.task")
+    check_choice(dataset.get("task") or "auto", ("auto", *TASKS), key="dataset.task")
     frame = SOURCES[source](dataset, seed=seed)
     frame.columns = [str(column) for column in frame.columns]
+    repeated = sorted(set(frame.columns[frame.columns.duplicated()]))
+    if repeated:
+        raise DataError(
+            f"dataset: the {source} source returned repeated column names {repeated}; "
+            "give every column its own name (e.g. with SQL aliases: SELECT a.id AS order_id)."
+        )
     frame = apply_dtypes(frame, dataset.get("dtypes") or {})
     name = str(dataset.get("name") or source)
     if frame.empty:
@@ -90,7 +96,7 @@ def _split_columns(frame: pd.DataFrame, dataset: Mapping[str, Any], name: str) -
     if dropped:
         frame = frame.loc[has_target].reset_index(drop=True)
     y = _checked_target(frame[target], dropped)
-    task = resolve_task(y, dataset.get("task", "auto"))
+    task = resolve_task(y, dataset.get("task") or "auto")
     if task != "regression" and is_float_dtype(y):
         y = y.astype("int64")  # whole-number floats: keep the labels as integer codes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def leaderboard_table(rows: list[dict[str, Any]]) -> Table:
     """The leaderboard for the console."""
     table = Table(title="leaderboard", show_edge=False, header_style="bold")
     for column in ("rank", "job", "dataset", "model", "primary", "CV mean ± std", "test", "status"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "status")
     for row in rows:
         ok = row["status"] == "ok"
         has_cv = ok and row["cv_mean"] is not None
@@ -103,7 +104,7 @@ class LeaderboardCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = rank_jobs(collect_jobs(sweep_dir))
         csv_path, md_path = write_leaderboard(rows, sweep_dir)
-        console = Console()
+        console = Console(width=shutil.get_terminal_size((140, 24)).columns)
         console.print(leaderboard_table(rows))
         console.print(f"leaderboard: {csv_path} and {md_path}")
         failed = [row for row in rows if row["status"] != "ok"]

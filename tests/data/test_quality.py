@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -19,11 +20,9 @@ def sklearn_dataset(loader: str) -> Dataset:
     return load_dataset({"name": loader, "source": "sklearn", "loader": loader}, seed=0)
 
 
-def with_column(data: Dataset, name: str, values: object, **changes: object) -> Dataset:
+def with_column(data: Dataset, name: str, values: object) -> Dataset:
     """A copy of ``data`` with one more feature column."""
-    fields = {**data.__dict__, "X": data.X.assign(**{name: values}), **changes}
-    fields.pop("fingerprint", None)
-    return Dataset(**fields)
+    return dataclasses.replace(data, X=data.X.assign(**{name: values}))
 
 
 def by_check(report, check: str) -> dict[str | None, object]:

@@ -355,3 +355,14 @@ def test_fingerprint_follows_values_and_dtypes(tmp_path: Path) -> None:
     )
     changed = write(tmp_path / "changed.csv", PEOPLE_CSV.replace("1.5,a", "1.6,a"))
     assert first != load_dataset(file_config(changed), seed=0).fingerprint
+
+
+def test_repeated_column_names_are_refused(tmp_path: Path) -> None:
+    database = tmp_path / "shop.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE orders (id INTEGER, returned INTEGER)")
+        connection.executemany("INSERT INTO orders VALUES (?, ?)", [(1, 0), (2, 1)])
+    connection.close()
+    config = {"source": "sql", "url": f"sqlite:///{database}", "target": "returned"}
+    with pytest.raises(DataError, match=r"the sql source returned repeated column names \['id'\]"):
+        load_dataset({**config, "query": "SELECT id, id, returned FROM orders"}, seed=0)
