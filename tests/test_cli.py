@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -166,3 +167,15 @@ def test_help_and_cfg_do_not_import_heavy_libraries() -> None:
     assert done.returncode == 0, done.stderr
     assert "== Config groups" in done.stdout and "model: " in done.stdout
     assert "HEAVY []" in done.stdout
+
+
+def test_tab_completion_completes_group_options() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", "-sc", "query=bash"],
+        cwd=REPO,
+        env={**os.environ, "COMP_LINE": "engine model=random_f", "COMP_POINT": "21"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["model=random_forest"]
