@@ -7,6 +7,7 @@ strings them together, and only the CLI touches Hydra.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,7 @@ def _test_predictions(
 
 
 def _print_findings(console: Console, findings: list[Any]) -> None:
-    counts = pd.Series([f.severity for f in findings], dtype=object).value_counts().to_dict()
+    counts = Counter(f.severity for f in findings)
     if not findings:
         console.print("data quality: no findings")
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -30,8 +30,7 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None) or "config"
         raise ConfigError(f"{key}: {str(error).splitlines()[0]}") from None
-    assert isinstance(plain, dict)
-    return plain
+    return cast(dict[str, Any], plain)
 
 
 def spec_from_hydra(cfg: DictConfig, choices: Mapping[str, str | None]) -> ExperimentSpec:

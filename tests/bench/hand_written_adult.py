@@ -1,5 +1,7 @@
 """The anchor: what an engineer writes by hand for the engine's adult_hist_gbm experiment.
 
+Usage: hand_written_adult.py ADULT_CSV [hist_gbm | random_forest]
+
 Same data, same split (stratified 80/20, seed 42), same 5-fold stratified CV, same features
 (median fill for numbers, ordinal codes for categories), same model and the same seven scorers.
 """
@@ -10,7 +12,7 @@ import sys
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
@@ -37,7 +39,15 @@ features = ColumnTransformer(
         ),
     ]
 )
-model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=42)
+MODELS = {
+    "hist_gbm": lambda: HistGradientBoostingClassifier(
+        max_iter=300, learning_rate=0.05, random_state=42
+    ),
+    "random_forest": lambda: RandomForestClassifier(
+        n_estimators=200, max_features="sqrt", random_state=42
+    ),
+}
+model = MODELS[sys.argv[2] if len(sys.argv) > 2 else "hist_gbm"]()
 pipeline = Pipeline([("features", features), ("model", model)])
 cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=42)
 scores = cross_validate(pipeline, X_train, y_train, cv=cv, scoring=SCORERS)
