@@ -19,7 +19,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from engine.config.hydra_errors import translate_hydra_error
-from engine.errors import EngineError
+from engine.errors import EngineError, did_you_mean
 
 VERBS = ("predict",)
 TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
@@ -35,17 +35,28 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_verb(args[0], args[1:])
         else:
             run_hydra(args)
-    except (EngineError, HydraException) as error:
+    except (EngineError, HydraException, OSError) as error:
         exit_for_user_error(error)
 
 
-def exit_for_user_error(error: EngineError | HydraException) -> NoReturn:
-    """Print the one-line message and exit 2, or re-raise when ENGINE_TRACEBACK is set."""
-    if os.environ.get(TRACEBACK_VARIABLE):
-        raise error
-    message = translate_hydra_error(error) if isinstance(error, HydraException) else error
-    print(f"error: {message}", file=sys.stderr)
+def exit_for_user_error(error: Exception) -> NoReturn:
+    """Print the one-line message (after the traceback, if ENGINE_TRACEBACK=1) and exit 2."""
+    if os.environ.get(TRACEBACK_VARIABLE, "").lower() in ("1", "true", "yes"):
+        traceback.print_exception(error)
+    print(f"error: {user_message(error)}", file=sys.stderr)
     sys.exit(2)
+
+
+def user_message(error: Exception) -> str:
+    """The one line a user sees for a config, data, request or file-system error."""
+    if isinstance(error, HydraException):
+        return str(translate_hydra_error(error))
+    if isinstance(error, OSError) and not isinstance(error, EngineError):
+        return (
+            f"{error.strerror or error}: '{error.filename}'. Check paths.output_dir "
+            "(or ENGINE_OUTPUT_DIR) and any -o path: each must be a writable directory or file."
+        )
+    return str(error)
 
 
 def run_hydra(args: list[str]) -> None:
@@ -56,6 +67,7 @@ def run_hydra(args: list[str]) -> None:
     from engine.config.compose import CONFIG_DIR, CONFIG_NAME
 
     parsed = get_args_parser().parse_args(args)
+    _refuse_stray_words(parsed.overrides)
     inspecting = parsed.help or parsed.hydra_help or parsed.cfg or parsed.info
     if parsed.multirun and not (inspecting or parsed.shell_completion):
         from engine.sweep_preflight import preflight_sweep
@@ -66,6 +78,16 @@ def run_hydra(args: list[str]) -> None:
     hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")(
         run_job
     )()
+
+
+def _refuse_stray_words(overrides: Sequence[str]) -> None:
+    """A bare word is neither an override nor a verb: say so, with did-you-mean."""
+    for word in overrides:
+        if "=" not in word and not word.startswith("~"):
+            raise EngineError(
+                f"unknown command '{word}'.{did_you_mean(word, VERBS)} Commands: "
+                f"{', '.join(VERBS)}; overrides look like key=value (e.g. model=random_forest)."
+            )
 
 
 def run_job(cfg: DictConfig) -> float:
@@ -82,28 +104,28 @@ def run_job(cfg: DictConfig) -> float:
     try:
         return _run(cfg, run_dir, hydra_cfg)
     except (EngineError, HydraException) as error:
+        message = _record_failure(error, run_dir, hydra_cfg)
         if not in_sweep:
             exit_for_user_error(error)
-        return _record_failure(error, run_dir, hydra_cfg)
     except Exception as error:
+        message = _record_failure(error, run_dir, hydra_cfg)
         if not in_sweep:
             raise
-        return _record_failure(error, run_dir, hydra_cfg)
+    print(f"error: job {hydra_cfg.job.num}: {message}", file=sys.stderr)
+    return math.nan
 
 
-def _record_failure(error: Exception, run_dir: Path, hydra_cfg: DictConfig) -> float:
-    """Write a failed job's run.json (and traceback, for a bug) so the leaderboard lists it."""
+def _record_failure(error: Exception, run_dir: Path, hydra_cfg: DictConfig) -> str:
+    """Write a failed run's run.json (and traceback, for a bug); return its one-line message."""
     from engine.tracking.files import write_json
 
-    user_error = isinstance(error, EngineError | HydraException)
-    message = str(translate_hydra_error(error) if isinstance(error, HydraException) else error)
-    if not user_error:
+    message = user_message(error)
+    if not isinstance(error, EngineError | HydraException):
         (run_dir / "error.txt").write_text(traceback.format_exc())
         message = f"{type(error).__name__}: {message} (traceback in error.txt)"
     choices = OmegaConf.to_container(hydra_cfg.runtime.choices)
     write_json(run_dir / "run.json", {"status": "failed", "error": message, "choices": choices})
-    print(f"error: job {hydra_cfg.job.num}: {message}", file=sys.stderr)
-    return math.nan
+    return message
 
 
 def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: DictConfig) -> float:

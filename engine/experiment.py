@@ -18,9 +18,9 @@ from rich.console import Console
 
 from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
-from engine.data.quality import check_quality
+from engine.data.quality import check_quality, check_quality_settings
 from engine.data.sources import load_dataset
-from engine.data.splits import make_cv, split_holdout
+from engine.data.splits import check_split_settings, make_cv, split_holdout
 from engine.data.target_encoding import encode_target
 from engine.deploy.batch_predict import prediction_columns
 from engine.deploy.bundle import BUNDLE_DIR, save_bundle
@@ -29,7 +29,7 @@ from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_met
 from engine.evaluation.scoring import cross_validate_pipeline, fit_pipeline, score_holdout
 from engine.features.preprocessor import build_preprocessor
 from engine.models.estimators import validate_model
-from engine.models.pipeline import build_pipeline
+from engine.models.pipeline import build_pipeline, check_features_suit_model
 from engine.tracking.files import write_json
 from engine.tracking.provenance import git_state, package_versions
 from engine.tracking.summary import print_summary
@@ -46,10 +46,17 @@ class RunResult:
 
 
 def validate_spec(spec: ExperimentSpec) -> None:
-    """Every check that needs no data: classes, parameters, transformers and scorer names."""
+    """Every check that needs no data: classes, parameters, transformers, scorers, split, quality.
+
+    A sweep runs this on every job before the first one starts.
+    """
     validate_model(spec.model, spec.allowed_targets)
     build_preprocessor(spec.features, allowed=spec.allowed_targets)
     check_scorer_names(spec.metrics)
+    if spec.dataset.get("task", "auto") != "auto":
+        resolve_metrics(spec.metrics, spec.dataset["task"])
+    check_split_settings(spec.split, spec.dataset)
+    check_quality_settings(spec.quality)
 
 
 def run_experiment(
@@ -75,6 +82,7 @@ def run_experiment(
     )
     train_idx, test_idx = split_holdout(data, spec.split, seed=spec.seed)
     X_train, y_train = data.X.iloc[train_idx], y[train_idx]
+    check_features_suit_model(pipeline, X_train)
     cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
 
     timing: dict[str, float] = {"load_and_check_seconds": time.perf_counter() - started}

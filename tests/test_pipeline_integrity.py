@@ -8,6 +8,7 @@ from engine.config.compose import compose_spec
 from engine.data.sources import load_dataset
 from engine.data.splits import make_cv, split_holdout
 from engine.data.target_encoding import encode_target
+from engine.models.pipeline import CHECK_ROWS
 from tests.recording import RecordingTransformer
 
 RECORDING_FEATURES = (
@@ -27,15 +28,15 @@ def test_features_are_fitted_only_on_training_rows_of_each_fold(run) -> None:
     cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
     X_train = data.X.iloc[train_idx]
     y_train, _ = encode_target(data.y.iloc[train_idx], data.task)
-    expected = [
-        set(X_train.index[fit_rows]) for fit_rows, _ in cv.split(X_train, y_train, groups)
-    ]
-    expected.append(set(X_train.index))
+    folds = [set(X_train.index[fit_rows]) for fit_rows, _ in cv.split(X_train, y_train, groups)]
+    # The first fit is the features check on the first training rows; then one per fold; last
+    # the refit on the whole training split.
+    expected = [set(X_train.index[:CHECK_ROWS]), *folds, set(X_train.index)]
     test_rows = set(data.X.index[test_idx])
 
     assert RecordingTransformer.fitted_rows == expected
     for fitted, (_, validation_rows) in zip(
-        RecordingTransformer.fitted_rows, cv.split(X_train, y_train, groups), strict=False
+        RecordingTransformer.fitted_rows[1:], cv.split(X_train, y_train, groups), strict=False
     ):
         assert not fitted & set(X_train.index[validation_rows])
     assert all(not fitted & test_rows for fitted in RecordingTransformer.fitted_rows)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from hydra.errors import (
+    ConfigCompositionException,
+    HydraException,
+    MissingConfigException,
+    OverrideParseException,
+)
 from omegaconf.errors import OmegaConfBaseException
 
 from engine.errors import ConfigError, did_you_mean, options_hint
@@ -10,6 +15,12 @@ from engine.errors import ConfigError, did_you_mean, options_hint
 
 def translate_hydra_error(error: HydraException) -> ConfigError:
     """The ConfigError a user should see for a Hydra composition or override error."""
+    if isinstance(error, OverrideParseException):
+        reason = (error.message or "cannot parse it").splitlines()[0]
+        return ConfigError(
+            f"override '{error.override}': {reason}. Write overrides as key=value; quote "
+            "values with spaces, brackets or commas for the shell, e.g. 'model.C=[1,2]'."
+        )
     if isinstance(error, MissingConfigException) and error.options:
         group, _, option = (error.missing_cfg_file or "").rpartition("/")
         return ConfigError(

@@ -18,7 +18,9 @@ from engine.data.findings import FAIL_ON, SEVERITIES, Finding, QualityReport
 from engine.data.validation import check_choice
 from engine.errors import ConfigError
 
-__all__ = ["DEFAULT_SEVERITY", "Finding", "QualityReport", "check_quality"]
+__all__ = [
+    "DEFAULT_SEVERITY", "Finding", "QualityReport", "check_quality", "check_quality_settings",
+]
 
 DEFAULT_SEVERITY = {
     "missing_values": "error",
@@ -86,6 +88,11 @@ def check_quality(data: Dataset, settings: Mapping[str, Any], *, seed: int) -> Q
             class_counts, ratio_limit=limit["imbalance_ratio"], severity=severity["class_imbalance"]
         )
     return QualityReport(findings=findings, summary=summary)
+
+
+def check_quality_settings(settings: Mapping[str, Any]) -> None:
+    """Refuse an unknown ``fail_on``, check name or severity before any data is loaded."""
+    _severities(settings)
 
 
 def _severities(settings: Mapping[str, Any]) -> dict[str, str]:

@@ -83,6 +83,36 @@ def split_holdout(
     return _in_row_order(train, data), _in_row_order(test, data)
 
 
+def check_split_settings(split: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
+    """Every split check that needs no data, so a sweep can refuse a bad job before it runs.
+
+    Strategy names, fold and repeat counts, the test size, and that group and time strategies
+    have the column they need in the dataset config.
+    """
+    cv = split.get("cv") or {}
+    test = check_choice(split.get("test_strategy", "auto"), TEST_STRATEGIES,
+                        key="split.test_strategy", what="strategy")
+    folds = check_choice(cv.get("strategy", "auto"), CV_STRATEGIES, key="split.cv.strategy",
+                         what="strategy")
+    _check_test_size(split.get("test_size", 0.2))
+    if folds != "none":
+        _whole_number(cv, "n_splits", default=5, minimum=2)
+        _whole_number(cv, "n_repeats", default=3, minimum=1)
+    for key, strategy in (("split.test_strategy", test), ("split.cv.strategy", folds)):
+        if strategy in NEEDS_GROUPS and not dataset.get("group_column"):
+            raise ConfigError(
+                f"{key}={strategy} needs dataset.group_column (the column whose values group "
+                "rows, e.g. a patient id), which is not set. Set it, e.g. "
+                "dataset.group_column=patient_id, or use split=default."
+            )
+        if strategy in NEEDS_TIME and not dataset.get("time_column"):
+            raise ConfigError(
+                f"{key}={strategy} needs dataset.time_column (the column giving each row's "
+                "time), which is not set. Set it, e.g. dataset.time_column=date, or use "
+                "split=default."
+            )
+
+
 def make_cv(
     data: Dataset, split: Mapping[str, Any], *, seed: int, train_idx: np.ndarray
 ) -> tuple[Splitter | None, np.ndarray | None]:
@@ -157,14 +187,7 @@ def _resolve_strategy(value: Any, options: tuple[str, ...], key: str, data: Data
 
 def _test_rows(test_size: Any, n_rows: int) -> int:
     """The number of test rows: ``ceil(fraction * rows)`` for a fraction, else the count itself."""
-    is_number = isinstance(test_size, int | float) and not isinstance(test_size, bool)
-    is_fraction = is_number and 0 < test_size < 1
-    is_count = is_number and test_size >= 0 and float(test_size).is_integer()
-    if not (is_fraction or is_count):
-        raise ConfigError(
-            f"split.test_size: {test_size!r} is neither a fraction in (0, 1) nor a row count. "
-            "Use e.g. split.test_size=0.2, split.test_size=1000, or 0 for no test set."
-        )
+    is_fraction = _check_test_size(test_size)
     n_test = math.ceil(test_size * n_rows) if is_fraction else int(test_size)
     if n_test >= n_rows:
         raise DataError(
@@ -172,6 +195,20 @@ def _test_rows(test_size: Any, n_rows: int) -> int:
             f"leaving none to train on. Use a smaller split.test_size (e.g. 0.2)."
         )
     return n_test
+
+
+def _check_test_size(test_size: Any) -> bool:
+    """Accept a fraction in (0, 1) (returns True) or a whole row count (an int, or 0)."""
+    is_number = isinstance(test_size, int | float) and not isinstance(test_size, bool)
+    is_fraction = is_number and 0 < test_size < 1
+    is_count = isinstance(test_size, int) and not isinstance(test_size, bool) and test_size >= 0
+    if not (is_fraction or is_count or test_size == 0):
+        raise ConfigError(
+            f"split.test_size: {test_size!r} is neither a fraction in (0, 1) nor a row count "
+            "(an integer). Use e.g. split.test_size=0.2, split.test_size=1000, or 0 for no "
+            "test set."
+        )
+    return is_fraction
 
 
 def _group_holdout(data: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
