@@ -18,7 +18,7 @@ from typing import NoReturn
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from engine.config.hydra_errors import translate_hydra_error
+from engine.config.hydra_errors import user_message
 from engine.errors import EngineError, did_you_mean
 
 VERBS = ("predict",)
@@ -45,18 +45,6 @@ def exit_for_user_error(error: Exception) -> NoReturn:
         traceback.print_exception(error)
     print(f"error: {user_message(error)}", file=sys.stderr)
     sys.exit(2)
-
-
-def user_message(error: Exception) -> str:
-    """The one line a user sees for a config, data, request or file-system error."""
-    if isinstance(error, HydraException):
-        return str(translate_hydra_error(error))
-    if isinstance(error, OSError) and not isinstance(error, EngineError):
-        return (
-            f"{error.strerror or error}: '{error.filename}'. Check paths.output_dir "
-            "(or ENGINE_OUTPUT_DIR) and any -o path: each must be a writable directory or file."
-        )
-    return str(error)
 
 
 def run_hydra(args: list[str]) -> None:
@@ -129,14 +117,13 @@ def _record_failure(error: Exception, run_dir: Path, hydra_cfg: DictConfig) -> s
 
 
 def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: DictConfig) -> float:
-    from rich.console import Console
-
     from engine.config.compose import resolved_config, spec_from_hydra
     from engine.experiment import run_experiment
+    from engine.tracking.summary import make_console
 
     spec = spec_from_hydra(cfg, OmegaConf.to_container(hydra_cfg.runtime.choices))
     OmegaConf.save(OmegaConf.create(resolved_config(cfg)), run_dir / "resolved_config.yaml")
     result = run_experiment(
-        spec, run_dir, project_dir=Path(hydra_cfg.runtime.cwd), console=Console()
+        spec, run_dir, project_dir=Path(hydra_cfg.runtime.cwd), console=make_console()
     )
     return result.objective

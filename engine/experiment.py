@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from sklearn.pipeline import Pipeline
 
 from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
@@ -33,6 +34,7 @@ from engine.models.pipeline import build_pipeline, check_features_suit_model
 from engine.tracking.files import write_json
 from engine.tracking.provenance import git_state, package_versions
 from engine.tracking.summary import print_summary
+from engine.tracking.warning_log import collected_warnings, summarize_warnings
 
 
 @dataclass(frozen=True)
@@ -65,49 +67,23 @@ def run_experiment(
     """Run ``spec`` and write everything it learned into ``run_dir``."""
     started = time.perf_counter()
     validate_spec(spec)
-    data = load_dataset(spec.dataset, seed=spec.seed)
-    console.print(
-        f"[bold]{data.name}[/bold]: {len(data.X)} rows × {data.X.shape[1]} columns, "
-        f"{data.task} task"
-    )
-    report = check_quality(data, spec.quality, seed=spec.seed)
-    write_json(run_dir / "data_report.json", report.to_dict())
-    _print_findings(console, report.findings)
-    report.raise_for_failures(spec.quality.get("fail_on", "error"))
-
+    data = load_and_check(spec, run_dir, console)
     y, classes = encode_target(data.y, data.task, spec.dataset.get("positive_class"))
     pipeline = build_pipeline(spec, data.task, list(data.X.columns))
     metrics = resolve_metrics(
         spec.metrics, data.task, has_probabilities=hasattr(pipeline, "predict_proba")
     )
     train_idx, test_idx = split_holdout(data, spec.split, seed=spec.seed)
-    X_train, y_train = data.X.iloc[train_idx], y[train_idx]
-    check_features_suit_model(pipeline, X_train)
-    cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
+    check_features_suit_model(pipeline, data.X.iloc[train_idx])
+    timing = {"load_and_check_seconds": time.perf_counter() - started}
 
-    timing: dict[str, float] = {"load_and_check_seconds": time.perf_counter() - started}
-    cv_summary: dict[str, Any] = {}
-    if cv is not None:
+    with collected_warnings() as caught:
+        cv_summary = cross_validate_stage(spec, data, y, train_idx, pipeline, metrics, run_dir,
+                                          console, timing)
         mark = time.perf_counter()
-        with console.status(f"cross-validating {spec.model.name} ({cv.get_n_splits()} folds)"):
-            scores = cross_validate_pipeline(
-                pipeline, X_train, y_train, cv=cv, groups=groups, metrics=metrics,
-                n_jobs=spec.n_jobs,
-            )
-        scores.folds.to_csv(run_dir / "cv_scores.csv")
-        cv_summary = scores.summary()
-        timing["cv_seconds"] = time.perf_counter() - mark
-
-    mark = time.perf_counter()
-    fitted = fit_pipeline(pipeline, X_train, y_train)
-    timing["fit_seconds"] = time.perf_counter() - mark
-    test_scores: dict[str, float] = {}
-    if len(test_idx):
-        X_test, y_test = data.X.iloc[test_idx], y[test_idx]
-        test_scores = score_holdout(fitted, X_test, y_test, metrics)
-        _test_predictions(fitted, X_test, data.y.iloc[test_idx], classes).to_csv(
-            run_dir / "predictions.csv", index=False
-        )
+        fitted = fit_pipeline(pipeline, data.X.iloc[train_idx], y[train_idx])
+        timing["fit_seconds"] = time.perf_counter() - mark
+        test_scores = test_stage(fitted, data, y, classes, test_idx, metrics, run_dir)
 
     objective = _objective(metrics, cv_summary, test_scores)
     metrics_record = {
@@ -149,11 +125,71 @@ def run_experiment(
         "primary": metrics.primary,
         "objective": objective,
         "timing": timing,
+        "warnings": summarize_warnings(caught),
         **provenance,
     }
     write_json(run_dir / "run.json", record)
     print_summary(console, record, metrics_record)
     return RunResult(run_dir, metrics.primary, objective, metrics_record)
+
+
+def load_and_check(spec: ExperimentSpec, run_dir: Path, console: Console) -> Dataset:
+    """Load the dataset, run the quality checks, write data_report.json; fail as configured."""
+    data = load_dataset(spec.dataset, seed=spec.seed)
+    console.print(
+        f"[bold]{data.name}[/bold]: {len(data.X)} rows × {data.X.shape[1]} columns, "
+        f"{data.task} task"
+    )
+    report = check_quality(data, spec.quality, seed=spec.seed)
+    write_json(run_dir / "data_report.json", report.to_dict())
+    _print_findings(console, report.findings)
+    report.raise_for_failures(spec.quality.get("fail_on", "error"))
+    return data
+
+
+def cross_validate_stage(
+    spec: ExperimentSpec,
+    data: Dataset,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    pipeline: Pipeline,
+    metrics: MetricSet,
+    run_dir: Path,
+    console: Console,
+    timing: dict[str, float],
+) -> dict[str, Any]:
+    """CV scores on the training rows (written to cv_scores.csv); empty when CV is off."""
+    cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
+    if cv is None:
+        return {}
+    mark = time.perf_counter()
+    with console.status(f"cross-validating {spec.model.name} ({cv.get_n_splits()} folds)"):
+        scores = cross_validate_pipeline(
+            pipeline, data.X.iloc[train_idx], y[train_idx], cv=cv, groups=groups,
+            metrics=metrics, n_jobs=spec.n_jobs,
+        )
+    scores.folds.to_csv(run_dir / "cv_scores.csv")
+    timing["cv_seconds"] = time.perf_counter() - mark
+    return scores.summary()
+
+
+def test_stage(
+    fitted: Pipeline,
+    data: Dataset,
+    y: np.ndarray,
+    classes: list[Any],
+    test_idx: np.ndarray,
+    metrics: MetricSet,
+    run_dir: Path,
+) -> dict[str, float]:
+    """Held-out scores; the test rows' predictions go to predictions.csv. Empty without a test."""
+    if not len(test_idx):
+        return {}
+    X_test = data.X.iloc[test_idx]
+    frame = pd.DataFrame({"row": X_test.index, "y_true": data.y.iloc[test_idx].to_numpy()})
+    predictions = prediction_columns(fitted, X_test, classes)
+    pd.concat([frame, predictions], axis=1).to_csv(run_dir / "predictions.csv", index=False)
+    return score_holdout(fitted, X_test, y[test_idx], metrics)
 
 
 def _objective(metrics: MetricSet, cv: dict[str, Any], test: dict[str, float]) -> float:
@@ -171,13 +207,6 @@ def _dataset_record(data: Dataset) -> dict[str, Any]:
         "target": str(data.y.name),
         "fingerprint": data.fingerprint,
     }
-
-
-def _test_predictions(
-    fitted: Any, X_test: pd.DataFrame, y_true: pd.Series, classes: list[Any]
-) -> pd.DataFrame:
-    frame = pd.DataFrame({"row": X_test.index, "y_true": y_true.to_numpy()})
-    return pd.concat([frame, prediction_columns(fitted, X_test, classes)], axis=1)
 
 
 def _print_findings(console: Console, findings: list[Any]) -> None:

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
+from engine.tracking.summary import make_console
 
 
 def run_verb(verb: str, args: Sequence[str]) -> None:
@@ -30,16 +30,23 @@ def predict(args: Sequence[str]) -> None:
         "--strict", action="store_true",
         help="treat extra columns and unseen categories as errors instead of warnings",
     )
+    parser.add_argument(
+        "--keep", default="", metavar="COLUMNS",
+        help="input columns to copy into the output, comma-separated (e.g. an id: --keep id)",
+    )
     options = parser.parse_args(args)
-    from engine.deploy.batch_predict import predict_rows, read_rows, write_rows
+    from engine.deploy.batch_predict import check_output_path, predict_rows, read_rows, write_rows
     from engine.deploy.bundle import load_bundle
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
+    output = check_output_path(
+        options.output or options.run / "predictions" / f"{options.input.stem}.csv"
+    )
     bundle = load_bundle(options.run)
     rows = read_rows(options.input)
-    predictions, warnings = predict_rows(bundle, rows, strict=options.strict)
+    keep = [column for column in options.keep.split(",") if column]
+    predictions, warnings = predict_rows(bundle, rows, strict=options.strict, keep=keep)
     for warning in warnings:
         console.print(f"[yellow]warning[/yellow]: {warning}")
-    output = options.output or options.run / "predictions" / f"{options.input.stem}.csv"
     write_rows(predictions, output)
     console.print(f"predicted {len(predictions)} rows with {bundle.metadata['model']} -> {output}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from engine.config.compose import CONFIG_DIR, compose_spec
+from engine.errors import ConfigError
 from engine.experiment import validate_spec
 
 GROUPS = ("dataset", "features", "split", "model", "metrics", "tune", "deploy", "experiment",
@@ -18,9 +21,16 @@ def test_every_group_has_options() -> None:
     assert {group for group, _ in OPTIONS} == set(GROUPS)
 
 
+# Group and time splits need the dataset to name its group or time column.
+NEEDS = {
+    ("split", "group"): ["dataset.group_column=mean radius"],
+    ("split", "time"): ["dataset.time_column=mean radius"],
+}
+
+
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_validates(group: str, option: str) -> None:
-    spec = compose_spec([f"{group}={option}"])
+    spec = compose_spec([f"{group}={option}", *NEEDS.get((group, option), [])])
     validate_spec(spec)
     if group in ("dataset", "model"):
         assert spec.choices[group] == option
@@ -40,3 +50,21 @@ def test_command_line_override_reaches_the_spec() -> None:
     spec = compose_spec(["model=random_forest", "model.n_estimators=7", "seed=3"])
     assert spec.model.params["n_estimators"] == 7
     assert spec.model.params["random_state"] == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["split=group"], "split.test_strategy=group needs dataset.group_column"),
+        (["split=time"], "split.test_strategy=time needs dataset.time_column"),
+        (["split.cv.strategy=kfld"], "Did you mean 'kfold'?"),
+        (["split.test_size=2.0"], "split.test_size: 2.0 is neither a fraction"),
+        (["split.cv.n_splits=1"], "split.cv.n_splits: 1 is not a whole number >= 2"),
+        (["quality.fail_on=bad"], "quality.fail_on: unknown value 'bad'"),
+        (["dataset=diabetes", "dataset.task=regression", "metrics.primary=roc_auc"],
+         "'roc_auc' is a classification scorer but the task is regression"),
+    ],
+)
+def test_settings_are_refused_before_any_data_is_loaded(overrides, message) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate_spec(compose_spec(overrides))

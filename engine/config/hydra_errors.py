@@ -1,4 +1,4 @@
-"""Turning Hydra's composition errors into one-line messages with did-you-mean."""
+"""One-line messages for user errors: Hydra's composition errors get did-you-mean."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hydra.errors import (
 )
 from omegaconf.errors import OmegaConfBaseException
 
-from engine.errors import ConfigError, did_you_mean, options_hint
+from engine.errors import ConfigError, EngineError, did_you_mean, options_hint
 
 
 def translate_hydra_error(error: HydraException) -> ConfigError:
@@ -45,3 +45,15 @@ def _unknown_key(full_key: str, key: str, siblings: list[str]) -> ConfigError:
         f"{', '.join(sorted(siblings))}. To add a key the config does not list, prefix it "
         f"with '+' (+{full_key}=...)."
     )
+
+
+def user_message(error: Exception) -> str:
+    """The one line a user sees for a config, data, request or file-system error."""
+    if isinstance(error, HydraException):
+        return str(translate_hydra_error(error))
+    if isinstance(error, OSError) and not isinstance(error, EngineError):
+        return (
+            f"{error.strerror or error}: '{error.filename}'. Check paths.output_dir "
+            "(or ENGINE_OUTPUT_DIR) and any -o path: each must be a writable directory or file."
+        )
+    return str(error)

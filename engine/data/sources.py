@@ -125,7 +125,11 @@ def _drop_list(drop: Any, frame: pd.DataFrame, target: str) -> list[str]:
         if column == target:
             raise ConfigError(f"dataset.drop: {column!r} is the target; remove it from the list.")
         if column not in frame.columns:
-            raise ConfigError(unknown_column_message("dataset.drop", column, frame.columns))
+            raise ConfigError(
+                unknown_column_message("dataset.drop", column, frame.columns)
+                + " The list comes from the dataset config; set it for this data, e.g. "
+                "dataset.drop=[]."
+            )
     return columns
 
 

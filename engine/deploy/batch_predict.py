@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from engine.deploy.bundle import Bundle
 from engine.deploy.schema import conform
-from engine.errors import DataError, SchemaError
+from engine.errors import DataError, SchemaError, did_you_mean
 
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
@@ -31,31 +32,51 @@ def read_rows(path: Path) -> pd.DataFrame:
         raise DataError(f"input: cannot read '{path}': {str(error).splitlines()[0]}") from None
 
 
+def check_output_path(path: Path) -> Path:
+    """Refuse an output file that is neither .csv nor .parquet, before any work is done."""
+    if path.suffix.lower() not in READERS:
+        raise DataError(
+            f"output: '{path}' has an unknown suffix {path.suffix!r}; use a .csv or .parquet "
+            "file."
+        )
+    return path
+
+
 def write_rows(frame: pd.DataFrame, path: Path) -> Path:
     """Write predictions as CSV or Parquet, by the file's suffix."""
+    check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(path, index=False)
-    else:
+    if path.suffix.lower() == ".csv":
         frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
     return path
 
 
 def predict_rows(
-    bundle: Bundle, rows: pd.DataFrame, *, strict: bool = False
+    bundle: Bundle, rows: pd.DataFrame, *, strict: bool = False, keep: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, list[str]]:
     """Predictions (and class probabilities for classifiers) for rows checked against the schema.
 
-    With ``strict`` every schema warning (extra columns, unseen categories) is an error.
+    With ``strict`` every schema warning (extra columns, unseen categories) is an error; the
+    input columns named in ``keep`` (an id, say) are copied in front of the predictions.
     """
     if rows.empty:
         raise SchemaError("input: the file has no rows to predict.")
+    for column in keep:
+        if column not in rows.columns:
+            raise SchemaError(
+                f"--keep: the input has no column '{column}'."
+                f"{did_you_mean(column, map(str, rows.columns))}"
+            )
     target = bundle.metadata.get("target")
     features, warnings = conform(rows, bundle.schema, target=target)
     if strict and warnings:
         raise SchemaError("input (--strict): " + "; ".join(warnings) + ".")
     classes = bundle.metadata.get("classes") or []
-    return prediction_columns(bundle.pipeline, features, classes), warnings
+    predictions = prediction_columns(bundle.pipeline, features, classes)
+    kept = rows[list(keep)].reset_index(drop=True)
+    return pd.concat([kept, predictions], axis=1), warnings
 
 
 def prediction_columns(pipeline: Pipeline, X: pd.DataFrame, classes: list[Any]) -> pd.DataFrame:

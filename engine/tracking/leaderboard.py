@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
-from rich.console import Console
 from rich.table import Table
 
 from engine.tracking.files import read_json
+from engine.tracking.summary import make_console
 
 COLUMNS = ("rank", "job", "overrides", "dataset", "model", "primary", "cv_mean", "cv_std", "test",
            "status", "error")
@@ -104,7 +103,7 @@ class LeaderboardCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = rank_jobs(collect_jobs(sweep_dir))
         csv_path, md_path = write_leaderboard(rows, sweep_dir)
-        console = Console(width=shutil.get_terminal_size((140, 24)).columns)
+        console = make_console()
         console.print(leaderboard_table(rows))
         console.print(f"leaderboard: {csv_path} and {md_path}")
         failed = [row for row in rows if row["status"] != "ok"]

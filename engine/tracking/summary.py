@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console as wide as the terminal, or 160 columns when output goes to a file or pipe.
+
+    Rich would wrap at 80 columns off a terminal, splitting paths that logs are grepped for.
+    """
+    return Console(width=shutil.get_terminal_size((160, 24)).columns, stderr=stderr)
 
 
 def metrics_table(
@@ -38,4 +47,9 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
         f"{record['timing']['total_seconds']:.1f} s"
     )
     console.print(metrics_table(metrics["cv"], metrics["test"], metrics["primary"]))
+    for warning in record.get("warnings", []):
+        console.print(
+            f"[yellow]{warning['category']}[/yellow] ×{warning['count']}: {warning['message']}",
+            highlight=False,
+        )
     console.print(f"run directory: {record['run_dir']}")
