@@ -70,10 +70,12 @@ def test_predict_writes_labels_and_probabilities(cli, tmp_path: Path) -> None:
     rows = load_iris(as_frame=True).frame.head(20)
     rows.to_csv(tmp_path / "rows.csv", index=False)
     out = tmp_path / "predicted.parquet"
-    done = cli("predict", str(run_dir), str(tmp_path / "rows.csv"), "-o", str(out))
+    done = cli("predict", str(run_dir), str(tmp_path / "rows.csv"), "-o", str(out),
+               "--keep", "target")
     assert done.returncode == 0, done.stderr
     predicted = pd.read_parquet(out)
-    assert list(predicted.columns) == ["prediction", "proba_0", "proba_1", "proba_2"]
+    assert list(predicted.columns) == ["target", "prediction", "proba_0", "proba_1", "proba_2"]
+    assert (predicted["target"] == rows["target"]).all()
     assert len(predicted) == 20
     assert (predicted["prediction"].astype(int) == rows["target"]).mean() > 0.9
 
@@ -93,9 +95,12 @@ def test_predict_writes_labels_and_probabilities(cli, tmp_path: Path) -> None:
         (["dataset.target=nope"], "dataset.target: "),
         (["model._target_.classification=os.system"], "allowed_targets=[os.]"),
         (["metrics.primary=roc_acu"], "Did you mean 'roc_auc'?"),
+        (["predcit", "run", "rows.csv"], "unknown command 'predcit'. Did you mean 'predict'?"),
+        (["model.C=[1,"], "override 'model.C=[1,': no viable alternative at input '[1,'"),
+        (["split=group"], "split.test_strategy=group needs dataset.group_column"),
     ],
     ids=["group-option", "key", "group-name", "type", "seed-type", "missing-file", "target",
-         "allow-list", "scorer"],
+         "allow-list", "scorer", "unknown-command", "parse", "group-split"],
 )
 def test_user_errors_exit_2_with_one_clear_line(cli, args: list[str], message: str) -> None:
     done = cli(*args)
@@ -105,10 +110,33 @@ def test_user_errors_exit_2_with_one_clear_line(cli, args: list[str], message: s
     assert done.stderr.count("\n") == 1
 
 
-def test_traceback_variable_shows_the_traceback(cli) -> None:
+def test_traceback_variable_shows_the_traceback_as_well(cli) -> None:
     done = cli("model=random_forest", "model.n_estimators=abc", env={"ENGINE_TRACEBACK": "1"})
-    assert done.returncode != 0
+    assert done.returncode == 2
     assert "Traceback" in done.stderr
+    assert done.stderr.rstrip().splitlines()[-1].startswith("error: model.n_estimators: ")
+
+
+def test_unwritable_output_directory_exits_2(cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    done = cli(f"paths.output_dir={blocker}")
+    assert done.returncode == 2
+    assert f"'{blocker}" in done.stderr and "paths.output_dir" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_text_columns_the_features_leave_unencoded_are_named(cli, tmp_path: Path) -> None:
+    data = tmp_path / "people.csv"
+    pd.DataFrame(
+        {"city": ["oslo", "rome"] * 40, "age": range(80), "y": [0, 1, 1, 0] * 20}
+    ).to_csv(data, index=False)
+    done = cli("dataset=titanic", f"dataset.path={data}", "dataset.target=y", "dataset.drop=[]",
+               "features=passthrough")
+    assert done.returncode == 2
+    assert "features: column(s) city reach the model as text" in done.stderr
+    run = json.loads((only_run_dir(tmp_path) / "run.json").read_text())
+    assert run["status"] == "failed" and "reach the model as text" in run["error"]
 
 
 @pytest.mark.parametrize(
@@ -144,6 +172,10 @@ def test_predict_refuses_rows_that_do_not_match_the_schema(cli, tmp_path: Path) 
     done = cli("predict", str(run_dir), str(tmp_path / "typed.csv"))
     assert done.returncode == 2
     assert "column 'sepal length (cm)': expected numbers" in done.stderr
+
+    done = cli("predict", str(run_dir), str(tmp_path / "typed.csv"), "-o", "out.json")
+    assert done.returncode == 2
+    assert "output: 'out.json' has an unknown suffix '.json'" in done.stderr
 
     (run_dir / "model" / "schema.json").write_text("{}")
     done = cli("predict", str(run_dir), str(tmp_path / "missing.csv"))

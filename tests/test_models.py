@@ -37,3 +37,14 @@ def test_classification_only_model_on_regression_data_is_refused(run) -> None:
 
     with pytest.raises(ConfigError, match=r"model=logistic_regression: supports classification"):
         run("model=logistic_regression", "dataset=diabetes")
+
+
+def test_library_warnings_are_counted_once_in_run_json(run) -> None:
+    import json
+
+    result = run("model=dummy", "dataset=wine", "split.cv.n_splits=3")
+    warnings = json.loads((result.run_dir / "run.json").read_text())["warnings"]
+    undefined = [w for w in warnings if w["category"] == "UndefinedMetricWarning"]
+    assert len(undefined) == 1
+    assert undefined[0]["count"] >= 3
+    assert undefined[0]["message"].startswith("Precision is ill-defined")

@@ -73,7 +73,9 @@ def resolve_metrics(
     else:
         names = list(scorers)
     primary = metrics.get("primary", "auto")
-    primary = names[0] if primary == "auto" else primary
+    if primary == "auto":
+        default = DEFAULT_SCORERS[task][0]
+        primary = default if default in names else names[0]
     if primary not in names:
         names.insert(0, primary)
     for name in names:

@@ -48,7 +48,10 @@ def collect_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
 
 
 def rank_jobs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rank finished jobs within each (dataset, primary metric), best first; failures last."""
+    """Rank finished jobs within each (dataset, primary metric), best first; failures last.
+
+    Scores of different datasets or metrics are not comparable, so each group ranks from 1.
+    """
     finished = [r for r in rows if r["status"] == "ok"]
     failed = [r for r in rows if r["status"] != "ok"]
     finished.sort(key=lambda r: (r["dataset"], r["primary"], -(r["objective"] or float("-inf"))))
@@ -78,16 +81,15 @@ def write_leaderboard(rows: list[dict[str, Any]], sweep_dir: Path) -> tuple[Path
 def leaderboard_table(rows: list[dict[str, Any]]) -> Table:
     """The leaderboard for the console."""
     table = Table(title="leaderboard", show_edge=False, header_style="bold")
-    for column in ("rank", "job", "dataset", "model", "primary", "CV mean ± std", "test", "status"):
-        table.add_column(column, no_wrap=column != "status")
+    for column in ("rank", "job", "overrides", "primary", "CV mean ± std", "test", "status"):
+        table.add_column(column, no_wrap=column not in ("overrides", "status"))
     for row in rows:
         ok = row["status"] == "ok"
         has_cv = ok and row["cv_mean"] is not None
         table.add_row(
             str(row["rank"]),
             row["job"],
-            row["dataset"],
-            row["model"],
+            row["overrides"] or "(defaults)",
             row.get("primary", "") if ok else "",
             f"{row['cv_mean']:.4f} ± {row['cv_std']:.4f}" if has_cv else "",
             f"{row['test']:.4f}" if ok and row["test"] is not None else "",
