@@ -186,10 +186,13 @@ def test_stage(
     if not len(test_idx):
         return {}
     X_test = data.X.iloc[test_idx]
+    # Transform the test rows once; the scorers and the predictions file share the result.
+    features, model = fitted[:-1], fitted[-1]
+    X_model = features.transform(X_test)
     frame = pd.DataFrame({"row": X_test.index, "y_true": data.y.iloc[test_idx].to_numpy()})
-    predictions = prediction_columns(fitted, X_test, classes)
+    predictions = prediction_columns(model, X_model, classes)
     pd.concat([frame, predictions], axis=1).to_csv(run_dir / "predictions.csv", index=False)
-    return score_holdout(fitted, X_test, y[test_idx], metrics)
+    return score_holdout(model, X_model, y[test_idx], metrics)
 
 
 def _objective(metrics: MetricSet, cv: dict[str, Any], test: dict[str, float]) -> float:

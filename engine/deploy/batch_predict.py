@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from engine.deploy.bundle import Bundle
 from engine.deploy.schema import conform
@@ -79,14 +78,17 @@ def predict_rows(
     return pd.concat([kept, predictions], axis=1), warnings
 
 
-def prediction_columns(pipeline: Pipeline, X: pd.DataFrame, classes: list[Any]) -> pd.DataFrame:
-    """``prediction`` in the original labels, plus ``proba_<class>`` columns for classifiers."""
-    predicted = pipeline.predict(X)
+def prediction_columns(estimator: Any, X: Any, classes: list[Any]) -> pd.DataFrame:
+    """``prediction`` in the original labels, plus ``proba_<class>`` columns for classifiers.
+
+    ``estimator`` is the whole Pipeline with raw rows, or its model with transformed ones.
+    """
+    predicted = estimator.predict(X)
     if not classes:
         return pd.DataFrame({"prediction": predicted})
     out = pd.DataFrame({"prediction": np.asarray(classes, dtype=object)[predicted.astype(int)]})
-    if hasattr(pipeline, "predict_proba"):
-        probabilities = pipeline.predict_proba(X)
+    if hasattr(estimator, "predict_proba"):
+        probabilities = estimator.predict_proba(X)
         for index, label in enumerate(classes):
             out[f"proba_{label}"] = probabilities[:, index]
     return out

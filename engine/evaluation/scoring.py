@@ -65,9 +65,7 @@ def fit_pipeline(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> Pipeline
     return clone(pipeline).fit(X, y)
 
 
-def score_holdout(
-    fitted: Pipeline, X: pd.DataFrame, y: np.ndarray, metrics: MetricSet
-) -> dict[str, float]:
-    """Every scorer on the held-out rows; predictions are computed once and shared."""
+def score_holdout(fitted: Any, X: Any, y: np.ndarray, metrics: MetricSet) -> dict[str, float]:
+    """Every scorer on the held-out rows; each prediction method runs once, shared by scorers."""
     scorer = check_scoring(fitted, scoring=list(metrics.scorers))
     return {name: float(value) for name, value in scorer(fitted, X, y).items()}

@@ -2,14 +2,17 @@
 
 Two fixed experiments on adult.csv (48,842 rows): gradient boosting (about 5 s) and a random
 forest (about 25 s). Target: engine / hand-written <= 1.10. Runs alternate; medians are compared.
+Both sides must report the same CV and test metrics, which shows they did the same work.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
+from pathlib import Path
 
-from common import SHARED_DATA, engine_command, median_of, timed_process
+from common import SHARED_DATA, engine_command, median_of, timed_process, timed_run
 
 # model -> (engine overrides, repeats)
 EXPERIMENTS = {
@@ -26,17 +29,30 @@ def main() -> None:
         hand, engine = [], []
         with tempfile.TemporaryDirectory() as outputs:
             for _ in range(repeats):
-                hand.append(timed_process([sys.executable, "tests/bench/hand_written_adult.py",
-                                           str(adult), model]))
+                seconds, printed = timed_run([sys.executable, "tests/bench/hand_written_adult.py",
+                                              str(adult), model])
+                hand.append(seconds)
                 engine.append(timed_process(
                     engine_command(*overrides),
                     env={"ENGINE_OUTPUT_DIR": outputs},
                 ))
+            check_same_metrics(json.loads(printed), Path(outputs))
         print(f"adult, {model}, 5-fold CV + fit + test:")
         print(f"  hand-written script: median {median_of(hand):.2f} s  runs {fmt(hand)}")
         print(f"  python -m engine:    median {median_of(engine):.2f} s  runs {fmt(engine)}")
         ratio = median_of(engine) / median_of(hand)
         print(f"  ratio engine / hand-written: {ratio:.3f} (target <= 1.10)")
+
+
+def check_same_metrics(hand: dict, outputs: Path) -> None:
+    """Refuse to report a ratio unless the engine's last run scored exactly what the script did."""
+    latest = max((outputs / "runs").iterdir(), key=lambda d: d.stat().st_mtime)
+    metrics = json.loads((latest / "metrics.json").read_text())
+    engine = {"cv": {k: v["mean"] for k, v in metrics["cv"].items()}, "test": metrics["test"]}
+    for part in ("cv", "test"):
+        for name, value in hand[part].items():
+            if abs(engine[part][name] - value) > 1e-9:
+                raise SystemExit(f"{part} {name}: engine {engine[part][name]} != script {value}")
 
 
 def fmt(runs: list[float]) -> str:

@@ -17,6 +17,11 @@ SHARED_DATA = Path(os.environ.get("ENGINE_SHARED_DATA", REPO.parent / "shared" /
 
 def timed_process(args: Sequence[str], env: dict[str, str] | None = None) -> float:
     """Wall seconds of one whole process (interpreter start included); fails loudly."""
+    return timed_run(args, env)[0]
+
+
+def timed_run(args: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Wall seconds and standard output of one whole process; fails loudly."""
     started = time.perf_counter()
     done = subprocess.run(
         list(args), cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True
@@ -24,7 +29,7 @@ def timed_process(args: Sequence[str], env: dict[str, str] | None = None) -> flo
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return elapsed
+    return elapsed, done.stdout
 
 
 def engine_command(*args: str) -> list[str]:

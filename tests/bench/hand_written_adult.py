@@ -8,6 +8,7 @@ Same data, same split (stratified 80/20, seed 42), same 5-fold stratified CV, sa
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pandas as pd
@@ -28,6 +29,8 @@ X = frame
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.2, stratify=y, random_state=42
 )
+# The engine keeps the training rows in file order; so does this script, for the same folds.
+X_train, y_train = X_train.sort_index(), y_train.sort_index()
 features = ColumnTransformer(
     [
         ("numeric", SimpleImputer(strategy="median"), make_column_selector(dtype_include="number")),
@@ -53,5 +56,7 @@ cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=42)
 scores = cross_validate(pipeline, X_train, y_train, cv=cv, scoring=SCORERS)
 pipeline.fit(X_train, y_train)
 test = check_scoring(pipeline, scoring=SCORERS)(pipeline, X_test, y_test)
-print({name: round(scores[f"test_{name}"].mean(), 4) for name in SCORERS})
-print({name: round(value, 4) for name, value in test.items()})
+print(json.dumps({
+    "cv": {name: float(scores[f"test_{name}"].mean()) for name in SCORERS},
+    "test": {name: float(value) for name, value in test.items()},
+}))
