@@ -23,6 +23,8 @@ from engine.data.quality import check_quality, check_quality_settings
 from engine.data.sources import load_dataset
 from engine.data.splits import check_split_settings, make_cv, split_holdout
 from engine.data.target_encoding import encode_target
+from engine.data.task import TASKS
+from engine.data.validation import check_choice
 from engine.deploy.batch_predict import prediction_columns
 from engine.deploy.bundle import BUNDLE_DIR, save_bundle
 from engine.deploy.schema import infer_schema
@@ -35,6 +37,9 @@ from engine.tracking.files import write_json
 from engine.tracking.provenance import git_state, package_versions
 from engine.tracking.summary import print_summary
 from engine.tracking.warning_log import collected_warnings, summarize_warnings
+
+TUNE_METHODS = ("none",)
+DEPLOY_TARGETS = ("bundle",)
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,14 @@ def validate_spec(spec: ExperimentSpec) -> None:
     """
     validate_model(spec.model, spec.allowed_targets)
     build_preprocessor(spec.features, allowed=spec.allowed_targets)
-    check_scorer_names(spec.metrics)
-    if spec.dataset.get("task", "auto") != "auto":
-        resolve_metrics(spec.metrics, spec.dataset["task"])
+    task = check_choice(spec.dataset.get("task") or "auto", ("auto", *TASKS), key="dataset.task")
+    if task != "auto":
+        resolve_metrics(spec.metrics, task)
+    else:
+        check_scorer_names(spec.metrics)
+    check_choice(spec.tune.get("method"), TUNE_METHODS, key="tune.method")
+    for target in spec.deploy.get("targets") or []:
+        check_choice(target, DEPLOY_TARGETS, key="deploy.targets")
     check_split_settings(spec.split, spec.dataset)
     check_quality_settings(spec.quality)
 
@@ -112,6 +122,8 @@ def run_experiment(
             "metrics": {"cv": cv_summary, "test": test_scores},
             "seed": spec.seed,
             "data_fingerprint": data.fingerprint,
+            "reading": {key: spec.dataset.get(key) for key in ("na_values", "read_options",
+                                                                "dtypes")},
             **provenance,
         },
     )

@@ -43,7 +43,7 @@ def predict(args: Sequence[str]) -> None:
         options.output or options.run / "predictions" / f"{options.input.stem}.csv"
     )
     bundle = load_bundle(options.run)
-    rows = read_rows(options.input)
+    rows = read_rows(options.input, bundle.metadata.get("reading"))
     keep = [column for column in options.keep.split(",") if column]
     predictions, warnings = predict_rows(bundle, rows, strict=options.strict, keep=keep)
     for warning in warnings:

@@ -20,27 +20,31 @@ def mixed_csv(tmp_path: Path) -> Path:
     city = rng.choice(["paris", "oslo", "rome"], n)
     size = rng.normal(50, 10, n).round(1)
     size[::25] = np.nan
-    y = np.where((city == "oslo") | (size > 55), "yes", "no")
+    member = rng.random(n) < 0.5
+    y = np.where((city == "oslo") | (size > 55) | member, "yes", "no")
     path = tmp_path / "mixed.csv"
-    pd.DataFrame({"city": city, "size": size, "label": y}).to_csv(path, index=False)
+    frame = pd.DataFrame({"id": range(n), "city": city, "size": size, "member": member, "label": y})
+    frame.to_csv(path, index=False)
     return path
 
 
 @pytest.fixture
 def trained(run, mixed_csv: Path):
     return run(
-        "dataset=titanic", f"dataset.path={mixed_csv}", "dataset.target=label", "dataset.drop=[]",
-        "model=logistic_regression", "split.cv.n_splits=3",
+        "dataset=titanic", f"dataset.path={mixed_csv}", "dataset.target=label",
+        "dataset.drop=[id]", "model=logistic_regression", "split.cv.n_splits=3",
     )
 
 
 def test_predictions_match_the_run_on_the_same_rows(trained, mixed_csv: Path) -> None:
     bundle = load_bundle(trained.run_dir)
-    rows = read_rows(mixed_csv)
-    predicted, warnings = predict_rows(bundle, rows)
+    rows = read_rows(mixed_csv, bundle.metadata["reading"])
+    assert rows["member"].dtype == bool  # True/False text read as bool, one-hot encoded
+    predicted, warnings = predict_rows(bundle, rows, keep=["id"], strict=True)
     assert warnings == []
+    assert (predicted["id"] == rows["id"]).all()
     assert set(predicted["prediction"]) <= {"no", "yes"}
-    assert list(predicted.columns) == ["prediction", "proba_no", "proba_yes"]
+    assert list(predicted.columns) == ["id", "prediction", "proba_no", "proba_yes"]
     test_rows = pd.read_csv(trained.run_dir / "predictions.csv")
     again = predicted.iloc[test_rows["row"]].reset_index(drop=True)
     assert (again["prediction"] == test_rows["prediction"]).all()
@@ -49,7 +53,10 @@ def test_predictions_match_the_run_on_the_same_rows(trained, mixed_csv: Path) ->
 
 def test_unseen_categories_and_extra_columns_warn_and_strict_refuses(trained) -> None:
     bundle = load_bundle(trained.run_dir)
-    rows = pd.DataFrame({"city": ["lima", "oslo"], "size": [40.0, 60.0], "note": ["a", "b"]})
+    rows = pd.DataFrame(
+        {"city": ["lima", "oslo"], "size": [40.0, 60.0], "member": [True, False],
+         "note": ["a", "b"]}
+    )
     predicted, warnings = predict_rows(bundle, rows)
     assert len(predicted) == 2
     assert any("ignored 1 column(s) the model does not use: note" in w for w in warnings)
@@ -57,3 +64,25 @@ def test_unseen_categories_and_extra_columns_warn_and_strict_refuses(trained) ->
                for w in warnings)
     with pytest.raises(SchemaError, match="--strict"):
         predict_rows(bundle, rows, strict=True)
+
+
+def test_rows_in_the_training_file_format_predict_like_the_training_rows(run, tmp_path) -> None:
+    source = pd.DataFrame(
+        {"size": ["1.5", "?", "3.0", "4.5"] * 30, "flag": ["yes", "no", "no", "yes"] * 30,
+         "label": ["a", "b", "b", "a"] * 30}
+    )
+    path = tmp_path / "marked.csv"
+    source.to_csv(path, index=False)
+    result = run(
+        "dataset=titanic", f"dataset.path={path}", "dataset.target=label", "dataset.drop=[]",
+        "dataset.na_values=[?]", "dataset.dtypes={flag: bool}", "model=logistic_regression",
+        "split.cv.n_splits=2", "quality.severity={duplicate_rows: info, leakage: info}",
+    )
+    bundle = load_bundle(result.run_dir)
+    rows = read_rows(path, bundle.metadata["reading"])
+    assert rows["size"].isna().sum() == 30 and rows["flag"].dtype == bool
+    predicted, _ = predict_rows(bundle, rows)
+    assert (predicted["prediction"] == source["label"]).all()
+
+    with pytest.raises(SchemaError, match="column 'flag': 'maybe' is not a true/false"):
+        predict_rows(bundle, pd.DataFrame({"size": [1.0], "flag": ["maybe"]}))

@@ -47,7 +47,7 @@ def test_sweep_ranks_jobs_and_lists_a_failed_one(cli, tmp_path: Path) -> None:
     failed = by_job[("diabetes", "logistic_regression")]
     assert failed["status"] == "failed"
     assert "supports classification only" in failed["error"]
-    assert rows[-1] is not None and rows[-1]["status"] == "failed"
+    assert rows[-1]["status"] == "failed"  # failures are listed last
     iris = sorted((r for r in rows if r["dataset"] == "iris"), key=lambda r: int(r["rank"]))
     assert [r["rank"] for r in iris] == ["1", "2"]
     assert float(iris[0]["cv_mean"]) >= float(iris[1]["cv_mean"])
@@ -173,7 +173,7 @@ def test_predict_refuses_rows_that_do_not_match_the_schema(cli, tmp_path: Path) 
     assert done.returncode == 2
     assert "column 'sepal length (cm)': expected numbers" in done.stderr
 
-    done = cli("predict", str(run_dir), str(tmp_path / "typed.csv"), "-o", "out.json")
+    done = cli("predict", str(run_dir), str(tmp_path / "missing.csv"), "-o", "out.json")
     assert done.returncode == 2
     assert "output: 'out.json' has an unknown suffix '.json'" in done.stderr
 

@@ -9,7 +9,6 @@ from typing import Any
 from engine.errors import ConfigError
 
 TASK_FAMILIES = ("classification", "regression")
-MODEL_RESERVED_KEYS = ("_target_", "search_space")
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,8 @@ def spec_from_config(config: Mapping[str, Any], choices: Mapping[str, str]) -> E
         deploy=dict(_section(config, "deploy")),
         quality=dict(_section(config, "quality")),
         seed=_integer(config.get("seed"), "seed"),
-        n_jobs=_integer(config.get("n_jobs", 1), "n_jobs"),
-        allowed_targets=tuple(config.get("allowed_targets") or ()),
+        n_jobs=_n_jobs(config.get("n_jobs", 1)),
+        allowed_targets=_prefixes(config.get("allowed_targets")),
         choices=dict(choices),
     )
 
@@ -88,6 +87,31 @@ def _section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
             f"Pick one with `{key}=<option>` (see `python -m engine --help`)."
         )
     return value
+
+
+def _n_jobs(value: Any) -> int:
+    n_jobs = _integer(value, "n_jobs")
+    if n_jobs == 0:
+        raise ConfigError("n_jobs: 0 workers cannot run anything; use 1, a count, or -1 for all.")
+    return n_jobs
+
+
+def _prefixes(value: Any) -> tuple[str, ...]:
+    """``allowed_targets``: a list of module prefixes, each ending in '.' (``mypackage.``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise ConfigError(
+            f"allowed_targets: expected a list of module prefixes, got {value!r}. "
+            f"Write it as a list: 'allowed_targets=[{value}]'."
+        )
+    for prefix in value:
+        if not isinstance(prefix, str) or not prefix.endswith("."):
+            raise ConfigError(
+                f"allowed_targets: {prefix!r} must be a module prefix ending in '.', such as "
+                "'mypackage.', so that it cannot also allow 'mypackage_other'."
+            )
+    return tuple(value)
 
 
 def _integer(value: Any, key: str) -> int:

@@ -46,13 +46,13 @@ def apply_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame
 def _cast(column: pd.Series, dtype: object) -> pd.Series:
     """Cast one column; text becomes bool only through true/false words, never by truthiness."""
     if is_bool_dtype(dtype) and not is_bool_dtype(column):
-        return _to_bool(column)
+        return to_bool(column)
     if is_datetime64_any_dtype(dtype) and not is_numeric_dtype(column):
         return pd.to_datetime(column).astype(dtype)
     return column.astype(dtype)
 
 
-def _to_bool(column: pd.Series) -> pd.Series:
+def to_bool(column: pd.Series) -> pd.Series:
     """Read true/false, yes/no, 1/0 (any case) as booleans; missing values give a nullable bool."""
     words = column.astype("str").str.strip().str.lower()
     flags = words.map(_BOOL_WORDS)

@@ -91,8 +91,10 @@ def check_quality(data: Dataset, settings: Mapping[str, Any], *, seed: int) -> Q
 
 
 def check_quality_settings(settings: Mapping[str, Any]) -> None:
-    """Refuse an unknown ``fail_on``, check name or severity before any data is loaded."""
+    """Refuse an unknown ``fail_on``, check name, severity or limit before any data is loaded."""
     _severities(settings)
+    for key in LIMITS:
+        _limit(settings, key)
 
 
 def _severities(settings: Mapping[str, Any]) -> dict[str, str]:

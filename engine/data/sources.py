@@ -94,7 +94,7 @@ def _split_columns(frame: pd.DataFrame, dataset: Mapping[str, Any], name: str) -
     has_target = frame[target].notna()
     dropped = int((~has_target).sum())
     if dropped:
-        frame = frame.loc[has_target].reset_index(drop=True)
+        frame = frame.loc[has_target]
     y = _checked_target(frame[target], dropped)
     task = resolve_task(y, dataset.get("task") or "auto")
     if task != "regression" and is_float_dtype(y):

@@ -142,7 +142,6 @@ def make_cv(
         _check_fold_groups(groups, n_splits)
     if strategy == "timeseries":
         _check_time_ordered(data, train_idx)
-    if strategy == "timeseries":
         return TimeSeriesSplit(n_splits), groups
     if strategy in REPEATED_SPLITTERS:
         splitter = REPEATED_SPLITTERS[strategy]

@@ -20,7 +20,11 @@ def encode_target(
     """
     if task == "regression":
         return y.to_numpy(dtype=np.float64), []
-    classes = sorted(pd.unique(y).tolist(), key=str)
+    labels = pd.unique(y).tolist()
+    try:
+        classes = sorted(labels)
+    except TypeError:  # labels of mixed types: order them as text
+        classes = sorted(labels, key=str)
     if positive_class is not None:
         match = [c for c in classes if str(c) == str(positive_class)]
         if task != "binary" or not match:

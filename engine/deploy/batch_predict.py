@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from engine.data.casting import apply_dtypes
 from engine.deploy.bundle import Bundle
 from engine.deploy.schema import conform
 from engine.errors import DataError, SchemaError, did_you_mean
@@ -16,19 +17,27 @@ from engine.errors import DataError, SchemaError, did_you_mean
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
 
-def read_rows(path: Path) -> pd.DataFrame:
-    """Read the rows to predict from a CSV or Parquet file."""
+def read_rows(path: Path, reading: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read the rows to predict from a CSV or Parquet file, as the training data was read.
+
+    ``reading`` is the bundle's record of the dataset's ``na_values``, ``read_options`` and
+    ``dtypes``, so a file in the training format predicts the same way.
+    """
+    reading = reading or {}
     reader = READERS.get(path.suffix.lower())
     if reader is None:
-        raise DataError(
-            f"input: '{path}' has an unknown suffix; use a .csv or .parquet file."
-        )
+        raise DataError(f"input: '{path}' has an unknown suffix; use a .csv or .parquet file.")
     if not path.is_file():
         raise DataError(f"input: file '{path}' does not exist (resolved to {path.resolve()}).")
+    options = dict(reading.get("read_options") or {})
+    if reader is pd.read_csv and reading.get("na_values"):
+        options["na_values"] = list(reading["na_values"])
     try:
-        return reader(path)
+        frame = reader(path, **options)
     except (ValueError, OSError) as error:
         raise DataError(f"input: cannot read '{path}': {str(error).splitlines()[0]}") from None
+    dtypes = {c: t for c, t in (reading.get("dtypes") or {}).items() if c in frame.columns}
+    return apply_dtypes(frame, dtypes)
 
 
 def check_output_path(path: Path) -> Path:
@@ -68,8 +77,8 @@ def predict_rows(
                 f"--keep: the input has no column '{column}'."
                 f"{did_you_mean(column, map(str, rows.columns))}"
             )
-    target = bundle.metadata.get("target")
-    features, warnings = conform(rows, bundle.schema, target=target)
+    passed_through = [bundle.metadata.get("target"), *keep]
+    features, warnings = conform(rows, bundle.schema, passed_through=passed_through)
     if strict and warnings:
         raise SchemaError("input (--strict): " + "; ".join(warnings) + ".")
     classes = bundle.metadata.get("classes") or []

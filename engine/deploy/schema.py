@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 from pandas.api import types
 
+from engine.data.casting import to_bool
 from engine.errors import SchemaError
 from engine.features.selectors import column_kind
 
@@ -38,12 +39,13 @@ def infer_schema(X: pd.DataFrame) -> dict[str, Any]:
 
 
 def conform(
-    frame: pd.DataFrame, schema: Mapping[str, Any], *, target: str | None = None
+    frame: pd.DataFrame, schema: Mapping[str, Any], *, passed_through: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, list[str]]:
     """Rows shaped as the model was trained on, plus warnings about what was tolerated.
 
     Missing columns and values of the wrong type raise a SchemaError naming the column; extra
-    columns are dropped and unseen categories are reported, as warnings.
+    columns (other than ``passed_through``: the target, kept ids) are dropped with a warning,
+    and unseen categories are reported.
     """
     expected = [column["name"] for column in schema["columns"]]
     missing = [name for name in expected if name not in frame.columns]
@@ -53,7 +55,7 @@ def conform(
             f"Expected columns: {', '.join(expected)}."
         )
     warnings = []
-    extra = [str(c) for c in frame.columns if c not in expected and c != target]
+    extra = [str(c) for c in frame.columns if c not in expected and c not in passed_through]
     if extra:
         names = ", ".join(extra)
         warnings.append(f"ignored {len(extra)} column(s) the model does not use: {names}")
@@ -82,7 +84,10 @@ def _conform_column(series: pd.Series, column: Mapping[str, Any]) -> tuple[pd.Se
             return numbers.astype("float64"), None
         return numbers.astype(dtype), None
     if kind == "datetime":
-        return pd.to_datetime(series, errors="coerce"), None
+        try:
+            return pd.to_datetime(series), None
+        except (TypeError, ValueError) as error:
+            raise SchemaError(f"column '{name}': expected dates ({dtype}): {error}") from None
     return _conform_categories(series, column)
 
 
@@ -98,8 +103,11 @@ def _conform_categories(
     mapped = series.map(lambda v: v if pd.isna(v) else by_text.get(str(v), v))
     if column["dtype"] == "category":
         mapped = pd.Series(pd.Categorical(mapped, categories=known), index=series.index)
-    elif column["dtype"] == "bool" and not mapped.isna().any():
-        mapped = mapped.astype(bool)
+    elif column["dtype"] == "bool":
+        try:
+            mapped = to_bool(series)
+        except ValueError as error:
+            raise SchemaError(f"column '{column['name']}': {error}.") from None
     else:
         mapped = mapped.astype(column["dtype"]) if column["dtype"] != "object" else mapped
     warning = None
@@ -108,7 +116,7 @@ def _conform_categories(
         shown = ", ".join(repr(v) for v in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
         warning = (
             f"column '{column['name']}': {count} row(s) have categories unseen in training "
-            f"({shown}); the model treats them as unknown"
+            f"({shown}); the model sees them as unknown or missing"
         )
     return mapped, warning
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sklearn.metrics import get_scorer_names
+from sklearn.metrics import get_scorer, get_scorer_names
 
 from engine.errors import ConfigError, did_you_mean
 
@@ -20,9 +20,6 @@ DEFAULT_SCORERS = {
     ),
     "regression": ("neg_root_mean_squared_error", "neg_mean_absolute_error", "r2"),
 }
-REGRESSION_SCORER_PREFIXES = (
-    "r2", "explained_variance", "max_error", "neg_mean", "neg_median", "neg_root", "d2_",
-)
 PROBABILITY_SCORERS = (
     "neg_log_loss", "neg_brier_score", "roc_auc_ovr", "roc_auc_ovo", "roc_auc_ovr_weighted",
     "roc_auc_ovo_weighted",
@@ -89,7 +86,8 @@ def resolve_metrics(
 
 
 def _check_suits_task(name: str, task: str) -> None:
-    is_regression_scorer = name.startswith(REGRESSION_SCORER_PREFIXES)
+    # scikit-learn keeps regression metrics in sklearn.metrics._regression
+    is_regression_scorer = get_scorer(name)._score_func.__module__.endswith("_regression")
     if task == "regression" and not is_regression_scorer:
         raise ConfigError(
             f"metrics: '{name}' is a classification scorer but the task is regression. "

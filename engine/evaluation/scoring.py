@@ -17,10 +17,9 @@ from engine.evaluation.metrics import MetricSet
 
 @dataclass(frozen=True)
 class CVScores:
-    """Per-fold scores (one column per scorer) and the mean fit time of a fold."""
+    """Per-fold scores, one column per scorer."""
 
     folds: pd.DataFrame
-    fit_seconds: float
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """Mean, standard deviation and fold values for each scorer."""
@@ -57,7 +56,7 @@ def cross_validate_pipeline(
     )
     folds = pd.DataFrame({name: result[f"test_{name}"] for name in metrics.scorers})
     folds.index.name = "fold"
-    return CVScores(folds=folds, fit_seconds=float(np.mean(result["fit_time"])))
+    return CVScores(folds=folds)
 
 
 def fit_pipeline(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> Pipeline:

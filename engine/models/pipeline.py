@@ -37,7 +37,13 @@ def check_features_suit_model(pipeline: Pipeline, X_train: pd.DataFrame) -> None
     turns a deep ``could not convert string to float`` into a message naming the columns.
     """
     features = clone(pipeline.named_steps["features"])
-    output = features.fit_transform(X_train.head(CHECK_ROWS))
+    try:
+        output = features.fit_transform(X_train.head(CHECK_ROWS))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            f"features: the feature blocks fail on the training rows: "
+            f"{str(error).splitlines()[0]} Check features.transformers (or try features=auto)."
+        ) from None
     if sparse.issparse(output):
         return
     frame = pd.DataFrame(np.asarray(output, dtype=object), columns=_names(features, output))

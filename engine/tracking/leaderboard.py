@@ -54,7 +54,7 @@ def rank_jobs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     finished = [r for r in rows if r["status"] == "ok"]
     failed = [r for r in rows if r["status"] != "ok"]
-    finished.sort(key=lambda r: (r["dataset"], r["primary"], -(r["objective"] or float("-inf"))))
+    finished.sort(key=lambda r: (r["dataset"], r["primary"], -_number(r["objective"])))
     previous, rank = None, 0
     for row in finished:
         group = (row["dataset"], row["primary"])
@@ -112,6 +112,10 @@ class LeaderboardCallback(Callback):
         if failed:
             console.print(f"[red]{len(failed)} of {len(rows)} jobs failed[/red]")
             raise SystemExit(1)
+
+
+def _number(value: float | None) -> float:
+    return float("-inf") if value is None else value
 
 
 def _cell(value: Any) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -48,9 +47,7 @@ def test_bundled_datasets_pass_the_defaults(loader: str) -> None:
 )
 def test_shared_datasets_pass_the_defaults(shared_dataset_config, name, rows, task) -> None:
     data = load_dataset(shared_dataset_config(name), seed=0)
-    started = time.perf_counter()
     report = check_quality(data, {}, seed=0)
-    assert time.perf_counter() - started < 2.0  # well under a second when the machine is idle
     report.raise_for_failures("error")
     assert (report.summary["rows"], report.summary["task"]) == (rows, task)
     assert not by_check(report, "leakage")

@@ -216,7 +216,7 @@ def test_rows_without_target_are_dropped_and_counted(tmp_path: Path) -> None:
     data = load_dataset(file_config(write(tmp_path / "people.csv", text)), seed=0)
     assert data.dropped_missing_target == 2
     assert len(data.X) == len(data.y) == 4
-    assert data.X.index.tolist() == [0, 1, 2, 3]
+    assert data.X.index.tolist() == [0, 2, 4, 5]  # the file's row numbers are kept
 
 
 def test_single_valued_target_is_refused(tmp_path: Path) -> None:
