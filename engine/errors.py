@@ -27,6 +27,12 @@ class SchemaError(EngineError):
     """Input rows that do not match the schema a model was trained on."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (the library's reason), without a final '.'."""
+    text = str(error).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(error).__name__
+
+
 def closest(value: str, options: Iterable[str]) -> str | None:
     """The option most like ``value`` (difflib's ratio of at least 0.6), if any."""
     close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1, cutoff=0.6)

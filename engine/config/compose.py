@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from engine.config.spec import ExperimentSpec, spec_from_config
-from engine.errors import ConfigError
+from engine.errors import ConfigError, first_line
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 CONFIG_NAME = "config"
@@ -29,7 +29,7 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
         )
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None) or "config"
-        raise ConfigError(f"{key}: {str(error).splitlines()[0]}") from None
+        raise ConfigError(f"{key}: {first_line(error)}.") from None
     return cast(dict[str, Any], plain)
 
 

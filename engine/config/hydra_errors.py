@@ -10,7 +10,7 @@ from hydra.errors import (
 )
 from omegaconf.errors import OmegaConfBaseException
 
-from engine.errors import ConfigError, EngineError, did_you_mean, options_hint
+from engine.errors import ConfigError, EngineError, did_you_mean, first_line, options_hint
 
 
 def translate_hydra_error(error: HydraException) -> ConfigError:
@@ -34,7 +34,7 @@ def translate_hydra_error(error: HydraException) -> ConfigError:
         if key and parent is not None and "is not in struct" in str(cause):
             return _unknown_key(str(key), str(cause.key), [str(k) for k in parent])
         if key:
-            return ConfigError(f"{key}: {str(cause).splitlines()[0]}")
+            return ConfigError(f"{key}: {first_line(cause)}.")
     return ConfigError(str(error).split("\nConfig search path:")[0].strip())
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.data.validation import check_choice, first_line, require
-from engine.errors import ConfigError
+from engine.data.validation import check_choice, require
+from engine.errors import ConfigError, first_line
 
 SKLEARN_LOADERS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 SYNTHETIC_KINDS = ("classification", "regression")

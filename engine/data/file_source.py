@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from engine.data.validation import check_choice, first_line, require
-from engine.errors import ConfigError, DataError, did_you_mean
+from engine.data.validation import check_choice, require
+from engine.errors import ConfigError, DataError, did_you_mean, first_line
 
 FILE_FORMATS = ("auto", "csv", "parquet")
 FORMAT_BY_SUFFIX = {

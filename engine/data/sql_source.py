@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from engine.data.validation import first_line, require
-from engine.errors import DataError
+from engine.data.validation import require
+from engine.errors import DataError, first_line
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine

@@ -34,12 +34,6 @@ def require(config: Mapping[str, Any], key: str, *, group: str, needed_for: str)
     return value
 
 
-def first_line(error: BaseException) -> str:
-    """The first line of an exception's message (the driver's or library's reason)."""
-    text = str(error).strip()
-    return text.splitlines()[0].rstrip(".") if text else type(error).__name__
-
-
 def unknown_column_message(key: str, column: str, columns: Iterable[str]) -> str:
     """``<key>: column 'x' is not in the data. Did you mean ...? Columns: ...``"""
     columns = [str(name) for name in columns]

@@ -12,7 +12,7 @@ import pandas as pd
 from engine.data.casting import apply_dtypes
 from engine.deploy.bundle import Bundle
 from engine.deploy.schema import conform
-from engine.errors import DataError, SchemaError, did_you_mean
+from engine.errors import DataError, SchemaError, did_you_mean, first_line
 
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
@@ -35,7 +35,7 @@ def read_rows(path: Path, reading: Mapping[str, Any] | None = None) -> pd.DataFr
     try:
         frame = reader(path, **options)
     except (ValueError, OSError) as error:
-        raise DataError(f"input: cannot read '{path}': {str(error).splitlines()[0]}") from None
+        raise DataError(f"input: cannot read '{path}': {first_line(error)}.") from None
     dtypes = {c: t for c, t in (reading.get("dtypes") or {}).items() if c in frame.columns}
     return apply_dtypes(frame, dtypes)
 

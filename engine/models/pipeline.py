@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 
 from engine.config.spec import ExperimentSpec
-from engine.errors import ConfigError
+from engine.errors import ConfigError, first_line
 from engine.features.preprocessor import build_preprocessor
 from engine.models.estimators import build_estimator
 
@@ -42,7 +42,7 @@ def check_features_suit_model(pipeline: Pipeline, X_train: pd.DataFrame) -> None
     except (TypeError, ValueError) as error:
         raise ConfigError(
             f"features: the feature blocks fail on the training rows: "
-            f"{str(error).splitlines()[0]} Check features.transformers (or try features=auto)."
+            f"{first_line(error)}. Check features.transformers (or try features=auto)."
         ) from None
     if sparse.issparse(output):
         return

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from engine.errors import first_line
+
 
 @contextmanager
 def collected_warnings() -> Iterator[list[warnings.WarningMessage]]:
@@ -19,11 +21,7 @@ def collected_warnings() -> Iterator[list[warnings.WarningMessage]]:
 
 def summarize_warnings(caught: list[warnings.WarningMessage]) -> list[dict[str, Any]]:
     """One entry per distinct warning (category and first line), with how often it was raised."""
-    counts = Counter(
-        (item.category.__name__, str(item.message).strip().splitlines()[0] if str(item.message)
-         else "")
-        for item in caught
-    )
+    counts = Counter((item.category.__name__, first_line(item.message)) for item in caught)
     return [
         {"category": category, "message": message, "count": count}
         for (category, message), count in counts.most_common()

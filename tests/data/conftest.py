@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO as PROJECT
+from tests.conftest import SHARED_DATA
+
 DATASET_CONFIGS = PROJECT / "conf" / "dataset"
-SHARED_DATA = PROJECT.parent / "shared" / "data"
 
 ComposeConfig = Callable[[str], dict[str, Any]]
 
