@@ -136,7 +136,8 @@ def leakage(
             "leakage",
             severity,
             f"column '{column}' alone predicts target '{data.y.name}' with {metric} {score:.3f} "
-            f"(3-fold CV of a depth-4 tree, at or above quality.leakage_threshold={threshold}). "
+            f"(3-fold CV over 32 bins of the column, at or above "
+            f"quality.leakage_threshold={threshold}). "
             "It probably encodes the target: drop it with dataset.drop unless it is truly known "
             "when predicting.",
             column=str(column),
