@@ -1,0 +1,105 @@
+"""The Optuna sampler and pruner a ``tune`` config names, with their options checked up front."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from engine.config.binding import check_parameters
+from engine.errors import ConfigError, did_you_mean, options_hint
+
+if TYPE_CHECKING:
+    from optuna.pruners import BasePruner
+    from optuna.samplers import BaseSampler
+
+# tune.method -> Optuna sampler class name; "none" means no search.
+SAMPLERS = {
+    "tpe": "TPESampler",
+    "random": "RandomSampler",
+    "cmaes": "CmaEsSampler",
+    "gp": "GPSampler",
+    "qmc": "QMCSampler",
+    "grid": "GridSampler",
+    "nsga2": "NSGAIISampler",
+}
+TUNE_METHODS = ("none", *SAMPLERS)
+MULTI_OBJECTIVE = ("random", "tpe", "nsga2", "gp")
+PRUNERS = {
+    "none": "NopPruner",
+    "median": "MedianPruner",
+    "successive_halving": "SuccessiveHalvingPruner",
+    "hyperband": "HyperbandPruner",
+}
+# Options the engine chooses itself; a user setting them would be ignored, so they are refused.
+ENGINE_SET = {"seed", "search_space"}
+
+
+def check_method(method: Any) -> str:
+    """``tune.method`` must be one of TUNE_METHODS."""
+    if method not in TUNE_METHODS:
+        raise ConfigError(
+            f"tune.method: unknown search method {method!r}."
+            f"{did_you_mean(str(method), TUNE_METHODS)} {options_hint(TUNE_METHODS)}"
+        )
+    return str(method)
+
+
+def make_sampler(
+    method: str,
+    options: Mapping[str, Any] | None,
+    *,
+    seed: int,
+    n_objectives: int = 1,
+    grid: Mapping[str, list[Any]] | None = None,
+) -> BaseSampler:
+    """The sampler for ``tune.method`` with ``tune.sampler_options``, seeded with ``seed``.
+
+    ``grid`` is the full grid of values per parameter, needed by ``method=grid`` only.
+    """
+    import optuna
+
+    check_method(method)
+    if method == "none":
+        raise ConfigError("tune.method=none runs no search; pick tpe, random, ... to tune.")
+    if n_objectives > 1 and method not in MULTI_OBJECTIVE:
+        raise ConfigError(
+            f"tune.method={method}: cannot search {n_objectives} objectives at once. "
+            f"Use one of {', '.join(MULTI_OBJECTIVE)} (nsga2 is made for it)."
+        )
+    cls = getattr(optuna.samplers, SAMPLERS[method])
+    options = _options(options, cls, "tune.sampler_options")
+    if method == "grid":
+        return cls(dict(grid or {}), seed=seed, **options)
+    if method == "tpe":
+        # Conditional spaces: sample the parameters that appear together as one group.
+        options = {"multivariate": True, "group": True, **options}
+    return cls(seed=seed, **options)
+
+
+def make_pruner(name: Any, options: Mapping[str, Any] | None) -> BasePruner:
+    """The pruner for ``tune.pruner`` with ``tune.pruner_options``."""
+    import optuna
+
+    if name is None:
+        name = "none"
+    if name not in PRUNERS:
+        raise ConfigError(
+            f"tune.pruner: unknown pruner {name!r}.{did_you_mean(str(name), PRUNERS)} "
+            f"{options_hint(PRUNERS)}"
+        )
+    cls = getattr(optuna.pruners, PRUNERS[name])
+    return cls(**_options(options, cls, "tune.pruner_options"))
+
+
+def _options(options: Mapping[str, Any] | None, cls: type, key: str) -> dict[str, Any]:
+    options = dict(options or {})
+    if not isinstance(options, dict):
+        raise ConfigError(f"{key}: expected a mapping of keyword arguments, got {options!r}.")
+    for name in options:
+        if name in ENGINE_SET:
+            raise ConfigError(
+                f"{key}.{name}: the engine sets '{name}' itself (from `seed` and the model's "
+                "search_space); remove it."
+            )
+    check_parameters(cls, options, key)
+    return options
