@@ -28,6 +28,7 @@ from engine.data.validation import check_choice
 from engine.deploy.batch_predict import prediction_columns
 from engine.deploy.bundle import BUNDLE_DIR, save_bundle
 from engine.deploy.schema import infer_schema
+from engine.errors import ConfigError
 from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
 from engine.evaluation.scoring import cross_validate_pipeline, fit_pipeline, score_holdout
 from engine.features.preprocessor import build_preprocessor
@@ -37,8 +38,10 @@ from engine.tracking.files import write_json
 from engine.tracking.provenance import git_state, package_versions
 from engine.tracking.summary import print_summary
 from engine.tracking.warning_log import collected_warnings, summarize_warnings
+from engine.tuning.pipeline_space import space_for
+from engine.tuning.search import SearchResult, run_search
+from engine.tuning.settings import TuneSettings, tune_settings
 
-TUNE_METHODS = ("none",)
 DEPLOY_TARGETS = ("bundle",)
 
 
@@ -64,7 +67,11 @@ def validate_spec(spec: ExperimentSpec) -> None:
         resolve_metrics(spec.metrics, task)
     else:
         check_scorer_names(spec.metrics)
-    check_choice(spec.tune.get("method"), TUNE_METHODS, key="tune.method")
+    settings = tune_settings(spec.tune)
+    if settings.searching:
+        for candidate in spec.candidates.values():
+            validate_model(candidate, spec.allowed_targets)
+        space_for(spec, task if task != "auto" else "binary", spec.candidates, None)
     for target in spec.deploy.get("targets") or []:
         check_choice(target, DEPLOY_TARGETS, key="deploy.targets")
     check_split_settings(spec.split, spec.dataset)
@@ -87,11 +94,22 @@ def run_experiment(
     check_features_suit_model(pipeline, data.X.iloc[train_idx])
     timing = {"prepare_seconds": time.perf_counter() - started}
 
+    settings = tune_settings(spec.tune)
+    tuning: dict[str, Any] = {}
     with collected_warnings() as caught:
         mark = time.perf_counter()
-        cv_summary = cross_validate_stage(spec, data, y, train_idx, pipeline, metrics, run_dir,
-                                          console)
-        timing["cv_seconds"] = time.perf_counter() - mark
+        if settings.searching:
+            search = tune_stage(spec, settings, data, y, train_idx, pipeline, metrics, run_dir,
+                                console)
+            pipeline.set_params(**search.pipeline_params)
+            cv_summary, tuning = search.cv, search.record
+            folds = pd.DataFrame({name: scores["folds"] for name, scores in cv_summary.items()})
+            folds.rename_axis("fold").to_csv(run_dir / "cv_scores.csv")
+            timing["tune_seconds"] = time.perf_counter() - mark
+        else:
+            cv_summary = cross_validate_stage(spec, data, y, train_idx, pipeline, metrics,
+                                              run_dir, console)
+            timing["cv_seconds"] = time.perf_counter() - mark
         mark = time.perf_counter()
         fitted = fit_pipeline(pipeline, data.X.iloc[train_idx], y[train_idx])
         timing["fit_seconds"] = time.perf_counter() - mark
@@ -109,6 +127,8 @@ def run_experiment(
         "n_test": len(test_idx),
         "classes": classes,
     }
+    if tuning:
+        metrics_record["tuning"] = tuning
     write_json(run_dir / "metrics.json", metrics_record)
     provenance = {"packages": package_versions(), "git": git_state(project_dir)}
     save_bundle(
@@ -182,6 +202,32 @@ def cross_validate_stage(
         )
     scores.folds.to_csv(run_dir / "cv_scores.csv")
     return scores.summary()
+
+
+def tune_stage(
+    spec: ExperimentSpec,
+    settings: TuneSettings,
+    data: Dataset,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    pipeline: Pipeline,
+    metrics: MetricSet,
+    run_dir: Path,
+    console: Console,
+) -> SearchResult:
+    """The Optuna search over the Pipeline's space on the training rows' CV folds."""
+    cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
+    if cv is None:
+        raise ConfigError(
+            f"tune.method={settings.method}: a search scores each trial by cross-validation, but "
+            "split.cv.strategy is none. Use split=default (or set split.cv.strategy)."
+        )
+    X_train = data.X.iloc[train_idx]
+    folds = list(cv.split(X_train, y[train_idx], groups))
+    return run_search(
+        spec, settings, X=X_train, y=y[train_idx], folds=folds, task=data.task,
+        metrics=metrics, families=spec.candidates, run_dir=run_dir, console=console,
+    )
 
 
 def test_stage(

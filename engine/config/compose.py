@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from engine.config.spec import ExperimentSpec, spec_from_config
-from engine.errors import ConfigError, first_line
+from engine.errors import ConfigError, did_you_mean, first_line, options_hint
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 CONFIG_NAME = "config"
@@ -35,9 +35,31 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
 
 def spec_from_hydra(cfg: DictConfig, choices: Mapping[str, str | None]) -> ExperimentSpec:
     """The spec for a config Hydra composed; ``choices`` is hydra.runtime.choices."""
+    config = resolved_config(cfg)
+    names = (config.get("tune") or {}).get("models") or []
     return spec_from_config(
-        resolved_config(cfg), {k: v for k, v in choices.items() if v is not None}
+        config,
+        {k: v for k, v in choices.items() if v is not None},
+        candidates={name: candidate_model(cfg, name) for name in names},
     )
+
+
+def candidate_model(cfg: DictConfig, name: str) -> dict[str, Any]:
+    """The ``model=<name>`` config section, resolved against this run's config (``${seed}``),
+    for a search across model families (``tune.models``)."""
+    options = sorted(path.stem for path in (CONFIG_DIR / "model").glob("*.yaml"))
+    if name not in options:
+        raise ConfigError(
+            f"tune.models: no model config '{name}'.{did_you_mean(name, options)} "
+            f"{options_hint(options)}"
+        )
+    root = OmegaConf.masked_copy(cfg, [key for key in cfg if key not in ("hydra", "model")])
+    OmegaConf.set_struct(root, False)
+    root.model = OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml")
+    try:
+        return cast(dict[str, Any], OmegaConf.to_container(root.model, resolve=True))
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"tune.models: model={name}: {first_line(error)}.") from None
 
 
 def compose_spec(overrides: Sequence[str] = ()) -> ExperimentSpec:

@@ -37,37 +37,23 @@ class ExperimentSpec:
     n_jobs: int
     allowed_targets: tuple[str, ...] = ()
     choices: dict[str, str] = field(default_factory=dict)
+    candidates: dict[str, ModelSpec] = field(default_factory=dict)
 
 
-def spec_from_config(config: Mapping[str, Any], choices: Mapping[str, str]) -> ExperimentSpec:
-    """Build the spec from a resolved config mapping (no Hydra objects) and the group choices."""
-    model = dict(_section(config, "model"))
-    targets = model.pop("_target_", None)
-    search_space = model.pop("search_space", None) or {}
-    if isinstance(targets, str):
-        targets = {family: targets for family in TASK_FAMILIES}
-    if not isinstance(targets, Mapping) or not targets:
-        raise ConfigError(
-            "model._target_: each model config needs a `_target_`, either one dotted class path "
-            "or a mapping {classification: ..., regression: ...}; got "
-            f"{targets!r}."
-        )
-    unknown = set(targets) - set(TASK_FAMILIES)
-    if unknown:
-        raise ConfigError(
-            f"model._target_: unknown task family {sorted(unknown)}; use "
-            f"{' and/or '.join(TASK_FAMILIES)}."
-        )
+def spec_from_config(
+    config: Mapping[str, Any],
+    choices: Mapping[str, str],
+    candidates: Mapping[str, Mapping[str, Any]] | None = None,
+) -> ExperimentSpec:
+    """Build the spec from a resolved config mapping (no Hydra objects) and the group choices.
+
+    ``candidates`` are the model configs ``tune.models`` names, for a search across families.
+    """
     return ExperimentSpec(
         dataset=dict(_section(config, "dataset")),
         features=dict(_section(config, "features")),
         split=dict(_section(config, "split")),
-        model=ModelSpec(
-            name=str(choices.get("model", "model")),
-            targets=dict(targets),
-            params=model,
-            search_space=dict(search_space),
-        ),
+        model=model_spec(str(choices.get("model", "model")), _section(config, "model")),
         metrics=dict(_section(config, "metrics")),
         tune=dict(_section(config, "tune")),
         deploy=dict(_section(config, "deploy")),
@@ -76,7 +62,32 @@ def spec_from_config(config: Mapping[str, Any], choices: Mapping[str, str]) -> E
         n_jobs=_n_jobs(config.get("n_jobs", 1)),
         allowed_targets=_prefixes(config.get("allowed_targets")),
         choices=dict(choices),
+        candidates={name: model_spec(name, section)
+                    for name, section in (candidates or {}).items()},
     )
+
+
+def model_spec(name: str, section: Mapping[str, Any]) -> ModelSpec:
+    """A model config section as a ModelSpec; ``_target_`` is one class or one per task."""
+    model = dict(section)
+    targets = model.pop("_target_", None)
+    search_space = model.pop("search_space", None) or {}
+    if isinstance(targets, str):
+        targets = {family: targets for family in TASK_FAMILIES}
+    if not isinstance(targets, Mapping) or not targets:
+        raise ConfigError(
+            f"model={name}: `_target_`: each model config needs a `_target_`, either one dotted "
+            "class path or a mapping {classification: ..., regression: ...}; got "
+            f"{targets!r}."
+        )
+    unknown = set(targets) - set(TASK_FAMILIES)
+    if unknown:
+        raise ConfigError(
+            f"model={name}: `_target_`: unknown task family {sorted(unknown)}; use "
+            f"{' and/or '.join(TASK_FAMILIES)}."
+        )
+    return ModelSpec(name=name, targets=dict(targets), params=model,
+                     search_space=dict(search_space))
 
 
 def _section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:

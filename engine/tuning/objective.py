@@ -1,0 +1,107 @@
+"""The study's objective: the Pipeline with a trial's parameters, cross-validated fold by fold.
+
+After each fold the running mean of the primary score goes to the pruner. Every scorer's fold
+values are kept on the trial (user attribute ``cv``), so the best trial's CV scores can be
+reported beside the refitted model's test scores. Besides scorer names, an objective may be
+``fit_time`` (seconds per fold) or ``model_size`` (bytes of the pickled fitted Pipeline), both
+minimised.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import check_scoring
+from sklearn.pipeline import Pipeline
+
+from engine.errors import first_line
+from engine.evaluation.metrics import MetricSet
+from engine.tuning.pipeline_space import PipelineSpace
+from engine.tuning.reporting import listening, report_fold
+
+if TYPE_CHECKING:
+    from optuna.trial import Trial
+
+COST_OBJECTIVES = ("fit_time", "model_size")
+
+
+class TrialFailed(Exception):
+    """A trial that cannot give a score (a NaN, a fit error); recorded as FAIL."""
+
+
+@dataclass
+class CVObjective:
+    """Callable objective for ``study.optimize``."""
+
+    pipeline: Pipeline
+    X: pd.DataFrame
+    y: np.ndarray
+    folds: Sequence[tuple[np.ndarray, np.ndarray]]
+    metrics: MetricSet
+    space: PipelineSpace
+    objectives: tuple[str, ...]
+    prune_on: str = "folds"
+
+    def __call__(self, trial: Trial) -> float | tuple[float, ...]:
+        import optuna
+
+        try:
+            return self._evaluate(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as error:
+            trial.set_user_attr("error", f"{type(error).__name__}: {first_line(error)}")
+            raise
+
+    def _evaluate(self, trial: Trial) -> float | tuple[float, ...]:
+        pipeline = clone(self.pipeline).set_params(**self.space.suggest(trial))
+        scorer = check_scoring(pipeline, scoring=list(self.metrics.scorers))
+        folds: list[dict[str, float]] = []
+        fit_seconds, size = 0.0, 0
+        pruning = trial if len(self.objectives) == 1 else None
+        with listening(pruning, self.prune_on):
+            for number, (train, test) in enumerate(self.folds):
+                model = clone(pipeline)
+                started = time.perf_counter()
+                model.fit(self.X.iloc[train], self.y[train])
+                fit_seconds += time.perf_counter() - started
+                folds.append({k: float(v) for k, v in
+                              scorer(model, self.X.iloc[test], self.y[test]).items()})
+                running = float(np.mean([f[self.metrics.primary] for f in folds]))
+                if not math.isfinite(running):
+                    raise TrialFailed(
+                        f"{self.metrics.primary} is {running} on fold {number} (the model's "
+                        "predictions may contain NaN or a single class)"
+                    )
+                report_fold(running, number)
+                if "model_size" in self.objectives and not size:
+                    size = len(pickle.dumps(model))
+        scores = pd.DataFrame(folds)
+        trial.set_user_attr("cv", {name: {"mean": float(v.mean()), "std": float(v.std(ddof=0)),
+                                          "folds": [float(x) for x in v]}
+                                   for name, v in scores.items()})
+        trial.set_user_attr("fit_time", fit_seconds / len(self.folds))
+        values = {**scores.mean().to_dict(), "fit_time": fit_seconds / len(self.folds),
+                  "model_size": float(size)}
+        result = tuple(float(values[name]) for name in self.objectives)
+        return result[0] if len(result) == 1 else result
+
+
+def objective_direction(name: str) -> str:
+    """Scorers are higher-is-better (losses are ``neg_``); costs are minimised."""
+    return "minimize" if name in COST_OBJECTIVES else "maximize"
+
+
+def trial_pipeline_params(space: PipelineSpace, params: dict[str, Any]) -> dict[str, Any]:
+    """``set_params`` keywords that rebuild a finished trial's Pipeline from its ``params``."""
+    import optuna
+
+    return space.suggest(optuna.trial.FixedTrial(params))

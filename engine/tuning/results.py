@@ -1,0 +1,96 @@
+"""What a search leaves in the run directory: every trial, the picked one, the Pareto front and
+Optuna's plots.
+
+``tuning/trials.csv``, ``tuning/best.json``, ``tuning/pareto_front.csv`` (several objectives) and
+``tuning/*.png``: optimisation history, parameter importances, parallel coordinates, Pareto front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from engine.tracking.files import write_json
+from engine.tuning.objective import objective_direction
+
+PLOTS = ("optimization_history", "param_importances", "parallel_coordinate", "pareto_front")
+
+
+def pick_trial(study: Any, objectives: tuple[str, ...], pick: Mapping[str, Any]) -> Any:
+    """The trial to refit: the best one, or with several objectives the Pareto trial ``pick``
+    names: best in ``pick.objective`` among those within ``pick.within`` of the best first
+    objective (by default simply the best first objective)."""
+    if len(objectives) == 1:
+        return study.best_trial
+    front = study.best_trials
+    sign = [1 if objective_direction(o) == "maximize" else -1 for o in objectives]
+    best_first = max(sign[0] * t.values[0] for t in front)
+    within = float(pick.get("within", 0.0))
+    close = [t for t in front if sign[0] * t.values[0] >= best_first - within]
+    index = objectives.index(pick.get("objective", objectives[0]))
+    return max(close, key=lambda t: (sign[index] * t.values[index], sign[0] * t.values[0]))
+
+
+def trials_table(study: Any, objectives: tuple[str, ...]) -> pd.DataFrame:
+    """One row per trial: number, state, objective values, duration, parameters, worker, error."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        values = trial.values or [None] * len(objectives)
+        rows.append({
+            "number": trial.number,
+            "state": trial.state.name,
+            **dict(zip(objectives, values, strict=True)),
+            "duration_s": trial.duration.total_seconds() if trial.duration else None,
+            "pruned_at_step": trial.last_step if trial.state.name == "PRUNED" else None,
+            **{f"param_{k}": v for k, v in trial.params.items()},
+            "worker": trial.user_attrs.get("worker"),
+            "error": trial.user_attrs.get("error"),
+        })
+    return pd.DataFrame(rows)
+
+
+def write_results(study: Any, best: Any, record: dict[str, Any], out: Path,
+                  objectives: tuple[str, ...], *, plots: bool) -> None:
+    """Write the trials table, the picked trial, the Pareto front and the plots into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    trials_table(study, objectives).to_csv(out / "trials.csv", index=False)
+    if len(objectives) > 1:
+        front = sorted(t.number for t in study.best_trials)
+        table = trials_table(study, objectives)
+        table[table["number"].isin(front)].to_csv(out / "pareto_front.csv", index=False)
+        record["pareto_front"] = front
+    record["plots"] = _plots(study, objectives, out) if plots else {}
+    write_json(out / "best.json", {**record, "cv": best.user_attrs.get("cv")})
+
+
+def _plots(study: Any, objectives: tuple[str, ...], out: Path) -> dict[str, str]:
+    """Each plot's file, or why it could not be drawn (too few trials, one parameter...)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    several = len(objectives) > 1
+    made: dict[str, str] = {}
+    for name in PLOTS:
+        if (name == "pareto_front") != several:
+            continue
+        plot = getattr(optuna_plots, f"plot_{name}")
+        options = {"target": lambda t: t.values[0], "target_name": objectives[0]} \
+            if several and name != "pareto_front" else {}
+        if name == "pareto_front":
+            options = {"target_names": list(objectives)}
+        try:
+            axes = plot(study, **options)
+        except (ValueError, RuntimeError) as error:
+            made[name] = f"not drawn: {error}"
+            continue
+        figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
+        figure.savefig(out / f"{name}.png", dpi=100, bbox_inches="tight")
+        plt.close(figure)
+        made[name] = f"{name}.png"
+    return made

@@ -1,0 +1,141 @@
+"""The ``tune`` config group as checked, typed settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import ConfigError, did_you_mean, options_hint
+from engine.tuning.objective import COST_OBJECTIVES
+from engine.tuning.reporting import PRUNE_ON
+from engine.tuning.samplers import PRUNERS, check_method
+from engine.tuning.storage import check_study_name
+
+KEYS = (
+    "method", "n_trials", "timeout", "n_jobs", "study_name", "storage", "pruner",
+    "pruner_options", "sampler_options", "prune_on", "objectives", "pick",
+    "max_failure_fraction", "models", "plots", "studies_dir",
+)
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """What to search with, for how long, where the study lives and what to optimise."""
+
+    method: str = "none"
+    n_trials: int | None = None
+    timeout: float | None = None
+    n_jobs: int = 1
+    study_name: str | None = None
+    storage: str | None = None
+    pruner: str = "none"
+    pruner_options: dict[str, Any] = field(default_factory=dict)
+    sampler_options: dict[str, Any] = field(default_factory=dict)
+    prune_on: str = "folds"
+    objectives: tuple[str, ...] = ()
+    pick: dict[str, Any] = field(default_factory=dict)
+    max_failure_fraction: float = 0.5
+    models: tuple[str, ...] = ()
+    plots: bool = True
+    studies_dir: str = "outputs/studies"
+
+    @property
+    def searching(self) -> bool:
+        return self.method != "none"
+
+
+def tune_settings(tune: Mapping[str, Any]) -> TuneSettings:
+    """Check every ``tune.*`` key and value that needs no data."""
+    for key in tune:
+        if key not in KEYS:
+            raise ConfigError(f"tune.{key}: unknown key.{did_you_mean(key, KEYS)} "
+                              f"{options_hint(KEYS)}")
+    method = check_method(tune.get("method", "none"))
+    settings = TuneSettings(
+        method=method,
+        n_trials=_positive(tune.get("n_trials"), "n_trials", int),
+        timeout=_positive(tune.get("timeout"), "timeout", float),
+        n_jobs=_positive(tune.get("n_jobs", 1), "n_jobs", int) or 1,
+        study_name=None if tune.get("study_name") is None else check_study_name(
+            tune["study_name"]),
+        storage=tune.get("storage"),
+        pruner=_choice(tune.get("pruner") or "none", tuple(PRUNERS), "pruner"),
+        pruner_options=dict(tune.get("pruner_options") or {}),
+        sampler_options=dict(tune.get("sampler_options") or {}),
+        prune_on=_choice(tune.get("prune_on", "folds"), PRUNE_ON, "prune_on"),
+        objectives=tuple(tune.get("objectives") or ()),
+        pick=dict(tune.get("pick") or {}),
+        max_failure_fraction=_fraction(tune.get("max_failure_fraction", 0.5)),
+        models=tuple(tune.get("models") or ()),
+        plots=bool(tune.get("plots", True)),
+        studies_dir=str(tune.get("studies_dir") or "outputs/studies"),
+    )
+    if settings.searching and settings.n_trials is None and settings.timeout is None:
+        raise ConfigError(
+            "tune: give a budget: tune.n_trials=<count>, tune.timeout=<seconds>, or both."
+        )
+    _check_objectives(settings)
+    return settings
+
+
+def _check_objectives(settings: TuneSettings) -> None:
+    if len(settings.objectives) > 1 and settings.pruner != "none":
+        raise ConfigError(
+            f"tune.pruner={settings.pruner}: Optuna cannot prune a search over several "
+            "objectives; set tune.pruner=none."
+        )
+    pick = settings.pick
+    unknown = set(pick) - {"objective", "within"}
+    if unknown:
+        raise ConfigError(
+            f"tune.pick.{sorted(unknown)[0]}: unknown key. tune.pick takes `objective` (the one "
+            "to optimise among the Pareto trials) and `within` (how far from the best first "
+            "objective they may be)."
+        )
+    if pick and pick.get("objective") not in settings.objectives:
+        raise ConfigError(
+            f"tune.pick.objective: {pick.get('objective')!r} is not one of tune.objectives "
+            f"{list(settings.objectives)}."
+        )
+
+
+def check_objective_names(objectives: tuple[str, ...], scorers: tuple[str, ...]) -> None:
+    """Objectives are the run's scorer names or a cost (fit_time, model_size)."""
+    valid = (*scorers, *COST_OBJECTIVES)
+    for name in objectives:
+        if name not in valid:
+            raise ConfigError(
+                f"tune.objectives: {name!r} is neither one of this run's metrics nor a cost."
+                f"{did_you_mean(name, valid)} {options_hint(valid)}"
+            )
+
+
+def _positive(value: Any, key: str, kind: type) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or (
+        kind is int and value != int(value)
+    ):
+        example = "50" if kind is int else "120"
+        raise ConfigError(
+            f"tune.{key}: must be a positive {'whole ' if kind is int else ''}number or null, "
+            f"got {value!r}. Example: tune.{key}={example}."
+        )
+    return kind(value)
+
+
+def _choice(value: Any, options: tuple[str, ...], key: str) -> str:
+    if value not in options:
+        raise ConfigError(f"tune.{key}: unknown value {value!r}."
+                          f"{did_you_mean(str(value), options)} {options_hint(options)}")
+    return str(value)
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(
+            f"tune.max_failure_fraction: must be a number from 0 to 1, got {value!r}. "
+            "Example: tune.max_failure_fraction=0.5 stops the study when half its trials fail."
+        )
+    return float(value)

@@ -1,0 +1,181 @@
+"""Worker processes that share one study: each gets the data once and runs trials until the
+study's budget is spent.
+
+The calling process is worker 0 (with the progress bar); ``n_jobs - 1`` more are spawned, not
+forked, so no OpenMP or lock state is inherited. Each worker limits its BLAS/OpenMP threads to its
+share of the cores, so two workers on two cores do not fight over them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from engine.config.spec import ExperimentSpec, ModelSpec
+from engine.evaluation.metrics import MetricSet
+from engine.tuning.objective import CVObjective, objective_direction
+from engine.tuning.pipeline_space import PipelineSpace, space_for
+from engine.tuning.samplers import make_pruner, make_sampler
+from engine.tuning.settings import TuneSettings
+from engine.tuning.storage import open_storage
+
+if TYPE_CHECKING:
+    import optuna
+
+COUNTED = ("COMPLETE", "PRUNED", "FAIL")
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """Everything a worker needs; pickled once per spawned worker."""
+
+    spec: ExperimentSpec
+    settings: TuneSettings
+    study_name: str
+    studies_dir: Path
+    X: pd.DataFrame
+    y: np.ndarray
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    task: str
+    metrics: MetricSet
+    objectives: tuple[str, ...]
+    families: dict[str, ModelSpec]
+    deadline: float | None
+    worker: int = 0
+
+
+def open_study(job: WorkerJob) -> optuna.Study:
+    """Create or load the study with this worker's sampler (seeded ``seed + worker``)."""
+    import optuna
+
+    quiet_optuna()
+    settings = job.settings
+    space = build_space(job)
+    sampler = make_sampler(
+        settings.method, settings.sampler_options, seed=job.spec.seed + job.worker,
+        n_objectives=len(job.objectives), grid=space.grid() if settings.method == "grid" else None,
+    )
+    return optuna.create_study(
+        study_name=job.study_name,
+        storage=open_storage(settings.storage, job.study_name, job.studies_dir),
+        sampler=sampler,
+        pruner=make_pruner(settings.pruner, settings.pruner_options),
+        directions=[objective_direction(name) for name in job.objectives],
+        load_if_exists=True,
+    )
+
+
+def build_space(job: WorkerJob) -> PipelineSpace:
+    """The Pipeline's search space for this job's spec."""
+    return space_for(job.spec, job.task, job.families, list(job.X.columns))
+
+
+def run_worker(job: WorkerJob, on_trial: Callable[[Any, Any], None] | None = None) -> None:
+    """Run trials on the shared study until the budget (total trials or deadline) is spent."""
+    from threadpoolctl import threadpool_limits
+
+    from engine.models.pipeline import build_pipeline
+
+    study = open_study(job)
+    objective = CVObjective(
+        build_pipeline(job.spec, job.task, list(job.X.columns)), job.X, job.y, job.folds,
+        job.metrics, build_space(job), job.objectives, job.settings.prune_on,
+    )
+    callbacks: list[Callable[[Any, Any], None]] = [_StopRule(job.settings)]
+    if on_trial is not None:
+        callbacks.append(on_trial)
+    remaining = _remaining(study, job.settings)
+    if remaining == 0 or (job.deadline is not None and time.time() >= job.deadline):
+        return
+    timeout = None if job.deadline is None else job.deadline - time.time()
+    threads = max(1, (os.cpu_count() or 1) // job.settings.n_jobs)
+    limits = threadpool_limits(threads) if job.settings.n_jobs > 1 else nullcontext()
+    me = worker_id()
+
+    def tagged(trial: Any) -> Any:
+        trial.set_user_attr("worker", me)
+        return objective(trial)
+
+    with limits:
+        study.optimize(tagged, n_trials=remaining, timeout=timeout, catch=(Exception,),
+                       callbacks=callbacks)
+
+
+def run_workers(job: WorkerJob, on_trial: Callable[[Any, Any], None] | None = None) -> None:
+    """Worker 0 here, the others in spawned processes; wait for all of them."""
+    context = multiprocessing.get_context("spawn")
+    others = [
+        context.Process(target=run_worker, args=(replace(job, worker=number),), daemon=True)
+        for number in range(1, job.settings.n_jobs)
+    ]
+    for process in others:
+        process.start()
+    try:
+        run_worker(job, on_trial)
+    finally:
+        for process in others:
+            process.join()
+
+
+def counted_trials(study: optuna.Study) -> list[Any]:
+    """Finished trials that count toward ``n_trials`` (interrupted ones are re-run, not counted)."""
+    return [t for t in study.get_trials(deepcopy=False)
+            if t.state.name in COUNTED and not t.user_attrs.get("interrupted")]
+
+
+def quiet_optuna() -> None:
+    """Optuna's per-trial log lines and experimental-feature warnings are replaced by ours."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process, recorded on each trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _remaining(study: optuna.Study, settings: TuneSettings) -> int | None:
+    if settings.n_trials is None:
+        return None
+    return max(0, settings.n_trials - len(counted_trials(study)))
+
+
+class _StopRule:
+    """Stop when the study's total reaches ``n_trials`` (counting other workers' running
+    trials) or when too many trials failed."""
+
+    def __init__(self, settings: TuneSettings) -> None:
+        self.settings = settings
+
+    def __call__(self, study: optuna.Study, trial: Any) -> None:
+        if failure_message(study, self.settings) is not None:
+            study.stop()
+            return
+        if self.settings.n_trials is None:
+            return
+        running = [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+        if len(counted_trials(study)) + len(running) >= self.settings.n_trials:
+            study.stop()
+
+
+def failure_message(study: optuna.Study, settings: TuneSettings) -> str | None:
+    """Why the study must stop: more than ``max_failure_fraction`` of 5 or more trials failed."""
+    counted = counted_trials(study)
+    failed = [t for t in counted if t.state.name == "FAIL"]
+    if len(counted) < 5 or len(failed) <= settings.max_failure_fraction * len(counted):
+        return None
+    return (f"{len(failed)} of {len(counted)} trials failed, more than "
+            f"tune.max_failure_fraction={settings.max_failure_fraction}")
