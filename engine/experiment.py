@@ -96,6 +96,7 @@ def run_experiment(
 
     settings = tune_settings(spec.tune)
     tuning: dict[str, Any] = {}
+    model_name = spec.model.name
     with collected_warnings() as caught:
         mark = time.perf_counter()
         if settings.searching:
@@ -103,6 +104,7 @@ def run_experiment(
                                 console)
             pipeline.set_params(**search.pipeline_params)
             cv_summary, tuning = search.cv, search.record
+            model_name = search.record["best_params"].get("model", model_name)
             folds = pd.DataFrame({name: scores["folds"] for name, scores in cv_summary.items()})
             folds.rename_axis("fold").to_csv(run_dir / "cv_scores.csv")
             timing["tune_seconds"] = time.perf_counter() - mark
@@ -139,7 +141,7 @@ def run_experiment(
             "task": data.task,
             "target": str(data.y.name),
             "classes": classes,
-            "model": spec.model.name,
+            "model": model_name,
             "primary": metrics.primary,
             "metrics": {"cv": cv_summary, "test": test_scores},
             "seed": spec.seed,
@@ -154,6 +156,7 @@ def run_experiment(
         "status": "ok",
         "run_dir": str(run_dir),
         "choices": spec.choices,
+        "model": model_name,
         "seed": spec.seed,
         "dataset": _dataset_record(data),
         "primary": metrics.primary,

@@ -40,7 +40,7 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
     """The closing summary: what ran, on what, where it was written, and the scores."""
     data = record["dataset"]
     console.print()
-    console.rule(f"[bold]{record['choices'].get('model')}[/bold] on [bold]{data['name']}[/bold]")
+    console.rule(f"[bold]{record['model']}[/bold] on [bold]{data['name']}[/bold]")
     console.print(
         f"task {data['task']} · {data['rows']} rows × {data['columns']} columns · "
         f"train {metrics['n_train']} / test {metrics['n_test']} · seed {record['seed']} · "

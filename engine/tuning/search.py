@@ -61,7 +61,8 @@ def run_search(
                        for o in settings.objectives or ("auto",))
     check_objective_names(objectives, metrics.scorers)
     studies_dir = Path(settings.studies_dir)
-    name = settings.study_name or f"{spec.model.name}-{uuid.uuid4().hex[:8]}"
+    prefix = "models" if families else spec.model.name
+    name = settings.study_name or f"{prefix}-{uuid.uuid4().hex[:8]}"
     started = time.time()
     job = WorkerJob(
         spec=spec, settings=settings, study_name=name, studies_dir=studies_dir, X=X, y=y,

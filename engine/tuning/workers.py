@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import optuna
 
 COUNTED = ("COMPLETE", "PRUNED", "FAIL")
+# Samplers whose workers must share one seed: they walk one sequence or grid by trial number.
+SHARED_SEQUENCE = ("qmc", "grid")
 
 
 @dataclass(frozen=True)
@@ -56,24 +58,29 @@ class WorkerJob:
 
 
 def open_study(job: WorkerJob) -> optuna.Study:
-    """Create or load the study with this worker's sampler (seeded ``seed + worker``)."""
+    """Create or load the study, with a sampler seeded from ``seed``, the worker number and the
+    trials already in the study (so a seeded sequential study repeats exactly)."""
     import optuna
 
     quiet_optuna()
     settings = job.settings
-    space = build_space(job)
-    sampler = make_sampler(
-        settings.method, settings.sampler_options, seed=job.spec.seed + job.worker,
-        n_objectives=len(job.objectives), grid=space.grid() if settings.method == "grid" else None,
-    )
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=job.study_name,
         storage=open_storage(settings.storage, job.study_name, job.studies_dir),
-        sampler=sampler,
         pruner=make_pruner(settings.pruner, settings.pruner_options),
         directions=[objective_direction(name) for name in job.objectives],
         load_if_exists=True,
     )
+    seed = job.spec.seed
+    if settings.method not in SHARED_SEQUENCE:
+        # A resumed study or another worker must not replay the same draws.
+        seed += job.worker * 100_003 + len(study.get_trials(deepcopy=False))
+    space = build_space(job)
+    study.sampler = make_sampler(
+        settings.method, settings.sampler_options, seed=seed, n_objectives=len(job.objectives),
+        grid=space.grid() if settings.method == "grid" else None,
+    )
+    return study
 
 
 def build_space(job: WorkerJob) -> PipelineSpace:
