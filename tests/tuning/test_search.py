@@ -1,0 +1,135 @@
+"""The in-run search end to end: refit, resume, pruning, failures, objectives, workers, hook."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import joblib
+import optuna
+import pandas as pd
+import pytest
+
+from engine.errors import EngineError
+from engine.experiment import RunResult
+from engine.tuning.reporting import listening, report_progress
+from tests.conftest import FAST
+
+Run = Callable[..., RunResult]
+
+
+@pytest.fixture(autouse=True)
+def studies_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE_OUTPUT_DIR", str(tmp_path / "outputs"))
+
+
+def trials(result: RunResult) -> pd.DataFrame:
+    return pd.read_csv(result.run_dir / "tuning" / "trials.csv")
+
+
+def test_search_refits_the_best_trial_and_reports_test_beside_cv(run: Run) -> None:
+    result = run("model=knn", "tune=tpe", "tune.n_trials=6", *FAST)
+    tuning = result.metrics["tuning"]
+    table = trials(result)
+    assert len(table) == 6 and set(table["state"]) == {"COMPLETE"}
+    best = table.loc[table["roc_auc"].idxmax()]
+    assert tuning["best_trial"] == best["number"]
+    assert result.metrics["cv"]["roc_auc"]["mean"] == pytest.approx(best["roc_auc"])
+    assert "roc_auc" in result.metrics["test"]
+    fitted = joblib.load(result.run_dir / "model" / "pipeline.joblib")[-1]
+    assert fitted.n_neighbors == tuning["best_params"]["n_neighbors"]
+    assert fitted.weights == tuning["best_params"]["weights"]
+    files = {p.name for p in (result.run_dir / "tuning").iterdir()}
+    assert {"best.json", "optimization_history.png", "param_importances.png",
+            "parallel_coordinate.png"} <= files
+    assert len(pd.read_csv(result.run_dir / "cv_scores.csv")) == 3
+
+
+def test_a_seeded_sequential_study_gives_the_same_trials_twice(run: Run) -> None:
+    first = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *FAST))
+    second = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *FAST))
+    columns = [c for c in first if c.startswith("param_") or c in ("state", "roc_auc")]
+    pd.testing.assert_frame_equal(first[columns], second[columns])
+
+
+def test_rerunning_a_named_study_resumes_and_counts_its_total(run: Run) -> None:
+    common = ("model=knn", "tune=random", "tune.study_name=resume_me", *FAST)
+    first = run(*common, "tune.n_trials=4")
+    second = run(*common, "tune.n_trials=7")
+    third = run(*common, "tune.n_trials=7")
+    assert first.metrics["tuning"]["new_trials"] == 4
+    assert second.metrics["tuning"]["new_trials"] == 3
+    assert third.metrics["tuning"]["new_trials"] == 0
+    assert len(trials(third)) == 7
+    params = trials(second)[["param_n_neighbors", "param_weights", "param_p"]]
+    assert not params.duplicated().any(), "a resumed study replayed earlier draws"
+
+
+def test_a_pruner_stops_bad_trials_after_a_fold(run: Run) -> None:
+    result = run("model=knn", "tune=random", "tune.n_trials=20", "tune.pruner=median",
+                 "tune.pruner_options={n_startup_trials: 3}", "split.cv.n_splits=5")
+    table = trials(result)
+    pruned = table[table["state"] == "PRUNED"]
+    assert len(pruned) > 0
+    assert set(pruned["pruned_at_step"]) <= {0, 1, 2, 3}
+    assert result.metrics["tuning"]["trials"]["PRUNED"] == len(pruned)
+
+
+def test_failing_trials_are_recorded_and_the_study_goes_on(run: Run) -> None:
+    result = run("model=knn", "tune=random", "tune.n_trials=12", "tune.max_failure_fraction=1",
+                 "model.search_space.n_neighbors={type: int, low: 1, high: 2000, log: true}",
+                 *FAST)
+    table = trials(result)
+    failed = table[table["state"] == "FAIL"]
+    assert len(failed) > 0 and (table["state"] == "COMPLETE").sum() > 0
+    assert failed["error"].str.contains("n_neighbors").all()
+
+
+def test_too_many_failures_stop_the_study_with_a_message(run: Run) -> None:
+    with pytest.raises(EngineError, match=r"tune: the search stopped: \d+ of \d+ trials failed, "
+                                          r"more than tune.max_failure_fraction=0.5"):
+        run("model=knn", "tune=random", "tune.n_trials=8",
+            "model.search_space.n_neighbors={type: int, low: 1000, high: 2000}", *FAST)
+
+
+def test_several_objectives_save_the_pareto_front_and_pick_by_rule(run: Run) -> None:
+    result = run("model=knn", "tune=nsga2", "tune.n_trials=8",
+                 "tune.pick={objective: fit_time, within: 0.05}", *FAST)
+    tuning = result.metrics["tuning"]
+    assert tuning["objectives"] == ["roc_auc", "fit_time"]
+    assert tuning["directions"] == ["maximize", "minimize"]
+    front = pd.read_csv(result.run_dir / "tuning" / "pareto_front.csv")
+    assert tuning["best_trial"] in set(front["number"])
+    close = front[front["roc_auc"] >= front["roc_auc"].max() - 0.05]
+    picked = front.set_index("number").loc[tuning["best_trial"], "fit_time"]
+    assert picked == close["fit_time"].min()
+    assert (result.run_dir / "tuning" / "pareto_front.png").is_file()
+
+
+def test_worker_processes_share_one_study(run: Run) -> None:
+    result = run("model=knn", "tune=random", "tune.n_trials=8", "tune.n_jobs=2", *FAST)
+    table = trials(result)
+    assert len(table) == 8 and sorted(table["number"]) == list(range(8))
+    assert table["worker"].nunique() == 2
+
+
+def test_the_epoch_hook_prunes_through_the_running_trial() -> None:
+    study = optuna.create_study(direction="maximize",
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
+    good = study.ask()
+    with listening(good, "epochs"):
+        for epoch in range(3):
+            report_progress(0.9, epoch)
+    study.tell(good, 0.9)
+    bad = study.ask()
+    with listening(bad, "epochs"), pytest.raises(optuna.TrialPruned, match="step 0"):
+        report_progress(0.1, 0)
+    report_progress(0.1, 0)  # outside a search: nothing happens
+
+
+def test_the_search_record_lands_in_metrics_json(run: Run) -> None:
+    result = run("model=knn", "tune=random", "tune.n_trials=3", *FAST)
+    stored = json.loads((result.run_dir / "metrics.json").read_text())["tuning"]
+    assert stored["trials"] == {"COMPLETE": 3}
+    assert Path(stored["storage"]).suffix == ".journal" and Path(stored["storage"]).is_file()
