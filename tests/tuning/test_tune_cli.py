@@ -1,0 +1,100 @@
+"""Tuning from the command line: kill -9 and resume, and user errors with exit status 2."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+
+from engine.tuning.storage import open_storage
+from tests.conftest import REPO
+
+CLI = Callable[..., subprocess.CompletedProcess[str]]
+KILLED_STUDY = ("model=random_forest", "tune=random", "tune.n_trials=8", "tune.study_name=killed",
+                "split.cv.n_splits=3")
+
+
+def load(studies: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(None, name, studies))
+
+
+def wait_for_running_trial(studies: Path, process: subprocess.Popen[str]) -> None:
+    """Until the study has two finished trials and one running (or the run ended)."""
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if (studies / "killed.journal").exists():
+            states = [t.state.name for t in load(studies, "killed").trials]
+            if states.count("COMPLETE") >= 2 and states[-1] == "RUNNING":
+                return
+        time.sleep(0.1)
+    pytest.fail("the study never had a running trial to interrupt")
+
+
+def test_kill_9_mid_study_then_rerun_loses_only_the_running_trial(tmp_path: Path) -> None:
+    env = {**os.environ, "ENGINE_OUTPUT_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "engine", *KILLED_STUDY]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, text=True)
+    studies = tmp_path / "studies"
+    try:
+        wait_for_running_trial(studies, process)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    before = load(studies, "killed").trials
+    interrupted = [t for t in before if t.state.name == "RUNNING"]
+    finished = [t for t in before if t.state.name == "COMPLETE"]
+    assert len(interrupted) == 1
+
+    rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "re-queued 1 trial(s) interrupted" in rerun.stdout
+    after = load(studies, "killed").trials
+    by_number = {t.number: t for t in after}
+    for trial in finished:
+        assert by_number[trial.number].state.name == "COMPLETE"
+        assert by_number[trial.number].values == trial.values
+    lost = by_number[interrupted[0].number]
+    assert lost.state.name == "FAIL" and lost.user_attrs["interrupted"]
+    retried = [t for t in after if t.user_attrs.get("retry_of") == lost.number]
+    assert len(retried) == 1 and retried[0].params == interrupted[0].params
+    counted = [t for t in after if not t.user_attrs.get("interrupted")]
+    assert len(counted) == 8 and all(t.state.name == "COMPLETE" for t in counted)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=svm", "tune=tpe", "model.search_space.C.low=-1"],
+         "model.search_space.C: a log-scale range needs low > 0, but got low=-1"),
+        (["tune=tpee"], "Did you mean 'tpe'"),
+        (["tune=tpe", "tune.method=bayes"], "tune.method: unknown search method 'bayes'"),
+        (["tune=tpe", "tune.pruner=medain"], "tune.pruner: unknown value 'medain'. Did you mean "
+                                             "'median'"),
+        (["tune=tpe", "tune.n_trials=-3"], "tune.n_trials: must be a positive whole number"),
+        (["tune=tpe", "tune.n_trials=null"], "tune: give a budget"),
+        (["tune=tpe", "tune.study_name=a/b"], "tune.study_name: 'a/b' cannot name a study file"),
+        (["tune=tpe", "tune.sampler_options={n_startup_trial: 3}"],
+         "tune.sampler_options.n_startup_trial: TPESampler has no parameter 'n_startup_trial'. "
+         "Did you mean 'n_startup_trials'"),
+        (["tune=tpe", "tune.objectives=[roc_auc, fit_tme]"], "Did you mean 'fit_time'"),
+        (["tune=nsga2", "tune.pruner=median"], "cannot prune a search over several objectives"),
+        (["tune=cmaes", "tune.objectives=[auto, fit_time]"], "tune.method=cmaes: cannot search 2"),
+        (["tune=tpe", "tune.storage=postgresql+psycopg://u:secret@127.0.0.1:1/db"],
+         "tune.storage=postgresql+psycopg://u:***@127.0.0.1:1/db: cannot open"),
+    ],
+)
+def test_tuning_mistakes_exit_2_with_one_message(cli: CLI, overrides: list[str],
+                                                 message: str) -> None:
+    result = cli(*overrides)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
