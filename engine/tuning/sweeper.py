@@ -92,8 +92,10 @@ class OptunaSweeper(Sweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        log.info(f"Optuna study '{study_name}' in {location}: {_finished(study)} finished trials, "
-                 f"n_trials={self.n_trials}, sampler {self.method}, {self.direction}")
+        finished = _finished(study)
+        log.info(f"Optuna study '{study_name}' in {location}: {finished} finished trials, "
+                 f"{max(self.n_trials - finished, 0)} to run (n_trials={self.n_trials}); "
+                 f"sampler {self.method}, {self.direction}")
         returns = self._run_trials(study, space)
         report_best(study, location, sweep_dir / RESULTS_FILE)
         return returns
