@@ -46,6 +46,13 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
         f"train {metrics['n_train']} / test {metrics['n_test']} · seed {record['seed']} · "
         f"{record['timing']['total_seconds']:.1f} s"
     )
+    tuning = metrics.get("tuning")
+    if tuning:
+        total = sum(tuning["trials"].values())
+        console.print(
+            f"CV: trial {tuning['best_trial']}'s folds, picked from {total} trials of study "
+            f"{tuning['study_name']}; test: its parameters refitted on the training split"
+        )
     console.print(metrics_table(metrics["cv"], metrics["test"], metrics["primary"]))
     for warning in record.get("warnings", []):
         console.print(
