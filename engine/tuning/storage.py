@@ -56,13 +56,13 @@ def storage_location(storage: str | None, study_name: str, studies_dir: Path) ->
 def open_storage(storage: str | None, study_name: str, studies_dir: Path) -> BaseStorage:
     """The Optuna storage ``tune.storage`` names; database errors become one clear message."""
     import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+    from optuna.storages.journal import JournalFileBackend
 
     location = storage_location(storage, study_name, studies_dir)
     if "://" not in location:
         Path(location).parent.mkdir(parents=True, exist_ok=True)
-        backend = JournalFileBackend(location, lock_obj=JournalFileOpenLock(location))
-        return optuna.storages.JournalStorage(backend)
+        # Optuna's default lock, the one optuna-dashboard also takes on the same file.
+        return optuna.storages.JournalStorage(JournalFileBackend(location))
     if location.startswith("sqlite:///"):
         Path(location.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
