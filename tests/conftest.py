@@ -13,6 +13,7 @@ from rich.console import Console
 
 from engine.config.compose import compose_spec
 from engine.experiment import RunResult, run_experiment
+from tests.postgres import postgres_url  # noqa: F401  (the fixture, for every test)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ENGINE_SHARED_DATA", REPO.parent / "shared" / "data"))
