@@ -83,11 +83,14 @@ def test_preflight_composes_each_choice_and_range_end_not_the_product() -> None:
 def test_sweep_runs_one_job_per_trial_and_writes_the_results(cli, tmp_path: Path) -> None:
     done = cli(*OPTUNA, "model=logistic_regression", "dataset=iris,wine",
                "model.max_iter=int(range(20,200))", "hydra.sweeper.n_trials=3",
-               "hydra.sweeper.study_name=lr")
+               "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=lr",
+               "hydra.sweeper.params={model.C:'tag(log,interval(0.01,10))'}")
     assert done.returncode == 0, done.stderr
     study = load_study(tmp_path, "lr")
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 3
     assert all(20 <= t.params["model.max_iter"] <= 199 for t in study.trials)
+    assert all(0.01 <= t.params["model.C"] <= 10 for t in study.trials)
+    assert {t.params["dataset"] for t in study.trials} <= {"iris", "wine"}
     (sweep_dir,) = (tmp_path / "multiruns").iterdir()
     assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir()) == ["0", "1", "2"]
     results = yaml.safe_load((sweep_dir / "optuna_results.yaml").read_text())
@@ -108,6 +111,13 @@ def test_a_named_study_resumes_up_to_n_trials_in_total(cli, tmp_path: Path) -> N
     assert len(load_study(tmp_path, "knn").trials) == 3
     jobs = [len([p for p in d.iterdir() if p.is_dir()]) for d in sweep_dirs(tmp_path)]
     assert jobs == [2, 1, 0]
+
+
+def test_no_trial_starts_after_the_timeout(cli, tmp_path: Path) -> None:
+    done = cli(*OPTUNA, *KNN, "hydra.sweeper.n_trials=50", "hydra.sweeper.timeout=1",
+               "hydra.sweeper.study_name=knn")
+    assert done.returncode == 0, done.stderr
+    assert 1 <= len(load_study(tmp_path, "knn").trials) < 50
 
 
 def test_a_failing_job_is_a_failed_trial_and_the_sweep_goes_on(cli, tmp_path: Path) -> None:
