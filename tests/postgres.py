@@ -33,13 +33,11 @@ class PostgresUnavailable(RuntimeError):
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """``postgresql+psycopg://postgres@127.0.0.1:<port>/postgres`` of a server for this session."""
-    try:
-        find_bin_dir()
-        server_user()
-    except PostgresUnavailable as reason:
-        if os.environ.get(REQUIRE_VARIABLE) == "1":
-            pytest.fail(f"{REQUIRE_VARIABLE}=1 but {reason}", pytrace=False)
-        pytest.skip(str(reason))
+    missing = postgres_missing()
+    if missing and os.environ.get(REQUIRE_VARIABLE) == "1":
+        pytest.fail(f"{REQUIRE_VARIABLE}=1 but {missing}", pytrace=False)
+    if missing:
+        pytest.skip(missing)
     with postgres_server() as url:
         yield url
 
@@ -77,6 +75,16 @@ def create_database(url: str, name: str) -> str:
     finally:
         admin.dispose()
     return f"{url.rsplit('/', 1)[0]}/{name}"
+
+
+def postgres_missing() -> str | None:
+    """Why no PostgreSQL server can be started here, or None when one can."""
+    try:
+        find_bin_dir()
+        server_user()
+    except PostgresUnavailable as reason:
+        return str(reason)
+    return None
 
 
 def find_bin_dir() -> Path:
