@@ -169,7 +169,7 @@ def tell_result(study: Study, trial: Trial, result: JobReturn) -> None:
     """Tell the study a job's value, or FAIL with the job's error (in the user attr ``error``)."""
     from optuna.trial import TrialState
 
-    job_dir = Path(result.hydra_cfg.hydra.runtime.output_dir) if result.hydra_cfg else None
+    job_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)  # set before the task starts
     trial.set_user_attr("job_dir", str(job_dir))
     value, error = _job_outcome(result, job_dir)
     if error is None:
@@ -181,16 +181,19 @@ def tell_result(study: Study, trial: Trial, result: JobReturn) -> None:
         log.warning(f"trial {trial.number} failed: {error}")
 
 
-def _job_outcome(result: JobReturn, job_dir: Path | None) -> tuple[float, str | None]:
-    """The job's value and None, or NaN and why it failed (its run.json's error when written)."""
+def _job_outcome(result: JobReturn, job_dir: Path) -> tuple[float, str | None]:
+    """The job's value and None, or NaN and why it failed (its run.json's error when written).
+
+    engine.cli.run_job returns NaN for a failed sweep job, after writing the error to run.json.
+    """
     try:
         value = float(result.return_value)
     except Exception as error:  # the job raised, or returned no number: that is its failure
         return math.nan, f"{type(error).__name__}: {first_line(error)}"
     if not math.isnan(value):
         return value, None
-    run_file = job_dir / "run.json" if job_dir else None
-    if run_file and run_file.is_file():
+    run_file = job_dir / "run.json"
+    if run_file.is_file():
         from engine.tracking.files import read_json
 
         return value, str(read_json(run_file).get("error", "the job returned NaN"))
