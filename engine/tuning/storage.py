@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 30
+CREATE_ATTEMPTS = 5
 
 
 def check_study_name(name: str) -> str:
@@ -66,11 +68,7 @@ def open_storage(storage: str | None, study_name: str, studies_dir: Path) -> Bas
     if location.startswith("sqlite:///"):
         Path(location.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return optuna.storages.RDBStorage(
-            location,
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=GRACE_SECONDS,
-        )
+        return _rdb_storage(location)
     except ModuleNotFoundError as error:
         raise ConfigError(
             f"tune.storage={_hide_password(location)}: the database driver '{error.name}' is not "
@@ -82,6 +80,25 @@ def open_storage(storage: str | None, study_name: str, studies_dir: Path) -> Bas
             f"tune.storage={_hide_password(location)}: cannot open the study storage: "
             f"{first_line(error)}."
         ) from None
+
+
+def _rdb_storage(url: str) -> BaseStorage:
+    """RDBStorage, retried when workers starting together race to create Optuna's tables
+    (the loser sees a duplicate table or key; the next attempt finds the tables made)."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    attempt = 1
+    while True:
+        try:
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
+            )
+        except (IntegrityError, ProgrammingError):
+            if attempt == CREATE_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)
+            attempt += 1
 
 
 def _hide_password(url: str) -> str:

@@ -127,12 +127,6 @@ def test_two_worker_processes_share_one_study(
                                               storage=open_storage(storage, name, studies)))
 
 
-@pytest.mark.xfail(
-    reason="open_storage: workers that start together on an empty PostgreSQL database race to "
-    "create Optuna's tables and all but one fail (UniqueViolation / DuplicateTable); retrying "
-    "RDBStorage() on that error fixes it",
-    strict=False,  # the race is lost most of the time, not every time
-)
 def test_two_workers_can_start_together_on_an_empty_database(
     postgres_url: str, tmp_path: Path
 ) -> None:
