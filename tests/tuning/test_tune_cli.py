@@ -15,6 +15,7 @@ import pytest
 
 from engine.tuning.storage import open_storage
 from tests.conftest import REPO
+from tests.postgres import create_database
 
 CLI = Callable[..., subprocess.CompletedProcess[str]]
 KILLED_STUDY = ("model=random_forest", "tune=random", "tune.n_trials=8", "tune.study_name=killed",
@@ -68,6 +69,26 @@ def test_kill_9_mid_study_then_rerun_loses_only_the_running_trial(tmp_path: Path
     assert len(retried) == 1 and retried[0].params == interrupted[0].params
     counted = [t for t in after if not t.user_attrs.get("interrupted")]
     assert len(counted) == 8 and all(t.state.name == "COMPLETE" for t in counted)
+
+
+def test_two_engine_runs_share_one_postgresql_study(postgres_url: str, tmp_path: Path) -> None:
+    """Two `python -m engine` processes (as on two machines) fill one study through PostgreSQL."""
+    url = create_database(postgres_url, "two_runs")
+    env = {**os.environ, "ENGINE_OUTPUT_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "engine", "model=knn", "tune=random", "tune.n_trials=12",
+               "tune.study_name=shared", f"tune.storage={url}", "split.cv.n_splits=3"]
+    runs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for process in runs:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+    study = optuna.load_study(study_name="shared", storage=open_storage(url, "shared", tmp_path))
+    numbers = [t.number for t in study.trials]
+    assert sorted(numbers) == list(range(len(numbers))), "a trial number was lost or repeated"
+    assert {t.state.name for t in study.trials} == {"COMPLETE"}
+    assert 12 <= len(numbers) <= 13  # each run stops at 12; one may finish a trial it had begun
+    workers = {t.user_attrs["worker"] for t in study.trials}
+    assert len(workers) == 2, "both runs should have run trials"
 
 
 @pytest.mark.parametrize(
