@@ -66,7 +66,7 @@ def test_command_line_override_reaches_the_spec() -> None:
         (["allowed_targets=mypackage."], "allowed_targets: expected a list of module prefixes"),
         (["allowed_targets=[mypackage]"], "must be a module prefix ending in '.'"),
         (["n_jobs=0"], "n_jobs: 0 workers cannot run anything"),
-        (["tune.method=optuna"], "tune.method: unknown value 'optuna'"),
+        (["tune.method=optuna"], "tune.method: unknown search method 'optuna'"),
         (["dataset=diabetes", "dataset.task=regression", "metrics.primary=roc_auc"],
          "'roc_auc' is a classification scorer but the task is regression"),
     ],

@@ -4,8 +4,6 @@ trial to refit and write the results.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,17 +19,11 @@ from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.errors import ConfigError, EngineError
 from engine.evaluation.metrics import MetricSet
 from engine.tuning.objective import objective_direction, trial_pipeline_params
+from engine.tuning.recovery import counted_trials, requeue_interrupted
 from engine.tuning.results import pick_trial, write_results
 from engine.tuning.settings import TuneSettings, check_objective_names
 from engine.tuning.storage import storage_location
-from engine.tuning.workers import (
-    WorkerJob,
-    build_space,
-    counted_trials,
-    failure_message,
-    open_study,
-    run_workers,
-)
+from engine.tuning.workers import WorkerJob, build_space, failure_message, open_study, run_workers
 
 
 @dataclass(frozen=True)
@@ -100,37 +92,6 @@ def run_search(
     write_results(study, best, record, run_dir / "tuning", objectives, plots=settings.plots)
     _print_outcome(console, record)
     return SearchResult(trial_pipeline_params(space, best.params), best.user_attrs["cv"], record)
-
-
-def requeue_interrupted(study: Any) -> int:
-    """Mark RUNNING trials whose process on this host is gone (``kill -9``) as FAIL, flagged
-    ``interrupted`` so they do not count, and queue their parameters to run again."""
-    from optuna.trial import TrialState
-
-    host = socket.gethostname()
-    count = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = str(trial.user_attrs.get("worker", ""))
-        worker_host, _, pid = worker.rpartition(":")
-        if worker_host != host or not pid.isdigit() or _alive(int(pid)):
-            continue
-        storage = study._storage
-        storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-        storage.set_trial_user_attr(trial._trial_id, "error", f"worker {worker} died mid-trial")
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-        count += 1
-    return count
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _check_directions(study: Any, objectives: tuple[str, ...]) -> None:

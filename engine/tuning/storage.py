@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,10 +70,10 @@ def open_storage(storage: str | None, study_name: str, studies_dir: Path) -> Bas
         Path(location.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         return _rdb_storage(location)
-    except ModuleNotFoundError as error:
+    except ImportError as error:  # Optuna re-raises a missing driver as a plain ImportError
         raise ConfigError(
-            f"tune.storage={_hide_password(location)}: the database driver '{error.name}' is not "
-            "installed. For PostgreSQL: pip install 'psycopg[binary]' and use a "
+            f"tune.storage={_hide_password(location)}: the database driver is not installed "
+            f"({first_line(error)}). For PostgreSQL: pip install -e \".[postgres]\" and use a "
             "postgresql+psycopg:// URL."
         ) from None
     except Exception as error:  # SQLAlchemy's errors: bad URL, refused connection, auth
@@ -91,9 +92,11 @@ def _rdb_storage(url: str) -> BaseStorage:
     attempt = 1
     while True:
         try:
-            return optuna.storages.RDBStorage(
-                url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
-            )
+            with warnings.catch_warnings():  # the heartbeat is "experimental" in Optuna 5
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS
+                )
         except (IntegrityError, ProgrammingError):
             if attempt == CREATE_ATTEMPTS:
                 raise

@@ -26,6 +26,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from engine.errors import ConfigError, EngineError, first_line
+from engine.tuning.recovery import counted_trials, requeue_interrupted, worker_id
 from engine.tuning.sweep_space import SweepSpace, params_overrides, parse_sweep
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ class OptunaSweeper(Sweeper):
             direction=self.direction,
             load_if_exists=True,
         )
+        requeue_interrupted(study)
         return study, storage_location(self.storage, study_name, studies_dir)
 
     def _run_trials(self, study: Study, space: SweepSpace) -> list[JobReturn]:
@@ -134,6 +136,8 @@ class OptunaSweeper(Sweeper):
             if batch <= 0:
                 break
             trials = [study.ask(distributions) for _ in range(batch)]
+            for trial in trials:
+                trial.set_user_attr("worker", worker_id())
             jobs = [space.trial_overrides(trial.params) for trial in trials]
             results = self.launcher.launch(jobs, initial_job_idx=len(returns))
             for trial, result in zip(trials, results, strict=True):
@@ -233,10 +237,7 @@ def report_best(study: Study, location: str, path: Path) -> None:
 
 
 def _finished(study: Study) -> int:
-    from optuna.trial import TrialState
-
-    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    return len(study.get_trials(deepcopy=False, states=states))
+    return len(counted_trials(study))
 
 
 def _trial_count(storage: Any, study_name: str) -> int:

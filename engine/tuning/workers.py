@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 import time
 import warnings
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.evaluation.metrics import MetricSet
 from engine.tuning.objective import CVObjective, objective_direction
 from engine.tuning.pipeline_space import PipelineSpace, space_for
+from engine.tuning.recovery import counted_trials, worker_id
 from engine.tuning.samplers import make_pruner, make_sampler
 from engine.tuning.settings import TuneSettings
 from engine.tuning.storage import open_storage
@@ -33,7 +33,6 @@ from engine.tuning.storage import open_storage
 if TYPE_CHECKING:
     import optuna
 
-COUNTED = ("COMPLETE", "PRUNED", "FAIL")
 # Samplers whose workers must share one seed: they walk one sequence or grid by trial number.
 SHARED_SEQUENCE = ("qmc", "grid")
 
@@ -135,23 +134,12 @@ def run_workers(job: WorkerJob, on_trial: Callable[[Any, Any], None] | None = No
             process.join()
 
 
-def counted_trials(study: optuna.Study) -> list[Any]:
-    """Finished trials that count toward ``n_trials`` (interrupted ones are re-run, not counted)."""
-    return [t for t in study.get_trials(deepcopy=False)
-            if t.state.name in COUNTED and not t.user_attrs.get("interrupted")]
-
-
 def quiet_optuna() -> None:
     """Optuna's per-trial log lines and experimental-feature warnings are replaced by ours."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
-def worker_id() -> str:
-    """``host:pid`` of this process, recorded on each trial it runs."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _remaining(study: optuna.Study, settings: TuneSettings) -> int | None:
