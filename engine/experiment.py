@@ -41,6 +41,7 @@ from engine.tracking.warning_log import collected_warnings, summarize_warnings
 from engine.tuning.pipeline_space import space_for
 from engine.tuning.search import SearchResult, run_search
 from engine.tuning.settings import TuneSettings, tune_settings
+from engine.tuning.workers import quiet_optuna
 
 DEPLOY_TARGETS = ("bundle",)
 
@@ -95,6 +96,8 @@ def run_experiment(
     timing = {"prepare_seconds": time.perf_counter() - started}
 
     settings = tune_settings(spec.tune)
+    if settings.searching:
+        quiet_optuna()  # before the warnings are collected, so it outlasts that block
     tuning: dict[str, Any] = {}
     model_name = spec.model.name
     with collected_warnings() as caught:
@@ -117,6 +120,8 @@ def run_experiment(
         timing["fit_seconds"] = time.perf_counter() - mark
         test_scores = test_stage(fitted, data, y, classes, test_idx, metrics, run_dir)
 
+    if settings.searching:
+        tuning = search.finish()
     objective = _objective(metrics, cv_summary, test_scores)
     metrics_record = {
         "task": data.task,

@@ -2,7 +2,7 @@
 Optuna's plots.
 
 ``tuning/trials.csv``, ``tuning/best.json``, ``tuning/pareto_front.csv`` (several objectives) and
-``tuning/*.png``: optimisation history, parameter importances, parallel coordinates, Pareto front.
+the plots (engine/tuning/plots.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import pandas as pd
 
 from engine.tracking.files import write_json
 from engine.tuning.objective import objective_direction
-
-PLOTS = ("optimization_history", "param_importances", "parallel_coordinate", "pareto_front")
 
 
 def pick_trial(study: Any, objectives: tuple[str, ...], pick: Mapping[str, Any]) -> Any:
@@ -53,8 +51,8 @@ def trials_table(study: Any, objectives: tuple[str, ...]) -> pd.DataFrame:
 
 
 def write_results(study: Any, best: Any, record: dict[str, Any], out: Path,
-                  objectives: tuple[str, ...], *, plots: bool) -> None:
-    """Write the trials table, the picked trial, the Pareto front and the plots into ``out``."""
+                  objectives: tuple[str, ...]) -> None:
+    """Write the trials table, the picked trial and the Pareto front into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     trials_table(study, objectives).to_csv(out / "trials.csv", index=False)
     if len(objectives) > 1:
@@ -62,35 +60,4 @@ def write_results(study: Any, best: Any, record: dict[str, Any], out: Path,
         table = trials_table(study, objectives)
         table[table["number"].isin(front)].to_csv(out / "pareto_front.csv", index=False)
         record["pareto_front"] = front
-    record["plots"] = _plots(study, objectives, out) if plots else {}
     write_json(out / "best.json", {**record, "cv": best.user_attrs.get("cv")})
-
-
-def _plots(study: Any, objectives: tuple[str, ...], out: Path) -> dict[str, str]:
-    """Each plot's file, or why it could not be drawn (too few trials, one parameter...)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from optuna.visualization import matplotlib as optuna_plots
-
-    several = len(objectives) > 1
-    made: dict[str, str] = {}
-    for name in PLOTS:
-        if (name == "pareto_front") != several:
-            continue
-        plot = getattr(optuna_plots, f"plot_{name}")
-        options = {"target": lambda t: t.values[0], "target_name": objectives[0]} \
-            if several and name != "pareto_front" else {}
-        if name == "pareto_front":
-            options = {"target_names": list(objectives)}
-        try:
-            axes = plot(study, **options)
-        except (ValueError, RuntimeError) as error:
-            made[name] = f"not drawn: {error}"
-            continue
-        figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
-        figure.savefig(out / f"{name}.png", dpi=100, bbox_inches="tight")
-        plt.close(figure)
-        made[name] = f"{name}.png"
-    return made

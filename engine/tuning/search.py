@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.errors import ConfigError, EngineError
 from engine.evaluation.metrics import MetricSet
 from engine.tuning.objective import objective_direction, trial_pipeline_params
+from engine.tuning.plots import start_plots
 from engine.tuning.recovery import counted_trials, requeue_interrupted
 from engine.tuning.results import pick_trial, write_results
 from engine.tuning.settings import TuneSettings, check_objective_names
@@ -28,11 +30,18 @@ from engine.tuning.workers import WorkerJob, build_space, failure_message, open_
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The trial picked for the refit: its Pipeline parameters and CV scores, and a record."""
+    """The trial picked for the refit: its Pipeline parameters and CV scores, a record, and the
+    plots being drawn meanwhile."""
 
     pipeline_params: dict[str, Any]
     cv: dict[str, Any]
     record: dict[str, Any]
+    plots: Future[dict[str, str]] | None = None
+
+    def finish(self) -> dict[str, Any]:
+        """The record, once the plots are drawn (their files, or why one was not drawn)."""
+        plots = self.plots.result() if self.plots is not None else {}
+        return {**self.record, "plots": plots}
 
 
 def run_search(
@@ -89,9 +98,11 @@ def run_search(
         "new_trials": len(counted_trials(study)) - before,
         "search_seconds": searched,
     }
-    write_results(study, best, record, run_dir / "tuning", objectives, plots=settings.plots)
+    write_results(study, best, record, run_dir / "tuning", objectives)
+    plots = start_plots(study, objectives, run_dir / "tuning") if settings.plots else None
     _print_outcome(console, record)
-    return SearchResult(trial_pipeline_params(space, best.params), best.user_attrs["cv"], record)
+    return SearchResult(trial_pipeline_params(space, best.params), best.user_attrs["cv"], record,
+                        plots)
 
 
 def _check_directions(study: Any, objectives: tuple[str, ...]) -> None:
