@@ -140,6 +140,8 @@ def quiet_optuna() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # PED-ANOVA's note on parameters seen in few trials: the importance plot still draws.
+    warnings.filterwarnings("ignore", message="Some regimes for parameter", category=UserWarning)
 
 
 def _remaining(study: optuna.Study, settings: TuneSettings) -> int | None:
