@@ -114,6 +114,14 @@ def test_worker_processes_share_one_study(run: Run) -> None:
     assert table["worker"].nunique() == 2
 
 
+def test_the_time_budget_is_honoured_within_5_percent_or_one_trial(run: Run) -> None:
+    result = run("model=knn", "tune=random", "tune.n_trials=100000", "tune.timeout=3",
+                 "tune.plots=false", *FAST)
+    longest = trials(result)["duration_s"].max()
+    assert result.metrics["tuning"]["search_seconds"] <= max(3 * 1.05, 3 + longest) + 0.5
+    assert len(trials(result)) > 3
+
+
 def test_the_epoch_hook_prunes_through_the_running_trial() -> None:
     study = optuna.create_study(direction="maximize",
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
