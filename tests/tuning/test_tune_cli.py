@@ -66,7 +66,10 @@ def test_kill_9_mid_study_then_rerun_loses_only_the_running_trial(tmp_path: Path
     lost = by_number[interrupted[0].number]
     assert lost.state.name == "FAIL" and lost.user_attrs["interrupted"]
     retried = [t for t in after if t.user_attrs.get("retry_of") == lost.number]
-    assert len(retried) == 1 and retried[0].params == interrupted[0].params
+    # The retry reuses what the interrupted trial had drawn (all of it, unless the kill came
+    # between two draws) and is counted in its place.
+    assert len(retried) == 1
+    assert interrupted[0].params.items() <= retried[0].params.items()
     counted = [t for t in after if not t.user_attrs.get("interrupted")]
     assert len(counted) == 8 and all(t.state.name == "COMPLETE" for t in counted)
 
