@@ -32,7 +32,7 @@ from engine.errors import ConfigError
 from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
 from engine.evaluation.scoring import cross_validate_pipeline, fit_pipeline, score_holdout
 from engine.features.preprocessor import build_preprocessor
-from engine.models.estimators import validate_model
+from engine.models.estimators import build_estimator, validate_model
 from engine.models.pipeline import build_pipeline, check_features_suit_model
 from engine.tracking.files import write_json
 from engine.tracking.provenance import git_state, package_versions
@@ -106,7 +106,7 @@ def run_experiment(
             search = tune_stage(spec, settings, data, y, train_idx, pipeline, metrics, run_dir,
                                 console)
             pipeline.set_params(**search.pipeline_params)
-            cv_summary, tuning = search.cv, search.record
+            cv_summary = search.cv
             model_name = search.record["best_params"].get("model", model_name)
             folds = pd.DataFrame({name: scores["folds"] for name, scores in cv_summary.items()})
             folds.rename_axis("fold").to_csv(run_dir / "cv_scores.csv")
@@ -119,9 +119,9 @@ def run_experiment(
         fitted = fit_pipeline(pipeline, data.X.iloc[train_idx], y[train_idx])
         timing["fit_seconds"] = time.perf_counter() - mark
         test_scores = test_stage(fitted, data, y, classes, test_idx, metrics, run_dir)
+        if settings.searching:
+            tuning = search.finish()  # the plots' warnings land in run.json too
 
-    if settings.searching:
-        tuning = search.finish()
     objective = _objective(metrics, cv_summary, test_scores)
     metrics_record = {
         "task": data.task,
@@ -230,6 +230,8 @@ def tune_stage(
             f"tune.method={settings.method}: a search scores each trial by cross-validation, but "
             "split.cv.strategy is none. Use split=default (or set split.cv.strategy)."
         )
+    for family in spec.candidates.values():
+        build_estimator(family, data.task, spec.allowed_targets)  # one that cannot fit: exit 2
     X_train = data.X.iloc[train_idx]
     folds = list(cv.split(X_train, y[train_idx], groups))
     return run_search(

@@ -37,11 +37,13 @@ def spec_from_hydra(cfg: DictConfig, choices: Mapping[str, str | None]) -> Exper
     """The spec for a config Hydra composed; ``choices`` is hydra.runtime.choices."""
     config = resolved_config(cfg)
     names = (config.get("tune") or {}).get("models") or []
-    return spec_from_config(
-        config,
-        {k: v for k, v in choices.items() if v is not None},
-        candidates={name: candidate_model(cfg, name) for name in names},
-    )
+    chosen = {k: v for k, v in choices.items() if v is not None}
+    # The family the `model` group chose keeps this run's overrides (model.search_space.C.high=..)
+    candidates = {
+        name: config["model"] if name == chosen.get("model") else candidate_model(cfg, name)
+        for name in (names if isinstance(names, list) else [])
+    }
+    return spec_from_config(config, chosen, candidates=candidates)
 
 
 def candidate_model(cfg: DictConfig, name: str) -> dict[str, Any]:

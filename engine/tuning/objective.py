@@ -75,15 +75,15 @@ class CVObjective:
                 fit_seconds += time.perf_counter() - started
                 folds.append({k: float(v) for k, v in
                               scorer(model, self.X.iloc[test], self.y[test]).items()})
-                running = float(np.mean([f[self.metrics.primary] for f in folds]))
-                if not math.isfinite(running):
+                primary = float(np.mean([f[self.metrics.primary] for f in folds]))
+                if not math.isfinite(primary):
                     raise TrialFailed(
-                        f"{self.metrics.primary} is {running} on fold {number} (the model's "
+                        f"{self.metrics.primary} is {primary} on fold {number} (the model's "
                         "predictions may contain NaN or a single class)"
                     )
-                report_fold(running, number)
                 if "model_size" in self.objectives and not size:
                     size = len(pickle.dumps(model))
+                report_fold(self._running(self.objectives[0], folds, fit_seconds, size), number)
         scores = pd.DataFrame(folds)
         trial.set_user_attr("cv", {name: {"mean": float(v.mean()), "std": float(v.std(ddof=0)),
                                           "folds": [float(x) for x in v]}
@@ -93,6 +93,17 @@ class CVObjective:
                   "model_size": float(size)}
         result = tuple(float(values[name]) for name in self.objectives)
         return result[0] if len(result) == 1 else result
+
+
+    @staticmethod
+    def _running(objective: str, folds: list[dict[str, float]], fit_seconds: float,
+                 size: int) -> float:
+        """The objective's value over the folds so far: what the pruner compares."""
+        if objective == "fit_time":
+            return fit_seconds / len(folds)
+        if objective == "model_size":
+            return float(size)
+        return float(np.mean([fold[objective] for fold in folds]))
 
 
 def objective_direction(name: str) -> str:

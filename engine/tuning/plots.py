@@ -36,13 +36,17 @@ def draw_plots(study: Any, objectives: tuple[str, ...], out: Path) -> dict[str, 
     several = len(objectives) > 1
     made: dict[str, str] = {}
     for name in PLOTS:
-        if (name == "pareto_front") != several:
+        if name == "pareto_front" and not several:
             continue
         plot = getattr(optuna_plots, f"plot_{name}")
-        options = {"target": lambda t: t.values[0], "target_name": objectives[0]} \
-            if several and name != "pareto_front" else {}
+        options: dict[str, Any] = {}
         if name == "pareto_front":
             options = {"target_names": list(objectives)}
+        elif several:  # the other plots show the first objective
+            options = {"target": lambda t: t.values[0], "target_name": objectives[0]}
+            if name == "param_importances" and study.directions[0].name == "MAXIMIZE":
+                # PED-ANOVA looks for what makes the target low
+                options["target"] = lambda t: -t.values[0]
         if name == "param_importances":
             # PED-ANOVA: milliseconds, where the default fANOVA forest takes most of a second.
             options["evaluator"] = PedAnovaImportanceEvaluator()

@@ -26,7 +26,7 @@ def pick_trial(study: Any, objectives: tuple[str, ...], pick: Mapping[str, Any])
     front = study.best_trials
     sign = [1 if objective_direction(o) == "maximize" else -1 for o in objectives]
     best_first = max(sign[0] * t.values[0] for t in front)
-    within = float(pick.get("within", 0.0))
+    within = pick.get("within", 0.0)
     close = [t for t in front if sign[0] * t.values[0] >= best_first - within]
     index = objectives.index(pick.get("objective", objectives[0]))
     return max(close, key=lambda t: (sign[index] * t.values[index], sign[0] * t.values[0]))
@@ -50,14 +50,19 @@ def trials_table(study: Any, objectives: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pareto_front(study: Any, objectives: tuple[str, ...]) -> pd.DataFrame:
+    """The Pareto-optimal trials' rows of the trials table (empty with one objective)."""
+    table = trials_table(study, objectives)
+    if len(objectives) == 1:
+        return table.iloc[:0]
+    return table[table["number"].isin({t.number for t in study.best_trials})]
+
+
 def write_results(study: Any, best: Any, record: dict[str, Any], out: Path,
                   objectives: tuple[str, ...]) -> None:
     """Write the trials table, the picked trial and the Pareto front into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     trials_table(study, objectives).to_csv(out / "trials.csv", index=False)
     if len(objectives) > 1:
-        front = sorted(t.number for t in study.best_trials)
-        table = trials_table(study, objectives)
-        table[table["number"].isin(front)].to_csv(out / "pareto_front.csv", index=False)
-        record["pareto_front"] = front
+        pareto_front(study, objectives).to_csv(out / "pareto_front.csv", index=False)
     write_json(out / "best.json", {**record, "cv": best.user_attrs.get("cv")})

@@ -93,8 +93,6 @@ def make_pruner(name: Any, options: Mapping[str, Any] | None) -> BasePruner:
 
 def _options(options: Mapping[str, Any] | None, cls: type, key: str) -> dict[str, Any]:
     options = dict(options or {})
-    if not isinstance(options, dict):
-        raise ConfigError(f"{key}: expected a mapping of keyword arguments, got {options!r}.")
     for name in options:
         if name in ENGINE_SET:
             raise ConfigError(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.errors import ConfigError, EngineError
@@ -22,8 +23,8 @@ from engine.evaluation.metrics import MetricSet
 from engine.tuning.objective import objective_direction, trial_pipeline_params
 from engine.tuning.plots import start_plots
 from engine.tuning.recovery import counted_trials, requeue_interrupted
-from engine.tuning.results import pick_trial, write_results
-from engine.tuning.settings import TuneSettings, check_objective_names
+from engine.tuning.results import pareto_front, pick_trial, write_results
+from engine.tuning.settings import TuneSettings, check_objective_names, check_pick
 from engine.tuning.storage import storage_location
 from engine.tuning.workers import WorkerJob, build_space, failure_message, open_study, run_workers
 
@@ -61,6 +62,7 @@ def run_search(
     objectives = tuple(metrics.primary if o == "auto" else o
                        for o in settings.objectives or ("auto",))
     check_objective_names(objectives, metrics.scorers)
+    check_pick(settings.pick, objectives)
     studies_dir = Path(settings.studies_dir)
     prefix = "models" if families else spec.model.name
     name = settings.study_name or f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -71,7 +73,7 @@ def run_search(
         deadline=None if settings.timeout is None else started + settings.timeout,
     )
     study = open_study(job)
-    _check_directions(study, objectives)
+    _check_same_search(study, _signature(spec, objectives, build_space(job), families, X))
     requeued = requeue_interrupted(study)
     before = len(counted_trials(study))
     location = storage_location(settings.storage, name, studies_dir)
@@ -79,7 +81,7 @@ def run_search(
                   f"{location}" + (f": resuming with {before} trials" if before else ""))
     if requeued:
         console.print(f"  re-queued {requeued} trial(s) interrupted in an earlier run")
-    with _progress(console, settings, before) as on_trial:
+    with _Progress(console, settings, before) as on_trial:
         run_workers(job, on_trial)
     searched = time.time() - started
     best = _best_or_fail(study, objectives, settings, failure_message(study, settings))
@@ -98,21 +100,42 @@ def run_search(
         "new_trials": len(counted_trials(study)) - before,
         "search_seconds": searched,
     }
+    front = pareto_front(study, objectives)
+    if len(objectives) > 1:
+        record["pareto_front"] = sorted(int(n) for n in front["number"])
     write_results(study, best, record, run_dir / "tuning", objectives)
     plots = start_plots(study, objectives, run_dir / "tuning") if settings.plots else None
-    _print_outcome(console, record)
+    _print_outcome(console, record, front)
     return SearchResult(trial_pipeline_params(space, best.params), best.user_attrs["cv"], record,
                         plots)
 
 
-def _check_directions(study: Any, objectives: tuple[str, ...]) -> None:
-    wanted = [objective_direction(o) for o in objectives]
-    have = [d.name.lower() for d in study.directions]
-    if have != wanted:
-        raise ConfigError(
-            f"tune.study_name={study.study_name}: the stored study optimises {have}, but this "
-            f"run's objectives {list(objectives)} need {wanted}. Use another tune.study_name."
-        )
+def _signature(spec: ExperimentSpec, objectives: tuple[str, ...], space: Any,
+               families: dict[str, ModelSpec], X: pd.DataFrame) -> dict[str, Any]:
+    """What a resumed study must share with this run: data, objectives, model(s) and space."""
+    return {
+        "dataset": str(spec.dataset.get("name")),
+        "columns": [str(c) for c in X.columns],
+        "objectives": list(objectives),
+        "models": sorted(families) or [spec.model.name],
+        "space": {p.name: [p.kind, p.low, p.high, p.step, p.log, [str(c) for c in p.choices]]
+                  for p in space.params},
+    }
+
+
+def _check_same_search(study: Any, signature: dict[str, Any]) -> None:
+    """A new study records the signature; a resumed one must match it, or exit 2 unchanged."""
+    stored = study.user_attrs.get("search")
+    if stored is None:
+        study.set_user_attr("search", signature)
+        return
+    for key, value in signature.items():
+        if stored.get(key) != value:
+            raise ConfigError(
+                f"tune.study_name={study.study_name}: the stored study searched a different "
+                f"{key} ({stored.get(key)} there, {value} here). Resume it with the same "
+                "dataset, model, objectives and search_space, or pick another tune.study_name."
+            )
 
 
 def _best_or_fail(study: Any, objectives: tuple[str, ...], settings: TuneSettings,
@@ -137,7 +160,7 @@ def _state_counts(study: Any) -> dict[str, int]:
     return counts
 
 
-class _progress:
+class _Progress:
     """A progress bar of the study's counted trials with the best value so far."""
 
     def __init__(self, console: Console, settings: TuneSettings, done: int) -> None:
@@ -164,9 +187,18 @@ class _progress:
         self.bar.update(self.task, completed=len(counted_trials(study)), description=best)
 
 
-def _print_outcome(console: Console, record: dict[str, Any]) -> None:
+def _print_outcome(console: Console, record: dict[str, Any], front: pd.DataFrame) -> None:
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(record["trials"].items()))
     values = ", ".join(f"{o}={v:.4f}" for o, v in zip(record["objectives"],
                                                      record["best_values"], strict=True))
     console.print(f"tuning: {counts} in {record['search_seconds']:.1f} s; refitting trial "
                   f"{record['best_trial']} ({values})")
+    if len(front):
+        table = Table(title="Pareto front (* refitted)", title_justify="left")
+        for column in ("trial", *record["objectives"]):
+            table.add_column(column, justify="right")
+        for row in front.itertuples(index=False):
+            mark = "*" if row.number == record["best_trial"] else ""
+            values = [f"{getattr(row, o):.4g}" for o in record["objectives"]]
+            table.add_row(f"{row.number}{mark}", *values)
+        console.print(table)

@@ -61,14 +61,16 @@ def tune_settings(tune: Mapping[str, Any]) -> TuneSettings:
             tune["study_name"]),
         storage=tune.get("storage"),
         pruner=_choice(tune.get("pruner") or "none", tuple(PRUNERS), "pruner"),
-        pruner_options=dict(tune.get("pruner_options") or {}),
-        sampler_options=dict(tune.get("sampler_options") or {}),
+        pruner_options=_mapping(tune.get("pruner_options"), "pruner_options",
+                                "{n_startup_trials: 5}"),
+        sampler_options=_mapping(tune.get("sampler_options"), "sampler_options",
+                                 "{n_startup_trials: 10}"),
         prune_on=_choice(tune.get("prune_on", "folds"), PRUNE_ON, "prune_on"),
-        objectives=tuple(tune.get("objectives") or ()),
-        pick=dict(tune.get("pick") or {}),
+        objectives=_names(tune.get("objectives"), "objectives", "[auto, fit_time]"),
+        pick=_mapping(tune.get("pick"), "pick", "{objective: fit_time, within: 0.005}"),
         max_failure_fraction=_fraction(tune.get("max_failure_fraction", 0.5)),
-        models=tuple(tune.get("models") or ()),
-        plots=bool(tune.get("plots", True)),
+        models=_names(tune.get("models"), "models", "[logistic_regression, hist_gbm]"),
+        plots=_flag(tune.get("plots", True), "plots"),
         studies_dir=str(tune.get("studies_dir") or "outputs/studies"),
     )
     if settings.searching and settings.n_trials is None and settings.timeout is None:
@@ -93,10 +95,20 @@ def _check_objectives(settings: TuneSettings) -> None:
             "to optimise among the Pareto trials) and `within` (how far from the best first "
             "objective they may be)."
         )
-    if pick and pick.get("objective") not in settings.objectives:
+    within = pick.get("within", 0.0)
+    if isinstance(within, bool) or not isinstance(within, int | float) or within < 0:
         raise ConfigError(
-            f"tune.pick.objective: {pick.get('objective')!r} is not one of tune.objectives "
-            f"{list(settings.objectives)}."
+            f"tune.pick.within: must be a number of at least 0 (how far below the best first "
+            f"objective a picked trial may be), got {within!r}."
+        )
+
+
+def check_pick(pick: Mapping[str, Any], objectives: tuple[str, ...]) -> None:
+    """``tune.pick.objective`` must be one of the run's objectives (``auto`` resolved)."""
+    if "objective" in pick and pick["objective"] not in objectives:
+        raise ConfigError(
+            f"tune.pick.objective: {pick['objective']!r} is not one of this run's objectives "
+            f"{list(objectives)}."
         )
 
 
@@ -123,6 +135,30 @@ def _positive(value: Any, key: str, kind: type) -> Any:
             f"got {value!r}. Example: tune.{key}={example}."
         )
     return kind(value)
+
+
+def _mapping(value: Any, key: str, example: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"tune.{key}: expected a mapping, got {value!r}. Example: "
+                          f"'tune.{key}={example}'.")
+    return dict(value)
+
+
+def _names(value: Any, key: str, example: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"tune.{key}: expected a list of names, got {value!r}. Example: "
+                          f"'tune.{key}={example}'.")
+    return tuple(value)
+
+
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"tune.{key}: must be true or false, got {value!r}.")
+    return value
 
 
 def _choice(value: Any, options: tuple[str, ...], key: str) -> str:

@@ -49,9 +49,7 @@ def storage_location(storage: str | None, study_name: str, studies_dir: Path) ->
         return f"sqlite:///{studies_dir / f'{study_name}.db'}"
     if not isinstance(storage, str) or not storage:
         raise ConfigError(_storage_hint(storage))
-    if storage.endswith(".journal") and "://" not in storage:
-        return storage
-    if "://" in storage:
+    if "://" in storage or storage.endswith(".journal"):
         return storage
     raise ConfigError(_storage_hint(storage))
 

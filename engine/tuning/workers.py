@@ -140,8 +140,10 @@ def quiet_optuna() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # PED-ANOVA's note on parameters seen in few trials: the importance plot still draws.
+    # PED-ANOVA's notes on few trials and on its target (plots.py negates a maximised one).
     warnings.filterwarnings("ignore", message="Some regimes for parameter", category=UserWarning)
+    warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes",
+                            category=UserWarning)
 
 
 def _remaining(study: optuna.Study, settings: TuneSettings) -> int | None:
