@@ -41,6 +41,7 @@ from engine.tracking.warning_log import collected_warnings, summarize_warnings
 from engine.tuning.pipeline_space import space_for
 from engine.tuning.search import SearchResult, run_search
 from engine.tuning.settings import TuneSettings, tune_settings
+from engine.tuning.storage import storage_location
 from engine.tuning.workers import quiet_optuna
 
 DEPLOY_TARGETS = ("bundle",)
@@ -70,6 +71,13 @@ def validate_spec(spec: ExperimentSpec) -> None:
         check_scorer_names(spec.metrics)
     settings = tune_settings(spec.tune)
     if settings.searching:
+        storage_location(settings.storage, settings.study_name or "check",
+                         Path(settings.studies_dir))
+        if (spec.split.get("cv") or {}).get("strategy") == "none":
+            raise ConfigError(
+                f"tune.method={settings.method}: a search scores each trial by cross-validation,"
+                " but split.cv.strategy is none. Use split=default (or set split.cv.strategy)."
+            )
         for candidate in spec.candidates.values():
             validate_model(candidate, spec.allowed_targets)
         space_for(spec, task if task != "auto" else "binary", spec.candidates, None)
@@ -225,11 +233,6 @@ def tune_stage(
 ) -> SearchResult:
     """The Optuna search over the Pipeline's space on the training rows' CV folds."""
     cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
-    if cv is None:
-        raise ConfigError(
-            f"tune.method={settings.method}: a search scores each trial by cross-validation, but "
-            "split.cv.strategy is none. Use split=default (or set split.cv.strategy)."
-        )
     for family in spec.candidates.values():
         build_estimator(family, data.task, spec.allowed_targets)  # one that cannot fit: exit 2
     X_train = data.X.iloc[train_idx]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.config.binding import accepted_parameters, instantiate_checked
@@ -36,6 +36,20 @@ def validate_model(model: ModelSpec, allowed: Iterable[str] = ()) -> None:
                 )
     for cls in classes.values():
         instantiate_checked(cls, _params_for(cls, model.params), "model")
+        _check_search_values(cls, model)
+
+
+def _check_search_values(cls: type, model: ModelSpec) -> None:
+    """Each categorical choice and both ends of each range must be a value ``cls`` accepts."""
+    accepted = accepted_parameters(cls)
+    for name, entry in model.search_space.items():
+        if not isinstance(entry, Mapping) or (accepted is not None and name not in accepted):
+            continue  # the space's own checks report a malformed entry
+        values = entry.get("choices") or [entry.get("low"), entry.get("high")]
+        for value in values if isinstance(values, list | tuple) else []:
+            if value is not None:
+                params = {**_params_for(cls, model.params), name: value}
+                instantiate_checked(cls, params, "model.search_space")
 
 
 def build_estimator(model: ModelSpec, task: str, allowed: Iterable[str] = ()) -> Any:

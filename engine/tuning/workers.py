@@ -54,6 +54,7 @@ class WorkerJob:
     families: dict[str, ModelSpec]
     deadline: float | None
     worker: int = 0
+    parent: int = 0
 
 
 def open_study(job: WorkerJob) -> optuna.Study:
@@ -99,6 +100,8 @@ def run_worker(job: WorkerJob, on_trial: Callable[[Any, Any], None] | None = Non
         job.metrics, build_space(job), job.objectives, job.settings.prune_on,
     )
     callbacks: list[Callable[[Any, Any], None]] = [_StopRule(job.settings)]
+    if job.parent:
+        callbacks.append(_stop_if_orphaned(job.parent))
     if on_trial is not None:
         callbacks.append(on_trial)
     remaining = _remaining(study, job.settings)
@@ -122,7 +125,8 @@ def run_workers(job: WorkerJob, on_trial: Callable[[Any, Any], None] | None = No
     """Worker 0 here, the others in spawned processes; wait for all of them."""
     context = multiprocessing.get_context("spawn")
     others = [
-        context.Process(target=run_worker, args=(replace(job, worker=number),), daemon=True)
+        context.Process(target=run_worker, args=(replace(job, worker=number, parent=os.getpid()),),
+                        daemon=True)
         for number in range(1, job.settings.n_jobs)
     ]
     for process in others:
@@ -150,6 +154,16 @@ def _remaining(study: optuna.Study, settings: TuneSettings) -> int | None:
     if settings.n_trials is None:
         return None
     return max(0, settings.n_trials - len(counted_trials(study)))
+
+
+def _stop_if_orphaned(parent: int) -> Callable[[Any, Any], None]:
+    """A spawned worker whose run was killed (``kill -9``) stops after its current trial."""
+
+    def check(study: optuna.Study, trial: Any) -> None:
+        if os.getppid() != parent:
+            study.stop()
+
+    return check
 
 
 class _StopRule:

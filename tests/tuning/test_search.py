@@ -11,7 +11,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from engine.errors import EngineError
+from engine.errors import ConfigError, EngineError
 from engine.experiment import RunResult
 from engine.tuning.reporting import listening, report_progress
 from tests.conftest import FAST
@@ -64,6 +64,32 @@ def test_rerunning_a_named_study_resumes_and_counts_its_total(run: Run) -> None:
     assert len(trials(third)) == 7
     params = trials(second)[["param_n_neighbors", "param_weights", "param_p"]]
     assert not params.duplicated().any(), "a resumed study replayed earlier draws"
+
+
+def test_resuming_a_study_with_another_search_is_refused_before_any_trial(run: Run) -> None:
+    run("model=knn", "tune=random", "tune.study_name=one_search", "tune.n_trials=2", *FAST)
+    with pytest.raises(ConfigError, match=r"tune.study_name=one_search: the stored study "
+                                          r"searched a different models \(\['knn'\] there"):
+        run("model=logistic_regression", "tune=random", "tune.study_name=one_search",
+            "tune.n_trials=4", *FAST)
+    again = run("model=knn", "tune=random", "tune.study_name=one_search", "tune.n_trials=3",
+                *FAST)
+    assert len(trials(again)) == 3
+
+
+def test_the_chosen_family_keeps_its_command_line_overrides(run: Run) -> None:
+    result = run("model=knn", "model.search_space.n_neighbors.high=3", "tune=random",
+                 "tune.models=[knn,logistic_regression]", "tune.n_trials=10", *FAST)
+    table = trials(result)
+    assert table["param_knn.n_neighbors"].dropna().max() <= 3
+
+
+def test_a_pruned_cost_objective_reports_the_cost(run: Run) -> None:
+    result = run("model=knn", "tune=random", "tune.objectives=[fit_time]",
+                 "tune.pruner=median", "tune.pruner_options={n_startup_trials: 2}",
+                 "tune.n_trials=12", *FAST)
+    assert result.metrics["tuning"]["directions"] == ["minimize"]
+    assert (trials(result)["fit_time"].dropna() < 0.5).all()  # seconds, not roc_auc values
 
 
 def test_a_pruner_stops_bad_trials_after_a_fold(run: Run) -> None:

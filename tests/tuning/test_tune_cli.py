@@ -97,8 +97,18 @@ def test_two_engine_runs_share_one_postgresql_study(postgres_url: str, tmp_path:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
+        (["model=hist_gbm", "tune=tpe", "model.search_space.l2_regularization.low=0"],
+         "model.search_space.l2_regularization: a log-scale range needs low > 0, but got low=0"),
         (["model=svm", "tune=tpe", "model.search_space.C.low=-1"],
-         "model.search_space.C: a log-scale range needs low > 0, but got low=-1"),
+         "model.search_space.C: The 'C' parameter of SVC must be a float in the range (0.0, inf]"),
+        (["model=knn", "tune=tpe",
+          "model.search_space.weights={type: categorical, choices: [uniform, distanc]}"],
+         "model.search_space.weights: The 'weights' parameter of KNeighborsClassifier must be"),
+        (["tune=tpe", "tune.storage=foo"], "tune.storage: 'foo' is not a storage"),
+        (["tune=tpe", "split=holdout"], "split.cv.strategy is none"),
+        (["tune=tpe", "tune.models=knn"], "tune.models: expected a list of names, got 'knn'"),
+        (["tune=tpe", "tune.sampler_options=5"], "tune.sampler_options: expected a mapping"),
+        (["tune=nsga2", "tune.pick={within: -1}"], "tune.pick.within: must be a number of at"),
         (["tune=tpee"], "Did you mean 'tpe'"),
         (["tune=tpe", "tune.method=bayes"], "tune.method: unknown search method 'bayes'"),
         (["tune=tpe", "tune.pruner=medain"], "tune.pruner: unknown value 'medain'. Did you mean "
