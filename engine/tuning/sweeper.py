@@ -109,6 +109,7 @@ class OptunaSweeper(Sweeper):
         from engine.tuning.storage import open_storage, storage_location
 
         studies_dir = Path(self.studies_dir)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweeper prints its own lines
         with _as_sweeper_settings():
             storage = open_storage(self.storage, study_name, studies_dir)
             # Seeded past the trials the study already has, so a resumed study samples afresh.

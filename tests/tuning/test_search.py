@@ -144,7 +144,8 @@ def test_the_time_budget_is_honoured_within_5_percent_or_one_trial(run: Run) -> 
     result = run("model=knn", "tune=random", "tune.n_trials=100000", "tune.timeout=3",
                  "tune.plots=false", *FAST)
     longest = trials(result)["duration_s"].max()
-    assert result.metrics["tuning"]["search_seconds"] <= max(3 * 1.05, 3 + longest) + 0.5
+    # The clock starts before the study is opened: 0.2 s for that, none for the search itself.
+    assert result.metrics["tuning"]["search_seconds"] <= max(3 * 1.05, 3 + longest) + 0.2
     assert len(trials(result)) > 3
 
 
