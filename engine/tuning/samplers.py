@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.config.binding import check_parameters
-from engine.errors import ConfigError, did_you_mean, options_hint
+from engine.data.validation import check_choice
+from engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from optuna.pruners import BasePruner
@@ -36,12 +37,7 @@ ENGINE_SET = {"seed", "search_space"}
 
 def check_method(method: Any) -> str:
     """``tune.method`` must be one of TUNE_METHODS."""
-    if method not in TUNE_METHODS:
-        raise ConfigError(
-            f"tune.method: unknown search method {method!r}."
-            f"{did_you_mean(str(method), TUNE_METHODS)} {options_hint(TUNE_METHODS)}"
-        )
-    return str(method)
+    return str(check_choice(method, TUNE_METHODS, key="tune.method", what="search method"))
 
 
 def make_sampler(
@@ -80,13 +76,7 @@ def make_pruner(name: Any, options: Mapping[str, Any] | None) -> BasePruner:
     """The pruner for ``tune.pruner`` with ``tune.pruner_options``."""
     import optuna
 
-    if name is None:
-        name = "none"
-    if name not in PRUNERS:
-        raise ConfigError(
-            f"tune.pruner: unknown pruner {name!r}.{did_you_mean(str(name), PRUNERS)} "
-            f"{options_hint(PRUNERS)}"
-        )
+    name = check_choice(name or "none", PRUNERS, key="tune.pruner", what="pruner")
     cls = getattr(optuna.pruners, PRUNERS[name])
     return cls(**_options(options, cls, "tune.pruner_options"))
 

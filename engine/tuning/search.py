@@ -21,6 +21,7 @@ from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.errors import ConfigError, EngineError
 from engine.evaluation.metrics import MetricSet
 from engine.tuning.objective import objective_direction, trial_pipeline_params
+from engine.tuning.pipeline_space import PipelineSpace
 from engine.tuning.plots import start_plots
 from engine.tuning.recovery import counted_trials, requeue_interrupted
 from engine.tuning.results import pareto_front, pick_trial, write_results
@@ -72,8 +73,9 @@ def run_search(
         folds=folds, task=task, metrics=metrics, objectives=objectives, families=families,
         deadline=None if settings.timeout is None else started + settings.timeout,
     )
-    study = open_study(job)
-    _check_same_search(study, _signature(spec, objectives, build_space(job), families, X))
+    space = build_space(job)
+    study = open_study(job, space)
+    _check_same_search(study, _signature(spec, objectives, space, families, X))
     requeued = requeue_interrupted(study)
     before = len(counted_trials(study))
     location = storage_location(settings.storage, name, studies_dir)
@@ -82,10 +84,9 @@ def run_search(
     if requeued:
         console.print(f"  re-queued {requeued} trial(s) interrupted in an earlier run")
     with _Progress(console, settings, before) as on_trial:
-        run_workers(job, on_trial)
+        run_workers(job, on_trial, (study, space))
     searched = time.time() - started
     best = _best_or_fail(study, objectives, settings, failure_message(study, settings))
-    space = build_space(job)
     record = {
         "study_name": name,
         "storage": location,
@@ -110,7 +111,7 @@ def run_search(
                         plots)
 
 
-def _signature(spec: ExperimentSpec, objectives: tuple[str, ...], space: Any,
+def _signature(spec: ExperimentSpec, objectives: tuple[str, ...], space: PipelineSpace,
                families: dict[str, ModelSpec], X: pd.DataFrame) -> dict[str, Any]:
     """What a resumed study must share with this run: data, objectives, model(s) and space."""
     return {

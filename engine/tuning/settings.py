@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.data.validation import check_choice
 from engine.errors import ConfigError, did_you_mean, options_hint
 from engine.tuning.objective import COST_OBJECTIVES
 from engine.tuning.reporting import PRUNE_ON
@@ -60,12 +61,12 @@ def tune_settings(tune: Mapping[str, Any]) -> TuneSettings:
         study_name=None if tune.get("study_name") is None else check_study_name(
             tune["study_name"]),
         storage=tune.get("storage"),
-        pruner=_choice(tune.get("pruner") or "none", tuple(PRUNERS), "pruner"),
+        pruner=check_choice(tune.get("pruner") or "none", PRUNERS, key="tune.pruner"),
         pruner_options=_mapping(tune.get("pruner_options"), "pruner_options",
                                 "{n_startup_trials: 5}"),
         sampler_options=_mapping(tune.get("sampler_options"), "sampler_options",
                                  "{n_startup_trials: 10}"),
-        prune_on=_choice(tune.get("prune_on", "folds"), PRUNE_ON, "prune_on"),
+        prune_on=check_choice(tune.get("prune_on", "folds"), PRUNE_ON, key="tune.prune_on"),
         objectives=_names(tune.get("objectives"), "objectives", "[auto, fit_time]"),
         pick=_mapping(tune.get("pick"), "pick", "{objective: fit_time, within: 0.005}"),
         max_failure_fraction=_fraction(tune.get("max_failure_fraction", 0.5)),
@@ -159,13 +160,6 @@ def _flag(value: Any, key: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"tune.{key}: must be true or false, got {value!r}.")
     return value
-
-
-def _choice(value: Any, options: tuple[str, ...], key: str) -> str:
-    if value not in options:
-        raise ConfigError(f"tune.{key}: unknown value {value!r}."
-                          f"{did_you_mean(str(value), options)} {options_hint(options)}")
-    return str(value)
 
 
 def _fraction(value: Any) -> float:

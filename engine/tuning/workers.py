@@ -57,7 +57,7 @@ class WorkerJob:
     parent: int = 0
 
 
-def open_study(job: WorkerJob) -> optuna.Study:
+def open_study(job: WorkerJob, space: PipelineSpace) -> optuna.Study:
     """Create or load the study, with a sampler seeded from ``seed``, the worker number and the
     trials already in the study (so a seeded sequential study repeats exactly)."""
     import optuna
@@ -75,7 +75,6 @@ def open_study(job: WorkerJob) -> optuna.Study:
     if settings.method not in SHARED_SEQUENCE:
         # A resumed study or another worker must not replay the same draws.
         seed += job.worker * 100_003 + len(study.get_trials(deepcopy=False))
-    space = build_space(job)
     study.sampler = make_sampler(
         settings.method, settings.sampler_options, seed=seed, n_objectives=len(job.objectives),
         grid=space.grid() if settings.method == "grid" else None,
@@ -88,16 +87,26 @@ def build_space(job: WorkerJob) -> PipelineSpace:
     return space_for(job.spec, job.task, job.families, list(job.X.columns))
 
 
-def run_worker(job: WorkerJob, on_trial: Callable[[Any, Any], None] | None = None) -> None:
-    """Run trials on the shared study until the budget (total trials or deadline) is spent."""
+def run_worker(
+    job: WorkerJob,
+    on_trial: Callable[[Any, Any], None] | None = None,
+    opened: tuple[optuna.Study, PipelineSpace] | None = None,
+) -> None:
+    """Run trials on the shared study until the budget (total trials or deadline) is spent.
+
+    ``opened`` is the study and space the calling process has already (worker 0).
+    """
     from threadpoolctl import threadpool_limits
 
     from engine.models.pipeline import build_pipeline
 
-    study = open_study(job)
+    if opened is None:
+        space = build_space(job)
+        opened = open_study(job, space), space
+    study, space = opened
     objective = CVObjective(
         build_pipeline(job.spec, job.task, list(job.X.columns)), job.X, job.y, job.folds,
-        job.metrics, build_space(job), job.objectives, job.settings.prune_on,
+        job.metrics, space, job.objectives, job.settings.prune_on,
     )
     callbacks: list[Callable[[Any, Any], None]] = [_StopRule(job.settings)]
     if job.parent:
@@ -121,8 +130,12 @@ def run_worker(job: WorkerJob, on_trial: Callable[[Any, Any], None] | None = Non
                        callbacks=callbacks)
 
 
-def run_workers(job: WorkerJob, on_trial: Callable[[Any, Any], None] | None = None) -> None:
-    """Worker 0 here, the others in spawned processes; wait for all of them."""
+def run_workers(
+    job: WorkerJob,
+    on_trial: Callable[[Any, Any], None],
+    opened: tuple[optuna.Study, PipelineSpace],
+) -> None:
+    """Worker 0 here (on the ``opened`` study), the others in spawned processes; wait for all."""
     context = multiprocessing.get_context("spawn")
     others = [
         context.Process(target=run_worker, args=(replace(job, worker=number, parent=os.getpid()),),
@@ -132,7 +145,7 @@ def run_workers(job: WorkerJob, on_trial: Callable[[Any, Any], None] | None = No
     for process in others:
         process.start()
     try:
-        run_worker(job, on_trial)
+        run_worker(job, on_trial, opened)
     finally:
         for process in others:
             process.join()

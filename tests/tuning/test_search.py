@@ -46,6 +46,31 @@ def test_search_refits_the_best_trial_and_reports_test_beside_cv(run: Run) -> No
     assert len(pd.read_csv(result.run_dir / "cv_scores.csv")) == 3
 
 
+@pytest.mark.parametrize("method", ["tpe", "random", "cmaes", "gp", "qmc", "grid"])
+def test_every_sampler_runs_a_search(run: Run, method: str) -> None:
+    result = run("model=knn", f"tune={method}", "tune.n_trials=4", "tune.plots=false", *FAST)
+    assert result.metrics["tuning"]["method"] == method
+    assert result.metrics["tuning"]["trials"] == {"COMPLETE": 4}
+
+
+@pytest.mark.parametrize("pruner", ["successive_halving", "hyperband"])
+def test_every_pruner_runs_a_search(run: Run, pruner: str) -> None:
+    result = run("model=knn", "tune=random", f"tune.pruner={pruner}", "tune.n_trials=12",
+                 "tune.plots=false", *FAST)
+    counts = result.metrics["tuning"]["trials"]
+    assert counts.get("COMPLETE", 0) + counts.get("PRUNED", 0) == 12
+
+
+def test_a_sqlite_study_lives_in_a_db_file_and_resumes(run: Run, tmp_path: Path) -> None:
+    common = ("model=knn", "tune=random", "tune.storage=sqlite", "tune.study_name=in_sqlite",
+              "tune.plots=false", *FAST)
+    run(*common, "tune.n_trials=2")
+    result = run(*common, "tune.n_trials=5")
+    assert result.metrics["tuning"]["storage"] == (
+        f"sqlite:///{tmp_path / 'outputs' / 'studies' / 'in_sqlite.db'}")
+    assert result.metrics["tuning"]["new_trials"] == 3 and len(trials(result)) == 5
+
+
 def test_a_seeded_sequential_study_gives_the_same_trials_twice(run: Run) -> None:
     first = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *FAST))
     second = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *FAST))
