@@ -23,6 +23,7 @@ def validate_model(model: ModelSpec, allowed: Iterable[str] = ()) -> None:
     kept for that family and left out for the other; one that no estimator takes is an error.
     """
     classes = _classes(model, allowed)
+    params = _component_params(model.params, allowed)
     accepted = {family: accepted_parameters(cls) for family, cls in classes.items()}
     known = set().union(*(names or set() for names in accepted.values()))
     takes_anything = any(names is None for names in accepted.values())
@@ -35,11 +36,12 @@ def validate_model(model: ModelSpec, allowed: Iterable[str] = ()) -> None:
                     f"{did_you_mean(name, known)} Its parameters: {', '.join(sorted(known))}."
                 )
     for cls in classes.values():
-        instantiate_checked(cls, _params_for(cls, model.params), "model")
-        _check_search_values(cls, model)
+        own = _params_for(cls, params, classes.values())
+        instantiate_checked(cls, own, "model")
+        _check_search_values(cls, model, own)
 
 
-def _check_search_values(cls: type, model: ModelSpec) -> None:
+def _check_search_values(cls: type, model: ModelSpec, params: dict[str, Any]) -> None:
     """Each categorical choice and both ends of each range must be a value ``cls`` accepts."""
     accepted = accepted_parameters(cls)
     for name, entry in model.search_space.items():
@@ -48,8 +50,7 @@ def _check_search_values(cls: type, model: ModelSpec) -> None:
         values = entry.get("choices") or [entry.get("low"), entry.get("high")]
         for value in values if isinstance(values, list | tuple) else []:
             if value is not None:
-                params = {**_params_for(cls, model.params), name: value}
-                instantiate_checked(cls, params, "model.search_space")
+                instantiate_checked(cls, {**params, name: value}, "model.search_space")
 
 
 def build_estimator(model: ModelSpec, task: str, allowed: Iterable[str] = ()) -> Any:
@@ -62,8 +63,10 @@ def build_estimator(model: ModelSpec, task: str, allowed: Iterable[str] = ()) ->
             f"Pick a model with a {family} estimator (e.g. model=random_forest or "
             f"model=hist_gbm), or declare the task with dataset.task=..."
         )
-    cls = import_target(model.targets[family], f"model._target_.{family}", allowed)
-    return instantiate_checked(cls, _params_for(cls, model.params), "model")
+    classes = _classes(model, allowed)
+    params = _params_for(classes[family], _component_params(model.params, allowed),
+                         classes.values())
+    return instantiate_checked(classes[family], params, "model")
 
 
 def _classes(model: ModelSpec, allowed: Iterable[str]) -> dict[str, type]:
@@ -74,6 +77,35 @@ def _classes(model: ModelSpec, allowed: Iterable[str]) -> dict[str, type]:
     }
 
 
-def _params_for(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+def _params_for(cls: type, params: dict[str, Any], classes: Iterable[type]) -> dict[str, Any]:
+    """The parameters for ``cls``: all but those only another task family's class declares."""
+    declared = {other: _declared(other) for other in classes}
+    known = set().union(*declared.values())
+    own = _declared(cls)
+    return {k: v for k, v in params.items() if k in own or k not in known}
+
+
+def _declared(cls: type) -> set[str]:
+    """The parameter names ``cls`` declares (for a class taking ``**kwargs``, its own names)."""
     accepted = accepted_parameters(cls)
-    return dict(params) if accepted is None else {k: v for k, v in params.items() if k in accepted}
+    if accepted is not None:
+        return accepted
+    return set(cls._get_param_names()) if hasattr(cls, "_get_param_names") else set()
+
+
+def _component_params(params: dict[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
+    """Flatten a component given by ``_target_`` into the class plus routed parameters.
+
+    ``module: {_target_: engine.models.torch.TabularMLP, width: 64}`` becomes
+    ``module=TabularMLP, module__width=64``: the skorch-style routing a tuner reaches.
+    """
+    flat: dict[str, Any] = {}
+    for name, value in params.items():
+        if isinstance(value, Mapping) and "_target_" in value:
+            flat[name] = import_target(value["_target_"], f"model.{name}._target_",
+                                       tuple(allowed))
+            flat.update({f"{name}__{key}": item for key, item in value.items()
+                         if key != "_target_"})
+        else:
+            flat[name] = value
+    return flat

@@ -20,14 +20,17 @@ CHECK_ROWS = 500
 
 
 def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> Pipeline:
-    """``Pipeline([("features", ColumnTransformer), ("model", estimator)])`` for ``task``."""
+    """``Pipeline([("features", ColumnTransformer), ("model", estimator)])`` for ``task``.
+
+    A model that declares ``takes_feature_frame`` (the PyTorch ones) gets the features as a
+    DataFrame, so integer code columns stay recognisable and its errors can name columns.
+    """
     allowed = spec.allowed_targets
-    return Pipeline(
-        [
-            ("features", build_preprocessor(spec.features, columns=columns, allowed=allowed)),
-            ("model", build_estimator(spec.model, task, allowed)),
-        ]
-    )
+    features = build_preprocessor(spec.features, columns=columns, allowed=allowed)
+    model = build_estimator(spec.model, task, allowed)
+    if getattr(model, "takes_feature_frame", False):
+        features.set_output(transform="pandas")
+    return Pipeline([("features", features), ("model", model)])
 
 
 def check_features_suit_model(pipeline: Pipeline, X_train: pd.DataFrame) -> None:

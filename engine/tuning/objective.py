@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from engine.errors import first_line
 from engine.evaluation.metrics import MetricSet
 from engine.tuning.pipeline_space import PipelineSpace
-from engine.tuning.reporting import listening, report_fold
+from engine.tuning.reporting import listening, report_fold, resolve_prune_on
 
 if TYPE_CHECKING:
     from optuna.trial import Trial
@@ -48,7 +48,7 @@ class CVObjective:
     metrics: MetricSet
     space: PipelineSpace
     objectives: tuple[str, ...]
-    prune_on: str = "folds"
+    prune_on: str = "auto"
 
     def __call__(self, trial: Trial) -> float | tuple[float, ...]:
         import optuna
@@ -67,7 +67,8 @@ class CVObjective:
         folds: list[dict[str, float]] = []
         fit_seconds, size = 0.0, 0
         pruning = trial if len(self.objectives) == 1 else None
-        with listening(pruning, self.prune_on):
+        prune_on = resolve_prune_on(self.prune_on, pipeline.steps[-1][1])
+        with listening(pruning, prune_on):
             for number, (train, test) in enumerate(self.folds):
                 model = clone(pipeline)
                 started = time.perf_counter()

@@ -4,7 +4,8 @@ The CV objective reports the running mean score after each fold. An iterative es
 PyTorch one reports after each epoch) calls :func:`report_progress` instead; outside a search it
 does nothing, so the same estimator trains unchanged in a plain run. With ``tune.prune_on=epochs``
 the epochs of the first fold are the pruner's steps (hyperband's resource); the other folds run
-to the end.
+to the end. ``auto`` prunes on epochs for a model that declares ``reports_epochs`` and on folds
+for any other.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from optuna.trial import Trial
 
-PRUNE_ON = ("folds", "epochs")
+PRUNE_ON = ("auto", "folds", "epochs")
 
 
 @dataclass
@@ -52,6 +53,13 @@ def report_fold(running_mean: float, fold: int) -> None:
     listener.fold = fold + 1
     if listener.prune_on == "folds":
         _report(listener.trial, running_mean, fold)
+
+
+def resolve_prune_on(prune_on: str, model: object) -> str:
+    """``auto`` becomes ``epochs`` for a model that reports per epoch, else ``folds``."""
+    if prune_on != "auto":
+        return prune_on
+    return "epochs" if getattr(model, "reports_epochs", False) else "folds"
 
 
 @contextmanager

@@ -33,7 +33,7 @@ class TuneSettings:
     pruner: str = "none"
     pruner_options: dict[str, Any] = field(default_factory=dict)
     sampler_options: dict[str, Any] = field(default_factory=dict)
-    prune_on: str = "folds"
+    prune_on: str = "auto"
     objectives: tuple[str, ...] = ()
     pick: dict[str, Any] = field(default_factory=dict)
     max_failure_fraction: float = 0.5
@@ -66,7 +66,7 @@ def tune_settings(tune: Mapping[str, Any]) -> TuneSettings:
                                 "{n_startup_trials: 5}"),
         sampler_options=_mapping(tune.get("sampler_options"), "sampler_options",
                                  "{n_startup_trials: 10}"),
-        prune_on=check_choice(tune.get("prune_on", "folds"), PRUNE_ON, key="tune.prune_on"),
+        prune_on=check_choice(tune.get("prune_on", "auto"), PRUNE_ON, key="tune.prune_on"),
         objectives=_names(tune.get("objectives"), "objectives", "[auto, fit_time]"),
         pick=_mapping(tune.get("pick"), "pick", "{objective: fit_time, within: 0.005}"),
         max_failure_fraction=_fraction(tune.get("max_failure_fraction", 0.5)),

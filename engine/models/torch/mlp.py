@@ -1,0 +1,94 @@
+"""The shipped tabular network: numeric inputs plus embedded category codes, then an MLP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh,
+               "leaky_relu": nn.LeakyReLU}
+NORMS = ("none", "batch", "layer")
+CODE_OFFSET = 2
+"""Codes start at -2 (missing) and -1 (unseen), as the ``embeddings`` features encode them."""
+
+
+class TabularMLP(nn.Module):
+    """``depth`` hidden layers of ``width`` units over numeric columns and category embeddings.
+
+    ``categories`` lists ``(column index, number of codes)`` for each input column that holds
+    category codes; each gets an embedding of ``embedding_dim`` (by default fastai's rule,
+    at most 32). With ``residual`` every hidden layer after the first adds its input back.
+
+    >>> TabularMLP(n_features=30, n_outputs=2, width=64, depth=2)(torch.zeros(8, 30)).shape
+    torch.Size([8, 2])
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_outputs: int,
+        *,
+        width: int = 256,
+        depth: int = 2,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        norm: str = "none",
+        residual: bool = False,
+        categories: Sequence[tuple[int, int]] = (),
+        embedding_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        _check_options(activation=activation, norm=norm, width=width, depth=depth,
+                       dropout=dropout)
+        code_columns = [int(column) for column, _ in categories]
+        numeric = [i for i in range(n_features) if i not in set(code_columns)]
+        self.register_buffer("numeric_index", torch.tensor(numeric, dtype=torch.long))
+        self.register_buffer("code_index", torch.tensor(code_columns, dtype=torch.long))
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(int(count) + CODE_OFFSET, embedding_dim or _embedding_size(int(count)))
+            for _, count in categories
+        )
+        width_in = len(numeric) + sum(e.embedding_dim for e in self.embeddings)
+        self.residual = residual
+        self.hidden = nn.ModuleList()
+        for layer in range(depth):
+            block = [nn.Linear(width_in if layer == 0 else width, width)]
+            if norm != "none":
+                block.append(nn.BatchNorm1d(width) if norm == "batch" else nn.LayerNorm(width))
+            block.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                block.append(nn.Dropout(dropout))
+            self.hidden.append(nn.Sequential(*block))
+        self.head = nn.Linear(width if depth else width_in, n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self.embeddings):
+            codes = x.index_select(1, self.code_index).long() + CODE_OFFSET
+            parts = [x.index_select(1, self.numeric_index)]
+            for column, embedding in enumerate(self.embeddings):
+                parts.append(embedding(codes[:, column].clamp(0, embedding.num_embeddings - 1)))
+            x = torch.cat(parts, dim=1)
+        for layer, block in enumerate(self.hidden):
+            x = x + block(x) if self.residual and layer > 0 else block(x)
+        return self.head(x)
+
+
+def _embedding_size(count: int) -> int:
+    """fastai's rule of thumb for an embedding's width, capped at 32."""
+    return min(32, max(2, round(1.6 * (count + CODE_OFFSET) ** 0.56)))
+
+
+def _check_options(*, activation: str, norm: str, width: int, depth: int,
+                   dropout: float) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"TabularMLP: unknown activation {activation!r}; "
+                         f"valid options: {', '.join(ACTIVATIONS)}.")
+    if norm not in NORMS:
+        raise ValueError(f"TabularMLP: unknown norm {norm!r}; valid options: {', '.join(NORMS)}.")
+    if width < 1 or depth < 0:
+        raise ValueError(f"TabularMLP: width must be >= 1 and depth >= 0, got width={width}, "
+                         f"depth={depth}.")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"TabularMLP: dropout must be in [0, 1), got {dropout}.")
