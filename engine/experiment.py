@@ -27,12 +27,13 @@ from engine.data.task import TASKS
 from engine.data.validation import check_choice
 from engine.deploy.batch_predict import prediction_columns
 from engine.deploy.bundle import BUNDLE_DIR, save_bundle
+from engine.deploy.exports import check_export_targets, export_model
 from engine.deploy.schema import infer_schema
 from engine.errors import ConfigError
 from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
 from engine.evaluation.scoring import cross_validate_pipeline, fit_pipeline, score_holdout
 from engine.features.preprocessor import build_preprocessor
-from engine.models.estimators import build_estimator, validate_model
+from engine.models.estimators import build_estimator, model_classes, validate_model
 from engine.models.pipeline import build_pipeline, check_features_suit_model
 from engine.tracking.files import write_json
 from engine.tracking.provenance import git_state, package_versions
@@ -44,7 +45,7 @@ from engine.tuning.settings import TuneSettings, tune_settings
 from engine.tuning.storage import storage_location
 from engine.tuning.workers import quiet_optuna
 
-DEPLOY_TARGETS = ("bundle",)
+DEPLOY_TARGETS = ("bundle", "onnx", "torchscript")
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,12 @@ def validate_spec(spec: ExperimentSpec) -> None:
         for candidate in spec.candidates.values():
             validate_model(candidate, spec.allowed_targets)
         space_for(spec, task if task != "auto" else "binary", spec.candidates, None)
-    for target in spec.deploy.get("targets") or []:
+    targets = spec.deploy.get("targets") or []
+    for target in targets:
         check_choice(target, DEPLOY_TARGETS, key="deploy.targets")
+    for model in (spec.model, *spec.candidates.values()):
+        check_export_targets(targets, model_classes(model, spec.allowed_targets).values(),
+                             model.name)
     check_split_settings(spec.split, spec.dataset)
     check_quality_settings(spec.quality)
 
@@ -164,6 +169,8 @@ def run_experiment(
             **provenance,
         },
     )
+    exports = export_model(fitted, data.X.iloc[test_idx if len(test_idx) else train_idx],
+                           spec.deploy.get("targets") or [], run_dir)
     timing["total_seconds"] = time.perf_counter() - started
     record = {
         "status": "ok",
@@ -176,6 +183,7 @@ def run_experiment(
         "objective": objective,
         "timing": timing,
         "warnings": summarize_warnings(caught),
+        **({"exports": exports} if exports else {}),
         **provenance,
     }
     write_json(run_dir / "run.json", record)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from engine.config.spec import ExperimentSpec, spec_from_config
 from engine.errors import ConfigError, did_you_mean, first_line, options_hint
@@ -27,6 +27,11 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
         plain = OmegaConf.to_container(
             OmegaConf.masked_copy(cfg, keys), resolve=True, throw_on_missing=True
         )
+    except MissingMandatoryValue as error:
+        key = getattr(error, "full_key", None) or "config"
+        raise ConfigError(f"{key}: this config needs a value here; set it on the command line "
+                          f"({key}=...) or in your config. See the comment at the top of its "
+                          "YAML file for an example.") from None
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None) or "config"
         raise ConfigError(f"{key}: {first_line(error)}.") from None
@@ -57,11 +62,19 @@ def candidate_model(cfg: DictConfig, name: str) -> dict[str, Any]:
         )
     root = OmegaConf.masked_copy(cfg, [key for key in cfg if key not in ("hydra", "model")])
     OmegaConf.set_struct(root, False)
-    root.model = OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml")
+    root.model = _model_file(name)
     try:
         return cast(dict[str, Any], OmegaConf.to_container(root.model, resolve=True))
     except OmegaConfBaseException as error:
         raise ConfigError(f"tune.models: model={name}: {first_line(error)}.") from None
+
+
+def _model_file(name: str) -> DictConfig:
+    """``conf/model/<name>.yaml`` merged over the model configs its ``defaults`` list names."""
+    own = OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml")
+    defaults = own.pop("defaults", [])
+    parents = [_model_file(parent) for parent in defaults if parent != "_self_"]
+    return cast(DictConfig, OmegaConf.merge(*parents, own))
 
 
 def compose_spec(overrides: Sequence[str] = ()) -> ExperimentSpec:

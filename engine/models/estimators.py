@@ -22,7 +22,7 @@ def validate_model(model: ModelSpec, allowed: Iterable[str] = ()) -> None:
     A parameter only one task family's estimator takes (``class_weight`` for a classifier) is
     kept for that family and left out for the other; one that no estimator takes is an error.
     """
-    classes = _classes(model, allowed)
+    classes = model_classes(model, allowed)
     params = _component_params(model.params, allowed)
     accepted = {family: accepted_parameters(cls) for family, cls in classes.items()}
     known = set().union(*(names or set() for names in accepted.values()))
@@ -63,13 +63,14 @@ def build_estimator(model: ModelSpec, task: str, allowed: Iterable[str] = ()) ->
             f"Pick a model with a {family} estimator (e.g. model=random_forest or "
             f"model=hist_gbm), or declare the task with dataset.task=..."
         )
-    classes = _classes(model, allowed)
+    classes = model_classes(model, allowed)
     params = _params_for(classes[family], _component_params(model.params, allowed),
                          classes.values())
     return instantiate_checked(classes[family], params, "model")
 
 
-def _classes(model: ModelSpec, allowed: Iterable[str]) -> dict[str, type]:
+def model_classes(model: ModelSpec, allowed: Iterable[str] = ()) -> dict[str, type]:
+    """The estimator class per task family, imported through the allow-list."""
     allowed = tuple(allowed)
     return {
         family: import_target(path, f"model._target_.{family}", allowed)

@@ -59,4 +59,8 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
             f"[yellow]{warning['category']}[/yellow] ×{warning['count']}: {warning['message']}",
             highlight=False,
         )
+    for target, export in record.get("exports", {}).items():
+        parity = export["parity"]
+        console.print(f"export {target}: exports/{export['file']} · largest difference from the "
+                      f"model {parity['max_abs_diff']:.1e} on {parity['rows']} held-out rows")
     console.print(f"run directory: {record['run_dir']}")

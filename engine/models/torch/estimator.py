@@ -107,23 +107,19 @@ class TorchEstimator(BaseEstimator):
         self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
-        for name, value in routed.items():
-            setattr(self, name, value)
+        self._routed = routed  # module__* and optimizer__*, stored unchanged
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {**super().get_params(deep=deep), **self._routed_params()}
 
     def set_params(self, **params: Any) -> TorchEstimator:
         routed = {k: v for k, v in params.items() if k.split("__")[0] in ROUTES and "__" in k}
-        for name, value in routed.items():
-            setattr(self, name, value)
+        self._routed = {**self._routed, **routed}
         rest = {k: v for k, v in params.items() if k not in routed}
         return super().set_params(**rest) if rest else self
 
     def _routed_params(self) -> dict[str, Any]:
-        declared = set(self._get_param_names())
-        return {name: value for name, value in vars(self).items()
-                if name not in declared and not name.startswith("_") and not name.endswith("_")}
+        return dict(self._routed)
 
     def _validate_params(self) -> None:
         """scikit-learn's checks, then every routed name against its owner's signature."""
@@ -160,10 +156,9 @@ class TorchEstimator(BaseEstimator):
 
     # fitting -------------------------------------------------------------------------------
 
-    def _fit(self, X: Any, y: Any, n_outputs: int, loss_fn: nn.Module,
-             stratify: np.ndarray | None) -> None:
-        self.categories_ = [(index, max(int(X[:, index].max()) + 1, 1))
-                            for index in self._code_columns(X)]
+    def _fit(self, X: np.ndarray, y: np.ndarray, codes: list[int], n_outputs: int,
+             loss_fn: nn.Module, stratify: np.ndarray | None) -> None:
+        self.categories_ = [(index, max(int(X[:, index].max()) + 1, 1)) for index in codes]
         self.n_outputs_ = n_outputs
         self.device_ = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
@@ -196,17 +191,15 @@ class TorchEstimator(BaseEstimator):
         self.best_epoch_ = history.best_epoch
         self.n_epochs_ = len(history.train_loss)
 
-    def _input(self, X: Any, y: Any = None, *, reset: bool) -> Any:
-        if reset:
-            self._frame_dtypes = X.dtypes if isinstance(X, pd.DataFrame) else None
-        if y is None:
-            return validate_data(self, X, reset=reset, dtype=np.float32)
-        return validate_data(self, X, y, reset=reset, dtype=np.float32,
+    def _training_input(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """Validated float32 X and y, and the columns holding category codes."""
+        dtypes = X.dtypes if isinstance(X, pd.DataFrame) else None
+        X, y = validate_data(self, X, y, dtype=np.float32,
                              y_numeric=isinstance(self, RegressorMixin))
+        return X, y, self._code_columns(X, dtypes)
 
-    def _code_columns(self, X: np.ndarray) -> list[int]:
-        chosen, dtypes = self.categorical_features, self._frame_dtypes
-        del self._frame_dtypes
+    def _code_columns(self, X: np.ndarray, dtypes: pd.Series | None) -> list[int]:
+        chosen = self.categorical_features
         if chosen is None:
             return []
         if isinstance(chosen, str):
@@ -295,7 +288,7 @@ class TorchEstimator(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "module_")
-        X = self._input(X, reset=False)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
         tensor = torch.as_tensor(X, device=self.device_)
         return forward_all(self.module_, tensor, amp_dtype(self.precision, self.device_)
                            ).cpu().numpy().astype(np.float64)
@@ -303,7 +296,7 @@ class TorchEstimator(BaseEstimator):
     # pickling ------------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # object.__getstate__ gives __dict__ itself
         module = state.pop("module_", None)
         if module is not None:
             buffer = io.BytesIO()
@@ -349,18 +342,18 @@ class TorchClassifier(ClassifierMixin, TorchEstimator):
 
     def fit(self, X: Any, y: Any) -> TorchClassifier:
         self._validate_params()
-        X, y = self._input(X, y, reset=True)
+        X, y, codes = self._training_input(X, y)
         check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs at least 2 classes in y; got "
-                             f"only {self.classes_[0]!r}.")
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes in y; got only "
+                             f"one class, {self.classes_[0]!r}.")
         weights = None
         if self.class_weight is not None:
             weights = torch.as_tensor(compute_class_weight(self.class_weight, classes=self.classes_,
                                                            y=y), dtype=torch.float32)
-        self._fit(X, codes.astype(np.int64), len(self.classes_),
-                  nn.CrossEntropyLoss(weight=weights), stratify=codes)
+        self._fit(X, encoded.astype(np.int64), codes, len(self.classes_),
+                  nn.CrossEntropyLoss(weight=weights), stratify=encoded)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -368,7 +361,8 @@ class TorchClassifier(ClassifierMixin, TorchEstimator):
         return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self._outputs(X).argmax(axis=1)]
+        outputs = self._outputs(X)
+        return self.classes_[outputs.argmax(axis=1)]
 
     def _target_text(self) -> str:
         return f"{len(self.classes_)}-class target"
@@ -379,14 +373,14 @@ class TorchRegressor(RegressorMixin, TorchEstimator):
 
     def fit(self, X: Any, y: Any) -> TorchRegressor:
         self._validate_params()
-        X, y = self._input(X, y, reset=True)
+        X, y, codes = self._training_input(X, y)
         y = np.asarray(y, dtype=np.float64)
         if y.ndim != 1:
             raise ValueError(f"{type(self).__name__} takes a 1-d target; got shape {y.shape}.")
         self.y_mean_ = float(y.mean())
         self.y_scale_ = float(y.std()) or 1.0
         scaled = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)[:, None]
-        self._fit(X, scaled, 1, nn.MSELoss(), stratify=None)
+        self._fit(X, scaled, codes, 1, nn.MSELoss(), stratify=None)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
