@@ -142,10 +142,12 @@ class TorchEstimator(BaseEstimator):
                 raise ValueError(f"'{name}': {owner.__name__}'s {key} is set by "
                                  f"{type(self).__name__}; {fix}.")
             if taken is not None and key not in taken:
+                own = sorted(taken - set(SET_BY_ESTIMATOR[route]))
                 raise ValueError(
                     f"'{name}': {owner.__name__} has no parameter '{key}'."
-                    f"{did_you_mean(key, taken, prefix=route + '__')} Its parameters: "
-                    f"{', '.join(sorted(taken - set(SET_BY_ESTIMATOR[route])))}."
+                    f"{did_you_mean(key, taken, prefix=route + '__')} "
+                    + (f"Its parameters: {', '.join(own)}." if own else
+                       f"It takes none besides {', '.join(SET_BY_ESTIMATOR[route][:2])}.")
                 )
         resolve_device(self.device)
 
@@ -167,8 +169,7 @@ class TorchEstimator(BaseEstimator):
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             self.module_ = self._build_module().to(self.device_)
-            X_all = torch.as_tensor(X, device=self.device_)
-            y_all = torch.as_tensor(y, device=self.device_)
+            X_all, y_all = _tensor(X, self.device_), _tensor(y, self.device_)
             self._check_forward(X_all[:2])
             optimizer = OPTIMIZERS[self.optimizer](
                 self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay,
@@ -289,8 +290,7 @@ class TorchEstimator(BaseEstimator):
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "module_")
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        tensor = torch.as_tensor(X, device=self.device_)
-        return forward_all(self.module_, tensor, amp_dtype(self.precision, self.device_)
+        return forward_all(self.module_, _tensor(X, self.device_), amp_dtype(self.precision, self.device_)
                            ).cpu().numpy().astype(np.float64)
 
     # pickling ------------------------------------------------------------------------------
@@ -393,6 +393,11 @@ def _keywords(owner: Any) -> set[str] | None:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None
     return {p.name for p in parameters if p.name != "self"}
+
+
+def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The array on ``device``; a read-only array (a pandas copy-on-write view) is copied."""
+    return torch.as_tensor(array if array.flags.writeable else array.copy(), device=device)
 
 
 def _name(owner: Any) -> str:
