@@ -290,8 +290,9 @@ class TorchEstimator(BaseEstimator):
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "module_")
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        return forward_all(self.module_, _tensor(X, self.device_), amp_dtype(self.precision, self.device_)
-                           ).cpu().numpy().astype(np.float64)
+        outputs = forward_all(self.module_, _tensor(X, self.device_),
+                              amp_dtype(self.precision, self.device_))
+        return outputs.cpu().numpy().astype(np.float64)
 
     # pickling ------------------------------------------------------------------------------
 
