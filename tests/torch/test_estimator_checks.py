@@ -2,11 +2,11 @@
 
 Every check runs; scikit-learn's check_array_api_input skips itself unless SCIPY_ARRAY_API is
 set (the estimators take NumPy and pandas input, not other array libraries). Two settings
-differ from the defaults, both so the checks test the contract rather than our defaults: ``categorical_features=None``, because
-``auto`` reads integer-typed DataFrame columns as category codes (what features=embeddings
-produces), so the check that fits the same integers as an array and as a DataFrame would compare
-two different networks; and more epochs on small batches for the regressor, whose check needs
-R² > 0.5 on 200 rows.
+differ from the defaults, so that the checks test the contract rather than our defaults:
+``categorical_features=None``, because ``auto`` reads integer-typed DataFrame columns as
+category codes (what features=embeddings produces), so the check that fits the same integers as
+an array and as a DataFrame would compare two different networks; and more epochs on small
+batches for the regressor, whose check needs R² > 0.5 on 200 rows.
 """
 
 from __future__ import annotations
