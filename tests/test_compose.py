@@ -9,6 +9,7 @@ import pytest
 from engine.config.compose import CONFIG_DIR, compose_spec
 from engine.errors import ConfigError
 from engine.experiment import validate_spec
+from tests.torch.nets import AS_MODEL_TORCH
 
 GROUPS = ("dataset", "features", "split", "model", "metrics", "tune", "deploy", "experiment",
           "paths")
@@ -21,10 +22,14 @@ def test_every_group_has_options() -> None:
     assert {group for group, _ in OPTIONS} == set(GROUPS)
 
 
-# Group and time splits need the dataset to name its group or time column.
+# Group and time splits need the dataset to name its group or time column; model=torch needs a
+# network; the exports need a PyTorch model.
 NEEDS = {
     ("split", "group"): ["dataset.group_column=mean radius"],
     ("split", "time"): ["dataset.time_column=mean radius"],
+    ("model", "torch"): list(AS_MODEL_TORCH),
+    ("deploy", "onnx"): ["model=mlp"],
+    ("deploy", "torchscript"): ["model=mlp"],
 }
 
 

@@ -5,20 +5,23 @@ from __future__ import annotations
 import pytest
 
 from engine.config.compose import CONFIG_DIR, compose_spec
+from tests.torch.nets import AS_MODEL_TORCH
 
 MODELS = sorted(path.stem for path in (CONFIG_DIR / "model").glob("*.yaml"))
+NEEDS = {"torch": AS_MODEL_TORCH}  # model=torch trains the network the user names
 CASES = [
     (model, dataset)
     for model in MODELS
     for dataset, family in (("breast_cancer", "classification"), ("iris", "classification"),
                             ("diabetes", "regression"))
-    if family in compose_spec([f"model={model}"]).model.targets
+    if family in compose_spec([f"model={model}", *NEEDS.get(model, ())]).model.targets
 ]
 
 
 @pytest.mark.parametrize(("model", "dataset"), CASES, ids=[f"{m}-{d}" for m, d in CASES])
 def test_model_trains_and_beats_chance(run, model: str, dataset: str) -> None:
-    result = run(f"model={model}", f"dataset={dataset}", "split.cv.n_splits=3")
+    result = run(f"model={model}", f"dataset={dataset}", "split.cv.n_splits=3",
+                 *NEEDS.get(model, ()))
     metrics = result.metrics
     assert set(metrics["cv"]) == set(metrics["test"])
     assert metrics["cv"][metrics["primary"]]["mean"] == pytest.approx(result.objective)

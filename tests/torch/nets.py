@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+AS_MODEL_TORCH = ("model.module={_target_: tests.torch.nets.TwoLayerNet, hidden: 32}",
+                  "allowed_targets=[tests.]", "model.lr=0.01")
+"""Overrides that make ``model=torch`` (whose ``module`` is the user's to name) runnable."""
+
 
 class TwoLayerNet(nn.Module):
     """The smallest network the estimators can build: n_features -> hidden -> n_outputs."""

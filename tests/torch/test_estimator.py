@@ -201,3 +201,12 @@ def test_pickle_keeps_weights_as_a_state_dict_never_a_module_object() -> None:
     assert isinstance(restored.module_, TabularMLP)
     assert not restored.module_.training
     assert torch.equal(restored.module_.head.weight, model.module_.head.weight)
+
+
+def test_compiled_training_matches_eager_training() -> None:
+    X, y = rings(300)
+    params = {**FAST, "max_epochs": 3, "module__width": 16}
+    compiled = TorchClassifier(**params, compile=True).fit(X, y)
+    eager = TorchClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(compiled.predict_proba(X), eager.predict_proba(X), atol=1e-5)
+    assert isinstance(pickle.loads(pickle.dumps(compiled)).module_, TabularMLP)
