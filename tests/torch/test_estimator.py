@@ -83,6 +83,14 @@ def test_norms_residual_blocks_and_gradient_clipping_train(norm: str) -> None:
     assert model.score(X, y) > 0.9
 
 
+def test_hidden_sizes_override_width_and_depth() -> None:
+    X, y = rings(300)
+    model = TorchClassifier(**FAST, module__hidden_sizes=[48, 24, 24],
+                            module__residual=True).fit(X, y)
+    assert [block[0].out_features for block in model.module_.hidden] == [48, 24, 24]
+    assert model.module_.skips == [False, False, True]  # only where the widths agree
+
+
 def test_early_stopping_keeps_the_best_epochs_weights() -> None:
     X, y = rings(600)
     y = np.where(np.random.default_rng(1).random(len(y)) < 0.3, 1 - y, y)  # noisy: it overfits

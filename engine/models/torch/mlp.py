@@ -17,9 +17,12 @@ CODE_OFFSET = 2
 class TabularMLP(nn.Module):
     """``depth`` hidden layers of ``width`` units over numeric columns and category embeddings.
 
+    ``hidden_sizes`` (a list, e.g. ``[512, 256, 128]``) sets each hidden layer's units instead
+    of ``width`` and ``depth``; ``width`` and ``depth`` are what a search space tunes best.
     ``categories`` lists ``(column index, number of codes)`` for each input column that holds
     category codes; each gets an embedding of ``embedding_dim`` (by default fastai's rule,
-    at most 32). With ``residual`` every hidden layer after the first adds its input back.
+    at most 32). With ``residual`` each hidden layer after the first whose input is as wide as
+    its output adds that input back.
 
     >>> TabularMLP(n_features=30, n_outputs=2, width=64, depth=2)(torch.zeros(8, 30)).shape
     torch.Size([8, 2])
@@ -36,12 +39,15 @@ class TabularMLP(nn.Module):
         dropout: float = 0.0,
         norm: str = "none",
         residual: bool = False,
+        hidden_sizes: Sequence[int] | None = None,
         categories: Sequence[tuple[int, int]] = (),
         embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
-        _check_options(activation=activation, norm=norm, width=width, depth=depth,
-                       dropout=dropout)
+        if depth < 0:
+            raise ValueError(f"TabularMLP: depth must be >= 0 (0 is a linear model); got {depth}.")
+        sizes = [int(size) for size in hidden_sizes] if hidden_sizes else [width] * depth
+        _check_options(activation=activation, norm=norm, sizes=sizes, dropout=dropout)
         code_columns = [int(column) for column, _ in categories]
         numeric = [i for i in range(n_features) if i not in set(code_columns)]
         self.register_buffer("numeric_index", torch.tensor(numeric, dtype=torch.long))
@@ -51,17 +57,19 @@ class TabularMLP(nn.Module):
             for _, count in categories
         )
         width_in = len(numeric) + sum(e.embedding_dim for e in self.embeddings)
-        self.residual = residual
         self.hidden = nn.ModuleList()
-        for layer in range(depth):
-            block = [nn.Linear(width_in if layer == 0 else width, width)]
+        self.skips: list[bool] = []
+        for layer, size in enumerate(sizes):
+            block = [nn.Linear(width_in, size)]
             if norm != "none":
-                block.append(nn.BatchNorm1d(width) if norm == "batch" else nn.LayerNorm(width))
+                block.append(nn.BatchNorm1d(size) if norm == "batch" else nn.LayerNorm(size))
             block.append(ACTIVATIONS[activation]())
             if dropout > 0:
                 block.append(nn.Dropout(dropout))
             self.hidden.append(nn.Sequential(*block))
-        self.head = nn.Linear(width if depth else width_in, n_outputs)
+            self.skips.append(residual and layer > 0 and width_in == size)
+            width_in = size
+        self.head = nn.Linear(width_in, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(self.embeddings):
@@ -70,8 +78,8 @@ class TabularMLP(nn.Module):
             for column, embedding in enumerate(self.embeddings):
                 parts.append(embedding(codes[:, column].clamp(0, embedding.num_embeddings - 1)))
             x = torch.cat(parts, dim=1)
-        for layer, block in enumerate(self.hidden):
-            x = x + block(x) if self.residual and layer > 0 else block(x)
+        for skip, block in zip(self.skips, self.hidden, strict=True):
+            x = x + block(x) if skip else block(x)
         return self.head(x)
 
 
@@ -80,15 +88,14 @@ def _embedding_size(count: int) -> int:
     return min(32, max(2, round(1.6 * (count + CODE_OFFSET) ** 0.56)))
 
 
-def _check_options(*, activation: str, norm: str, width: int, depth: int,
-                   dropout: float) -> None:
+def _check_options(*, activation: str, norm: str, sizes: list[int], dropout: float) -> None:
     if activation not in ACTIVATIONS:
         raise ValueError(f"TabularMLP: unknown activation {activation!r}; "
                          f"valid options: {', '.join(ACTIVATIONS)}.")
     if norm not in NORMS:
         raise ValueError(f"TabularMLP: unknown norm {norm!r}; valid options: {', '.join(NORMS)}.")
-    if width < 1 or depth < 0:
-        raise ValueError(f"TabularMLP: width must be >= 1 and depth >= 0, got width={width}, "
-                         f"depth={depth}.")
+    if any(size < 1 for size in sizes):
+        raise ValueError(f"TabularMLP: every hidden layer needs at least 1 unit; got {sizes} "
+                         "(from hidden_sizes, or width x depth).")
     if not 0 <= dropout < 1:
         raise ValueError(f"TabularMLP: dropout must be in [0, 1), got {dropout}.")
