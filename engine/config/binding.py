@@ -42,7 +42,9 @@ def instantiate_checked(cls: type, params: Mapping[str, Any], key: str) -> Any:
         if hasattr(instance, "_parameter_constraints"):
             instance._validate_params()
     except (TypeError, ValueError) as error:
-        bad = next((name for name in params if f"'{name}'" in str(error)), None)
+        text = str(error)
+        named = [(text.find(f"'{name}'"), name) for name in params if f"'{name}'" in text]
+        bad = min(named)[1] if named else None  # the first named, not a did-you-mean suggestion
         where = f"{key}.{bad}" if bad else key
         raise ConfigError(f"{where}: {error}") from None
     return instance

@@ -67,8 +67,16 @@ def load_bundle(path: Path) -> Bundle:
                 f"model bundle '{directory}': {name} {state} in {MANIFEST_FILE}; the bundle was "
                 "changed or damaged after training. Re-run the experiment to rebuild it."
             )
+    try:
+        pipeline = joblib.load(directory / PIPELINE_FILE)
+    except (ModuleNotFoundError, AttributeError) as error:
+        raise DataError(
+            f"model bundle '{directory}': the pipeline uses code that cannot be imported here "
+            f"({error}). A bundle keeps weights and settings, not code: run where the model's "
+            "own package (a network named by model.module._target_, say) is importable."
+        ) from None
     return Bundle(
-        pipeline=joblib.load(directory / PIPELINE_FILE),
+        pipeline=pipeline,
         schema=read_json(directory / SCHEMA_FILE),
         metadata=read_json(directory / METADATA_FILE),
         directory=directory,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import sys
 import warnings
 
 import numpy as np
@@ -13,9 +15,12 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.datasets import load_breast_cancer
+from sklearn.pipeline import Pipeline
 
 from engine.deploy.batch_predict import predict_rows, read_rows
-from engine.deploy.bundle import load_bundle
+from engine.deploy.bundle import load_bundle, save_bundle
+from engine.errors import DataError
+from engine.models.torch import TorchClassifier
 from engine.models.torch.export import PARITY_TOLERANCE
 from tests.conftest import only_run_dir
 
@@ -125,8 +130,8 @@ def test_a_network_of_ones_own_runs_by_pointing_module_target_at_it(cli, tmp_pat
 
 @pytest.mark.parametrize(("overrides", "message"), [
     (("model.device=cuda:99",), r"model.device: The 'device' parameter asks for 'cuda:99'"),
-    (("+model.module.widht=8",), r"TabularMLP has no parameter 'widht'\. "
-                                 r"Did you mean 'module__width'\?"),
+    (("+model.module.widht=8",), r"error: model\.module__widht: .*TabularMLP has no parameter "
+                                 r"'widht'\. Did you mean 'module__width'\?"),
     (("+model.search_space.module__deph={type: int, low: 1, high: 3}",),
      r"TabularMLP has no parameter 'deph'\. Did you mean 'module__depth'\?"),
     (("model.optimizer=sgd", "model.lr=1e12", "model.schedule=none"),
@@ -146,3 +151,20 @@ def test_an_export_the_model_cannot_take_is_refused_before_training(cli) -> None
     assert "error: deploy.targets: onnx exports PyTorch models" in done.stderr
     assert "model=hist_gbm is HistGradientBoostingClassifier" in done.stderr
     assert "breast_cancer:" not in done.stdout  # refused before the data loads
+
+
+def test_a_bundle_whose_network_cannot_be_imported_is_refused_clearly(tmp_path, monkeypatch):
+    package = tmp_path / "gone_nets"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from tests.torch.nets import TwoLayerNet\n\nclass Net(TwoLayerNet):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import gone_nets
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    pipeline = Pipeline([("model", TorchClassifier(gone_nets.Net, max_epochs=2))]).fit(X, y)
+    save_bundle(tmp_path / "bundle", pipeline, {}, {})
+    monkeypatch.delitem(sys.modules, "gone_nets")
+    shutil.rmtree(package)
+    with pytest.raises(DataError, match=r"cannot be imported here \(No module named 'gone_nets'\)"):
+        load_bundle(tmp_path / "bundle")

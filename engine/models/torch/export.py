@@ -97,7 +97,7 @@ def export_onnx(estimator: Any, X_check: np.ndarray, path: Path) -> ExportCheck:
         with _quiet_exporter():
             torch.onnx.export(served, example, str(path), input_names=["features"],
                               output_names=["output"], dynamic_shapes={"features": {0: batch}},
-                              verbose=False)
+                              external_data=False, verbose=False)
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         exported = session.run(None, {"features": _float32(X_check)})[0]
     except Exception as error:
