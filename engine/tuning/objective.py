@@ -67,7 +67,8 @@ class CVObjective:
         folds: list[dict[str, float]] = []
         fit_seconds, size = 0.0, 0
         pruning = trial if len(self.objectives) == 1 else None
-        prune_on = resolve_prune_on(self.prune_on, pipeline.steps[-1][1])
+        prune_on = resolve_prune_on(self.prune_on, pipeline.steps[-1][1],
+                                    across_families=len(self.space.families) > 1)
         with listening(pruning, prune_on):
             for number, (train, test) in enumerate(self.folds):
                 model = clone(pipeline)

@@ -5,7 +5,7 @@ PyTorch one reports after each epoch) calls :func:`report_progress` instead; out
 does nothing, so the same estimator trains unchanged in a plain run. With ``tune.prune_on=epochs``
 the epochs of the first fold are the pruner's steps (hyperband's resource); the other folds run
 to the end. ``auto`` prunes on epochs for a model that declares ``reports_epochs`` and on folds
-for any other.
+for any other, and for a search across model families.
 """
 
 from __future__ import annotations
@@ -55,10 +55,16 @@ def report_fold(running_mean: float, fold: int) -> None:
         _report(listener.trial, running_mean, fold)
 
 
-def resolve_prune_on(prune_on: str, model: object) -> str:
-    """``auto`` becomes ``epochs`` for a model that reports per epoch, else ``folds``."""
+def resolve_prune_on(prune_on: str, model: object, *, across_families: bool = False) -> str:
+    """``auto`` becomes ``epochs`` for a model that reports per epoch, else ``folds``.
+
+    A search across model families prunes on folds: every trial then reports the same score at
+    the same steps, where one family's epoch losses and another's fold scores would not compare.
+    """
     if prune_on != "auto":
         return prune_on
+    if across_families:
+        return "folds"
     return "epochs" if getattr(model, "reports_epochs", False) else "folds"
 
 

@@ -127,9 +127,35 @@ def test_integer_code_columns_are_embedded() -> None:
     assert len(model.module_.embeddings) == 1
     assert model.score(frame, y) > 0.97
     unseen = pd.DataFrame({"city": [-1, -2, 40], "noise": [0.0, 0.0, 0.0]})
-    assert model.predict_proba(unseen).shape == (3, 2)
+    probabilities = model.predict_proba(unseen)
+    np.testing.assert_array_equal(probabilities[2], probabilities[0])  # above training: unseen
     numeric = TorchClassifier(**FAST, categorical_features=None).fit(frame, y)
     assert numeric.categories_ == []
+
+
+def test_auto_leaves_wide_ranging_integer_columns_numeric() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"amount": rng.integers(0, 100_000, 400), "city": rng.integers(0, 5, 400)})
+    model = TorchClassifier(**{**FAST, "max_epochs": 2}).fit(frame, rng.integers(0, 2, 400))
+    assert model.categories_ == [(1, 5)]
+
+
+def test_a_last_batch_of_one_row_does_not_break_batch_norm() -> None:
+    X, y = rings(300)  # 270 training rows after the 10 % validation split
+    model = TorchClassifier(**FAST, module__norm="batch", batch_size=269).fit(X, y)
+    assert model.n_epochs_ >= 1
+
+
+def test_without_early_stopping_the_last_epoch_is_kept() -> None:
+    X, y = rings(300)
+    model = TorchClassifier(**{**FAST, "max_epochs": 6}, patience=None).fit(X, y)
+    assert model.best_epoch_ == 5
+
+
+def test_class_weights_must_name_the_classes() -> None:
+    X, y = rings(200)
+    with pytest.raises(ConfigError, match=r"model.class_weight: .*The classes are: 0, 1"):
+        TorchClassifier(**FAST, class_weight={"a": 1.0, "b": 2.0}).fit(X, y)
 
 
 def test_named_categorical_features_must_exist() -> None:

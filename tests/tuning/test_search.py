@@ -193,3 +193,15 @@ def test_the_search_record_lands_in_metrics_json(run: Run) -> None:
     stored = json.loads((result.run_dir / "metrics.json").read_text())["tuning"]
     assert stored["trials"] == {"COMPLETE": 3}
     assert Path(stored["storage"]).suffix == ".journal" and Path(stored["storage"]).is_file()
+
+
+def test_auto_prunes_a_network_on_epochs_unless_the_search_spans_families() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from engine.models.torch import TorchClassifier
+    from engine.tuning.reporting import resolve_prune_on
+
+    assert resolve_prune_on("auto", TorchClassifier()) == "epochs"
+    assert resolve_prune_on("auto", LogisticRegression()) == "folds"
+    assert resolve_prune_on("auto", TorchClassifier(), across_families=True) == "folds"
+    assert resolve_prune_on("epochs", LogisticRegression(), across_families=True) == "epochs"

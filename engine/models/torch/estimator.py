@@ -37,6 +37,8 @@ from engine.tuning.reporting import report_progress
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 ROUTES = ("module", "optimizer")
+MAX_CODES = 1000
+"""``categorical_features=auto`` embeds an integer column only up to this many codes."""
 SET_BY_ESTIMATOR = {"module": ("n_features", "n_outputs", "categories"),
                     "optimizer": ("params", "lr", "weight_decay")}
 
@@ -165,7 +167,8 @@ class TorchEstimator(BaseEstimator):
         self.device_ = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train, valid = self._holdout(len(X), stratify, seed)
-        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
+        devices = ([torch.cuda.current_device() if self.device_.index is None
+                    else self.device_.index] if self.device_.type == "cuda" else [])
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             self.module_ = self._build_module().to(self.device_)
@@ -206,7 +209,8 @@ class TorchEstimator(BaseEstimator):
         if isinstance(chosen, str):
             if dtypes is None:
                 return []
-            return [i for i, dtype in enumerate(dtypes) if pd.api.types.is_integer_dtype(dtype)]
+            return [i for i, dtype in enumerate(dtypes)
+                    if pd.api.types.is_integer_dtype(dtype) and _looks_like_codes(X[:, i])]
         names = list(getattr(self, "feature_names_in_", []))
         columns = []
         for item in chosen:
@@ -290,8 +294,9 @@ class TorchEstimator(BaseEstimator):
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "module_")
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        outputs = forward_all(self.module_, _tensor(X, self.device_),
-                              amp_dtype(self.precision, self.device_))
+        # Mixed precision is for training; predictions are float32, as the exports and a CPU
+        # reload of a GPU-trained bundle compute them.
+        outputs = forward_all(self.module_, _tensor(X, self.device_), None)
         return outputs.cpu().numpy().astype(np.float64)
 
     # pickling ------------------------------------------------------------------------------
@@ -351,8 +356,14 @@ class TorchClassifier(ClassifierMixin, TorchEstimator):
                              f"one class, {self.classes_[0]!r}.")
         weights = None
         if self.class_weight is not None:
-            weights = torch.as_tensor(compute_class_weight(self.class_weight, classes=self.classes_,
-                                                           y=y), dtype=torch.float32)
+            try:
+                balance = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+            except ValueError as error:
+                raise ConfigError(
+                    f"model.class_weight: {str(error).splitlines()[0]} The classes are: "
+                    f"{', '.join(map(str, self.classes_))}; name them, or use balanced."
+                ) from None
+            weights = torch.as_tensor(balance, dtype=torch.float32)
         self._fit(X, encoded.astype(np.int64), codes, len(self.classes_),
                   nn.CrossEntropyLoss(weight=weights), stratify=encoded)
         return self
@@ -394,6 +405,18 @@ def _keywords(owner: Any) -> set[str] | None:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None
     return {p.name for p in parameters if p.name != "self"}
+
+
+def _looks_like_codes(column: np.ndarray) -> bool:
+    """Integers from -2 up to at most ``MAX_CODES`` and fewer than half the rows: category codes.
+
+    A wide-ranging integer count or amount (``capital-gain``, ``fnlwgt``) fails this and stays a
+    number; list columns in ``categorical_features`` to choose exactly which are codes.
+    """
+    if column.size == 0 or column.min() < -2:
+        return False
+    count = int(column.max()) + 1
+    return count <= MAX_CODES and count <= max(len(column) // 2, 2)
 
 
 def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -62,7 +62,10 @@ def train_module(
 ) -> History:
     """Train ``module`` in place; ``on_epoch(epoch, loss)`` gets the loss early stopping uses."""
     X, y = train
-    rows, size = X.shape[0], settings.batch_size
+    size = settings.batch_size
+    # A last batch of one row would break batch norm; that row (a different one each epoch,
+    # as the rows are shuffled) waits for the next epoch instead.
+    rows = X.shape[0] - 1 if X.shape[0] % size == 1 and X.shape[0] > 1 else X.shape[0]
     steps = math.ceil(rows / size)
     scheduler = _scheduler(optimizer, settings, steps)
     device = X.device
@@ -72,7 +75,7 @@ def train_module(
     for epoch in range(settings.max_epochs):
         module.train()
         total = torch.zeros((), device=device)
-        order = torch.randperm(rows, device=device, generator=generator)
+        order = torch.randperm(X.shape[0], device=device, generator=generator)
         for start in range(0, rows, size):
             index = order[start:start + size]
             with autocast:
@@ -118,6 +121,8 @@ def train_module(
             break
     if best_state is not None:
         module.load_state_dict(best_state)
+    else:
+        history.best_epoch = len(history.train_loss) - 1  # no early stopping: the last epoch's
     return history
 
 

@@ -12,6 +12,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tan
 NORMS = ("none", "batch", "layer")
 CODE_OFFSET = 2
 """Codes start at -2 (missing) and -1 (unseen), as the ``embeddings`` features encode them."""
+UNSEEN = CODE_OFFSET - 1
 
 
 class TabularMLP(nn.Module):
@@ -76,7 +77,9 @@ class TabularMLP(nn.Module):
             codes = x.index_select(1, self.code_index).long() + CODE_OFFSET
             parts = [x.index_select(1, self.numeric_index)]
             for column, embedding in enumerate(self.embeddings):
-                parts.append(embedding(codes[:, column].clamp(0, embedding.num_embeddings - 1)))
+                code = codes[:, column].clamp(min=0)
+                unseen = torch.full_like(code, UNSEEN)  # codes above training's are unseen too
+                parts.append(embedding(torch.where(code < embedding.num_embeddings, code, unseen)))
             x = torch.cat(parts, dim=1)
         for skip, block in zip(self.skips, self.hidden, strict=True):
             x = x + block(x) if skip else block(x)
