@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ from engine.deploy.bundle import BUNDLE_DIR, save_bundle
 from engine.deploy.exports import check_export_targets, export_model
 from engine.deploy.schema import infer_schema
 from engine.errors import ConfigError
+from engine.evaluation.bootstrap import BootstrapSettings, bootstrap_settings, holdout_intervals
 from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
+from engine.evaluation.overfitting import max_gap_setting, overfitting_record
 from engine.evaluation.scoring import cross_validate_pipeline, fit_pipeline, score_holdout
 from engine.features.preprocessor import build_preprocessor
 from engine.models.estimators import build_estimator, model_classes, validate_model
@@ -90,6 +92,8 @@ def validate_spec(spec: ExperimentSpec) -> None:
                              model.name)
     check_split_settings(spec.split, spec.dataset)
     check_quality_settings(spec.quality)
+    bootstrap_settings(spec.metrics, spec.seed)
+    max_gap_setting(spec.metrics)
 
 
 def run_experiment(
@@ -131,7 +135,14 @@ def run_experiment(
         mark = time.perf_counter()
         fitted = fit_pipeline(pipeline, data.X.iloc[train_idx], y[train_idx])
         timing["fit_seconds"] = time.perf_counter() - mark
-        test_scores = test_stage(fitted, data, y, classes, test_idx, metrics, run_dir)
+        test_scores, intervals = test_stage(fitted, data, y, classes, test_idx, metrics,
+                                            bootstrap_settings(spec.metrics, spec.seed), run_dir)
+        overfitting = overfitting_record(
+            metrics.primary,
+            score_holdout(fitted, data.X.iloc[train_idx], y[train_idx],
+                          MetricSet(metrics.primary, (metrics.primary,)))[metrics.primary],
+            cv_summary[metrics.primary]["mean"] if cv_summary else None,
+            test_scores.get(metrics.primary), max_gap_setting(spec.metrics))
         if settings.searching:
             tuning = search.finish()  # the plots' warnings land in run.json too
 
@@ -143,6 +154,10 @@ def run_experiment(
         "objective_source": "cv_mean" if cv_summary else "test",
         "cv": cv_summary,
         "test": test_scores,
+        "test_intervals": intervals,
+        "bootstrap": {"method": "percentile", **asdict(bootstrap_settings(spec.metrics,
+                                                                          spec.seed))},
+        "overfitting": overfitting,
         "n_train": len(train_idx),
         "n_test": len(test_idx),
         "classes": classes,
@@ -258,11 +273,13 @@ def test_stage(
     classes: list[Any],
     test_idx: np.ndarray,
     metrics: MetricSet,
+    bootstrap: BootstrapSettings,
     run_dir: Path,
-) -> dict[str, float]:
-    """Held-out scores; the test rows' predictions go to predictions.csv. Empty without a test."""
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Held-out scores and their bootstrap intervals; the test rows' predictions go to
+    predictions.csv. Empty without a test split."""
     if not len(test_idx):
-        return {}
+        return {}, {}
     X_test = data.X.iloc[test_idx]
     # Transform the test rows once; the scorers and the predictions file share the result.
     features, model = fitted[:-1], fitted[-1]
@@ -270,7 +287,10 @@ def test_stage(
     frame = pd.DataFrame({"row": X_test.index, "y_true": data.y.iloc[test_idx].to_numpy()})
     predictions = prediction_columns(model, X_model, classes)
     pd.concat([frame, predictions], axis=1).to_csv(run_dir / "predictions.csv", index=False)
-    return score_holdout(model, X_model, y[test_idx], metrics)
+    scores = score_holdout(model, X_model, y[test_idx], metrics)
+    intervals = (holdout_intervals(model, X_model, y[test_idx], metrics.scorers, bootstrap)
+                 if bootstrap.resamples else {})
+    return scores, intervals
 
 
 def _objective(metrics: MetricSet, cv: dict[str, Any], test: dict[str, float]) -> float:

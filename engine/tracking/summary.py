@@ -19,20 +19,29 @@ def make_console(*, stderr: bool = False) -> Console:
 
 
 def metrics_table(
-    cv: Mapping[str, Mapping[str, Any]], test: Mapping[str, float], primary: str
+    cv: Mapping[str, Mapping[str, Any]], test: Mapping[str, float], primary: str,
+    intervals: Mapping[str, Mapping[str, float]] | None = None, confidence: float = 0.95,
 ) -> Table:
-    """One row per scorer: CV mean ± std and the held-out test value; the primary one first."""
+    """One row per scorer: CV mean ± std and the held-out test value with its bootstrap
+    interval; the primary one first."""
+    intervals = intervals or {}
     table = Table(show_edge=False, header_style="bold")
     table.add_column("metric")
     table.add_column("CV mean ± std", justify="right")
     table.add_column("test", justify="right")
+    if intervals:
+        table.add_column(f"test {confidence:.0%} interval", justify="right")
     names = list(dict.fromkeys([primary, *cv, *test]))
     for name in names:
         fold = cv.get(name)
         cv_text = f"{fold['mean']:.4f} ± {fold['std']:.4f}" if fold else "-"
         test_text = f"{test[name]:.4f}" if name in test else "-"
         label = f"[bold]{name}[/bold] (primary)" if name == primary else name
-        table.add_row(label, cv_text, test_text)
+        row = [label, cv_text, test_text]
+        if intervals:
+            interval = intervals.get(name)
+            row.append(f"[{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "-")
+        table.add_row(*row)
     return table
 
 
@@ -53,7 +62,19 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
             f"CV: trial {tuning['best_trial']}'s folds, picked from {total} trials of study "
             f"{tuning['study_name']}; test: its parameters refitted on the training split"
         )
-    console.print(metrics_table(metrics["cv"], metrics["test"], metrics["primary"]))
+    console.print(metrics_table(metrics["cv"], metrics["test"], metrics["primary"],
+                                metrics.get("test_intervals"),
+                                metrics.get("bootstrap", {}).get("confidence", 0.95)))
+    overfitting = metrics.get("overfitting") or {}
+    if overfitting.get("flagged"):
+        scores = " · ".join(f"{stage} {overfitting[stage]:.4f}" for stage in ("train", "cv", "test")
+                            if overfitting.get(stage) is not None)
+        gap = overfitting["train_vs_cv"] if overfitting.get("cv") is not None else \
+            overfitting["train_vs_test"]
+        console.print(f"[yellow]overfitting[/yellow]: {overfitting['metric']} {scores}; training "
+                      f"beats {'CV' if overfitting.get('cv') is not None else 'test'} by "
+                      f"{gap:.1%} (metrics.overfitting.max_gap={overfitting['max_gap']})",
+                      highlight=False)
     for warning in record.get("warnings", []):
         console.print(
             f"[yellow]{warning['category']}[/yellow] ×{warning['count']}: {warning['message']}",

@@ -1,0 +1,302 @@
+"""Seeded bootstrap intervals for every held-out metric, vectorised over the resamples.
+
+Each resample is a row of multinomial counts (how often each test row is drawn), so a metric on
+a resample is the metric with those counts as sample weights. For the scorers a run reports by
+default the weighted metric is computed for all resamples at once from matrix products (counts
+x per-row terms); any other scorer falls back to scikit-learn's own function with
+``sample_weight``, one call per resample. Both give what scikit-learn gives for the same
+weights (tested scorer by scorer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import get_scorer
+
+CHUNK_CELLS = 20_000_000
+"""Resamples are drawn in chunks of at most this many counts (rows × resamples)."""
+
+
+@dataclass(frozen=True)
+class BootstrapSettings:
+    """How many resamples, the interval's level and the seed."""
+
+    resamples: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+
+
+def holdout_intervals(model: Any, X: Any, y: np.ndarray, scorers: Sequence[str],
+                   settings: BootstrapSettings) -> dict[str, dict[str, float]]:
+    """``{scorer: {"low", "high", "std"}}``: the percentile interval of each scorer's value."""
+    responses = _Responses(model, X)
+    statistics = {name: _statistic(name, y, responses) for name in scorers}
+    draws = {name: [] for name in scorers}
+    rng = np.random.default_rng(settings.seed)
+    chunk = max(1, CHUNK_CELLS // max(len(y), 1))
+    for start in range(0, settings.resamples, chunk):
+        counts = resample_counts(rng, len(y), min(chunk, settings.resamples - start))
+        for name, statistic in statistics.items():
+            draws[name].append(statistic(counts))
+    alpha = (1 - settings.confidence) / 2
+    intervals = {}
+    for name, values in draws.items():
+        values = np.concatenate(values)
+        values = values[np.isfinite(values)]
+        low, high = np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan)
+        intervals[name] = {"low": float(low), "high": float(high),
+                           "std": float(values.std(ddof=1)) if len(values) > 1 else np.nan}
+    return intervals
+
+
+def resample_counts(rng: np.random.Generator, rows: int, resamples: int) -> np.ndarray:
+    """``resamples x rows`` draw counts of a bootstrap with replacement (float64)."""
+    picks = rng.integers(0, rows, size=(resamples, rows))
+    flat = (np.arange(resamples)[:, None] * rows + picks).ravel()
+    return np.bincount(flat, minlength=resamples * rows).reshape(resamples, rows).astype(float)
+
+
+class _Responses:
+    """The model's predictions on the test rows, each method computed once."""
+
+    def __init__(self, model: Any, X: Any) -> None:
+        self.model, self.X, self.cache = model, X, {}
+
+    def get(self, methods: str | Sequence[str]) -> tuple[str, np.ndarray]:
+        for method in (methods,) if isinstance(methods, str) else methods:
+            if hasattr(self.model, method):
+                if method not in self.cache:
+                    self.cache[method] = np.asarray(getattr(self.model, method)(self.X))
+                return method, self.cache[method]
+        raise ValueError(f"{type(self.model).__name__} has none of {methods}")
+
+
+Statistic = Callable[[np.ndarray], np.ndarray]
+
+
+def _statistic(name: str, y: np.ndarray, responses: _Responses) -> Statistic:
+    """A function of the counts matrix giving the scorer's value for each resample."""
+    scorer = get_scorer(name)
+    function, kwargs, sign = scorer._score_func, dict(scorer._kwargs), scorer._sign
+    method, response = responses.get(scorer._response_method)
+    classes = getattr(responses.model, "classes_", None)
+    if method == "predict_proba" and response.ndim == 2 and response.shape[1] == 2 and \
+            function.__name__ in ("roc_auc_score", "average_precision_score",
+                                  "brier_score_loss"):
+        response = response[:, 1]  # the positive class, as scikit-learn's scorer takes it
+    kernel = _KERNELS.get(function.__name__)
+    if kernel is not None:
+        fast = kernel(y, response, kwargs, classes)
+        if fast is not None:
+            return lambda counts: sign * fast(counts)
+
+    def per_resample(counts: np.ndarray) -> np.ndarray:
+        values = np.empty(len(counts))
+        for index, weights in enumerate(counts):
+            kept = weights > 0
+            values[index] = sign * function(y[kept], response[kept],
+                                            sample_weight=weights[kept], **kwargs)
+        return values
+
+    return per_resample
+
+
+def _weighted_mean(terms: np.ndarray) -> Statistic:
+    return lambda counts: (counts @ terms) / counts.sum(axis=1)
+
+
+def _confusion(y: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, Callable]:
+    labels = np.unique(np.concatenate([y, predicted]))
+    true_index = np.searchsorted(labels, y)
+    pred_index = np.searchsorted(labels, predicted)
+    k = len(labels)
+    cells = np.zeros((len(y), k * k))
+    cells[np.arange(len(y)), true_index * k + pred_index] = 1.0
+    return labels, lambda counts: (counts @ cells).reshape(len(counts), k, k)
+
+
+def _accuracy(y, predicted, kwargs, classes):
+    return _weighted_mean((np.asarray(y) == np.asarray(predicted)).astype(float))
+
+
+def _balanced_accuracy(y, predicted, kwargs, classes):
+    if kwargs.get("adjusted"):
+        return None
+    _, confusion = _confusion(y, predicted)
+
+    def statistic(counts):
+        matrix = confusion(counts)
+        support = matrix.sum(axis=2)
+        diagonal = np.diagonal(matrix, axis1=1, axis2=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall = diagonal / support
+        return np.nanmean(np.where(support > 0, recall, np.nan), axis=1)
+
+    return statistic
+
+
+def _precision_recall_f1(which: str):
+    def kernel(y, predicted, kwargs, classes):
+        average = kwargs.get("average", "binary")
+        if average not in ("binary", "macro", "weighted", "micro") or kwargs.get("labels"):
+            return None
+        labels, confusion = _confusion(y, predicted)
+        pos = kwargs.get("pos_label", 1)
+        if average == "binary" and pos not in labels:
+            return None
+
+        def statistic(counts):
+            matrix = confusion(counts)
+            tp = np.diagonal(matrix, axis1=1, axis2=2)
+            predicted_count, true_count = matrix.sum(axis=1), matrix.sum(axis=2)
+            if average == "micro":
+                tp, predicted_count, true_count = (a.sum(axis=1, keepdims=True)
+                                                   for a in (tp, predicted_count, true_count))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                precision = np.where(predicted_count > 0, tp / predicted_count, 0.0)
+                recall = np.where(true_count > 0, tp / true_count, 0.0)
+                f1 = np.where(predicted_count + true_count > 0,
+                              2 * tp / (predicted_count + true_count), 0.0)
+            value = {"precision": precision, "recall": recall, "f1": f1}[which]
+            if average == "binary":
+                return value[:, int(np.searchsorted(labels, pos))]
+            if average == "weighted":
+                return (value * true_count).sum(axis=1) / true_count.sum(axis=1)
+            present = (predicted_count + true_count) > 0  # labels seen in y or the predictions
+            return (value * present).sum(axis=1) / present.sum(axis=1)
+
+        return statistic
+
+    return kernel
+
+
+def _binary_auc(y_positive: np.ndarray, score: np.ndarray) -> Statistic:
+    """Weighted Mann-Whitney AUC: ties between a positive and a negative count one half."""
+    values, group = np.unique(score, return_inverse=True)
+    positive = np.zeros((len(score), len(values)))
+    positive[np.arange(len(score)), group] = y_positive
+    negative = np.zeros_like(positive)
+    negative[np.arange(len(score)), group] = 1.0 - y_positive
+
+    def statistic(counts):
+        pos, neg = counts @ positive, counts @ negative
+        below = np.cumsum(neg, axis=1) - neg
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+
+    return statistic
+
+
+def _roc_auc(y, score, kwargs, classes):
+    if kwargs.get("max_fpr") is not None or kwargs.get("labels") is not None:
+        return None
+    if score.ndim == 1:
+        labels = np.unique(y)
+        if len(labels) != 2:
+            return None
+        return _binary_auc((y == labels[1]).astype(float), score)
+    if kwargs.get("multi_class") != "ovr" or classes is None:
+        return None
+    per_class = [_binary_auc((y == label).astype(float), score[:, k])
+                 for k, label in enumerate(classes)]
+    prevalence = np.array([(y == label) for label in classes], dtype=float).T
+    weighted = kwargs.get("average", "macro") == "weighted"
+
+    def statistic(counts):
+        aucs = np.column_stack([auc(counts) for auc in per_class])
+        if weighted:
+            support = counts @ prevalence
+            return (aucs * support).sum(axis=1) / support.sum(axis=1)
+        return aucs.mean(axis=1)
+
+    return statistic
+
+
+def _log_loss(y, proba, kwargs, classes):
+    if classes is None or proba.ndim != 2 or kwargs:
+        return None
+    index = np.searchsorted(classes, y)
+    if not np.array_equal(classes[index], y):
+        return None
+    eps = np.finfo(proba.dtype).eps
+    chosen = np.clip(proba / proba.sum(axis=1, keepdims=True), eps, 1 - eps)
+    return _weighted_mean(-np.log(chosen[np.arange(len(y)), index]))
+
+
+def _brier(y, proba, kwargs, classes):
+    if proba.ndim != 1 or kwargs or classes is None or len(classes) != 2:
+        return None
+    return _weighted_mean((proba - (y == classes[1])) ** 2)
+
+
+def _squared(root: bool):
+    def kernel(y, predicted, kwargs, classes):
+        if kwargs or np.ndim(predicted) != 1:
+            return None
+        mean = _weighted_mean((np.asarray(y, float) - predicted) ** 2)
+        return (lambda counts: np.sqrt(mean(counts))) if root else mean
+
+    return kernel
+
+
+def _absolute(y, predicted, kwargs, classes):
+    if kwargs or np.ndim(predicted) != 1:
+        return None
+    return _weighted_mean(np.abs(np.asarray(y, float) - predicted))
+
+
+def _r2(y, predicted, kwargs, classes):
+    if kwargs or np.ndim(predicted) != 1:
+        return None
+    y = np.asarray(y, float)
+    residual = (y - predicted) ** 2
+
+    def statistic(counts):
+        total = counts.sum(axis=1)
+        mean = (counts @ y) / total
+        spread = counts @ (y**2) - total * mean**2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 1 - (counts @ residual) / spread
+
+    return statistic
+
+
+_KERNELS: Mapping[str, Callable[..., Statistic | None]] = {
+    "accuracy_score": _accuracy,
+    "balanced_accuracy_score": _balanced_accuracy,
+    "precision_score": _precision_recall_f1("precision"),
+    "recall_score": _precision_recall_f1("recall"),
+    "f1_score": _precision_recall_f1("f1"),
+    "roc_auc_score": _roc_auc,
+    "log_loss": _log_loss,
+    "brier_score_loss": _brier,
+    "mean_squared_error": _squared(root=False),
+    "root_mean_squared_error": _squared(root=True),
+    "mean_absolute_error": _absolute,
+    "r2_score": _r2,
+}
+
+
+def bootstrap_settings(metrics: Mapping[str, Any], seed: int) -> BootstrapSettings:
+    """``metrics.bootstrap`` checked: a resample count (0 turns intervals off) and a level."""
+    from engine.errors import ConfigError
+
+    options = dict(metrics.get("bootstrap") or {})
+    unknown = set(options) - {"resamples", "confidence"}
+    if unknown:
+        raise ConfigError(f"metrics.bootstrap.{sorted(unknown)[0]}: unknown key; valid keys: "
+                          "resamples, confidence.")
+    resamples = options.get("resamples", 1000)
+    confidence = options.get("confidence", 0.95)
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 0:
+        raise ConfigError(f"metrics.bootstrap.resamples: must be a whole number >= 0 (0 turns "
+                          f"the intervals off); got {resamples!r}.")
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or \
+            not 0 < confidence < 1:
+        raise ConfigError(f"metrics.bootstrap.confidence: must be between 0 and 1, e.g. 0.95; "
+                          f"got {confidence!r}.")
+    return BootstrapSettings(resamples=resamples, confidence=float(confidence), seed=seed)

@@ -1,0 +1,51 @@
+"""The overfitting check: the primary score on the training rows, in CV and on the test rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from engine.errors import ConfigError
+
+DEFAULT_MAX_GAP = 0.05
+
+
+def max_gap_setting(metrics: Mapping[str, Any]) -> float:
+    """``metrics.overfitting.max_gap``: the largest gap, relative to the CV score, not flagged."""
+    options = dict(metrics.get("overfitting") or {})
+    unknown = set(options) - {"max_gap"}
+    if unknown:
+        raise ConfigError(f"metrics.overfitting.{sorted(unknown)[0]}: unknown key; valid keys: "
+                          "max_gap.")
+    value = options.get("max_gap", DEFAULT_MAX_GAP)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"metrics.overfitting.max_gap: must be a number >= 0 (a fraction of "
+                          f"the CV score, e.g. 0.05); got {value!r}.")
+    return float(value)
+
+
+def overfitting_record(primary: str, train: float, cv: float | None, test: float | None,
+                       max_gap: float) -> dict[str, Any]:
+    """The three scores, the gaps between them and whether training beats CV by too much.
+
+    Gaps are relative to the magnitude of the reference score (``(train - cv) / |cv|``), so one
+    threshold suits a ROC AUC and an RMSE in dollars alike. Without CV the test score is the
+    reference.
+    """
+    reference = cv if cv is not None else test
+    record: dict[str, Any] = {"metric": primary, "train": train, "cv": cv, "test": test,
+                              "max_gap": max_gap}
+    record["train_vs_cv"] = _relative(train, cv)
+    record["cv_vs_test"] = _relative(cv, test) if cv is not None else None
+    record["train_vs_test"] = _relative(train, test)
+    gap = _relative(train, reference)
+    record["flagged"] = bool(gap is not None and gap > max_gap)
+    return record
+
+
+def _relative(better: float | None, reference: float | None) -> float | None:
+    if better is None or reference is None or not math.isfinite(better) or \
+            not math.isfinite(reference) or reference == 0:
+        return None
+    return (better - reference) / abs(reference)

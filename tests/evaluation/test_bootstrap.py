@@ -1,0 +1,110 @@
+"""Bootstrap intervals: each vectorised metric equals scikit-learn's with the same weights, the
+intervals cover a known value at about the stated rate, and the settings are checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import check_scoring, get_scorer
+
+from engine.errors import ConfigError
+from engine.evaluation.bootstrap import (
+    BootstrapSettings,
+    _Responses,
+    _statistic,
+    bootstrap_settings,
+    holdout_intervals,
+    resample_counts,
+)
+from engine.evaluation.metrics import DEFAULT_SCORERS
+
+EXTRA = {
+    "binary": ("neg_brier_score", "f1_weighted", "precision_micro", "roc_auc_ovr", "jaccard"),
+    "multiclass": ("roc_auc_ovr_weighted", "f1_weighted", "recall_micro", "matthews_corrcoef"),
+    "regression": ("neg_mean_squared_error", "neg_median_absolute_error"),
+}
+
+
+def fitted(task: str):
+    if task == "regression":
+        X, y = make_regression(300, 5, noise=20, random_state=0)
+        return Ridge().fit(X[:200], y[:200]), X[200:], y[200:]
+    classes = 2 if task == "binary" else 3
+    X, y = make_classification(400, 6, n_informative=4, n_classes=classes, flip_y=0.1,
+                               random_state=0)
+    model = (HistGradientBoostingClassifier(max_iter=20) if task == "binary"
+             else LogisticRegression(max_iter=500))
+    return model.fit(X[:250], y[:250]), X[250:], y[250:]
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_every_statistic_equals_sklearn_with_the_same_weights(task: str) -> None:
+    model, X, y = fitted(task)
+    counts = resample_counts(np.random.default_rng(0), len(y), 5)
+    responses = _Responses(model, X)
+    for name in (*DEFAULT_SCORERS[task], *EXTRA[task]):
+        values = _statistic(name, y, responses)(counts)
+        scorer = get_scorer(name)
+        for weights, value in zip(counts, values, strict=True):
+            kept = weights > 0
+            expected = scorer(model, X[kept], y[kept], sample_weight=weights[kept])
+            assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), name
+        # With every row once, the statistic is the plain held-out score.
+        plain = _statistic(name, y, responses)(np.ones((1, len(y))))[0]
+        assert plain == pytest.approx(check_scoring(model, scoring=name)(model, X, y), rel=1e-9)
+
+
+def test_intervals_cover_a_known_accuracy_at_about_the_stated_rate() -> None:
+    rng = np.random.default_rng(1)
+    true_accuracy, covered, repeats = 0.8, 0, 300
+    model = DummyClassifier(strategy="constant", constant=1).fit([[0], [1]], [0, 1])
+    for repeat in range(repeats):
+        y = (rng.random(200) < true_accuracy).astype(int)  # the model is right where y == 1
+        interval = holdout_intervals(model, np.zeros((200, 1)), y, ["accuracy"],
+                                     BootstrapSettings(resamples=400, seed=repeat))["accuracy"]
+        covered += interval["low"] <= true_accuracy <= interval["high"]
+    assert 0.90 <= covered / repeats <= 0.98
+
+
+def test_the_same_seed_gives_the_same_interval_and_chunks_do_not_matter(monkeypatch) -> None:
+    model, X, y = fitted("binary")
+    settings = BootstrapSettings(resamples=300, seed=7)
+    first = holdout_intervals(model, X, y, ["roc_auc", "f1"], settings)
+    assert first == holdout_intervals(model, X, y, ["roc_auc", "f1"], settings)
+    assert first["roc_auc"]["low"] < first["roc_auc"]["high"]
+    monkeypatch.setattr("engine.evaluation.bootstrap.CHUNK_CELLS", 7 * len(y))  # 7 at a time
+    assert holdout_intervals(model, X, y, ["roc_auc", "f1"], settings) == first
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"resamples": -1}, r"metrics.bootstrap.resamples: must be a whole number >= 0"),
+    ({"confidence": 95}, r"metrics.bootstrap.confidence: must be between 0 and 1"),
+    ({"resample": 10}, r"metrics.bootstrap.resample: unknown key"),
+])
+def test_bad_settings_are_named(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        bootstrap_settings({"bootstrap": options}, seed=0)
+
+
+def test_a_run_records_intervals_and_the_overfitting_check(run) -> None:
+    result = run("model=random_forest", "model.n_estimators=30", "split.cv.n_splits=3")
+    metrics = result.metrics
+    assert set(metrics["test_intervals"]) == set(metrics["test"])
+    for name, value in metrics["test"].items():
+        interval = metrics["test_intervals"][name]
+        assert interval["low"] <= value <= interval["high"], name
+    assert metrics["bootstrap"] == {"method": "percentile", "resamples": 1000,
+                                    "confidence": 0.95, "seed": 42}
+    check = metrics["overfitting"]
+    assert check["train"] == pytest.approx(1.0)  # a forest memorises its training rows
+    assert check["train_vs_cv"] == pytest.approx((1.0 - check["cv"]) / check["cv"])
+    assert check["flagged"] is False  # under 5 % on breast_cancer
+    strict = run("model=random_forest", "model.n_estimators=30", "split.cv.n_splits=3",
+                 "metrics.overfitting.max_gap=0.001")
+    assert strict.metrics["overfitting"]["flagged"] is True
+    off = run("model=dummy", "split.cv.n_splits=3", "metrics.bootstrap.resamples=0")
+    assert off.metrics["test_intervals"] == {}
