@@ -55,9 +55,11 @@ def holdout_intervals(model: Any, X: Any, y: np.ndarray, scorers: Sequence[str],
 
 def resample_counts(rng: np.random.Generator, rows: int, resamples: int) -> np.ndarray:
     """``resamples x rows`` draw counts of a bootstrap with replacement (float64)."""
-    picks = rng.integers(0, rows, size=(resamples, rows))
-    flat = (np.arange(resamples)[:, None] * rows + picks).ravel()
-    return np.bincount(flat, minlength=resamples * rows).reshape(resamples, rows).astype(float)
+    picks = rng.integers(0, rows, size=(resamples, rows), dtype=np.int32)
+    counts = np.empty((resamples, rows))
+    for index, drawn in enumerate(picks):
+        counts[index] = np.bincount(drawn, minlength=rows)
+    return counts
 
 
 class _Responses:
@@ -176,17 +178,22 @@ def _precision_recall_f1(which: str):
 
 def _binary_auc(y_positive: np.ndarray, score: np.ndarray) -> Statistic:
     """Weighted Mann-Whitney AUC: ties between a positive and a negative count one half."""
-    values, group = np.unique(score, return_inverse=True)
-    positive = np.zeros((len(score), len(values)))
-    positive[np.arange(len(score)), group] = y_positive
-    negative = np.zeros_like(positive)
-    negative[np.arange(len(score)), group] = 1.0 - y_positive
+    order = np.argsort(score, kind="stable")
+    ordered, positive = score[order], y_positive[order].astype(bool)
+    first = np.r_[True, ordered[1:] != ordered[:-1]]  # where each group of equal scores starts
+    start = np.maximum.accumulate(np.where(first, np.arange(len(score)), 0))
+    end = np.r_[np.flatnonzero(first)[1:], len(score)][np.cumsum(first) - 1]  # one past its last
+    start, end = start[positive], end[positive]
 
     def statistic(counts):
-        pos, neg = counts @ positive, counts @ negative
-        below = np.cumsum(neg, axis=1) - neg
+        weights = counts[:, order]
+        negatives = np.zeros((len(counts), len(score) + 1))
+        np.cumsum(weights * ~positive, axis=1, out=negatives[:, 1:])  # negative weight before j
+        below, tied = negatives[:, start], negatives[:, end] - negatives[:, start]
+        pos = weights[:, positive]
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+            return (pos * (below + 0.5 * tied)).sum(axis=1) / (
+                pos.sum(axis=1) * negatives[:, -1])
 
     return statistic
 

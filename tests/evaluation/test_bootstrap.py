@@ -108,3 +108,16 @@ def test_a_run_records_intervals_and_the_overfitting_check(run) -> None:
     assert strict.metrics["overfitting"]["flagged"] is True
     off = run("model=dummy", "split.cv.n_splits=3", "metrics.bootstrap.resamples=0")
     assert off.metrics["test_intervals"] == {}
+
+
+def test_auc_with_many_tied_scores_equals_sklearn() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from engine.evaluation.bootstrap import _binary_auc
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(500) < 0.4).astype(float)
+    score = np.round(rng.random(500) + 0.3 * y, 1)  # eleven-odd distinct values: ties everywhere
+    counts = resample_counts(rng, 500, 4)
+    for weights, value in zip(counts, _binary_auc(y, score)(counts), strict=True):
+        assert value == pytest.approx(roc_auc_score(y, score, sample_weight=weights), rel=1e-12)
