@@ -193,6 +193,7 @@ def run_experiment(
         "choices": spec.choices,
         "model": model_name,
         "seed": spec.seed,
+        "split": spec.split,
         "dataset": _dataset_record(data),
         "primary": metrics.primary,
         "objective": objective,

@@ -33,8 +33,8 @@ class BootstrapSettings:
 def holdout_intervals(model: Any, X: Any, y: np.ndarray, scorers: Sequence[str],
                    settings: BootstrapSettings) -> dict[str, dict[str, float]]:
     """``{scorer: {"low", "high", "std"}}``: the percentile interval of each scorer's value."""
-    responses = _Responses(model, X)
-    statistics = {name: _statistic(name, y, responses) for name in scorers}
+    responses = Responses(model, X)
+    statistics = {name: metric_statistic(name, y, responses) for name in scorers}
     draws = {name: [] for name in scorers}
     rng = np.random.default_rng(settings.seed)
     chunk = max(1, CHUNK_CELLS // max(len(y), 1))
@@ -62,14 +62,16 @@ def resample_counts(rng: np.random.Generator, rows: int, resamples: int) -> np.n
     return counts
 
 
-class _Responses:
-    """The model's predictions on the test rows, each method computed once."""
+class Responses:
+    """The model's predictions on the test rows, each method computed once (or given)."""
 
-    def __init__(self, model: Any, X: Any) -> None:
-        self.model, self.X, self.cache = model, X, {}
+    def __init__(self, model: Any, X: Any, given: Mapping[str, np.ndarray] | None = None) -> None:
+        self.model, self.X, self.cache = model, X, dict(given or {})
 
     def get(self, methods: str | Sequence[str]) -> tuple[str, np.ndarray]:
         for method in (methods,) if isinstance(methods, str) else methods:
+            if method in self.cache:
+                return method, self.cache[method]
             if hasattr(self.model, method):
                 if method not in self.cache:
                     self.cache[method] = np.asarray(getattr(self.model, method)(self.X))
@@ -80,7 +82,7 @@ class _Responses:
 Statistic = Callable[[np.ndarray], np.ndarray]
 
 
-def _statistic(name: str, y: np.ndarray, responses: _Responses) -> Statistic:
+def metric_statistic(name: str, y: np.ndarray, responses: Responses) -> Statistic:
     """A function of the counts matrix giving the scorer's value for each resample."""
     scorer = get_scorer(name)
     function, kwargs, sign = scorer._score_func, dict(scorer._kwargs), scorer._sign

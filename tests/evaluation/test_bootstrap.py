@@ -14,10 +14,10 @@ from sklearn.metrics import check_scoring, get_scorer
 from engine.errors import ConfigError
 from engine.evaluation.bootstrap import (
     BootstrapSettings,
-    _Responses,
-    _statistic,
+    Responses,
     bootstrap_settings,
     holdout_intervals,
+    metric_statistic,
     resample_counts,
 )
 from engine.evaluation.metrics import DEFAULT_SCORERS
@@ -45,16 +45,16 @@ def fitted(task: str):
 def test_every_statistic_equals_sklearn_with_the_same_weights(task: str) -> None:
     model, X, y = fitted(task)
     counts = resample_counts(np.random.default_rng(0), len(y), 5)
-    responses = _Responses(model, X)
+    responses = Responses(model, X)
     for name in (*DEFAULT_SCORERS[task], *EXTRA[task]):
-        values = _statistic(name, y, responses)(counts)
+        values = metric_statistic(name, y, responses)(counts)
         scorer = get_scorer(name)
         for weights, value in zip(counts, values, strict=True):
             kept = weights > 0
             expected = scorer(model, X[kept], y[kept], sample_weight=weights[kept])
             assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), name
         # With every row once, the statistic is the plain held-out score.
-        plain = _statistic(name, y, responses)(np.ones((1, len(y))))[0]
+        plain = metric_statistic(name, y, responses)(np.ones((1, len(y))))[0]
         assert plain == pytest.approx(check_scoring(model, scoring=name)(model, X, y), rel=1e-9)
 
 

@@ -1,0 +1,158 @@
+"""``engine compare RUN_A RUN_B``: is one run's model really better than the other's?
+
+Both runs must share the data (fingerprint), the held-out rows and the CV folds (split settings
+and seed); otherwise the comparison is refused with the reason. On the CV folds: the corrected
+resampled t-test. On the test rows: a paired bootstrap of the metric (both models on the same
+resamples) and, for classifiers, McNemar's test on which rows each gets right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import DataError, did_you_mean
+from engine.evaluation.bootstrap import Responses, metric_statistic, resample_counts
+from engine.evaluation.paired_tests import (
+    PairedResult,
+    corrected_resampled_t_test,
+    mcnemar_test,
+    paired_bootstrap,
+)
+from engine.tracking.files import read_json
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """What a comparison reads from a run directory."""
+
+    path: Path
+    model: str
+    metrics: dict[str, Any]
+    record: dict[str, Any]
+    split: dict[str, Any]
+    seed: int
+    predictions: pd.DataFrame
+    cv_folds: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The metric, both runs' values and the paired tests, with a verdict."""
+
+    metric: str
+    first: StoredRun
+    second: StoredRun
+    results: list[tuple[PairedResult, float | None, float | None]]
+    verdict: str
+
+
+def load_run(path: Path) -> StoredRun:
+    """The records of a finished run; a directory that is not one is refused."""
+    files = {name: path / name for name in ("metrics.json", "run.json", "predictions.csv")}
+    missing = [name for name, file in files.items() if not file.is_file()]
+    if missing:
+        raise DataError(f"compare: '{path}' is not a finished run directory (no "
+                        f"{', '.join(missing)}). Pass directories such as outputs/runs/<time>.")
+    cv_file = path / "cv_scores.csv"
+    record = read_json(files["run.json"])
+    return StoredRun(
+        path=path, model=str(record.get("model")), metrics=read_json(files["metrics.json"]),
+        record=record, split=record.get("split") or {}, seed=int(record.get("seed", 0)),
+        predictions=pd.read_csv(files["predictions.csv"]),
+        cv_folds=pd.read_csv(cv_file) if cv_file.is_file() else None,
+    )
+
+
+def check_comparable(first: StoredRun, second: StoredRun, metric: str) -> None:
+    """Refuse runs that do not share data, test rows and folds, saying which differs."""
+    reasons = []
+    fingerprints = [run.record.get("dataset", {}).get("fingerprint") for run in (first, second)]
+    if fingerprints[0] != fingerprints[1]:
+        reasons.append(f"they were trained on different data (fingerprints "
+                       f"{fingerprints[0]} and {fingerprints[1]})")
+    elif first.split != second.split or first.seed != second.seed:
+        reasons.append("their splits differ (split settings or seed), so their CV folds and "
+                       "test rows are not the same")
+    elif not first.predictions["row"].equals(second.predictions["row"]):
+        reasons.append("their held-out test rows differ")
+    if reasons:
+        raise DataError(f"compare: {first.path} and {second.path} cannot be compared: "
+                        f"{'; '.join(reasons)}. Compare runs of the same dataset, split and seed.")
+    for run in (first, second):
+        if metric not in run.metrics.get("test", {}):
+            raise DataError(
+                f"compare --metric: run {run.path} has no '{metric}'."
+                f"{did_you_mean(metric, run.metrics.get('test', {}))} It has: "
+                f"{', '.join(run.metrics.get('test', {}))}.")
+
+
+def compare_runs(first_path: Path, second_path: Path, *, metric: str | None = None,
+                 alpha: float = 0.05, resamples: int = 2000, seed: int = 0) -> Comparison:
+    """Every paired test that the two runs' records allow, and the verdict."""
+    first, second = load_run(first_path), load_run(second_path)
+    metric = metric or first.metrics["primary"]
+    check_comparable(first, second, metric)
+    results: list[tuple[PairedResult, float | None, float | None]] = []
+    if first.cv_folds is not None and second.cv_folds is not None and \
+            metric in first.cv_folds and metric in second.cv_folds:
+        ratio = _test_to_train(first.split)
+        results.append((corrected_resampled_t_test(first.cv_folds[metric],
+                                                   second.cv_folds[metric], ratio, 1 - alpha),
+                        float(first.cv_folds[metric].mean()),
+                        float(second.cv_folds[metric].mean())))
+    (y, first_responses), (_, second_responses) = (_stored_responses(first),
+                                                   _stored_responses(second))
+    counts = resample_counts(np.random.default_rng(seed), len(y), resamples)
+    draws = [metric_statistic(metric, y, first_responses)(counts),
+             metric_statistic(metric, y, second_responses)(counts)]
+    scores = (first.metrics["test"][metric], second.metrics["test"][metric])
+    results.append((paired_bootstrap(draws[0], draws[1], scores[0] - scores[1], 1 - alpha),
+                    *scores))
+    if first.metrics["task"] != "regression":
+        right = [run.predictions["prediction"].astype(str) == run.predictions["y_true"].astype(str)
+                 for run in (first, second)]
+        results.append((mcnemar_test(right[0].to_numpy(), right[1].to_numpy()),
+                        float(right[0].mean()), float(right[1].mean())))
+    return Comparison(metric, first, second, results, _verdict(metric, results[0][0], alpha))
+
+
+def _test_to_train(split: dict[str, Any]) -> float:
+    """``n_test / n_train`` of one CV fold: ``1 / (k - 1)`` for k folds."""
+    folds = int((split.get("cv") or {}).get("n_splits", 5))
+    return 1 / max(folds - 1, 1)
+
+
+def _stored_responses(run: StoredRun) -> tuple[np.ndarray, Responses]:
+    """The true values and a run's saved test predictions, answering as its model did (class
+    labels encoded 0..K-1 in the run's order, as the scorers saw them)."""
+    frame, classes = run.predictions, [str(label) for label in run.metrics.get("classes") or []]
+    if not classes:
+        return frame["y_true"].to_numpy(float), Responses(
+            SimpleNamespace(), None, {"predict": frame["prediction"].to_numpy(float)})
+    given = {"predict": _encode(frame["prediction"], classes)}
+    proba = [f"proba_{label}" for label in classes]
+    if all(column in frame for column in proba):
+        given["predict_proba"] = frame[proba].to_numpy(float)
+    model = SimpleNamespace(classes_=np.arange(len(classes)))
+    return _encode(frame["y_true"], classes), Responses(model, None, given)
+
+
+def _encode(values: pd.Series, labels: list[str]) -> np.ndarray:
+    index = {label: code for code, label in enumerate(labels)}
+    return values.astype(str).map(index).to_numpy(int)
+
+
+def _verdict(metric: str, result: PairedResult, alpha: float) -> str:
+    where = "in CV" if result.test.startswith("corrected") else "on the test rows"
+    if result.p_value >= alpha:
+        return (f"the difference in {metric} {where} is not significant "
+                f"(p = {result.p_value:.3g} >= {alpha}, {result.test})")
+    better = "the first run" if result.difference > 0 else "the second run"
+    return (f"{better} is better on {metric} {where}: difference {result.difference:+.4f} "
+            f"(p = {result.p_value:.3g} < {alpha}, {result.test})")
