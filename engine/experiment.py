@@ -113,6 +113,7 @@ def run_experiment(
     timing = {"prepare_seconds": time.perf_counter() - started}
 
     settings = tune_settings(spec.tune)
+    bootstrap = bootstrap_settings(spec.metrics, spec.seed)
     if settings.searching:
         quiet_optuna()  # before the warnings are collected, so it outlasts that block
     tuning: dict[str, Any] = {}
@@ -136,7 +137,7 @@ def run_experiment(
         fitted = fit_pipeline(pipeline, data.X.iloc[train_idx], y[train_idx])
         timing["fit_seconds"] = time.perf_counter() - mark
         test_scores, intervals = test_stage(fitted, data, y, classes, test_idx, metrics,
-                                            bootstrap_settings(spec.metrics, spec.seed), run_dir)
+                                            bootstrap, run_dir)
         overfitting = overfitting_record(
             metrics.primary,
             score_holdout(fitted, data.X.iloc[train_idx], y[train_idx],
@@ -155,8 +156,7 @@ def run_experiment(
         "cv": cv_summary,
         "test": test_scores,
         "test_intervals": intervals,
-        "bootstrap": {"method": "percentile", **asdict(bootstrap_settings(spec.metrics,
-                                                                          spec.seed))},
+        "bootstrap": {"method": "percentile", **asdict(bootstrap)},
         "overfitting": overfitting,
         "n_train": len(train_idx),
         "n_test": len(test_idx),

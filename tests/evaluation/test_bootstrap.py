@@ -121,3 +121,15 @@ def test_auc_with_many_tied_scores_equals_sklearn() -> None:
     counts = resample_counts(rng, 500, 4)
     for weights, value in zip(counts, _binary_auc(y, score)(counts), strict=True):
         assert value == pytest.approx(roc_auc_score(y, score, sample_weight=weights), rel=1e-12)
+
+
+def test_the_console_shows_intervals_and_flags_overfitting(cli) -> None:
+    done = cli("model=random_forest", "model.n_estimators=20", "split.cv.n_splits=3",
+               "metrics.overfitting.max_gap=0.001")
+    assert done.returncode == 0, done.stderr
+    assert "test 95% interval" in done.stdout
+    assert "overfitting: roc_auc train 1.0000 · cv 0.9" in done.stdout
+    assert "(metrics.overfitting.max_gap=0.001)" in done.stdout
+    bad = cli("metrics.bootstrap.resamples=-5")
+    assert bad.returncode == 2
+    assert "metrics.bootstrap.resamples: must be a whole number >= 0" in bad.stderr

@@ -94,3 +94,6 @@ def test_compare_on_the_command_line(cli, tmp_path) -> None:
     missing = cli("compare", str(first), str(tmp_path / "nowhere"))
     assert missing.returncode == 2
     assert "is not a finished run directory" in missing.stderr
+    bad_alpha = cli("compare", str(first), str(second), "--alpha", "5")
+    assert bad_alpha.returncode == 2
+    assert "compare: --alpha must be between 0 and 1" in bad_alpha.stderr

@@ -12,7 +12,6 @@ unpickling rebuilds the module from its class and loads the weights with
 
 from __future__ import annotations
 
-import inspect
 import io
 from numbers import Integral, Real
 from typing import Any
@@ -29,6 +28,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from engine.config.binding import accepted_parameters
 from engine.errors import ConfigError, did_you_mean
 from engine.models.torch.devices import PRECISIONS, amp_dtype, resolve_device
 from engine.models.torch.loop import SCHEDULES, LoopSettings, forward_all, train_module
@@ -137,7 +137,7 @@ class TorchEstimator(BaseEstimator):
                     f"{', '.join(options)}."
                 )
             owner = self.module if route == "module" else OPTIMIZERS[self.optimizer]
-            taken = _keywords(owner)
+            taken = accepted_parameters(owner)
             if key in SET_BY_ESTIMATOR[route]:
                 fix = (f"use the '{key}' parameter" if route == "optimizer"
                        else "it is set from the data")
@@ -248,7 +248,7 @@ class TorchEstimator(BaseEstimator):
     def _build_module(self) -> nn.Module:
         kwargs = {"n_features": self.n_features_in_, "n_outputs": self.n_outputs_,
                   **self._route("module")}
-        taken = _keywords(self.module)
+        taken = accepted_parameters(self.module)
         if self.categories_ and (taken is None or "categories" in taken):
             kwargs["categories"] = self.categories_
         try:
@@ -397,14 +397,6 @@ class TorchRegressor(RegressorMixin, TorchEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         return self._outputs(X)[:, 0] * self.y_scale_ + self.y_mean_
-
-
-def _keywords(owner: Any) -> set[str] | None:
-    """The keyword names ``owner(...)`` takes, or None when it takes ``**kwargs``."""
-    parameters = inspect.signature(owner).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return None
-    return {p.name for p in parameters if p.name != "self"}
 
 
 def _looks_like_codes(column: np.ndarray) -> bool:
