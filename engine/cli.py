@@ -19,7 +19,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from engine.config.hydra_errors import user_message
-from engine.errors import EngineError, did_you_mean
+from engine.errors import EngineError, EvaluationError, did_you_mean
 
 VERBS = ("predict", "compare")
 TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
@@ -108,6 +108,8 @@ def _record_failure(error: Exception, run_dir: Path, hydra_cfg: DictConfig) -> s
     from engine.tracking.files import write_json
 
     message = user_message(error)
+    if isinstance(error, EvaluationError):
+        return message  # the run finished and its run.json already records the failed check
     if not isinstance(error, EngineError | HydraException):
         (run_dir / "error.txt").write_text(traceback.format_exc())
         message = f"{type(error).__name__}: {message} (traceback in error.txt)"

@@ -23,6 +23,10 @@ class DataError(EngineError):
     """A dataset that cannot be loaded, or that fails a quality check set to fail."""
 
 
+class EvaluationError(EngineError):
+    """A declared evaluation check (a fairness limit) that the trained model fails."""
+
+
 class SchemaError(EngineError):
     """Input rows that do not match the schema a model was trained on."""
 

@@ -29,11 +29,21 @@ from engine.deploy.batch_predict import prediction_columns
 from engine.deploy.bundle import BUNDLE_DIR, save_bundle
 from engine.deploy.exports import check_export_targets, export_model
 from engine.deploy.schema import infer_schema
-from engine.errors import ConfigError
-from engine.evaluation.bootstrap import BootstrapSettings, bootstrap_settings, holdout_intervals
+from engine.errors import ConfigError, EvaluationError
+from engine.evaluation.bootstrap import (
+    BootstrapSettings,
+    Responses,
+    bootstrap_settings,
+    holdout_intervals,
+)
+from engine.evaluation.decision_threshold import check_threshold_task, fit_final_model
+from engine.evaluation.fairness import failed_measures
+from engine.evaluation.holdout_evaluation import evaluate_holdout
 from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
 from engine.evaluation.overfitting import max_gap_setting, overfitting_record
-from engine.evaluation.scoring import cross_validate_pipeline, fit_pipeline, score_holdout
+from engine.evaluation.scoring import cross_validate_pipeline, score_holdout
+from engine.evaluation.settings import EvaluationSettings, evaluation_settings
+from engine.evaluation.slices import check_columns
 from engine.features.preprocessor import build_preprocessor
 from engine.models.estimators import build_estimator, model_classes, validate_model
 from engine.models.pipeline import build_pipeline, check_features_suit_model
@@ -94,6 +104,14 @@ def validate_spec(spec: ExperimentSpec) -> None:
     check_quality_settings(spec.quality)
     bootstrap_settings(spec.metrics, spec.seed)
     max_gap_setting(spec.metrics)
+    evaluation = evaluation_settings(spec.metrics)
+    if evaluation.threshold and task not in ("auto", "binary"):
+        check_threshold_task(evaluation.threshold, task, has_probabilities=True)
+    if (evaluation.threshold or evaluation.calibration != "none") and \
+            set(targets) & {"onnx", "torchscript"}:
+        raise ConfigError("deploy.targets: the onnx and torchscript exports hold the network "
+                          "alone, without metrics.calibration or metrics.threshold. Drop those "
+                          "options or the export targets.")
 
 
 def run_experiment(
@@ -108,6 +126,11 @@ def run_experiment(
     metrics = resolve_metrics(
         spec.metrics, data.task, has_probabilities=hasattr(pipeline, "predict_proba")
     )
+    evaluation = evaluation_settings(spec.metrics)
+    check_evaluation_columns(evaluation, list(data.X.columns))
+    if evaluation.threshold:
+        check_threshold_task(evaluation.threshold, data.task,
+                             has_probabilities=hasattr(pipeline, "predict_proba"))
     train_idx, test_idx = split_holdout(data, spec.split, seed=spec.seed)
     check_features_suit_model(pipeline, data.X.iloc[train_idx])
     timing = {"prepare_seconds": time.perf_counter() - started}
@@ -134,10 +157,15 @@ def run_experiment(
                                               run_dir, console)
             timing["cv_seconds"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        fitted = fit_pipeline(pipeline, data.X.iloc[train_idx], y[train_idx])
+        cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
+        fitted, decision = fit_final_model(
+            pipeline, data.X.iloc[train_idx], y[train_idx], settings=evaluation,
+            classes=classes, cv=cv, groups=groups, seed=spec.seed)
         timing["fit_seconds"] = time.perf_counter() - mark
-        test_scores, intervals = test_stage(fitted, data, y, classes, test_idx, metrics,
-                                            bootstrap, run_dir)
+        mark = time.perf_counter()
+        test_scores, intervals, evaluated = test_stage(
+            fitted, data, y, classes, test_idx, metrics, bootstrap, evaluation, run_dir)
+        timing["evaluate_seconds"] = time.perf_counter() - mark
         overfitting = overfitting_record(
             metrics.primary,
             score_holdout(fitted, data.X.iloc[train_idx], y[train_idx],
@@ -164,7 +192,10 @@ def run_experiment(
     }
     if tuning:
         metrics_record["tuning"] = tuning
+    if decision:
+        metrics_record["decision"] = decision
     write_json(run_dir / "metrics.json", metrics_record)
+    write_json(run_dir / "evaluation.json", evaluated)
     provenance = {"packages": package_versions(), "git": git_state(project_dir)}
     save_bundle(
         run_dir / BUNDLE_DIR,
@@ -202,9 +233,23 @@ def run_experiment(
         **({"exports": exports} if exports else {}),
         **provenance,
     }
+    failed = failed_measures(evaluated.get("fairness", {}), "fail")
+    if failed:
+        record["status"] = "failed"
+        record["error"] = ("metrics.fairness.limits: the model fails " + "; ".join(failed)
+                           + f". Everything is written to {run_dir}; see evaluation.json for "
+                           "the metrics by group.")
     write_json(run_dir / "run.json", record)
-    print_summary(console, record, metrics_record)
+    print_summary(console, record, metrics_record, evaluated)
+    if failed:
+        raise EvaluationError(record["error"])
     return RunResult(run_dir, metrics.primary, objective, metrics_record)
+
+
+def check_evaluation_columns(settings: EvaluationSettings, columns: list[str]) -> None:
+    """The declared slice and sensitive columns must be columns of the data."""
+    check_columns("metrics.slices.columns", settings.slice_columns, columns)
+    check_columns("metrics.fairness.sensitive", settings.fairness.sensitive, columns)
 
 
 def load_and_check(spec: ExperimentSpec, run_dir: Path, console: Console) -> Dataset:
@@ -275,12 +320,13 @@ def test_stage(
     test_idx: np.ndarray,
     metrics: MetricSet,
     bootstrap: BootstrapSettings,
+    evaluation: EvaluationSettings,
     run_dir: Path,
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Held-out scores and their bootstrap intervals; the test rows' predictions go to
-    predictions.csv. Empty without a test split."""
+) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, Any]]:
+    """Held-out scores, their bootstrap intervals and the evaluation record; the test rows'
+    predictions go to predictions.csv. Empty without a test split."""
     if not len(test_idx):
-        return {}, {}
+        return {}, {}, {}
     X_test = data.X.iloc[test_idx]
     # Transform the test rows once; the scorers and the predictions file share the result.
     features, model = fitted[:-1], fitted[-1]
@@ -289,9 +335,13 @@ def test_stage(
     predictions = prediction_columns(model, X_model, classes)
     pd.concat([frame, predictions], axis=1).to_csv(run_dir / "predictions.csv", index=False)
     scores = score_holdout(model, X_model, y[test_idx], metrics)
-    intervals = (holdout_intervals(model, X_model, y[test_idx], metrics.scorers, bootstrap)
+    responses = Responses(model, X_model)
+    intervals = (holdout_intervals(responses, y[test_idx], metrics.scorers, bootstrap)
                  if bootstrap.resamples else {})
-    return scores, intervals
+    evaluated = evaluate_holdout(fitted, X_test, y[test_idx], responses, task=data.task,
+                                 classes=classes, metrics=metrics, settings=evaluation,
+                                 bootstrap=bootstrap)
+    return scores, intervals, evaluated
 
 
 def _objective(metrics: MetricSet, cv: dict[str, Any], test: dict[str, float]) -> float:

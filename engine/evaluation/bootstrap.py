@@ -30,10 +30,9 @@ class BootstrapSettings:
     seed: int = 0
 
 
-def holdout_intervals(model: Any, X: Any, y: np.ndarray, scorers: Sequence[str],
-                   settings: BootstrapSettings) -> dict[str, dict[str, float]]:
+def holdout_intervals(responses: Responses, y: np.ndarray, scorers: Sequence[str],
+                      settings: BootstrapSettings) -> dict[str, dict[str, float]]:
     """``{scorer: {"low", "high", "std"}}``: the percentile interval of each scorer's value."""
-    responses = Responses(model, X)
     statistics = {name: metric_statistic(name, y, responses) for name in scorers}
     draws = {name: [] for name in scorers}
     rng = np.random.default_rng(settings.seed)
@@ -67,6 +66,10 @@ class Responses:
 
     def __init__(self, model: Any, X: Any, given: Mapping[str, np.ndarray] | None = None) -> None:
         self.model, self.X, self.cache = model, X, dict(given or {})
+
+    def subset(self, rows: np.ndarray) -> Responses:
+        """The responses computed so far, of the chosen rows only."""
+        return Responses(self.model, None, {m: r[rows] for m, r in self.cache.items()})
 
     def get(self, methods: str | Sequence[str]) -> tuple[str, np.ndarray]:
         for method in (methods,) if isinstance(methods, str) else methods:

@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from engine.tracking.evaluation_summary import print_evaluation
+
 
 def make_console(*, stderr: bool = False) -> Console:
     """A console as wide as the terminal, or 160 columns when output goes to a file or pipe.
@@ -45,8 +47,10 @@ def metrics_table(
     return table
 
 
-def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
-    """The closing summary: what ran, on what, where it was written, and the scores."""
+def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[str, Any],
+                  evaluated: Mapping[str, Any] | None = None) -> None:
+    """The closing summary: what ran, on what, where it was written, the scores and the
+    evaluation's headlines."""
     data = record["dataset"]
     console.print()
     console.rule(f"[bold]{record['model']}[/bold] on [bold]{data['name']}[/bold]")
@@ -80,6 +84,7 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
             f"[yellow]{warning['category']}[/yellow] ×{warning['count']}: {warning['message']}",
             highlight=False,
         )
+    print_evaluation(console, metrics, evaluated or {})
     for target, export in record.get("exports", {}).items():
         parity = export["parity"]
         console.print(f"export {target}: exports/{export['file']} · largest difference from the "

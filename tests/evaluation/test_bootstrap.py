@@ -64,7 +64,7 @@ def test_intervals_cover_a_known_accuracy_at_about_the_stated_rate() -> None:
     model = DummyClassifier(strategy="constant", constant=1).fit([[0], [1]], [0, 1])
     for repeat in range(repeats):
         y = (rng.random(200) < true_accuracy).astype(int)  # the model is right where y == 1
-        interval = holdout_intervals(model, np.zeros((200, 1)), y, ["accuracy"],
+        interval = holdout_intervals(Responses(model, np.zeros((200, 1))), y, ["accuracy"],
                                      BootstrapSettings(resamples=400, seed=repeat))["accuracy"]
         covered += interval["low"] <= true_accuracy <= interval["high"]
     assert 0.90 <= covered / repeats <= 0.98
@@ -73,11 +73,11 @@ def test_intervals_cover_a_known_accuracy_at_about_the_stated_rate() -> None:
 def test_the_same_seed_gives_the_same_interval_and_chunks_do_not_matter(monkeypatch) -> None:
     model, X, y = fitted("binary")
     settings = BootstrapSettings(resamples=300, seed=7)
-    first = holdout_intervals(model, X, y, ["roc_auc", "f1"], settings)
-    assert first == holdout_intervals(model, X, y, ["roc_auc", "f1"], settings)
+    first = holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings)
+    assert first == holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings)
     assert first["roc_auc"]["low"] < first["roc_auc"]["high"]
     monkeypatch.setattr("engine.evaluation.bootstrap.CHUNK_CELLS", 7 * len(y))  # 7 at a time
-    assert holdout_intervals(model, X, y, ["roc_auc", "f1"], settings) == first
+    assert holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings) == first
 
 
 @pytest.mark.parametrize(("options", "message"), [
