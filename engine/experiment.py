@@ -47,6 +47,7 @@ from engine.evaluation.slices import check_columns
 from engine.features.preprocessor import build_preprocessor
 from engine.models.estimators import build_estimator, model_classes, validate_model
 from engine.models.pipeline import build_pipeline, check_features_suit_model
+from engine.reporting.run_report import write_run_report
 from engine.tracking.files import write_json
 from engine.tracking.provenance import git_state, package_versions
 from engine.tracking.summary import print_summary
@@ -241,6 +242,8 @@ def run_experiment(
                            "the metrics by group.")
     write_json(run_dir / "run.json", record)
     print_summary(console, record, metrics_record, evaluated)
+    if spec.report:
+        console.print(f"report: {write_run_report(run_dir)}")
     if failed:
         raise EvaluationError(record["error"])
     return RunResult(run_dir, metrics.primary, objective, metrics_record)

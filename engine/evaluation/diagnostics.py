@@ -87,18 +87,18 @@ def regression_diagnostics(y: np.ndarray, predicted: np.ndarray, *, seed: int,
     by_decile = pd.DataFrame({"decile": decile, "error": residual}).groupby(
         "decile", observed=True)["error"]
     table = [
-        {"target_range": [float(interval.left), float(interval.right)], "rows": int(len(errors)),
+        {"target_range": [float(interval.left), float(interval.right)], "rows": len(errors),
          "mae": float(errors.abs().mean()), "rmse": float(np.sqrt((errors**2).mean())),
          "bias": float(errors.mean())}
-        for interval, errors in by_decile
+        for interval, errors in sorted(by_decile, key=lambda group: group[0].left)
     ]
     return {
         "kind": "regression",
         "actual": _rounded(y[shown]),
         "predicted": _rounded(predicted[shown]),
         "residual": _rounded(residual[shown]),
-        "shown_rows": int(len(shown)),
-        "rows": int(len(y)),
+        "shown_rows": len(shown),
+        "rows": len(y),
         "residual_mean": float(residual.mean()),
         "residual_std": float(residual.std(ddof=1)) if len(y) > 1 else 0.0,
         "by_target_decile": table,

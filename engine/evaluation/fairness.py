@@ -61,7 +61,8 @@ def fairness_record(frame: pd.DataFrame, y: np.ndarray, predicted: np.ndarray, t
             "name": name,
             "by_group": [{"group": " & ".join(map(str, key)) if isinstance(key, tuple)
                           else str(key), **{m: float(v) for m, v in values.items()}}
-                         for key, values in by_group.by_group.iterrows()],
+                         for key, values in by_group.by_group.iterrows()
+                         if values["count"] > 0],  # crossings no test row falls in
             "measures": {},
         }
         if task == "binary":

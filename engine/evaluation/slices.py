@@ -57,7 +57,7 @@ def slice_metrics(frame: pd.DataFrame, columns: Sequence[str], y: np.ndarray,
             part = responses.subset(rows)
             scores = {name: _score(name, y[rows], part) for name in scorers}
             interval = _interval(primary, y[rows], part, bootstrap)
-            records.append({"column": column, "slice": str(label), "rows": int(len(rows)),
+            records.append({"column": column, "slice": str(label), "rows": len(rows),
                             "share": len(rows) / len(y), "scores": scores,
                             "interval": interval})
     return sorted(records, key=lambda r: (np.nan_to_num(r["scores"][primary], nan=-np.inf),

@@ -1,0 +1,68 @@
+"""Render a report in headless Chromium (Debian's chromium package) with Playwright.
+
+What a reader would notice: the screenshot, images that did not load, and script errors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    screenshot: Path
+    broken_images: list[str]
+    errors: list[str]
+    svg_count: int
+    headings: list[str]
+    sorted_first_cells: list[str]
+
+
+def chromium() -> str:
+    """Chromium's path; the tests fail (CI installs it) unless ENGINE_SKIP_BROWSER is set."""
+    path = os.environ.get("ENGINE_CHROMIUM") or shutil.which("chromium") or \
+        shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("no chromium on PATH: apt-get install chromium (or set ENGINE_CHROMIUM)")
+    return path
+
+
+def render(report: Path, screenshot: Path) -> Rendered:
+    """Open ``report`` from disk, screenshot the whole page, click a sortable header."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text)
+                if message.type == "error" else None)
+        page.goto(report.resolve().as_uri())
+        page.wait_for_load_state("load")
+        broken = page.evaluate(
+            "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+            ".map(i => i.alt || i.src.slice(0, 40))")
+        svg_count = page.evaluate("document.querySelectorAll('svg').length")
+        headings = page.evaluate(
+            "Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
+        sorted_cells = []
+        header = page.query_selector("table.sortable th:nth-child(2)")
+        if header is not None:
+            header.click()
+            header.click()
+            sorted_cells = page.evaluate(
+                "Array.from(document.querySelector('table.sortable').tBodies[0].rows)"
+                ".map(r => r.children[1].textContent)")
+        page.screenshot(path=str(screenshot), full_page=True)
+        browser.close()
+    return Rendered(screenshot, broken, errors, svg_count, headings, sorted_cells)
