@@ -1,5 +1,5 @@
-"""The word commands: ``python -m engine predict RUN INPUT [-o OUT] [--strict]`` and
-``python -m engine compare RUN_A RUN_B [--metric NAME]``."""
+"""The word commands: ``python -m engine predict RUN INPUT [-o OUT] [--what-if COLUMN=VALUE]``,
+``python -m engine compare RUN_A RUN_B [--metric NAME]`` and ``python -m engine report DIR``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from engine.tracking.summary import make_console
 
 def run_verb(verb: str, args: Sequence[str]) -> None:
     """Run one verb with its own arguments."""
-    {"predict": predict, "compare": compare}[verb](args)
+    {"predict": predict, "compare": compare, "report": report}[verb](args)
 
 
 def predict(args: Sequence[str]) -> None:
@@ -35,9 +35,15 @@ def predict(args: Sequence[str]) -> None:
         "--keep", default="", metavar="COLUMNS",
         help="input columns to copy into the output, comma-separated (e.g. an id: --keep id)",
     )
+    parser.add_argument(
+        "--what-if", action="append", default=[], metavar="COLUMN=VALUE",
+        help="also predict each row with COLUMN set to VALUE (repeatable; COLUMN= for missing) "
+             "and show how far the predictions move",
+    )
     options = parser.parse_args(args)
     from engine.deploy.batch_predict import check_output_path, predict_rows, read_rows, write_rows
     from engine.deploy.bundle import load_bundle
+    from engine.deploy.what_if import parse_changes, what_if
 
     console = make_console(stderr=True)
     output = check_output_path(
@@ -46,11 +52,19 @@ def predict(args: Sequence[str]) -> None:
     bundle = load_bundle(options.run)
     rows = read_rows(options.input, bundle.metadata.get("reading"))
     keep = [column for column in options.keep.split(",") if column]
-    predictions, warnings = predict_rows(bundle, rows, strict=options.strict, keep=keep)
+    summary = ""
+    if options.what_if:
+        changes = parse_changes(options.what_if, bundle.schema)
+        predictions, warnings, summary = what_if(bundle, rows, changes, strict=options.strict,
+                                                 keep=keep)
+    else:
+        predictions, warnings = predict_rows(bundle, rows, strict=options.strict, keep=keep)
     for warning in warnings:
         console.print(f"[yellow]warning[/yellow]: {warning}")
     write_rows(predictions, output)
     console.print(f"predicted {len(predictions)} rows with {bundle.metadata['model']} -> {output}")
+    if summary:
+        console.print(summary, highlight=False)
 
 
 def compare(args: Sequence[str]) -> None:
@@ -77,3 +91,28 @@ def compare(args: Sequence[str]) -> None:
     comparison = compare_runs(options.first, options.second, metric=options.metric,
                               alpha=options.alpha, resamples=options.resamples)
     print_comparison(make_console(), comparison, options.alpha)
+
+
+def report(args: Sequence[str]) -> None:
+    """Write (again) the HTML report of a run or a sweep directory."""
+    parser = argparse.ArgumentParser(
+        prog="engine report",
+        description="Write report.html for a run directory (outputs/runs/<time>) or a sweep "
+                    "directory (outputs/multiruns/<time>) from the files in it.",
+    )
+    parser.add_argument("directory", type=Path, help="a run or sweep directory")
+    options = parser.parse_args(args)
+    from engine.errors import DataError
+    from engine.reporting.run_report import write_run_report
+    from engine.reporting.sweep_report import write_sweep_report
+    from engine.tracking.leaderboard import collect_jobs, rank_jobs
+
+    directory = options.directory
+    if (directory / "run.json").is_file():
+        path = write_run_report(directory)
+    elif directory.is_dir() and any((job / ".hydra").is_dir() for job in directory.iterdir()):
+        path = write_sweep_report(directory, rank_jobs(collect_jobs(directory)))
+    else:
+        raise DataError(f"report: '{directory}' is neither a run directory (with run.json) nor a "
+                        "sweep directory (with numbered job directories).")
+    make_console().print(f"report: {path}")

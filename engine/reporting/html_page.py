@@ -15,8 +15,8 @@ color:#222}
 h1{font-size:22px;margin:8px 0}h2{font-size:18px;border-bottom:1px solid #ddd;padding-top:12px}
 h3{font-size:15px;margin:14px 0 6px}
 table{border-collapse:collapse;margin:6px 0 12px;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
-th{background:#f4f4f4;cursor:pointer}td:first-child,th:first-child{text-align:left}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}td.n{text-align:right}
+th{background:#f4f4f4}table.sortable th{cursor:pointer}
 .grid{display:flex;flex-wrap:wrap;gap:12px}.grid>*{flex:0 0 auto}
 svg text{font:11px system-ui,sans-serif;fill:#333}svg text.title{font-size:13px;font-weight:600}
 .ok{color:#1a7f37}.warn{color:#b26b00}.fail,.failed{color:#c62828;font-weight:600}
@@ -60,8 +60,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *,
           sortable: bool = True) -> str:
     """An HTML table; cells are escaped unless wrapped in :class:`Raw`; numbers formatted."""
     head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell_html(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
     kind = ' class="sortable"' if sortable else ""
     return f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -70,7 +69,12 @@ class Raw(str):
     """Markup to put in a table cell as it is."""
 
 
-def cell_html(value: Any) -> str:
+def _cell(value: Any) -> str:
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return f'<td class="n">{_cell_html(value)}</td>' if numeric else f"<td>{_cell_html(value)}</td>"
+
+
+def _cell_html(value: Any) -> str:
     if isinstance(value, Raw):
         return str(value)
     if isinstance(value, float) or value is None:

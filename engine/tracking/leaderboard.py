@@ -11,6 +11,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from rich.table import Table
 
+from engine.reporting.sweep_report import write_sweep_report
 from engine.tracking.files import read_json
 from engine.tracking.summary import make_console
 
@@ -108,6 +109,7 @@ class LeaderboardCallback(Callback):
         console = make_console()
         console.print(leaderboard_table(rows))
         console.print(f"leaderboard: {csv_path} and {md_path}")
+        console.print(f"report: {write_sweep_report(sweep_dir, rows)}")
         failed = [row for row in rows if row["status"] != "ok"]
         if failed:
             console.print(f"[red]{len(failed)} of {len(rows)} jobs failed[/red]")
