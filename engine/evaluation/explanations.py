@@ -65,17 +65,23 @@ def partial_dependence(pipeline: Any, X: pd.DataFrame, column: str, classes: lis
     """The average prediction with ``column`` set to each grid value, as scikit-learn's
     ``partial_dependence(kind="average", method="brute")`` computes it.
 
-    Classifiers: the mean probability of the positive class (binary) or of every class.
+    Classifiers: the mean probability of the positive class (binary) or of every class; the
+    mean decision function for one without probabilities.
     """
     grid, categorical = _grid(X[column])
     repeated = X.iloc[np.tile(np.arange(len(X)), len(grid))].reset_index(drop=True)
     values = pd.Series(np.repeat(np.asarray(grid, dtype=object if categorical else float),
                                  len(X)))
     repeated[column] = values.astype(X[column].dtype) if categorical else values
-    if classes:
+    if classes and hasattr(pipeline, "predict_proba"):
         proba = np.asarray(pipeline.predict_proba(repeated)).reshape(len(grid), len(X), -1)
         average = proba.mean(axis=1)
         curves = ({str(classes[1]): average[:, 1]} if len(classes) == 2
+                  else {str(label): average[:, k] for k, label in enumerate(classes)})
+    elif classes:  # no probabilities (an SVC without them): the decision function, as sklearn
+        decision = np.asarray(pipeline.decision_function(repeated)).reshape(len(grid), len(X), -1)
+        average = decision.mean(axis=1)
+        curves = ({"decision function": average[:, 0]} if average.shape[1] == 1
                   else {str(label): average[:, k] for k, label in enumerate(classes)})
     else:
         predicted = np.asarray(pipeline.predict(repeated), float).reshape(len(grid), len(X))

@@ -7,11 +7,14 @@ Slices come worst first.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import get_scorer
 
 from engine.data.validation import unknown_column_message
 from engine.errors import ConfigError
@@ -49,14 +52,18 @@ def slice_metrics(frame: pd.DataFrame, columns: Sequence[str], y: np.ndarray,
                   responses: Responses, scorers: Sequence[str], primary: str, *, bins: int,
                   bootstrap: BootstrapSettings) -> list[dict[str, Any]]:
     """One record per (column, slice): rows, share, every scorer and the primary's interval."""
+    for name in scorers:  # each prediction method once, before the rows are split
+        responses.get(get_scorer(name)._response_method)
     records = []
     for column in columns:
         labels = slice_labels(frame[column].reset_index(drop=True), bins)
         for label in labels.unique():
             rows = np.flatnonzero((labels == label).to_numpy())
             part = responses.subset(rows)
-            scores = {name: _score(name, y[rows], part) for name in scorers}
-            interval = _interval(primary, y[rows], part, bootstrap)
+            with warnings.catch_warnings():  # undefined on a slice (one class): NaN, recorded
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
+                scores = {name: _score(name, y[rows], part) for name in scorers}
+                interval = _interval(primary, y[rows], part, bootstrap)
             records.append({"column": column, "slice": str(label), "rows": len(rows),
                             "share": len(rows) / len(y), "scores": scores,
                             "interval": interval})

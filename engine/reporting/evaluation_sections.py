@@ -140,11 +140,13 @@ def explanations_section(importance: Mapping[str, Any] | None,
     for curve in dependence or []:
         curves = list(curve["average"].items())[:MAX_CURVES]
         title = f"Partial dependence: {curve['column']}"
-        y_label = "mean prediction" if curves[0][0] == "prediction" else "mean probability"
+        y_label = {"prediction": "mean prediction", "decision function": "mean decision function"
+                   }.get(curves[0][0], "mean probability")
         if curve["categorical"]:
             name, values = curves[0]
             charts.append(bar_chart([str(g) for g in curve["grid"]], values, title=title,
-                                    x_label=y_label if name == "prediction" else f"mean P({name})"))
+                                    x_label=y_label if y_label != "mean probability"
+                                    else f"mean P({name})"))
         else:
             charts.append(chart([Layer(curve["grid"], values, name) for name, values in curves],
                                 title=title, x_label=curve["column"], y_label=y_label))
