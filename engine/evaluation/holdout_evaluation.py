@@ -40,12 +40,17 @@ def evaluate_holdout(pipeline: Any, X: pd.DataFrame, y: np.ndarray, responses: R
         record["fairness"] = fairness_record(X, y, predicted, task, settings.fairness,
                                              bins=settings.slice_bins)
     if settings.importance_repeats:
-        importance = permutation_importance(pipeline, X, y, metrics.primary,
+        rows = np.arange(len(X))
+        if len(X) > settings.explain_rows:  # a seeded sample bounds the cost on large data
+            rows = np.sort(np.random.default_rng(bootstrap.seed).choice(
+                len(X), settings.explain_rows, replace=False))
+        X_sample, y_sample = X.iloc[rows], y[rows]
+        importance = permutation_importance(pipeline, X_sample, y_sample, metrics.primary,
                                             repeats=settings.importance_repeats,
                                             seed=bootstrap.seed)
-        record["importance"] = {"scorer": metrics.primary,
+        record["importance"] = {"scorer": metrics.primary, "rows": len(rows),
                                 "repeats": settings.importance_repeats, "columns": importance}
         record["partial_dependence"] = [
-            partial_dependence(pipeline, X, column, classes)
+            partial_dependence(pipeline, X_sample, column, classes)
             for column in top_columns(importance, settings.dependence_features)]
     return record

@@ -7,7 +7,7 @@
       costs: null                  # {actual: {predicted: cost}}, for threshold: cost
       slices: {columns: [], bins: 4}
       fairness: {sensitive: [], limits: {demographic_parity_difference: {warn: 0.1}}}
-      explain: {importance_repeats: 5, dependence_features: 3}
+      explain: {importance_repeats: 5, dependence_features: 3, max_rows: 10000}
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class EvaluationSettings:
     fairness: FairnessSettings = field(default_factory=FairnessSettings)
     importance_repeats: int = 5
     dependence_features: int = 3
+    explain_rows: int = 10_000
 
 
 def evaluation_settings(metrics: Mapping[str, Any]) -> EvaluationSettings:
@@ -55,7 +56,8 @@ def evaluation_settings(metrics: Mapping[str, Any]) -> EvaluationSettings:
     diagnostics = _options(metrics, "diagnostics", {"enabled", "calibration_bins"})
     slices = _options(metrics, "slices", {"columns", "bins"})
     fairness = _options(metrics, "fairness", {"sensitive", "limits"})
-    explain = _options(metrics, "explain", {"importance_repeats", "dependence_features"})
+    explain = _options(metrics, "explain", {"importance_repeats", "dependence_features",
+                                            "max_rows"})
     calibration = check_choice(metrics.get("calibration") or "none", CALIBRATION_METHODS,
                                key="metrics.calibration", what="method")
     threshold = metrics.get("threshold")
@@ -87,6 +89,7 @@ def evaluation_settings(metrics: Mapping[str, Any]) -> EvaluationSettings:
                                   "metrics.explain.importance_repeats", low=0),
         dependence_features=_whole(explain.get("dependence_features", 3),
                                    "metrics.explain.dependence_features", low=0),
+        explain_rows=_whole(explain.get("max_rows", 10_000), "metrics.explain.max_rows", low=1),
     )
 
 

@@ -128,7 +128,7 @@ def explanations_section(importance: Mapping[str, Any] | None,
     if not importance:
         return ""
     columns = importance["columns"][:TOP_IMPORTANCES]
-    parts = [paragraph(f"Permutation importance on the test rows: how much "
+    parts = [paragraph(f"Permutation importance on {importance['rows']:,} test rows: how much "
                        f"{escape(importance['scorer'])} drops when one column is shuffled "
                        f"(mean of {importance['repeats']} shuffles, whiskers one standard "
                        "deviation)."),
