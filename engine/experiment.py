@@ -130,8 +130,9 @@ def run_experiment(
     evaluation = evaluation_settings(spec.metrics)
     check_evaluation_columns(evaluation, list(data.X.columns))
     if evaluation.threshold:
-        check_threshold_task(evaluation.threshold, data.task,
-                             has_probabilities=hasattr(pipeline, "predict_proba"))
+        check_threshold_task(evaluation.threshold, data.task,  # calibration gives them too
+                             has_probabilities=hasattr(pipeline, "predict_proba")
+                             or evaluation.calibration != "none")
     train_idx, test_idx = split_holdout(data, spec.split, seed=spec.seed)
     check_features_suit_model(pipeline, data.X.iloc[train_idx])
     timing = {"prepare_seconds": time.perf_counter() - started}
