@@ -36,7 +36,11 @@ from engine.evaluation.bootstrap import (
     bootstrap_settings,
     holdout_intervals,
 )
-from engine.evaluation.decision_threshold import check_threshold_task, fit_final_model
+from engine.evaluation.decision_threshold import (
+    check_costs,
+    check_threshold_task,
+    fit_final_model,
+)
 from engine.evaluation.fairness import failed_measures
 from engine.evaluation.holdout_evaluation import evaluate_holdout
 from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
@@ -59,6 +63,7 @@ from engine.tuning.storage import storage_location
 from engine.tuning.workers import quiet_optuna
 
 DEPLOY_TARGETS = ("bundle", "onnx", "torchscript")
+UNPARTITIONED = ("none", "timeseries", "repeated", "repeated_kfold", "repeated_stratified")
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,7 @@ def validate_spec(spec: ExperimentSpec) -> None:
     evaluation = evaluation_settings(spec.metrics)
     if evaluation.threshold and task not in ("auto", "binary"):
         check_threshold_task(evaluation.threshold, task, has_probabilities=True)
+    check_out_of_fold_settings(evaluation, spec.split, task)
     if (evaluation.threshold or evaluation.calibration != "none") and \
             set(targets) & {"onnx", "torchscript"}:
         raise ConfigError("deploy.targets: the onnx and torchscript exports hold the network "
@@ -123,17 +129,23 @@ def run_experiment(
     validate_spec(spec)
     data = load_and_check(spec, run_dir, console)
     y, classes = encode_target(data.y, data.task, spec.dataset.get("positive_class"))
+    evaluation = evaluation_settings(spec.metrics)
+    check_out_of_fold_settings(evaluation, spec.split, data.task)
+    if evaluation.threshold == "cost" and data.task == "binary":
+        check_costs(evaluation.costs, classes)
     pipeline = build_pipeline(spec, data.task, list(data.X.columns))
     metrics = resolve_metrics(
         spec.metrics, data.task, has_probabilities=hasattr(pipeline, "predict_proba")
     )
-    evaluation = evaluation_settings(spec.metrics)
     check_evaluation_columns(evaluation, list(data.X.columns))
     if evaluation.threshold:
         check_threshold_task(evaluation.threshold, data.task,  # calibration gives them too
                              has_probabilities=hasattr(pipeline, "predict_proba")
                              or evaluation.calibration != "none")
     train_idx, test_idx = split_holdout(data, spec.split, seed=spec.seed)
+    if not len(test_idx) and (evaluation.slice_columns or evaluation.fairness.sensitive):
+        raise ConfigError("metrics.slices / metrics.fairness: they are measured on the test rows, "
+                          "but split.test_size is 0. Give the split a test share (e.g. 0.2).")
     check_features_suit_model(pipeline, data.X.iloc[train_idx])
     timing = {"prepare_seconds": time.perf_counter() - started}
 
@@ -149,6 +161,10 @@ def run_experiment(
             search = tune_stage(spec, settings, data, y, train_idx, pipeline, metrics, run_dir,
                                 console)
             pipeline.set_params(**search.pipeline_params)
+            if evaluation.threshold:  # the search may have picked a family without them
+                check_threshold_task(evaluation.threshold, data.task,
+                                     has_probabilities=hasattr(pipeline, "predict_proba")
+                                     or evaluation.calibration != "none")
             cv_summary = search.cv
             model_name = search.record["best_params"].get("model", model_name)
             folds = pd.DataFrame({name: scores["folds"] for name, scores in cv_summary.items()})
@@ -244,10 +260,35 @@ def run_experiment(
     write_json(run_dir / "run.json", record)
     print_summary(console, record, metrics_record, evaluated)
     if spec.report:
-        console.print(f"report: {write_run_report(run_dir)}")
+        report_stage(run_dir, console)
     if failed:
         raise EvaluationError(record["error"])
     return RunResult(run_dir, metrics.primary, objective, metrics_record)
+
+
+def report_stage(run_dir: Path, console: Console) -> None:
+    """Write report.html; a report that cannot be drawn is a warning, the run stays done."""
+    try:
+        console.print(f"report: {write_run_report(run_dir)}")
+    except Exception as error:  # the run's results are already on disk
+        console.print(f"[yellow]warning[/yellow]: report.html not written: {error!r}")
+
+
+def check_out_of_fold_settings(settings: EvaluationSettings, split: dict[str, Any],
+                               task: str) -> None:
+    """Calibration and a tuned threshold learn from out-of-fold predictions: they need a task
+    with classes and CV folds that partition the training rows."""
+    if settings.calibration != "none" and task == "regression":
+        raise ConfigError(f"metrics.calibration={settings.calibration}: calibration maps class "
+                          "probabilities and this target is regression. Use "
+                          "metrics.calibration=none.")
+    strategy = (split.get("cv") or {}).get("strategy", "auto")
+    if (settings.threshold or settings.calibration != "none") and strategy in UNPARTITIONED:
+        raise ConfigError(
+            f"split.cv.strategy={strategy}: metrics.threshold and metrics.calibration learn from "
+            "out-of-fold predictions, which need folds that cover each training row once "
+            "(kfold, stratified, group, stratified_group or auto). Change the split or drop "
+            "those options.")
 
 
 def check_evaluation_columns(settings: EvaluationSettings, columns: list[str]) -> None:

@@ -70,7 +70,8 @@ def _calibration(y: np.ndarray, proba: np.ndarray, labels: list[str], bins: int
         outcome, confidence, of = (top == y).astype(int), proba.max(axis=1), "top label"
         brier = brier_score_loss(y, proba, labels=range(len(labels)))
     observed, predicted = calibration_curve(outcome, confidence, n_bins=bins, strategy="uniform")
-    counts = np.histogram(confidence, bins=np.linspace(0, 1, bins + 1))[0]
+    edges = np.linspace(0, 1, bins + 1)  # binned as calibration_curve bins them
+    counts = np.bincount(np.searchsorted(edges[1:-1], confidence), minlength=bins)
     return {"brier": float(brier), "of": of, "predicted": _rounded(predicted),
             "observed": _rounded(observed), "counts": counts[counts > 0].tolist()}
 

@@ -24,6 +24,8 @@ BATCH_ROWS = 200_000
 """Rows sent through the Pipeline at once."""
 GRID_RESOLUTION = 20
 PERCENTILES = (0.05, 0.95)
+MAX_CATEGORIES = 20
+"""A category column's grid keeps its most frequent values (all of them for scikit-learn)."""
 
 
 def permutation_importance(pipeline: Any, X: pd.DataFrame, y: np.ndarray, scorer: str, *,
@@ -94,10 +96,11 @@ def partial_dependence(pipeline: Any, X: pd.DataFrame, column: str, classes: lis
 def _grid(values: pd.Series) -> tuple[list[Any], bool]:
     """scikit-learn's grid: the sorted unique values when few, else evenly spaced between the
     5th and 95th percentiles (scipy's ``mquantiles``, as scikit-learn); categories: the values
-    seen."""
+    seen, at most the MAX_CATEGORIES most frequent."""
     present = values.dropna()
     if not pd.api.types.is_numeric_dtype(values):
-        return sorted(present.unique().tolist(), key=str), True
+        frequent = present.value_counts().index[:MAX_CATEGORIES]
+        return sorted(frequent.tolist(), key=str), True
     unique = np.unique(present.to_numpy())
     if len(unique) < GRID_RESOLUTION:
         return unique.tolist(), False

@@ -94,12 +94,21 @@ def evaluation_settings(metrics: Mapping[str, Any]) -> EvaluationSettings:
 
 
 def _options(metrics: Mapping[str, Any], key: str, valid: set[str]) -> dict[str, Any]:
-    options = dict(metrics.get(key) or {})
+    options = _mapping(metrics.get(key), f"metrics.{key}")
     for name in options:
         if name not in valid:
             raise ConfigError(f"metrics.{key}.{name}: unknown key.{did_you_mean(name, valid)} "
                               f"Valid keys: {', '.join(sorted(valid))}.")
     return options
+
+
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: must be a mapping of keys to values, e.g. "
+                          f"{{warn: 0.1, fail: 0.2}} for a limit; got {value!r}.")
+    return dict(value)
 
 
 def _flag(value: Any, key: str) -> bool:
@@ -144,9 +153,9 @@ def _costs(value: Any) -> dict[str, dict[str, float]]:
 
 def _limits(value: Any) -> dict[str, dict[str, float | None]]:
     limits: dict[str, dict[str, float | None]] = {}
-    for measure, levels in dict(value or {}).items():
+    for measure, levels in _mapping(value, "metrics.fairness.limits").items():
         check_choice(measure, FAIRNESS_MEASURES, key="metrics.fairness.limits", what="measure")
-        levels = dict(levels or {})
+        levels = _mapping(levels, f"metrics.fairness.limits.{measure}")
         for level in levels:
             check_choice(level, ("warn", "fail"), key=f"metrics.fairness.limits.{measure}",
                          what="level")

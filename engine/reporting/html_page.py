@@ -31,12 +31,17 @@ document.querySelectorAll("table.sortable th").forEach(function (header) {
     var ascending = header.dataset.order !== "ascending";
     header.dataset.order = ascending ? "ascending" : "descending";
     var key = function (row) {
-      var text = row.children[column].textContent.trim(), number = parseFloat(text);
-      return isNaN(number) ? text : number;
+      var text = row.children[column].textContent.trim();
+      var number = Number(text.replace(/,/g, ""));
+      return text !== "" && !isNaN(number) ? number : text;
     };
     Array.from(body.rows).sort(function (a, b) {
-      var x = key(a), y = key(b);
-      return (x > y ? 1 : x < y ? -1 : 0) * (ascending ? 1 : -1);
+      var x = key(a), y = key(b), order;
+      if (typeof x === "number" && typeof y === "number") { order = x - y; }
+      else if (typeof x === "number") { order = -1; }
+      else if (typeof y === "number") { order = 1; }
+      else { order = x.localeCompare(y); }
+      return order * (ascending ? 1 : -1);
     }).forEach(function (row) { body.appendChild(row); });
   });
 });

@@ -25,7 +25,7 @@ REPORT_FILE = "report.html"
 def write_run_report(run_dir: Path) -> Path:
     """Write ``run_dir/report.html`` and return its path."""
     run = _read(run_dir, "run.json")
-    if run.get("status") == "failed" and not (run_dir / "metrics.json").is_file():
+    if run.get("status") == "failed" and "dataset" not in run:
         raise DataError(f"report: run {run_dir} failed before it was evaluated "
                         f"({run.get('error', 'no error recorded')}); there is nothing to report.")
     metrics = _read(run_dir, "metrics.json")

@@ -81,6 +81,13 @@ def test_what_if_shows_how_each_prediction_moves(cli, tmp_path) -> None:
     assert (out["proba_1_change"] == out["proba_1_what_if"] - out["proba_1"]).all()
     assert out["proba_1_change"].min() < -0.1
     assert "what-if worst concave points=0.3:" in done.stderr
+    data.insert(0, "id", range(40))
+    data.to_csv(tmp_path / "rows.csv", index=False)
+    kept = cli("predict", str(run_dir), str(tmp_path / "rows.csv"), "-o",
+               str(tmp_path / "kept.csv"), "--what-if", "mean radius=", "--keep", "id",
+               "--strict")
+    assert kept.returncode == 0, kept.stderr
+    assert pd.read_csv(tmp_path / "kept.csv")["id"].tolist() == list(range(40))
     bad = cli("predict", str(run_dir), str(tmp_path / "rows.csv"), "--what-if",
               "worst concave pont=0.3")
     assert bad.returncode == 2
