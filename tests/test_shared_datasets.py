@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import SHARED_DATA
@@ -25,3 +27,30 @@ def test_shared_dataset_runs_end_to_end(run, dataset: str) -> None:
     assert result.primary == primary
     assert result.metrics["test"][primary] > floor
     assert result.objective > floor
+
+
+def shared_run(run, file: str, *overrides: str):
+    if not (SHARED_DATA / file).is_file():
+        pytest.skip(f"{SHARED_DATA / file} is not present")
+    return run(f"paths.shared_data={SHARED_DATA}", "split.cv.n_splits=3", *overrides)
+
+
+@pytest.mark.shared_data
+def test_german_credit_costs_tunes_a_threshold_that_lowers_the_cost(run) -> None:
+    result = shared_run(run, "german_credit.csv", "experiment=german_credit_costs")
+    tuned = result.metrics["decision"]["threshold"]
+    assert tuned["objective"] == "cost" and tuned["threshold"] > 0.5  # bad predicted good costs 5
+    assert -tuned["value"] < -tuned["value_at_0.5"]
+    assert result.metrics["decision"]["calibration"]["method"] == "sigmoid"
+
+
+@pytest.mark.shared_data
+def test_adult_fairness_reports_by_sex_race_and_both(run) -> None:
+    result = shared_run(run, "adult.csv", "experiment=adult_fairness")
+    evaluated = json.loads((result.run_dir / "evaluation.json").read_text())
+    names = [grouping["name"] for grouping in evaluated["fairness"]["groupings"]]
+    assert names == ["sex", "race", "sex & race"]
+    by_sex = evaluated["fairness"]["groupings"][0]
+    assert {row["group"] for row in by_sex["by_group"]} == {"Female", "Male"}
+    assert by_sex["measures"]["demographic_parity_difference"]["verdict"] == "warn"
+    assert {s["column"] for s in evaluated["slices"]} == {"sex", "race", "age", "education"}

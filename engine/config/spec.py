@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.config.checks import check_flag
 from engine.errors import ConfigError
 
 TASK_FAMILIES = ("classification", "regression")
@@ -62,7 +63,7 @@ def spec_from_config(
         seed=_integer(config.get("seed"), "seed"),
         n_jobs=_n_jobs(config.get("n_jobs", 1)),
         allowed_targets=_prefixes(config.get("allowed_targets")),
-        report=_flag(config.get("report", True), "report"),
+        report=check_flag(config.get("report", True), "report"),
         choices=dict(choices),
         candidates={name: model_spec(name, section)
                     for name, section in (candidates or {}).items()},
@@ -130,10 +131,4 @@ def _prefixes(value: Any) -> tuple[str, ...]:
 def _integer(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{key}: must be an integer, got {value!r}. Example: {key}=42.")
-    return value
-
-
-def _flag(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: must be true or false; got {value!r}.")
     return value

@@ -112,6 +112,11 @@ def metric_statistic(name: str, y: np.ndarray, responses: Responses) -> Statisti
     return per_resample
 
 
+def metric_value(name: str, y: np.ndarray, responses: Responses) -> float:
+    """The scorer's value on all the rows (every count one), from the responses."""
+    return float(metric_statistic(name, y, responses)(np.ones((1, len(y))))[0])
+
+
 def _weighted_mean(terms: np.ndarray) -> Statistic:
     return lambda counts: (counts @ terms) / counts.sum(axis=1)
 

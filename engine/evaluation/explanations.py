@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.stats.mstats import mquantiles
 from sklearn.metrics import get_scorer
 
-from engine.evaluation.bootstrap import Responses, metric_statistic
+from engine.evaluation.bootstrap import Responses, metric_value
 
 BATCH_ROWS = 200_000
 """Rows sent through the Pipeline at once."""
@@ -35,9 +35,9 @@ def permutation_importance(pipeline: Any, X: pd.DataFrame, y: np.ndarray, scorer
     The permutations are scikit-learn's for ``random_state=seed``: every column is shuffled by
     the same sequence of cumulative shuffles.
     """
-    method = _response_method(pipeline, scorer)
     baseline_responses = Responses(pipeline, X)
-    baseline = _score(scorer, y, baseline_responses)
+    method, _ = baseline_responses.get(get_scorer(scorer)._response_method)
+    baseline = metric_value(scorer, y, baseline_responses)
     shuffles = _sklearn_shuffles(len(X), repeats, seed)
     tiled = X.iloc[np.tile(np.arange(len(X)), repeats)].reset_index(drop=True)
     drops: dict[str, np.ndarray] = {}
@@ -54,7 +54,7 @@ def permutation_importance(pipeline: Any, X: pd.DataFrame, y: np.ndarray, scorer
         blocks = response.reshape(len(batch), repeats, len(X), *response.shape[1:])
         for column, per_repeat in zip(batch, blocks, strict=True):
             drops[column] = np.array([
-                baseline - _score(scorer, y, Responses(pipeline, None, {method: block}))
+                baseline - metric_value(scorer, y, Responses(pipeline, None, {method: block}))
                 for block in per_repeat])
     ranked = sorted(drops.items(), key=lambda item: -item[1].mean())
     return [{"column": str(column), "mean": float(values.mean()),
@@ -118,18 +118,6 @@ def _sklearn_shuffles(rows: int, repeats: int, seed: int) -> np.ndarray:
         current = current[shuffling]  # each repeat shuffles the already shuffled column
         out.append(current)
     return np.array(out).reshape(repeats, rows)
-
-
-def _response_method(pipeline: Any, scorer: str) -> str:
-    methods = get_scorer(scorer)._response_method
-    for method in (methods,) if isinstance(methods, str) else methods:
-        if hasattr(pipeline, method):
-            return method
-    raise ValueError(f"{type(pipeline).__name__} has none of {methods}")
-
-
-def _score(scorer: str, y: np.ndarray, responses: Responses) -> float:
-    return float(metric_statistic(scorer, y, responses)(np.ones((1, len(y))))[0])
 
 
 def _plain(value: Any) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sklearn.metrics import get_scorer_names
 
+from engine.config.checks import check_flag, check_mapping
 from engine.data.validation import check_choice
 from engine.errors import ConfigError, did_you_mean
 
@@ -73,7 +74,7 @@ def evaluation_settings(metrics: Mapping[str, Any]) -> EvaluationSettings:
                           "'metrics.costs={bad: {good: 5}, good: {bad: 1}}' (actual -> "
                           "predicted -> cost).")
     return EvaluationSettings(
-        diagnostics=_flag(diagnostics.get("enabled", True), "metrics.diagnostics.enabled"),
+        diagnostics=check_flag(diagnostics.get("enabled", True), "metrics.diagnostics.enabled"),
         calibration_bins=_whole(diagnostics.get("calibration_bins", 10),
                                 "metrics.diagnostics.calibration_bins", low=2),
         calibration=calibration,
@@ -94,27 +95,12 @@ def evaluation_settings(metrics: Mapping[str, Any]) -> EvaluationSettings:
 
 
 def _options(metrics: Mapping[str, Any], key: str, valid: set[str]) -> dict[str, Any]:
-    options = _mapping(metrics.get(key), f"metrics.{key}")
+    options = check_mapping(metrics.get(key), f"metrics.{key}", f"{{{sorted(valid)[0]}: ...}}")
     for name in options:
         if name not in valid:
             raise ConfigError(f"metrics.{key}.{name}: unknown key.{did_you_mean(name, valid)} "
                               f"Valid keys: {', '.join(sorted(valid))}.")
     return options
-
-
-def _mapping(value: Any, key: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key}: must be a mapping of keys to values, e.g. "
-                          f"{{warn: 0.1, fail: 0.2}} for a limit; got {value!r}.")
-    return dict(value)
-
-
-def _flag(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: must be true or false; got {value!r}.")
-    return value
 
 
 def _whole(value: Any, key: str, *, low: int) -> int:
@@ -153,9 +139,11 @@ def _costs(value: Any) -> dict[str, dict[str, float]]:
 
 def _limits(value: Any) -> dict[str, dict[str, float | None]]:
     limits: dict[str, dict[str, float | None]] = {}
-    for measure, levels in _mapping(value, "metrics.fairness.limits").items():
+    for measure, levels in check_mapping(value, "metrics.fairness.limits",
+                                         "{demographic_parity_difference: {warn: 0.1}}").items():
         check_choice(measure, FAIRNESS_MEASURES, key="metrics.fairness.limits", what="measure")
-        levels = _mapping(levels, f"metrics.fairness.limits.{measure}")
+        levels = check_mapping(levels, f"metrics.fairness.limits.{measure}",
+                               "{warn: 0.1, fail: 0.2}")
         for level in levels:
             check_choice(level, ("warn", "fail"), key=f"metrics.fairness.limits.{measure}",
                          what="level")

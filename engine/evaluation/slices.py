@@ -22,7 +22,7 @@ from engine.evaluation.bootstrap import (
     BootstrapSettings,
     Responses,
     holdout_intervals,
-    metric_statistic,
+    metric_value,
 )
 
 MAX_VALUES = 20
@@ -84,7 +84,6 @@ def _interval(primary: str, y: np.ndarray, responses: Responses,
 def _score(name: str, y: np.ndarray, responses: Responses) -> float:
     """The scorer on these rows; NaN where it is undefined (one class only, say)."""
     try:
-        value = metric_statistic(name, y, responses)(np.ones((1, len(y))))[0]
+        return metric_value(name, y, responses)
     except ValueError:
         return float("nan")
-    return float(value)

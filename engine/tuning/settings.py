@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.config.checks import check_flag, check_mapping
 from engine.data.validation import check_choice
 from engine.errors import ConfigError, did_you_mean, options_hint
 from engine.tuning.objective import COST_OBJECTIVES
@@ -62,16 +63,17 @@ def tune_settings(tune: Mapping[str, Any]) -> TuneSettings:
             tune["study_name"]),
         storage=tune.get("storage"),
         pruner=check_choice(tune.get("pruner") or "none", PRUNERS, key="tune.pruner"),
-        pruner_options=_mapping(tune.get("pruner_options"), "pruner_options",
+        pruner_options=check_mapping(tune.get("pruner_options"), "tune.pruner_options",
                                 "{n_startup_trials: 5}"),
-        sampler_options=_mapping(tune.get("sampler_options"), "sampler_options",
+        sampler_options=check_mapping(tune.get("sampler_options"), "tune.sampler_options",
                                  "{n_startup_trials: 10}"),
         prune_on=check_choice(tune.get("prune_on", "auto"), PRUNE_ON, key="tune.prune_on"),
         objectives=_names(tune.get("objectives"), "objectives", "[auto, fit_time]"),
-        pick=_mapping(tune.get("pick"), "pick", "{objective: fit_time, within: 0.005}"),
+        pick=check_mapping(tune.get("pick"), "tune.pick",
+                           "{objective: fit_time, within: 0.005}"),
         max_failure_fraction=_fraction(tune.get("max_failure_fraction", 0.5)),
         models=_names(tune.get("models"), "models", "[logistic_regression, hist_gbm]"),
-        plots=_flag(tune.get("plots", True), "plots"),
+        plots=check_flag(tune.get("plots", True), "tune.plots"),
         studies_dir=str(tune.get("studies_dir") or "outputs/studies"),
     )
     if settings.searching and settings.n_trials is None and settings.timeout is None:
@@ -138,15 +140,6 @@ def _positive(value: Any, key: str, kind: type) -> Any:
     return kind(value)
 
 
-def _mapping(value: Any, key: str, example: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"tune.{key}: expected a mapping, got {value!r}. Example: "
-                          f"'tune.{key}={example}'.")
-    return dict(value)
-
-
 def _names(value: Any, key: str, example: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -154,12 +147,6 @@ def _names(value: Any, key: str, example: str) -> tuple[str, ...]:
         raise ConfigError(f"tune.{key}: expected a list of names, got {value!r}. Example: "
                           f"'tune.{key}={example}'.")
     return tuple(value)
-
-
-def _flag(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"tune.{key}: must be true or false, got {value!r}.")
-    return value
 
 
 def _fraction(value: Any) -> float:

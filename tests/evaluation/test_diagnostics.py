@@ -110,7 +110,7 @@ def test_a_bad_evaluation_setting_exits_2_with_the_key(cli) -> None:
     assert "split.cv.strategy=repeated" in repeated.stderr and "Traceback" not in repeated.stderr
     limit = cli("metrics.fairness.limits.equalized_odds_difference=0.2")
     assert limit.returncode == 2
-    assert "metrics.fairness.limits.equalized_odds_difference: must be a mapping" in limit.stderr
+    assert "metrics.fairness.limits.equalized_odds_difference: expected a mapping" in limit.stderr
     cost = cli("metrics.threshold=cost", "metrics.costs={1: {2: 5}}")
     assert cost.returncode == 2 and "'2' is not a class of the target" in cost.stderr
 

@@ -47,6 +47,10 @@ def test_a_regression_report(cli, tmp_path) -> None:
     run_dir = only_run_dir(tmp_path)
     check_renders(run_dir / "report.html", tmp_path / "regression.png", {"Diagnostics"})
     assert "Error by target decile" in (run_dir / "report.html").read_text()
+    (run_dir / "report.html").unlink()
+    again = cli("report", str(run_dir))
+    assert again.returncode == 0 and f"report: {run_dir / 'report.html'}" in again.stdout
+    assert "Error by target decile" in (run_dir / "report.html").read_text()
 
 
 def test_the_sweep_report_and_the_report_verb(cli, tmp_path) -> None:
