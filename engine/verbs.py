@@ -1,5 +1,6 @@
 """The word commands: ``python -m engine predict RUN INPUT [-o OUT] [--what-if COLUMN=VALUE]``,
-``python -m engine compare RUN_A RUN_B [--metric NAME]`` and ``python -m engine report DIR``."""
+``python -m engine compare RUN_A RUN_B [--metric NAME]``, ``python -m engine report DIR`` and
+``python -m engine regress SUITE [--baseline PATH] [--update-baseline]``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from engine.tracking.summary import make_console
 
 def run_verb(verb: str, args: Sequence[str]) -> None:
     """Run one verb with its own arguments."""
-    {"predict": predict, "compare": compare, "report": report}[verb](args)
+    {"predict": predict, "compare": compare, "report": report, "regress": regress}[verb](args)
 
 
 def predict(args: Sequence[str]) -> None:
@@ -116,3 +117,41 @@ def report(args: Sequence[str]) -> None:
         raise DataError(f"report: '{directory}' is neither a run directory (with run.json) nor a "
                         "sweep directory (with numbered job directories).")
     make_console().print(f"report: {path}")
+
+
+def regress(args: Sequence[str]) -> None:
+    """Run a regression suite against its baseline; exit 1 when a guarded value got worse."""
+    parser = argparse.ArgumentParser(
+        prog="engine regress",
+        description="Run the experiments of a suite (sweeps/<name>.yaml), compare each guarded "
+                    "metric with the baseline and exit 0 (nothing regressed), 1 (something "
+                    "regressed or failed) or 2 (the suite itself is broken).",
+    )
+    parser.add_argument("suite", type=Path, help="a suite file, e.g. sweeps/ci.yaml")
+    parser.add_argument("--baseline", type=Path,
+                        help="the baseline JSON (default: the suite's, sweeps/baselines/<name>."
+                             "json)")
+    parser.add_argument("--update-baseline", action="store_true",
+                        help="record this run as the baseline (after a deliberate change)")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="where runs, regress.md, junit.xml and results.json go (default "
+                             "outputs/regress/<suite>/<time>)")
+    parser.add_argument("-j", "--jobs", type=int,
+                        help="experiments at a time (default: the suite's jobs, else one per "
+                             "core)")
+    options = parser.parse_args(args)
+    import datetime
+    import os
+    import sys
+
+    from engine.errors import ConfigError
+    from engine.regress.gate import run_gate
+
+    if options.jobs is not None and options.jobs < 1:
+        raise ConfigError(f"regress --jobs: expected at least 1; got {options.jobs}.")
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    output = options.output or (Path(os.environ.get("ENGINE_OUTPUT_DIR", "outputs")) / "regress"
+                                / options.suite.stem / stamp)
+    sys.exit(run_gate(options.suite, baseline_path=options.baseline,
+                      update_baseline=options.update_baseline, output_dir=output,
+                      project_dir=Path.cwd(), jobs=options.jobs, console=make_console()))

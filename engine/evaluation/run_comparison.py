@@ -101,19 +101,18 @@ def compare_runs(first_path: Path, second_path: Path, *, metric: str | None = No
     results: list[tuple[PairedResult, float | None, float | None]] = []
     if first.cv_folds is not None and second.cv_folds is not None and \
             metric in first.cv_folds and metric in second.cv_folds:
-        ratio = _test_to_train(first.split)
+        ratio = fold_size_ratio(first.split)
         results.append((corrected_resampled_t_test(first.cv_folds[metric],
                                                    second.cv_folds[metric], ratio, 1 - alpha),
                         float(first.cv_folds[metric].mean()),
                         float(second.cv_folds[metric].mean())))
-    (y, first_responses), (_, second_responses) = (_stored_responses(first),
-                                                   _stored_responses(second))
-    counts = resample_counts(np.random.default_rng(seed), len(y), resamples)
-    draws = [metric_statistic(metric, y, first_responses)(counts),
-             metric_statistic(metric, y, second_responses)(counts)]
+    classes = first.metrics.get("classes") or []
+    (y, first_responses), (_, second_responses) = (stored_responses(first.predictions, classes),
+                                                   stored_responses(second.predictions, classes))
     scores = (first.metrics["test"][metric], second.metrics["test"][metric])
-    results.append((paired_bootstrap(draws[0], draws[1], scores[0] - scores[1], 1 - alpha),
-                    *scores))
+    results.append((bootstrap_difference(metric, y, first_responses, second_responses,
+                                         scores[0] - scores[1], confidence=1 - alpha,
+                                         resamples=resamples, seed=seed), *scores))
     if first.metrics["task"] != "regression":
         right = [run.predictions["prediction"].astype(str) == run.predictions["y_true"].astype(str)
                  for run in (first, second)]
@@ -122,25 +121,36 @@ def compare_runs(first_path: Path, second_path: Path, *, metric: str | None = No
     return Comparison(metric, first, second, results, _verdict(metric, results[0][0], alpha))
 
 
-def _test_to_train(split: dict[str, Any]) -> float:
+def fold_size_ratio(split: dict[str, Any]) -> float:
     """``n_test / n_train`` of one CV fold: ``1 / (k - 1)`` for k folds."""
     folds = int((split.get("cv") or {}).get("n_splits", 5))
     return 1 / max(folds - 1, 1)
 
 
-def _stored_responses(run: StoredRun) -> tuple[np.ndarray, Responses]:
-    """The true values and a run's saved test predictions, answering as its model did (class
-    labels encoded 0..K-1 in the run's order, as the scorers saw them)."""
-    frame, classes = run.predictions, [str(label) for label in run.metrics.get("classes") or []]
-    if not classes:
+def bootstrap_difference(metric: str, y: np.ndarray, first: Responses, second: Responses,
+                         observed: float, *, confidence: float, resamples: int,
+                         seed: int) -> PairedResult:
+    """The paired bootstrap of ``metric``'s difference between two models' responses to the
+    same test rows: both are scored on the same seeded resamples."""
+    counts = resample_counts(np.random.default_rng(seed), len(y), resamples)
+    return paired_bootstrap(metric_statistic(metric, y, first)(counts),
+                            metric_statistic(metric, y, second)(counts), observed, confidence)
+
+
+def stored_responses(frame: pd.DataFrame, classes: list[Any]) -> tuple[np.ndarray, Responses]:
+    """The true values and a run's saved test predictions (predictions.csv's columns),
+    answering as its model did (class labels encoded 0..K-1 in the run's order, as the
+    scorers saw them)."""
+    labels = [str(label) for label in classes]
+    if not labels:
         return frame["y_true"].to_numpy(float), Responses(
             SimpleNamespace(), None, {"predict": frame["prediction"].to_numpy(float)})
-    given = {"predict": _encode(frame["prediction"], classes)}
-    proba = [f"proba_{label}" for label in classes]
+    given = {"predict": _encode(frame["prediction"], labels)}
+    proba = [f"proba_{label}" for label in labels]
     if all(column in frame for column in proba):
         given["predict_proba"] = frame[proba].to_numpy(float)
-    model = SimpleNamespace(classes_=np.arange(len(classes)))
-    return _encode(frame["y_true"], classes), Responses(model, None, given)
+    model = SimpleNamespace(classes_=np.arange(len(labels)))
+    return _encode(frame["y_true"], labels), Responses(model, None, given)
 
 
 def _encode(values: pd.Series, labels: list[str]) -> np.ndarray:

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+# A JSON list of numbers, strings or nulls, across its indented lines.
+SCALAR_LIST = re.compile(r"\[\n[^\[\]{}]*?\n\s*\]")
 
-def write_json(path: Path, payload: Any) -> Path:
-    """Write ``payload`` as indented JSON (NaN becomes null) and return the path."""
+
+def write_json(path: Path, payload: Any, *, inline_lists: bool = False) -> Path:
+    """Write ``payload`` as indented JSON (NaN becomes null) and return the path.
+
+    ``inline_lists`` keeps each list of scalars on one line, for files of long columns that a
+    reviewer still reads (a regression baseline).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_finite(payload), indent=2, default=str) + "\n")
+    text = json.dumps(_finite(payload), indent=2, default=str)
+    if inline_lists:  # JSON strings hold no raw newlines, so only the layout changes
+        text = SCALAR_LIST.sub(lambda m: re.sub(r"(?<=,)\n\s*", " ",
+                                                re.sub(r"(?<=\[)\n\s*|\n\s*(?=\])", "", m.group())),
+                               text)
+    path.write_text(text + "\n")
     return path
 
 

@@ -1,0 +1,74 @@
+"""The gate end to end: check the suite, run it, compare with the baseline, write the outcome
+and say the exit status (0 nothing regressed, 1 something did; a broken suite raises a
+ConfigError, which the CLI turns into 2)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+
+from engine.regress.baseline import read_baseline, write_baseline
+from engine.regress.guards import FAILING, check_experiment
+from engine.regress.measurement import Measurement
+from engine.regress.outcome_files import console_table, headline, junit_xml, markdown, write_text
+from engine.regress.runner import load_suite_data, plan_suite, run_planned
+from engine.regress.suite import load_suite
+from engine.tracking.files import write_json
+
+STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
+
+
+def run_gate(suite_path: Path, *, baseline_path: Path | None, update_baseline: bool,
+             output_dir: Path, project_dir: Path, jobs: int | None, console: Console) -> int:
+    """Run the suite at ``suite_path`` into ``output_dir`` and return the exit status."""
+    started = time.perf_counter()
+    suite = load_suite(suite_path)
+    baseline_file = baseline_path or suite.baseline
+    baseline = read_baseline(baseline_file)
+    planned = plan_suite(suite)
+    datasets = load_suite_data(suite, planned)
+    workers = jobs or suite.jobs
+    console.print(f"suite {suite.name}: {len(planned)} experiments on {len(datasets)} datasets, "
+                  f"{min(workers, len(planned))} at a time; baseline {baseline_file}"
+                  f"{'' if baseline else ' (none yet: every experiment is new)'}")
+
+    def report(measured: Measurement) -> None:
+        state = f"[red]failed[/red]: {measured.error}" if measured.failed else "done"
+        console.print(f"  {measured.name}: {state}", highlight=False)
+
+    measurements = run_planned(suite, planned, datasets, output_dir=output_dir / "runs",
+                               project_dir=project_dir, jobs=workers, on_done=report)
+    before = baseline.experiments if baseline else {}
+    checks = [check for plan in planned for check in check_experiment(
+        plan.experiment, measurements[plan.experiment.name],
+        before.get(plan.experiment.name), suite.alpha)]
+    seconds = time.perf_counter() - started
+    console.print(console_table(checks))
+    console.print(f"[bold]{headline(suite.name, checks)}[/bold] in {seconds:.0f} s",
+                  highlight=False)
+
+    text = markdown(suite.name, checks, baseline.recorded if baseline else None)
+    files = [write_text(output_dir / "regress.md", text),
+             write_text(output_dir / "junit.xml", junit_xml(suite.name, checks, seconds)),
+             write_json(output_dir / "results.json", {
+                 "suite": str(suite_path), "baseline": str(baseline_file),
+                 "seconds": seconds, "checks": [asdict(check) for check in checks]})]
+    if os.environ.get(STEP_SUMMARY_VARIABLE):
+        files.append(write_text(Path(os.environ[STEP_SUMMARY_VARIABLE]), text, append=True))
+    console.print("wrote " + ", ".join(str(file) for file in files), highlight=False)
+
+    failed = [name for name, measured in measurements.items() if measured.failed]
+    if update_baseline:
+        if failed:
+            console.print(f"[red]baseline not updated[/red]: {', '.join(failed)} failed; fix "
+                          "them first (their errors are above).")
+            return 1
+        write_baseline(baseline_file, suite.name, measurements, project_dir=project_dir,
+                       jobs=workers)
+        console.print(f"baseline updated: {baseline_file}")
+        return 0
+    return 1 if any(check.verdict in FAILING for check in checks) else 0

@@ -1,0 +1,128 @@
+"""Each guard of each experiment against the baseline: the change, whether it is beyond the
+tolerance, whether it is significant, and the verdict.
+
+Significance pairs what it can: CV means by the corrected resampled t-test on the same folds,
+held-out scores by a paired bootstrap of the same test rows, timings by a Mann-Whitney U test of
+the repeats. A change that cannot be tested (the data or split changed) counts as significant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from engine.evaluation.paired_tests import corrected_resampled_t_test
+from engine.evaluation.run_comparison import (
+    bootstrap_difference,
+    fold_size_ratio,
+    stored_responses,
+)
+from engine.regress.measurement import Measurement
+from engine.regress.suite import Guard, SuiteExperiment
+
+FAILING = ("regressed", "failed")
+BOOTSTRAP_RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Check:
+    """One guard's outcome: ok, regressed, improved, not significant, new or failed."""
+
+    experiment: str
+    metric: str
+    baseline: float | None
+    now: float | None
+    allowed: float | None
+    p_value: float | None
+    verdict: str
+    note: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        if self.baseline is None or self.now is None:
+            return None
+        return self.now - self.baseline
+
+
+def check_experiment(experiment: SuiteExperiment, now: Measurement,
+                     before: Measurement | None, alpha: float) -> list[Check]:
+    """The checks of every guard of ``experiment``; one ``failed`` check if it did not run."""
+    if now.error is not None:
+        return [Check(experiment.name, "run", None, None, None, None, "failed", now.error)]
+    checks = []
+    for guard in experiment.guards:
+        label, value = _label(guard, now), _value(guard, now, now)
+        base = _value(guard, now, before) if before is not None else None
+        if base is None:
+            checks.append(Check(experiment.name, label, None, value, None, None, "new",
+                                "no baseline yet"))
+            continue
+        checks.append(_judge(experiment.name, label, guard, base, value, now, before, alpha))
+    return checks
+
+
+def _judge(name: str, label: str, guard: Guard, base: float, value: float, now: Measurement,
+           before: Measurement, alpha: float) -> Check:
+    allowed = guard.allowed(base)
+    worse = value - base if guard.is_timing else base - value
+    if abs(worse) <= allowed:
+        return Check(name, label, base, value, allowed, None, "ok")
+    p_value, note = _significance(guard, now, before) if guard.significance else (None, "")
+    if p_value is not None and p_value >= alpha:
+        verdict = "not significant"
+    else:
+        verdict = "regressed" if worse > 0 else "improved"
+    return Check(name, label, base, value, allowed, p_value, verdict, note)
+
+
+def _label(guard: Guard, now: Measurement) -> str:
+    if guard.is_timing:
+        return guard.key
+    stage, metric = guard.key.split(".", 1)
+    return f"{stage} {now.primary if metric == 'primary' else metric}"
+
+
+def _value(guard: Guard, now: Measurement, measured: Measurement) -> float | None:
+    """The guarded value in ``measured``; ``primary`` is resolved with the current run's."""
+    if guard.is_timing:
+        samples = measured.timing.get(guard.key) or []
+        return float(np.median(samples)) if samples else None
+    stage, metric = guard.key.split(".", 1)
+    metric = now.primary if metric == "primary" else metric
+    if stage == "cv":
+        folds = measured.cv.get(metric)
+        return float(np.mean(folds)) if folds else None
+    score = measured.test.get(metric)
+    return None if score is None else float(score)
+
+
+def _significance(guard: Guard, now: Measurement, before: Measurement) -> tuple[float | None,
+                                                                                str]:
+    """The two-sided p-value of the change, or None and why it cannot be tested."""
+    if guard.is_timing:
+        first, second = now.timing.get(guard.key, []), before.timing.get(guard.key, [])
+        if min(len(first), len(second)) < 2:
+            return None, "one timing sample: not testable"
+        return float(stats.mannwhitneyu(first, second).pvalue), "Mann-Whitney U"
+    if (now.fingerprint, now.split, now.seed) != (before.fingerprint, before.split, before.seed):
+        return None, "data or split changed: not testable"
+    stage, metric = guard.key.split(".", 1)
+    metric = now.primary if metric == "primary" else metric
+    if stage == "cv":
+        first, second = now.cv[metric], before.cv[metric]
+        if len(first) != len(second) or len(first) < 2:
+            return None, "folds differ: not testable"
+        result = corrected_resampled_t_test(np.asarray(first), np.asarray(second),
+                                            fold_size_ratio(now.split))
+        return result.p_value, "corrected resampled t"
+    if now.predictions.get("row") != before.predictions.get("row"):
+        return None, "test rows differ: not testable"
+    y, current = stored_responses(pd.DataFrame(now.predictions), now.classes)
+    _, previous = stored_responses(pd.DataFrame(before.predictions), before.classes)
+    result = bootstrap_difference(metric, y, current, previous,
+                                  now.test[metric] - before.test[metric], confidence=0.95,
+                                  resamples=BOOTSTRAP_RESAMPLES, seed=now.seed or 0)
+    return result.p_value, "paired bootstrap"

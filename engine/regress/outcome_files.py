@@ -1,0 +1,112 @@
+"""How a suite's checks are shown: a console table, Markdown for a pull-request comment or
+``$GITHUB_STEP_SUMMARY``, and JUnit XML for CI test views."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from engine.regress.guards import FAILING, Check
+
+COLUMNS = ("experiment", "metric", "baseline", "now", "delta", "allowed", "p-value", "verdict")
+VERDICT_STYLES = {"regressed": "bold red", "failed": "bold red", "improved": "green",
+                  "not significant": "yellow", "new": "cyan", "ok": ""}
+MARKS = {"regressed": "❌", "failed": "❌", "improved": "🟢", "not significant": "〰️",
+         "new": "🆕", "ok": "✅"}
+
+
+def headline(suite: str, checks: Sequence[Check]) -> str:
+    """``suite ci: 1 regressed · 2 improved · 40 ok`` (verdicts in a fixed order)."""
+    counts = Counter(check.verdict for check in checks)
+    order = ("regressed", "failed", "improved", "not significant", "new", "ok")
+    return f"suite {suite}: " + " · ".join(f"{counts[v]} {v}" for v in order if counts[v])
+
+
+def console_table(checks: Sequence[Check]) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column in ("experiment", "metric", "verdict")
+                         else "right")
+    for check in checks:
+        style = VERDICT_STYLES[check.verdict]
+        verdict = f"[{style}]{check.verdict}[/{style}]" if style else check.verdict
+        table.add_row(*_cells(check)[:-1], verdict + (f" ({check.note})" if check.note else ""))
+    return table
+
+
+def markdown(suite: str, checks: Sequence[Check], recorded: dict[str, Any] | None) -> str:
+    """The report: the headline, the checks that are not ok, then every check folded away."""
+    lines = [f"### {MARKS['failed'] if _failing(checks) else MARKS['ok']} Regression "
+             f"{headline(suite, checks)}", ""]
+    if recorded:
+        commit = (recorded.get("git") or {}).get("commit") or "unknown commit"
+        lines += [f"Baseline: commit `{commit[:12]}` recorded {recorded.get('date', '?')}.", ""]
+    notable = [check for check in checks if check.verdict != "ok"]
+    if notable:
+        lines += [*_markdown_table(notable), ""]
+    lines += [f"<details><summary>All {len(checks)} checks</summary>", "",
+              *_markdown_table(checks), "", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _markdown_table(checks: Sequence[Check]) -> list[str]:
+    rows = [f"| {' | '.join(COLUMNS)} |", "|" + "---|" * len(COLUMNS)]
+    for check in checks:
+        cells = _cells(check)
+        cells[-1] = f"{MARKS[check.verdict]} {check.verdict}" + (
+            f" ({check.note})" if check.note else "")
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return rows
+
+
+def junit_xml(suite: str, checks: Sequence[Check], seconds: float) -> str:
+    """One test case per check (class = experiment); regressions are failures, experiments that
+    did not run are errors."""
+    counts = Counter(check.verdict for check in checks)
+    root = ElementTree.Element("testsuites")
+    element = ElementTree.SubElement(
+        root, "testsuite", name=f"regress.{suite}", tests=str(len(checks)),
+        failures=str(counts["regressed"]), errors=str(counts["failed"]), skipped="0",
+        time=f"{seconds:.3f}")
+    for check in checks:
+        case = ElementTree.SubElement(element, "testcase", classname=f"{suite}.{check.experiment}",
+                                      name=check.metric)
+        summary = " · ".join(f"{column} {cell}" for column, cell in zip(
+            COLUMNS[2:], _cells(check)[2:], strict=True))
+        if check.verdict == "regressed":
+            ElementTree.SubElement(case, "failure", message=summary,
+                                   type="regression").text = check.note
+        elif check.verdict == "failed":
+            ElementTree.SubElement(case, "error", message=check.note, type="experiment failed")
+        else:
+            ElementTree.SubElement(case, "system-out").text = summary
+    ElementTree.indent(root)
+    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write_text(path: Path, text: str, *, append: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a" if append else "w") as handle:
+        handle.write(text)
+    return path
+
+
+def _failing(checks: Sequence[Check]) -> bool:
+    return any(check.verdict in FAILING for check in checks)
+
+
+def _cells(check: Check) -> list[str]:
+    delta = check.delta
+    return [check.experiment, check.metric, _number(check.baseline), _number(check.now),
+            "-" if delta is None else f"{delta:+.4g}",
+            "-" if check.allowed is None else f"±{check.allowed:.4g}",
+            "-" if check.p_value is None else f"{check.p_value:.3g}", check.verdict]
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
