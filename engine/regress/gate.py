@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from engine.errors import ConfigError
 from engine.regress.baseline import read_baseline, write_baseline
 from engine.regress.guards import FAILING, check_experiment
 from engine.regress.measurement import Measurement
@@ -28,7 +29,13 @@ def run_gate(suite_path: Path, *, baseline_path: Path | None, update_baseline: b
     started = time.perf_counter()
     suite = load_suite(suite_path)
     baseline_file = baseline_path or suite.baseline
-    baseline = read_baseline(baseline_file)
+    try:
+        baseline = read_baseline(baseline_file)
+    except ConfigError as error:
+        if not update_baseline:
+            raise
+        console.print(f"[yellow]warning[/yellow]: {error} It is rewritten from this run.")
+        baseline = None
     planned = plan_suite(suite)
     datasets = load_suite_data(suite, planned)
     workers = jobs or suite.jobs
