@@ -136,6 +136,9 @@ def regress(args: Sequence[str]) -> None:
     parser.add_argument("-o", "--output", type=Path,
                         help="where runs, regress.md, junit.xml and results.json go (default "
                              "outputs/regress/<suite>/<time>)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an override added to every experiment (repeatable), to see what "
+                             "a change would do to the whole suite, e.g. --set features=ordinal")
     parser.add_argument("-j", "--jobs", type=int,
                         help="experiments at a time (default: the suite's jobs, else one per "
                              "core)")
@@ -154,4 +157,5 @@ def regress(args: Sequence[str]) -> None:
                                 / options.suite.stem / stamp)
     sys.exit(run_gate(options.suite, baseline_path=options.baseline,
                       update_baseline=options.update_baseline, output_dir=output,
-                      project_dir=Path.cwd(), jobs=options.jobs, console=make_console()))
+                      project_dir=Path.cwd(), jobs=options.jobs, console=make_console(),
+                      extra_overrides=tuple(options.set)))

@@ -24,10 +24,12 @@ STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 
 
 def run_gate(suite_path: Path, *, baseline_path: Path | None, update_baseline: bool,
-             output_dir: Path, project_dir: Path, jobs: int | None, console: Console) -> int:
-    """Run the suite at ``suite_path`` into ``output_dir`` and return the exit status."""
+             output_dir: Path, project_dir: Path, jobs: int | None, console: Console,
+             extra_overrides: tuple[str, ...] = ()) -> int:
+    """Run the suite at ``suite_path`` into ``output_dir`` and return the exit status;
+    ``extra_overrides`` are added to every experiment's."""
     started = time.perf_counter()
-    suite = load_suite(suite_path)
+    suite = load_suite(suite_path, extra_overrides)
     baseline_file = baseline_path or suite.baseline
     try:
         baseline = read_baseline(baseline_file)

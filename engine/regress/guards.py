@@ -122,7 +122,10 @@ def _significance(guard: Guard, now: Measurement, before: Measurement) -> tuple[
         return None, "test rows differ: not testable"
     y, current = stored_responses(pd.DataFrame(now.predictions), now.classes)
     _, previous = stored_responses(pd.DataFrame(before.predictions), before.classes)
-    result = bootstrap_difference(metric, y, current, previous,
-                                  now.test[metric] - before.test[metric], confidence=0.95,
-                                  resamples=BOOTSTRAP_RESAMPLES, seed=now.seed or 0)
+    try:
+        result = bootstrap_difference(metric, y, current, previous,
+                                      now.test[metric] - before.test[metric], confidence=0.95,
+                                      resamples=BOOTSTRAP_RESAMPLES, seed=now.seed or 0)
+    except ValueError:  # a scorer of decision_function values, which predictions.csv lacks
+        return None, "no stored scores to pair: not testable"
     return result.p_value, "paired bootstrap"

@@ -13,9 +13,11 @@ from rich.table import Table
 
 from engine.regress.guards import FAILING, Check
 
-COLUMNS = ("experiment", "metric", "baseline", "now", "delta", "allowed", "p-value", "verdict")
+COLUMNS = ("experiment", "metric", "baseline", "now", "delta", "allowed", "p-value", "verdict",
+           "note")
 VERDICT_STYLES = {"regressed": "bold red", "failed": "bold red", "improved": "green",
                   "not significant": "yellow", "new": "cyan", "ok": ""}
+NUMERIC = ("baseline", "now", "delta", "allowed", "p-value")
 MARKS = {"regressed": "❌", "failed": "❌", "improved": "🟢", "not significant": "〰️",
          "new": "🆕", "ok": "✅"}
 
@@ -30,12 +32,13 @@ def headline(suite: str, checks: Sequence[Check]) -> str:
 def console_table(checks: Sequence[Check]) -> Table:
     table = Table(show_edge=False, header_style="bold")
     for column in COLUMNS:
-        table.add_column(column, justify="left" if column in ("experiment", "metric", "verdict")
-                         else "right")
+        table.add_column(column, justify="right" if column in NUMERIC else "left",
+                         no_wrap=column != "note")
     for check in checks:
+        cells = _cells(check)
         style = VERDICT_STYLES[check.verdict]
-        verdict = f"[{style}]{check.verdict}[/{style}]" if style else check.verdict
-        table.add_row(*_cells(check)[:-1], verdict + (f" ({check.note})" if check.note else ""))
+        cells[-2] = f"[{style}]{check.verdict}[/{style}]" if style else check.verdict
+        table.add_row(*cells)
     return table
 
 
@@ -58,8 +61,7 @@ def _markdown_table(checks: Sequence[Check]) -> list[str]:
     rows = [f"| {' | '.join(COLUMNS)} |", "|" + "---|" * len(COLUMNS)]
     for check in checks:
         cells = _cells(check)
-        cells[-1] = f"{MARKS[check.verdict]} {check.verdict}" + (
-            f" ({check.note})" if check.note else "")
+        cells[-2] = f"{MARKS[check.verdict]} {check.verdict}"
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return rows
 
@@ -77,7 +79,7 @@ def junit_xml(suite: str, checks: Sequence[Check], seconds: float) -> str:
         case = ElementTree.SubElement(element, "testcase", classname=f"{suite}.{check.experiment}",
                                       name=check.metric)
         summary = " · ".join(f"{column} {cell}" for column, cell in zip(
-            COLUMNS[2:], _cells(check)[2:], strict=True))
+            COLUMNS[2:], _cells(check)[2:], strict=True) if cell)
         if check.verdict == "regressed":
             ElementTree.SubElement(case, "failure", message=summary,
                                    type="regression").text = check.note
@@ -105,7 +107,7 @@ def _cells(check: Check) -> list[str]:
     return [check.experiment, check.metric, _number(check.baseline), _number(check.now),
             "-" if delta is None else f"{delta:+.4g}",
             "-" if check.allowed is None else f"±{check.allowed:.4g}",
-            "-" if check.p_value is None else f"{check.p_value:.3g}", check.verdict]
+            "-" if check.p_value is None else f"{check.p_value:.3g}", check.verdict, check.note]
 
 
 def _number(value: float | None) -> str:

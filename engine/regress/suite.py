@@ -82,8 +82,12 @@ class Suite:
     experiments: tuple[SuiteExperiment, ...]
 
 
-def load_suite(path: Path) -> Suite:
-    """Read and check a suite file; every mistake is a ConfigError naming the entry."""
+def load_suite(path: Path, extra_overrides: tuple[str, ...] = ()) -> Suite:
+    """Read and check a suite file; every mistake is a ConfigError naming the entry.
+
+    ``extra_overrides`` follow each experiment's own (``regress --set``), to try a change on
+    the whole suite.
+    """
     if not path.is_file():
         near = sorted(str(p) for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
         raise ConfigError(f"regress: no suite file '{path}'.{did_you_mean(str(path), near)}"
@@ -114,7 +118,7 @@ def load_suite(path: Path) -> Suite:
                           "experiments: {iris_rf: [dataset=iris, model=random_forest]}.")
     name = str(suite.get("name") or path.stem)
     baseline = suite.get("baseline") or f"baselines/{name}.json"
-    return Suite(
+    loaded = Suite(
         name=name,
         path=path,
         baseline=path.parent / str(baseline),
@@ -124,13 +128,43 @@ def load_suite(path: Path) -> Suite:
         predict_repeats=_positive(timing.get("predict_repeats", 50),
                                   f"{where}: timing.predict_repeats"),
         experiments=tuple(_experiment(key, value, f"{where}: experiments.{key}", shared,
-                                      defaults, required)
+                                      defaults, required, extra_overrides)
                           for key, value in experiments.items()),
     )
+    _check_timing_power(loaded, where)
+    return loaded
+
+
+def _check_timing_power(suite: Suite, where: str) -> None:
+    """A timing guard that requires significance needs enough repeats for Mann-Whitney's
+    smallest two-sided p-value, ``2 / C(2n, n)``, to fall below alpha."""
+    repeats = {"fit_seconds": ("fit_repeats", suite.fit_repeats),
+               "predict_ms": ("predict_repeats", suite.predict_repeats)}
+    for experiment in suite.experiments:
+        for guard in experiment.guards:
+            if not (guard.is_timing and guard.significance):
+                continue
+            key, count = repeats[guard.key]
+            smallest = 2 / math.comb(2 * count, count)
+            if smallest >= suite.alpha:
+                raise ConfigError(
+                    f"{where}: timing.{key}={count}: {guard.key} requires significance, and "
+                    f"with {count} repeats no change can be significant at alpha "
+                    f"{suite.alpha} (the smallest p-value is {smallest:.3g}). Use at least "
+                    f"{_repeats_for(suite.alpha)} repeats, or {guard.key}: {{significance: "
+                    "false}.")
+
+
+def _repeats_for(alpha: float) -> int:
+    count = 2
+    while 2 / math.comb(2 * count, count) >= alpha:
+        count += 1
+    return count
 
 
 def _experiment(name: Any, value: Any, where: str, shared: tuple[str, ...],
-                defaults: dict[str, Guard], required: bool) -> SuiteExperiment:
+                defaults: dict[str, Guard], required: bool,
+                extra: tuple[str, ...]) -> SuiteExperiment:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ConfigError(f"{where}: an experiment name is letters, digits, '_', '.' and '-' "
                           f"(it names a directory); got {name!r}.")
@@ -143,7 +177,7 @@ def _experiment(name: Any, value: Any, where: str, shared: tuple[str, ...],
     if not merged:
         raise ConfigError(f"{where}: guards nothing; give it (or the suite) a guard such as "
                           "cv.primary: {absolute: 0.01}.")
-    return SuiteExperiment(name, (*shared, *_overrides(overrides, f"{where}.overrides")),
+    return SuiteExperiment(name, (*shared, *_overrides(overrides, f"{where}.overrides"), *extra),
                            tuple(merged.values()))
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
+from engine.errors import ConfigError
 from engine.regress.guards import check_experiment
 from engine.regress.measurement import Measurement
 from engine.regress.suite import Guard, SuiteExperiment, load_suite
@@ -80,3 +81,13 @@ def test_experiment_guards_override_and_drop_the_suite_defaults(tmp_path: Path) 
     assert custom.guards == (Guard("cv.primary", relative=0.02, significance=False),
                              Guard("test.accuracy", absolute=0.05, significance=True))
     assert suite.baseline == tmp_path / "baselines" / "suite.json"
+
+
+def test_timing_significance_needs_enough_repeats_to_be_possible(tmp_path: Path) -> None:
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump({"timing": {"fit_repeats": 3},
+                                    "guards": {"fit_seconds": {"relative": 1.0}},
+                                    "experiments": {"iris": ["dataset=iris"]}}))
+    with pytest.raises(ConfigError, match=r"timing.fit_repeats=3: fit_seconds requires "
+                       r"significance.*smallest p-value is 0.1\). Use at least 4 repeats"):
+        load_suite(path)
