@@ -101,25 +101,26 @@ def _value(guard: Guard, now: Measurement, measured: Measurement) -> float | Non
 
 def _significance(guard: Guard, now: Measurement, before: Measurement) -> tuple[float | None,
                                                                                 str]:
-    """The two-sided p-value of the change, or None and why it cannot be tested."""
+    """The two-sided p-value of the change and an empty note, or None and why it cannot be
+    tested."""
     if guard.is_timing:
         first, second = now.timing.get(guard.key, []), before.timing.get(guard.key, [])
         if min(len(first), len(second)) < 2:
-            return None, "one timing sample: not testable"
-        return float(stats.mannwhitneyu(first, second).pvalue), "Mann-Whitney U"
+            return None, "untestable: one sample"
+        return float(stats.mannwhitneyu(first, second).pvalue), ""
     if (now.fingerprint, now.split, now.seed) != (before.fingerprint, before.split, before.seed):
-        return None, "data or split changed: not testable"
+        return None, "untestable: data or split changed"
     stage, metric = guard.key.split(".", 1)
     metric = now.primary if metric == "primary" else metric
     if stage == "cv":
         first, second = now.cv[metric], before.cv[metric]
         if len(first) != len(second) or len(first) < 2:
-            return None, "folds differ: not testable"
+            return None, "untestable: folds differ"
         result = corrected_resampled_t_test(np.asarray(first), np.asarray(second),
                                             fold_size_ratio(now.split))
-        return result.p_value, "corrected resampled t"
+        return result.p_value, ""
     if now.predictions.get("row") != before.predictions.get("row"):
-        return None, "test rows differ: not testable"
+        return None, "untestable: test rows differ"
     y, current = stored_responses(pd.DataFrame(now.predictions), now.classes)
     _, previous = stored_responses(pd.DataFrame(before.predictions), before.classes)
     try:
@@ -127,5 +128,5 @@ def _significance(guard: Guard, now: Measurement, before: Measurement) -> tuple[
                                       now.test[metric] - before.test[metric], confidence=0.95,
                                       resamples=BOOTSTRAP_RESAMPLES, seed=now.seed or 0)
     except ValueError:  # a scorer of decision_function values, which predictions.csv lacks
-        return None, "no stored scores to pair: not testable"
-    return result.p_value, "paired bootstrap"
+        return None, "untestable: scores not stored"
+    return result.p_value, ""

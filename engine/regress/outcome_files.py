@@ -13,8 +13,10 @@ from rich.table import Table
 
 from engine.regress.guards import FAILING, Check
 
-COLUMNS = ("experiment", "metric", "baseline", "now", "delta", "allowed", "p-value", "verdict",
-           "note")
+COLUMNS = ("experiment", "metric", "baseline", "now", "delta", "allowed", "p-value", "verdict")
+P_VALUES = ("p-values (two-sided): CV means by the corrected resampled t-test on the same folds, "
+            "test scores by a paired bootstrap of the same rows, timings by Mann-Whitney U of "
+            "the repeats")
 VERDICT_STYLES = {"regressed": "bold red", "failed": "bold red", "improved": "green",
                   "not significant": "yellow", "new": "cyan", "ok": ""}
 NUMERIC = ("baseline", "now", "delta", "allowed", "p-value")
@@ -30,14 +32,20 @@ def headline(suite: str, checks: Sequence[Check]) -> str:
 
 
 def console_table(checks: Sequence[Check]) -> Table:
-    table = Table(show_edge=False, header_style="bold")
+    """Every check; an experiment's name on its first row only."""
+    table = Table(show_edge=False, header_style="bold", caption=P_VALUES, caption_justify="left")
     for column in COLUMNS:
         table.add_column(column, justify="right" if column in NUMERIC else "left",
-                         no_wrap=column != "note")
+                         no_wrap=column != "verdict")
+    previous = None
     for check in checks:
         cells = _cells(check)
         style = VERDICT_STYLES[check.verdict]
-        cells[-2] = f"[{style}]{check.verdict}[/{style}]" if style else check.verdict
+        if style:
+            cells[-1] = f"[{style}]{cells[-1]}[/{style}]"
+        if check.experiment == previous:
+            cells[0] = ""
+        previous = check.experiment
         table.add_row(*cells)
     return table
 
@@ -53,7 +61,7 @@ def markdown(suite: str, checks: Sequence[Check], recorded: dict[str, Any] | Non
     if notable:
         lines += [*_markdown_table(notable), ""]
     lines += [f"<details><summary>All {len(checks)} checks</summary>", "",
-              *_markdown_table(checks), "", "</details>", ""]
+              *_markdown_table(checks), "", "</details>", "", f"<sub>{P_VALUES}.</sub>", ""]
     return "\n".join(lines)
 
 
@@ -61,7 +69,7 @@ def _markdown_table(checks: Sequence[Check]) -> list[str]:
     rows = [f"| {' | '.join(COLUMNS)} |", "|" + "---|" * len(COLUMNS)]
     for check in checks:
         cells = _cells(check)
-        cells[-2] = f"{MARKS[check.verdict]} {check.verdict}"
+        cells[-1] = f"{MARKS[check.verdict]} {cells[-1]}"
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return rows
 
@@ -79,10 +87,9 @@ def junit_xml(suite: str, checks: Sequence[Check], seconds: float) -> str:
         case = ElementTree.SubElement(element, "testcase", classname=f"{suite}.{check.experiment}",
                                       name=check.metric)
         summary = " · ".join(f"{column} {cell}" for column, cell in zip(
-            COLUMNS[2:], _cells(check)[2:], strict=True) if cell)
+            COLUMNS[2:], _cells(check)[2:], strict=True))
         if check.verdict == "regressed":
-            ElementTree.SubElement(case, "failure", message=summary,
-                                   type="regression").text = check.note
+            ElementTree.SubElement(case, "failure", message=summary, type="regression")
         elif check.verdict == "failed":
             ElementTree.SubElement(case, "error", message=check.note, type="experiment failed")
         else:
@@ -107,7 +114,8 @@ def _cells(check: Check) -> list[str]:
     return [check.experiment, check.metric, _number(check.baseline), _number(check.now),
             "-" if delta is None else f"{delta:+.4g}",
             "-" if check.allowed is None else f"±{check.allowed:.4g}",
-            "-" if check.p_value is None else f"{check.p_value:.3g}", check.verdict, check.note]
+            "-" if check.p_value is None else f"{check.p_value:.3g}",
+            check.verdict + (f" ({check.note})" if check.note else "")]
 
 
 def _number(value: float | None) -> str:
