@@ -60,6 +60,10 @@ def check_experiment(experiment: SuiteExperiment, now: Measurement,
             checks.append(Check(experiment.name, label, None, value, None, None, "new",
                                 "no baseline yet"))
             continue
+        if value is None:
+            checks.append(Check(experiment.name, label, base, None, None, None, "failed",
+                                "the baseline has it and this run no longer reports it"))
+            continue
         checks.append(_judge(experiment.name, label, guard, base, value, now, before, alpha))
     return checks
 
@@ -78,11 +82,14 @@ def _judge(name: str, label: str, guard: Guard, base: float, value: float, now: 
     return Check(name, label, base, value, allowed, p_value, verdict, note)
 
 
-def _label(guard: Guard, now: Measurement) -> str:
-    if guard.is_timing:
-        return guard.key
+def _scorer(guard: Guard, now: Measurement) -> tuple[str, str]:
+    """``(stage, scorer)`` of a score guard, ``primary`` resolved with the current run's."""
     stage, metric = guard.key.split(".", 1)
-    return f"{stage} {now.primary if metric == 'primary' else metric}"
+    return stage, str(now.primary) if metric == "primary" else metric
+
+
+def _label(guard: Guard, now: Measurement) -> str:
+    return guard.key if guard.is_timing else " ".join(_scorer(guard, now))
 
 
 def _value(guard: Guard, now: Measurement, measured: Measurement) -> float | None:
@@ -90,8 +97,7 @@ def _value(guard: Guard, now: Measurement, measured: Measurement) -> float | Non
     if guard.is_timing:
         samples = measured.timing.get(guard.key) or []
         return float(np.median(samples)) if samples else None
-    stage, metric = guard.key.split(".", 1)
-    metric = now.primary if metric == "primary" else metric
+    stage, metric = _scorer(guard, now)
     if stage == "cv":
         folds = measured.cv.get(metric)
         return float(np.mean(folds)) if folds else None
@@ -110,8 +116,7 @@ def _significance(guard: Guard, now: Measurement, before: Measurement) -> tuple[
         return float(stats.mannwhitneyu(first, second).pvalue), ""
     if (now.fingerprint, now.split, now.seed) != (before.fingerprint, before.split, before.seed):
         return None, "untestable: data or split changed"
-    stage, metric = guard.key.split(".", 1)
-    metric = now.primary if metric == "primary" else metric
+    stage, metric = _scorer(guard, now)
     if stage == "cv":
         first, second = now.cv[metric], before.cv[metric]
         if len(first) != len(second) or len(first) < 2:
