@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from engine.config.hydra_errors import user_message
 from engine.errors import EngineError, EvaluationError, did_you_mean
 
-VERBS = ("predict", "compare", "report", "regress")
+VERBS = ("predict", "compare", "report", "regress", "serve", "registry")
 TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
 
 

@@ -62,12 +62,14 @@ def write_rows(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def predict_rows(
-    bundle: Bundle, rows: pd.DataFrame, *, strict: bool = False, keep: Sequence[str] = ()
+    bundle: Bundle, rows: pd.DataFrame, *, strict: bool = False, keep: Sequence[str] = (),
+    refuse_unseen: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Predictions (and class probabilities for classifiers) for rows checked against the schema.
 
-    With ``strict`` every schema warning (extra columns, unseen categories) is an error; the
-    input columns named in ``keep`` (an id, say) are copied in front of the predictions.
+    With ``strict`` every schema warning (extra columns, unseen categories) is an error, with
+    ``refuse_unseen`` only unseen categories are; the input columns named in ``keep`` (an id,
+    say) are copied in front of the predictions.
     """
     if rows.empty:
         raise SchemaError("input: the file has no rows to predict.")
@@ -78,7 +80,8 @@ def predict_rows(
                 f"{did_you_mean(column, map(str, rows.columns))}"
             )
     passed_through = [bundle.metadata.get("target"), *keep]
-    features, warnings = conform(rows, bundle.schema, passed_through=passed_through)
+    features, warnings = conform(rows, bundle.schema, passed_through=passed_through,
+                                 refuse_unseen=refuse_unseen)
     if strict and warnings:
         raise SchemaError("input (--strict): " + "; ".join(warnings) + ".")
     classes = bundle.metadata.get("classes") or []

@@ -39,13 +39,14 @@ def infer_schema(X: pd.DataFrame) -> dict[str, Any]:
 
 
 def conform(
-    frame: pd.DataFrame, schema: Mapping[str, Any], *, passed_through: Sequence[str] = ()
+    frame: pd.DataFrame, schema: Mapping[str, Any], *, passed_through: Sequence[str] = (),
+    refuse_unseen: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Rows shaped as the model was trained on, plus warnings about what was tolerated.
 
     Missing columns and values of the wrong type raise a SchemaError naming the column; extra
     columns (other than ``passed_through``: the target, kept ids) are dropped with a warning,
-    and unseen categories are reported.
+    and unseen categories are reported (refused with ``refuse_unseen``, as the server does).
     """
     expected = [column["name"] for column in schema["columns"]]
     missing = [name for name in expected if name not in frame.columns]
@@ -63,6 +64,9 @@ def conform(
     for column in schema["columns"]:
         values, warning = _conform_column(frame[column["name"]], column)
         conformed[column["name"]] = values
+        if warning and refuse_unseen and column["kind"] == "categorical":
+            raise SchemaError(f"{warning}. Send one of the categories seen in training: "
+                              f"{', '.join(repr(v) for v in column['categories'][:20])}.")
         if warning:
             warnings.append(warning)
     return pd.DataFrame(conformed, index=frame.index), warnings

@@ -1,0 +1,237 @@
+"""The REST service of a model bundle: FastAPI on uvicorn (``python -m engine serve``).
+
+- ``POST /invocations``: MLflow's scoring protocol (``engine.deploy.payloads``), answering
+  ``{"predictions": [...]}``, so MLflow clients work unchanged.
+- ``POST /predict``: ``{"records": [...]}`` in, predictions and class probabilities out; the
+  records are validated against the bundle's schema (the OpenAPI spec lists every column).
+- ``GET /health`` (alive), ``/ready`` (the model answered a warm-up prediction), ``/metadata``
+  (schema, model, metrics, lineage) and ``/metrics`` (Prometheus text: requests, latency
+  histogram, errors, rows).
+
+Every prediction goes through ``predict_rows``, the code ``python -m engine predict`` runs, so
+both give the same numbers. A bad request is a 4xx naming the problem; a body above the size
+limit or with too many rows is a 413; nothing a client sends raises past the handlers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from engine.deploy.batch_predict import predict_rows
+from engine.deploy.bundle import Bundle
+from engine.deploy.payloads import PayloadError, rows_from_body, rows_from_records
+from engine.errors import SchemaError, first_line
+
+ENDPOINTS = ("/invocations", "/predict", "/health", "/ready", "/metadata", "/metrics")
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Limits(BaseModel):
+    """Request limits: body bytes and rows per request."""
+
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_rows: int = 10_000
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Any]
+    probabilities: list[dict[str, float]] | None = None
+    warnings: list[str] = []
+
+
+class TooLarge(Exception):
+    """A body or a row count above the limits (answered 413)."""
+
+
+def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
+               limits: Limits | None = None) -> FastAPI:
+    """The app serving ``bundle``; ``lineage`` (run directory, registry version) goes to
+    /metadata."""
+    limits = limits or Limits()
+    columns = [column["name"] for column in bundle.schema["columns"]]
+    classes = bundle.metadata.get("classes") or []
+    state: dict[str, Any] = {"ready": False, "reason": "warming up"}
+    registry = CollectorRegistry()
+    requests = Counter("engine_requests", "Requests by endpoint and status code.",
+                       ["endpoint", "status"], registry=registry)
+    latency = Histogram("engine_request_latency_seconds", "Request latency by endpoint.",
+                        ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
+    errors = Counter("engine_request_errors", "Requests answered with an error, by kind.",
+                     ["endpoint", "kind"], registry=registry)
+    rows_predicted = Counter("engine_predicted_rows", "Rows predicted.", registry=registry)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            await run_in_threadpool(_predict, bundle, warm_up_row(bundle.schema))
+            state.update(ready=True, reason="ready")
+        except Exception as error:  # the server still answers /health and /metadata
+            state["reason"] = f"the warm-up prediction failed: {first_line(error)}"
+        yield
+
+    app = FastAPI(title=f"engine model: {bundle.metadata.get('model')}",
+                  description="Predictions from an engine model bundle.", lifespan=lifespan)
+    record_model = schema_record_model(bundle.schema)
+    request_model = create_model("PredictRequest", records=(list[record_model], Field(  # type: ignore[valid-type]
+        min_length=1, description="Rows to predict, one object per row, keyed by column.")))
+
+    @app.middleware("http")
+    async def observe(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        endpoint = request.url.path if request.url.path in ENDPOINTS else "other"
+        started = time.perf_counter()
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > limits.max_body_bytes:
+            response: Response = _error(413 if length.isdigit() else 400,
+                                        f"the body is larger than {limits.max_body_bytes} bytes"
+                                        if length.isdigit() else "Content-Length is not a number")
+        else:
+            response = await call_next(request)
+        latency.labels(endpoint).observe(time.perf_counter() - started)
+        requests.labels(endpoint, str(response.status_code)).inc()
+        if response.status_code >= 400:
+            errors.labels(endpoint, "client" if response.status_code < 500 else "server").inc()
+        return response
+
+    async def answer(rows_of: Callable[[], pd.DataFrame],
+                     shape: Callable[[pd.DataFrame, list[str]], dict[str, Any]]) -> Response:
+        if not state["ready"]:
+            return _error(503, f"not ready: {state['reason']}")
+        try:
+            rows = rows_of()
+            if len(rows) > limits.max_rows:
+                raise TooLarge(f"{len(rows)} rows; the limit is {limits.max_rows} a request")
+            predictions, warnings = await run_in_threadpool(_predict, bundle, rows)
+        except TooLarge as error:
+            return _error(413, str(error))
+        except PayloadError as error:
+            return _error(400, str(error))
+        except SchemaError as error:
+            return _error(422, str(error))
+        except (ValueError, TypeError) as error:  # the model refused values it cannot score
+            return _error(422, f"the model cannot score these rows: {first_line(error)}")
+        rows_predicted.inc(len(predictions))
+        return JSONResponse(shape(predictions, warnings))
+
+    @app.post("/invocations", openapi_extra=INVOCATIONS_BODY,
+              summary="MLflow scoring protocol: dataframe_split, dataframe_records, instances, "
+                      "inputs or CSV")
+    async def invocations(request: Request) -> Response:
+        body = await _body(request, limits.max_body_bytes)
+        if body is None:
+            return _error(413, f"the body is larger than {limits.max_body_bytes} bytes")
+        content_type = request.headers.get("content-type", "application/json")
+        return await answer(lambda: rows_from_body(body, content_type, columns),
+                            lambda frame, _: {"predictions": _native(frame["prediction"])})
+
+    async def predict(payload: Any) -> Response:
+        records = [record.model_dump(by_alias=True) for record in payload.records]
+        return await answer(lambda: rows_from_records(records),
+                            lambda frame, warnings: {
+                                "predictions": _native(frame["prediction"]),
+                                "probabilities": _probabilities(frame, classes),
+                                "warnings": warnings})
+
+    # The body's model is built from the bundle's schema at run time, so it is set here
+    # rather than written as an annotation.
+    predict.__annotations__["payload"] = request_model
+    app.post("/predict", response_model=PredictResponse,
+             summary="Records in; predictions and class probabilities out")(predict)
+
+    @app.get("/health", summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", summary="Readiness: the model answered a warm-up prediction")
+    async def ready() -> Response:
+        body = {"ready": state["ready"], "reason": state["reason"]}
+        return JSONResponse(body, status_code=200 if state["ready"] else 503)
+
+    @app.get("/metadata", summary="Input schema, model, metrics and lineage")
+    async def metadata() -> dict[str, Any]:
+        keys = ("task", "target", "classes", "model", "primary", "metrics", "seed",
+                "data_fingerprint", "packages", "git")
+        return {"schema": bundle.schema, **{key: bundle.metadata.get(key) for key in keys},
+                "lineage": {"bundle": str(bundle.directory), **(lineage or {})},
+                "limits": limits.model_dump()}
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+INVOCATIONS_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "description":
+                                    "one of dataframe_split, dataframe_records, instances, "
+                                    "inputs (and optionally params)"}},
+    "text/csv": {"schema": {"type": "string"}}}}}
+
+
+def schema_record_model(schema: dict[str, Any]) -> type[BaseModel]:
+    """A pydantic model of one row: every column required (null allowed for missing), numbers
+    for numeric columns, and strings, numbers or booleans for the others."""
+    fields: dict[str, Any] = {}
+    for index, column in enumerate(schema["columns"]):
+        annotation = float | None if column["kind"] == "numeric" else str | float | bool | None
+        fields[f"column_{index}"] = (annotation, Field(alias=column["name"]))
+    return create_model("Record", __config__=ConfigDict(extra="allow"), **fields)
+
+
+def warm_up_row(schema: dict[str, Any]) -> pd.DataFrame:
+    """One plausible row: 0 for numbers, the first category seen for the others."""
+    row = {column["name"]: 0.0 if column["kind"] == "numeric" else
+           (column["categories"] or [None])[0] for column in schema["columns"]}
+    return pd.DataFrame([row])
+
+
+def _predict(bundle: Bundle, rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    return predict_rows(bundle, rows, refuse_unseen=True)
+
+
+def _native(values: pd.Series) -> list[Any]:
+    """JSON-ready values: numpy scalars as Python numbers, NaN as null."""
+    return [None if isinstance(v, float) and np.isnan(v) else
+            v.item() if hasattr(v, "item") else v for v in values.tolist()]
+
+
+def _probabilities(frame: pd.DataFrame, classes: list[Any]) -> list[dict[str, float]] | None:
+    names = [f"proba_{label}" for label in classes]
+    if not classes or not all(name in frame for name in names):
+        return None
+    values = frame[names].to_numpy(float)
+    return [dict(zip(map(str, classes), row.tolist(), strict=True)) for row in values]
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The body, read in chunks; None once it passes ``limit`` bytes (a chunked upload has no
+    Content-Length to refuse it by)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
