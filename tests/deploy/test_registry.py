@@ -1,0 +1,82 @@
+"""The model registry: versions, aliases, promotion, and serving NAME@ALIAS."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine.deploy.registry import Registry, resolve_model
+from engine.errors import ConfigError, DataError
+from tests.conftest import run_cli
+from tests.deploy.conftest import start_server
+
+
+@pytest.fixture
+def two_runs(trained_run: Path, tmp_path: Path) -> tuple[Path, Path]:
+    second = tmp_path / "second"
+    shutil.copytree(trained_run, second)
+    return trained_run, second
+
+
+def test_versions_aliases_and_promotion(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "registry.db")
+    first = registry.register(two_runs[0], "churn", alias="champion")
+    second = registry.register(two_runs[1], "churn", alias="challenger", description="retrained")
+    assert (first.version, second.version) == (1, 2)
+    assert registry.resolve("churn@champion").version == 1
+    promoted = registry.promote("churn", "challenger", "champion")
+    assert promoted.version == 2 and set(promoted.aliases) == {"champion", "challenger"}
+    assert registry.resolve("models:/churn@champion").run_dir == str(two_runs[1].resolve())
+    assert registry.resolve("churn/1").aliases == ()
+    registry.set_alias("churn", "champion", 1)  # roll back
+    assert registry.resolve("churn@champion").version == 1
+    registry.delete_alias("churn", "challenger")
+    assert [v.aliases for v in registry.versions("churn")] == [("champion",), ()]
+
+
+@pytest.mark.parametrize(("reference", "message"), [
+    ("chrun@champion", "no model 'chrun'. Did you mean 'churn'"),
+    ("churn@champoin", "no alias 'champoin'. Did you mean 'champion'"),
+    ("churn/7", "has no version 7; it has 1"),
+    ("churn", "NAME@ALIAS or NAME/VERSION"),
+])
+def test_unknown_references_are_named(trained_run: Path, tmp_path: Path, reference: str,
+                                      message: str) -> None:
+    registry = Registry(tmp_path / "registry.db")
+    registry.register(trained_run, "churn", alias="champion")
+    with pytest.raises(ConfigError, match=message):
+        registry.resolve(reference)
+
+
+def test_a_bundle_changed_after_registration_is_refused(two_runs: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    registry_path = tmp_path / "registry.db"
+    Registry(registry_path).register(two_runs[1], "churn", alias="champion")
+    bundle, lineage = resolve_model("churn@champion", registry_path)
+    assert bundle.directory == two_runs[1] / "model"
+    assert lineage["registered"] == {"name": "churn", "version": 1, "aliases": ["champion"],
+                                     "created": lineage["registered"]["created"]}
+    manifest = two_runs[1] / "model" / "MANIFEST.json"
+    manifest.write_text(manifest.read_text().replace("{", "{ ", 1))
+    with pytest.raises(DataError, match="changed after it was registered"):
+        resolve_model("churn@champion", registry_path)
+
+
+def test_registry_commands_and_serving_an_alias(trained_run: Path, tmp_path: Path) -> None:
+    env = {"ENGINE_REGISTRY": str(tmp_path / "registry.db")}
+    done = run_cli(["registry", "register", str(trained_run), "churn", "--alias", "challenger"],
+                   tmp_path, env)
+    assert done.returncode == 0 and "registered churn version 1" in done.stdout, done.stderr
+    done = run_cli(["registry", "promote", "churn"], tmp_path, env)
+    assert done.returncode == 0 and "churn@champion -> version 1" in done.stdout
+    listing = run_cli(["registry", "list"], tmp_path, env).stdout
+    assert "challenger, champion" in listing and str(trained_run.resolve()) in listing
+    bad = run_cli(["registry", "alias", "churn", "latest", "1"], tmp_path, env)
+    assert bad.returncode == 2 and "reserved" in bad.stderr
+    for url in start_server("churn@champion", env=env):
+        metadata = httpx.get(f"{url}/metadata").json()
+        assert metadata["lineage"]["registered"]["version"] == 1
+        assert metadata["lineage"]["registered"]["aliases"] == ["challenger", "champion"]

@@ -1,0 +1,146 @@
+"""The REST service, as a real server process answering a real HTTP client."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import run_cli
+from tests.deploy.conftest import mixed_frame
+
+FEATURES = ["city", "size", "member"]
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    """New rows (another seed), missing values included."""
+    return mixed_frame(40, 1)[["id", *FEATURES]]
+
+
+@pytest.fixture(scope="module")
+def batch(trained_run: Path, rows: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+          ) -> pd.DataFrame:
+    """``python -m engine predict`` on the same rows, read back from its CSV."""
+    tmp = tmp_path_factory.mktemp("batch")
+    rows.to_csv(tmp / "rows.csv", index=False)
+    done = run_cli(["predict", str(trained_run), str(tmp / "rows.csv"), "-o",
+                    str(tmp / "out.csv")], tmp)
+    assert done.returncode == 0, done.stderr
+    return pd.read_csv(tmp / "out.csv")
+
+
+def records(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: NaN as null."""
+    return json.loads(rows.to_json(orient="records"))
+
+
+def formats(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    split = json.loads(rows.to_json(orient="split", index=False))
+    return {
+        "dataframe_split": {"dataframe_split": split},
+        "dataframe_records": {"dataframe_records": records(rows)},
+        "instances": {"instances": records(rows)},
+        "inputs (columns)": {"inputs": {k: [r[k] for r in records(rows)] for k in rows}},
+        "inputs (lists)": {"inputs": split["data"]},
+    }
+
+
+def test_every_mlflow_format_and_csv_predict_as_the_batch_command(
+        server: str, rows: pd.DataFrame, batch: pd.DataFrame) -> None:
+    features = rows[FEATURES]
+    for name, payload in formats(features).items():
+        answer = httpx.post(f"{server}/invocations", json=payload)
+        assert answer.status_code == 200, (name, answer.text)
+        assert answer.json()["predictions"] == batch["prediction"].tolist(), name
+    answer = httpx.post(f"{server}/invocations", content=features.to_csv(index=False),
+                        headers={"content-type": "text/csv"})
+    assert answer.json()["predictions"] == batch["prediction"].tolist()
+
+
+def test_predict_returns_the_batch_commands_probabilities(
+        server: str, rows: pd.DataFrame, batch: pd.DataFrame) -> None:
+    answer = httpx.post(f"{server}/predict", json={"records": records(rows[FEATURES])})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["predictions"] == batch["prediction"].tolist()
+    served = np.array([[row["no"], row["yes"]] for row in body["probabilities"]])
+    np.testing.assert_allclose(served, batch[["proba_no", "proba_yes"]].to_numpy(),
+                               rtol=0, atol=1e-9)
+    assert body["warnings"] == []
+
+
+@pytest.mark.parametrize(("endpoint", "body", "status", "names"), [
+    ("/predict", {"records": [{"city": "oslo", "size": 3.0}]}, 422, ["member", "missing"]),
+    ("/invocations", {"dataframe_records": [{"city": "oslo", "size": 3.0}]}, 422, ["member"]),
+    ("/invocations", {"dataframe_records": [{"city": "oslo", "size": "big", "member": True}]},
+     422, ["'size'", "'big'"]),
+    ("/predict", {"records": [{"city": "lima", "size": 3.0, "member": True}]}, 422,
+     ["'city'", "'lima'", "'oslo'"]),
+    ("/invocations", {"dataframe_split": {"columns": ["city"], "data": [["oslo", 1]]}}, 400,
+     ["dataframe_split", "1 values"]),
+    ("/invocations", {"records": []}, 400, ["dataframe_split", "dataframe_records"]),
+    ("/invocations", [1, 2], 400, ["JSON object"]),
+    ("/invocations", {"instances": [{"city": {"a": 1}, "size": 1, "member": True}]}, 400,
+     ["'city'", "nested"]),
+    ("/predict", {"records": []}, 422, ["at least 1"]),
+])
+def test_bad_payloads_get_a_4xx_naming_the_problem(server: str, endpoint: str, body: Any,
+                                                   status: int, names: list[str]) -> None:
+    answer = httpx.post(f"{server}{endpoint}", json=body)
+    assert answer.status_code == status, answer.text
+    for name in names:
+        assert name in answer.text
+
+
+def test_limits_and_unreadable_bodies(server: str, rows: pd.DataFrame) -> None:
+    many = {"dataframe_records": records(mixed_frame(51, 2)[FEATURES])}
+    answer = httpx.post(f"{server}/invocations", json=many)
+    assert answer.status_code == 413 and "51 rows; the limit is 50" in answer.text
+    huge = httpx.post(f"{server}/invocations", content=b"x" * 70_000)
+    assert huge.status_code == 413 and "larger than 65536 bytes" in huge.text
+    chunked = httpx.post(f"{server}/invocations", content=iter([b"x" * 40_000] * 2))
+    assert chunked.status_code == 413
+    assert httpx.post(f"{server}/invocations", content=b"{not json").status_code == 400
+    assert httpx.post(f"{server}/invocations", content=b"\xff\xfe",
+                      headers={"content-type": "text/csv"}).status_code == 400
+    assert httpx.post(f"{server}/invocations", content=b"a",
+                      headers={"content-type": "application/xml"}).status_code == 400
+    assert httpx.get(f"{server}/health").json() == {"status": "ok"}  # still up
+
+
+def test_health_ready_metadata_and_metrics(server: str, trained_run: Path) -> None:
+    assert httpx.get(f"{server}/ready").json() == {"ready": True, "reason": "ready"}
+    metadata = httpx.get(f"{server}/metadata").json()
+    assert [c["name"] for c in metadata["schema"]["columns"]] == FEATURES
+    assert metadata["model"] == "logistic_regression" and metadata["classes"] == ["no", "yes"]
+    assert metadata["lineage"]["run_dir"] == str(trained_run.resolve())
+    assert metadata["metrics"]["test"]["roc_auc"] > 0.5
+    httpx.post(f"{server}/invocations", content=b"{not json")
+    text = httpx.get(f"{server}/metrics").text
+    assert 'engine_requests_total{endpoint="/invocations",status="400"}' in text
+    assert 'engine_request_errors_total{endpoint="/invocations",kind="client"}' in text
+    assert 'engine_request_latency_seconds_bucket{endpoint="/invocations",le="0.005"}' in text
+    assert "engine_predicted_rows_total" in text
+
+
+def test_concurrent_clients_get_no_errors(server: str, rows: pd.DataFrame) -> None:
+    one = {"dataframe_records": records(rows[FEATURES].head(1))}
+    with httpx.Client(base_url=server) as client, ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: client.post("/invocations", json=one).status_code,
+                                 range(200)))
+    assert statuses == [200] * 200
+
+
+def test_the_openapi_spec_describes_every_column(server: str) -> None:
+    spec = httpx.get(f"{server}/openapi.json").json()
+    record = spec["components"]["schemas"]["Record"]
+    assert set(record["required"]) == set(FEATURES)
+    assert {"/invocations", "/predict", "/health", "/ready", "/metadata", "/metrics"} <= set(
+        spec["paths"])
