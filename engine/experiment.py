@@ -27,6 +27,7 @@ from engine.data.task import TASKS
 from engine.data.validation import check_choice
 from engine.deploy.batch_predict import prediction_columns
 from engine.deploy.bundle import BUNDLE_DIR, save_bundle
+from engine.deploy.delivery import deliver
 from engine.deploy.exports import check_export_targets, export_model
 from engine.deploy.schema import infer_schema
 from engine.errors import ConfigError, EvaluationError
@@ -62,7 +63,7 @@ from engine.tuning.settings import TuneSettings, tune_settings
 from engine.tuning.storage import storage_location
 from engine.tuning.workers import quiet_optuna
 
-DEPLOY_TARGETS = ("bundle", "onnx", "torchscript")
+DEPLOY_TARGETS = ("bundle", "onnx", "torchscript", "rest", "registry")
 UNPARTITIONED = ("none", "timeseries", "repeated", "repeated_kfold", "repeated_stratified")
 
 
@@ -246,6 +247,7 @@ def run_experiment(
     )
     exports = export_model(fitted, data.X.iloc[test_idx if len(test_idx) else train_idx],
                            spec.deploy.get("targets") or [], run_dir)
+    delivered = deliver(run_dir, spec.deploy, default_name=f"{data.name}-{model_name}")
     timing["total_seconds"] = time.perf_counter() - started
     record = {
         "status": "ok",
@@ -260,6 +262,7 @@ def run_experiment(
         "timing": timing,
         "warnings": summarize_warnings(caught),
         **({"exports": exports} if exports else {}),
+        **({"deploy": delivered} if delivered else {}),
         **provenance,
     }
     failed = failed_measures(evaluated.get("fairness", {}), "fail")

@@ -89,4 +89,13 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
         parity = export["parity"]
         console.print(f"export {target}: exports/{export['file']} · largest difference from the "
                       f"model {parity['max_abs_diff']:.1e} on {parity['rows']} held-out rows")
+    deployed = record.get("deploy", {})
+    if "rest" in deployed:
+        console.print(f"container: {deployed['rest']['directory']} (docker build it; the "
+                      f"service listens on port {deployed['rest']['port']})")
+    if "registry" in deployed:
+        entry = deployed["registry"]
+        aliases = "".join(f" @{alias}" for alias in entry["aliases"])
+        console.print(f"registered: {entry['name']} version {entry['version']}{aliases}",
+                      highlight=False)
     console.print(f"run directory: {record['run_dir']}")

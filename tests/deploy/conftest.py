@@ -53,13 +53,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``python -m engine serve ARGS`` on a free port until ready; yields its base URL."""
+def start_server(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO,
+                 command: list[str] | None = None) -> Iterator[str]:
+    """``python -m engine serve ARGS`` (or ``command`` with ``{port}`` in it) on a free port
+    until ready; yields its base URL."""
     port = free_port()
+    argv = [part.replace("{port}", str(port)) for part in command] if command else [
+        sys.executable, "-m", "engine", "serve", *args, "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", *args, "--port", str(port)], cwd=REPO,
-        env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
