@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from engine.data.casting import apply_dtypes
 from engine.deploy.bundle import Bundle
@@ -95,6 +96,8 @@ def prediction_columns(estimator: Any, X: Any, classes: list[Any]) -> pd.DataFra
 
     ``estimator`` is the whole Pipeline with raw rows, or its model with transformed ones.
     """
+    if isinstance(estimator, Pipeline):  # transform once for both predict and predict_proba
+        X, estimator = estimator[:-1].transform(X), estimator[-1]
     predicted = estimator.predict(X)
     if not classes:
         return pd.DataFrame({"prediction": predicted})

@@ -75,9 +75,10 @@ def conform(
 def _conform_column(series: pd.Series, column: Mapping[str, Any]) -> tuple[pd.Series, str | None]:
     name, kind, dtype = column["name"], column["kind"], column["dtype"]
     if kind == "numeric":
-        numbers = pd.to_numeric(series, errors="coerce")
+        numeric = types.is_numeric_dtype(series) and not types.is_bool_dtype(series)
+        numbers = series if numeric else pd.to_numeric(series, errors="coerce")
         bad = numbers.isna() & series.notna()
-        if bad.any():
+        if not numeric and bad.any():
             examples = ", ".join(repr(v) for v in series[bad].astype(str).unique()[:3])
             raise SchemaError(
                 f"column '{name}': expected numbers ({dtype}), found {examples} in "

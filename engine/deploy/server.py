@@ -15,15 +15,16 @@ limit or with too many rows is a 413; nothing a client sends raises past the han
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -68,6 +69,9 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     columns = [column["name"] for column in bundle.schema["columns"]]
     classes = bundle.metadata.get("classes") or []
     state: dict[str, Any] = {"ready": False, "reason": "warming up"}
+    # One prediction thread: the model's own thread pools (OpenMP, BLAS) are made once, not
+    # once per request thread, and concurrent requests queue instead of oversubscribing cores.
+    predictor = ThreadPoolExecutor(1, thread_name_prefix="predict")
     registry = CollectorRegistry()
     requests = Counter("engine_requests", "Requests by endpoint and status code.",
                        ["endpoint", "status"], registry=registry)
@@ -80,11 +84,13 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
-            await run_in_threadpool(_predict, bundle, warm_up_row(bundle.schema))
+            await asyncio.get_running_loop().run_in_executor(
+                predictor, _predict, bundle, warm_up_row(bundle.schema))
             state.update(ready=True, reason="ready")
         except Exception as error:  # the server still answers /health and /metadata
             state["reason"] = f"the warm-up prediction failed: {first_line(error)}"
         yield
+        predictor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title=f"engine model: {bundle.metadata.get('model')}",
                   description="Predictions from an engine model bundle.", lifespan=lifespan)
@@ -118,7 +124,8 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
             rows = rows_of()
             if len(rows) > limits.max_rows:
                 raise TooLarge(f"{len(rows)} rows; the limit is {limits.max_rows} a request")
-            predictions, warnings = await run_in_threadpool(_predict, bundle, rows)
+            predictions, warnings = await asyncio.get_running_loop().run_in_executor(
+                predictor, _predict, bundle, rows)
         except TooLarge as error:
             return _error(413, str(error))
         except PayloadError as error:
