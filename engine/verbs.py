@@ -145,17 +145,16 @@ def regress(args: Sequence[str]) -> None:
                              "core)")
     options = parser.parse_args(args)
     import datetime
-    import os
     import sys
 
     from engine.errors import ConfigError
     from engine.regress.gate import run_gate
+    from engine.tracking.files import default_output_dir
 
     if options.jobs is not None and options.jobs < 1:
         raise ConfigError(f"regress --jobs: expected at least 1; got {options.jobs}.")
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    output = options.output or (Path(os.environ.get("ENGINE_OUTPUT_DIR", "outputs")) / "regress"
-                                / options.suite.stem / stamp)
+    output = options.output or default_output_dir() / "regress" / options.suite.stem / stamp
     sys.exit(run_gate(options.suite, baseline_path=options.baseline,
                       update_baseline=options.update_baseline, output_dir=output,
                       project_dir=Path.cwd(), jobs=options.jobs, console=make_console(),

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, did_you_mean, options_hint
 
 
 def check_flag(value: Any, key: str) -> bool:
@@ -23,3 +23,13 @@ def check_mapping(value: Any, key: str, example: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{key}: expected a mapping, got {value!r}. Example: '{key}={example}'.")
     return dict(value)
+
+
+def check_keys(mapping: Mapping[str, Any], valid: Iterable[str], prefix: str) -> None:
+    """Refuse a key of ``mapping`` that is not ``valid``: ``<prefix><key>: unknown key.`` with
+    did-you-mean and the valid keys."""
+    valid = tuple(valid)
+    for name in mapping:
+        if name not in valid:
+            raise ConfigError(f"{prefix}{name}: unknown key.{did_you_mean(str(name), valid)} "
+                              f"{options_hint(valid)}")

@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.deploy.bundle import MANIFEST_FILE, Bundle, find_bundle, load_bundle
 from engine.errors import ConfigError, DataError, did_you_mean
+from engine.tracking.files import default_output_dir
 
 REGISTRY_VARIABLE = "ENGINE_REGISTRY"
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
@@ -49,7 +50,7 @@ def default_registry_path() -> Path:
     """``$ENGINE_REGISTRY``, else ``registry.db`` in the outputs directory."""
     if os.environ.get(REGISTRY_VARIABLE):
         return Path(os.environ[REGISTRY_VARIABLE])
-    return Path(os.environ.get("ENGINE_OUTPUT_DIR", "outputs")) / "registry.db"
+    return default_output_dir() / "registry.db"
 
 
 class Registry:

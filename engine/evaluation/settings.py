@@ -18,7 +18,7 @@ from typing import Any
 
 from sklearn.metrics import get_scorer_names
 
-from engine.config.checks import check_flag, check_mapping
+from engine.config.checks import check_flag, check_keys, check_mapping
 from engine.data.validation import check_choice
 from engine.errors import ConfigError, did_you_mean
 
@@ -96,10 +96,7 @@ def evaluation_settings(metrics: Mapping[str, Any]) -> EvaluationSettings:
 
 def _options(metrics: Mapping[str, Any], key: str, valid: set[str]) -> dict[str, Any]:
     options = check_mapping(metrics.get(key), f"metrics.{key}", f"{{{sorted(valid)[0]}: ...}}")
-    for name in options:
-        if name not in valid:
-            raise ConfigError(f"metrics.{key}.{name}: unknown key.{did_you_mean(name, valid)} "
-                              f"Valid keys: {', '.join(sorted(valid))}.")
+    check_keys(options, valid, f"metrics.{key}.")
     return options
 
 

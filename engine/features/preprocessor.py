@@ -9,6 +9,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from engine.config.binding import instantiate_checked
+from engine.config.checks import check_keys
 from engine.config.targets import import_target
 from engine.errors import ConfigError, did_you_mean, options_hint
 from engine.features.selectors import ColumnSelector
@@ -43,12 +44,7 @@ def build_preprocessor(
 
 
 def _selector(block: Mapping[str, Any], key: str, columns: Sequence[str] | None) -> ColumnSelector:
-    unknown = set(block) - set(BLOCK_KEYS)
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ConfigError(
-            f"{key}.{name}: unknown key.{did_you_mean(name, BLOCK_KEYS)} {options_hint(BLOCK_KEYS)}"
-        )
+    check_keys(block, BLOCK_KEYS, f"{key}.")
     names = tuple(block.get("columns") or ())
     exclude = tuple(block.get("exclude") or ())
     if not names and not block.get("dtype"):

@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from engine.config.checks import check_flag, check_mapping
-from engine.errors import ConfigError, did_you_mean, options_hint
+from engine.config.checks import check_flag, check_keys, check_mapping
+from engine.errors import ConfigError, did_you_mean
 
 SUITE_KEYS = ("name", "baseline", "jobs", "overrides", "significance", "timing", "guards",
               "experiments")
@@ -98,17 +98,17 @@ def load_suite(path: Path, extra_overrides: tuple[str, ...] = ()) -> Suite:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     where = str(path)
     suite = check_mapping(raw, where, "{experiments: {name: [overrides]}}")
-    _check_keys(suite, SUITE_KEYS, where)
+    check_keys(suite, SUITE_KEYS, f"{where}: ")
     significance = check_mapping(suite.get("significance"), f"{where}: significance",
                                  "{required: true, alpha: 0.05}")
-    _check_keys(significance, ("required", "alpha"), f"{where}: significance")
+    check_keys(significance, ("required", "alpha"), f"{where}: significance.")
     required = check_flag(significance.get("required", True), f"{where}: significance.required")
     alpha = _number(significance.get("alpha", 0.05), f"{where}: significance.alpha")
     if not 0 < alpha < 1:
         raise ConfigError(f"{where}: significance.alpha must lie between 0 and 1; got {alpha}.")
     timing = check_mapping(suite.get("timing"), f"{where}: timing",
                            "{fit_repeats: 3, predict_repeats: 50}")
-    _check_keys(timing, ("fit_repeats", "predict_repeats"), f"{where}: timing")
+    check_keys(timing, ("fit_repeats", "predict_repeats"), f"{where}: timing.")
     defaults = _guards(suite.get("guards"), f"{where}: guards", required, {})
     shared = _overrides(suite.get("overrides"), f"{where}: overrides")
     experiments = check_mapping(suite.get("experiments"), f"{where}: experiments",
@@ -169,7 +169,7 @@ def _experiment(name: Any, value: Any, where: str, shared: tuple[str, ...],
         raise ConfigError(f"{where}: an experiment name is letters, digits, '_', '.' and '-' "
                           f"(it names a directory); got {name!r}.")
     if isinstance(value, Mapping):
-        _check_keys(value, ("overrides", "guards"), where)
+        check_keys(value, ("overrides", "guards"), f"{where}.")
         overrides, guards = value.get("overrides"), value.get("guards")
     else:
         overrides, guards = value, None
@@ -206,7 +206,7 @@ def _guards(value: Any, where: str, required: bool, base: dict[str, Guard]) -> d
             guards.pop(key, None)
             continue
         tolerance = check_mapping(tolerance, f"{where}.{key}", "{absolute: 0.01}")
-        _check_keys(tolerance, TOLERANCE_KEYS, f"{where}.{key}")
+        check_keys(tolerance, TOLERANCE_KEYS, f"{where}.{key}.")
         guards[key] = Guard(
             key,
             absolute=_non_negative(tolerance.get("absolute", 0.0), f"{where}.{key}.absolute"),
@@ -215,13 +215,6 @@ def _guards(value: Any, where: str, required: bool, base: dict[str, Guard]) -> d
                                     f"{where}.{key}.significance"),
         )
     return guards
-
-
-def _check_keys(mapping: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key '{key}'.{did_you_mean(str(key), allowed)} "
-                              f"{options_hint(allowed)}")
 
 
 def _number(value: Any, where: str) -> float:

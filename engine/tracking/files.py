@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
+
+
+def default_output_dir() -> Path:
+    """Where runs land when no config says otherwise: ``$ENGINE_OUTPUT_DIR``, else ``outputs``
+    (as ``conf/paths/default.yaml`` resolves ``paths.output_dir``), for verbs that compose no
+    config."""
+    return Path(os.environ.get("ENGINE_OUTPUT_DIR", "outputs"))
+
 
 # A JSON list of numbers, strings or nulls, across its indented lines.
 SCALAR_LIST = re.compile(r"\[\n[^\[\]{}]*?\n\s*\]")

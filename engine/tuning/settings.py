@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config.checks import check_flag, check_mapping
+from engine.config.checks import check_flag, check_keys, check_mapping
 from engine.data.validation import check_choice
 from engine.errors import ConfigError, did_you_mean, options_hint
 from engine.tuning.objective import COST_OBJECTIVES
@@ -49,10 +49,7 @@ class TuneSettings:
 
 def tune_settings(tune: Mapping[str, Any]) -> TuneSettings:
     """Check every ``tune.*`` key and value that needs no data."""
-    for key in tune:
-        if key not in KEYS:
-            raise ConfigError(f"tune.{key}: unknown key.{did_you_mean(key, KEYS)} "
-                              f"{options_hint(KEYS)}")
+    check_keys(tune, KEYS, "tune.")
     method = check_method(tune.get("method", "none"))
     settings = TuneSettings(
         method=method,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -28,7 +29,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     spec = compose_spec(["deploy=registry", "deploy.targets=[bundle,rest,registry]",
                          f"deploy.registry.path={registry}", "report=false",
                          "metrics.explain.importance_repeats=0"])
-    run_experiment(spec, run_dir, project_dir=REPO, console=Console(quiet=True))
+    console = Console(file=io.StringIO(), width=200)
+    run_experiment(spec, run_dir, project_dir=REPO, console=console)
+    (run_dir / "console.txt").write_text(console.file.getvalue())
     return run_dir, registry
 
 
@@ -36,6 +39,8 @@ def test_the_run_is_registered_as_a_challenger(deployed: tuple[Path, Path]) -> N
     run_dir, registry = deployed
     version = Registry(registry).resolve("breast_cancer-hist_gbm@challenger")
     assert version.version == 1 and Path(version.run_dir) == run_dir.resolve()
+    assert "registered: breast_cancer-hist_gbm version 1 @challenger" in (
+        run_dir / "console.txt").read_text()
     record = json.loads((run_dir / "run.json").read_text())["deploy"]
     assert record["registry"] == {"name": "breast_cancer-hist_gbm", "version": 1,
                                   "aliases": ["challenger"]}
@@ -52,6 +57,8 @@ def test_the_container_files(deployed: tuple[Path, Path]) -> None:
     for name in ("scikit-learn", "numpy", "pandas", "fastapi", "uvicorn", "joblib"):
         assert f"{name}=={metadata.version(name)}" in requirements
     assert not any(line.startswith("torch==") for line in requirements)
+    assert f"container: {container} (docker build it" in (
+        deployed[0] / "console.txt").read_text()
     assert (container / "model" / "MANIFEST.json").is_file()
     assert (container / "engine" / "deploy" / "server.py").is_file()
 
@@ -76,3 +83,14 @@ def test_the_containers_command_serves_locally(deployed: tuple[Path, Path]) -> N
         row = {column["name"]: 1.0 for column in metadata_body["schema"]["columns"]}
         answer = httpx.post(f"{url}/invocations", json={"dataframe_records": [row]})
         assert answer.status_code == 200 and answer.json()["predictions"] in ([0], [1])
+
+
+def test_a_pytorch_models_container_installs_the_cpu_build_of_torch(tmp_path: Path) -> None:
+    spec = compose_spec(["dataset=iris", "model=mlp", "model.max_epochs=2", "report=false",
+                         "deploy.targets=[bundle,rest]", "metrics.explain.importance_repeats=0"])
+    run_experiment(spec, tmp_path, project_dir=REPO, console=Console(quiet=True))
+    dockerfile = (tmp_path / "container" / "Dockerfile").read_text()
+    assert "-r requirements.txt --extra-index-url https://download.pytorch.org/whl/cpu" in \
+        dockerfile
+    requirements = (tmp_path / "container" / "requirements.txt").read_text().split()
+    assert f"torch=={metadata.version('torch')}" in requirements

@@ -80,3 +80,11 @@ def test_registry_commands_and_serving_an_alias(trained_run: Path, tmp_path: Pat
         metadata = httpx.get(f"{url}/metadata").json()
         assert metadata["lineage"]["registered"]["version"] == 1
         assert metadata["lineage"]["registered"]["aliases"] == ["challenger", "champion"]
+
+
+def test_serving_an_unknown_model_exits_2(tmp_path: Path) -> None:
+    env = {"ENGINE_REGISTRY": str(tmp_path / "none.db")}
+    done = run_cli(["serve", "churn@champion"], tmp_path, env)
+    assert done.returncode == 2
+    assert "no such run directory, and no registry at" in done.stderr
+    assert "Traceback" not in done.stderr

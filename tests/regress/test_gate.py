@@ -82,6 +82,15 @@ def test_crippled_model_is_a_regression_and_exits_1(wine_baseline: Path) -> None
     assert failed == ["cv f1_macro", "test f1_macro"]
 
 
+def test_set_tries_a_change_on_every_experiment(wine_baseline: Path) -> None:
+    suite = wine_baseline / "gate.yaml"
+    status, output, out = regress(wine_baseline, str(suite), "--set", "model.C=1e-4")
+    assert status == 1, output
+    for check in checks(out):
+        assert check["verdict"] == "regressed"
+        assert check["now"] < check["baseline"] - 0.5  # the crippled model, as a suite file says
+
+
 def test_an_improvement_is_reported_as_one(wine_baseline: Path) -> None:
     crippled = write_suite(wine_baseline / "before.yaml", {"wine": CRIPPLED},
                            baseline="baselines/crippled.json")
@@ -141,13 +150,16 @@ def test_a_failing_experiment_fails_the_gate(tmp_path: Path) -> None:
     assert check["verdict"] == "failed" and "quality" in check["note"]
     case = ElementTree.parse(out / "junit.xml").getroot().find("testsuite/testcase")
     assert case is not None and case.find("error") is not None
+    status, output, _ = regress(tmp_path, str(suite), "--update-baseline")
+    assert status == 1 and "baseline not updated: cancer failed" in output
+    assert not (tmp_path / "baselines" / "broken.json").exists()
 
 
 @pytest.mark.parametrize(("experiments", "sections", "message"), [
     ({"rf": ["model=random_forrest"]}, {},
      r"experiments\.rf \(.*model=random_forrest\).*Did you mean 'random_forest'"),
     ({"rf": ["model=random_forest"]}, {"gaurds": {}},
-     r"unknown key 'gaurds'. Did you mean 'guards'"),
+     r"bad.yaml: gaurds: unknown key. Did you mean 'guards'\? Valid options: baseline, "),
     ({"rf": ["model=random_forest"]}, {"guards": {"test.roc_aucc": {"absolute": 0.01}}},
      r"experiments\.rf\.guards\.test\.roc_aucc: .*no scorer 'roc_aucc'.*Did you mean 'roc_auc'"),
     ({"rf": ["model=random_forest"]}, {"guards": {"cv.primary": {"absolute": -1}}},
@@ -177,3 +189,8 @@ def test_a_missing_suite_or_broken_baseline_exits_2(tmp_path: Path) -> None:
     (tmp_path / "baselines" / "s.json").write_text("{not json")
     status, output, _ = regress(tmp_path, str(suite))
     assert status == 2 and "not a baseline this engine wrote" in output
+    status, output, _ = regress(tmp_path, str(suite), "--update-baseline")
+    assert status == 0 and "It is rewritten from this run" in output
+    assert "wine" in json.loads((tmp_path / "baselines" / "s.json").read_text())["experiments"]
+    status, output, _ = regress(tmp_path, str(suite), "--jobs", "0")
+    assert status == 2 and "regress --jobs: expected at least 1; got 0" in output
