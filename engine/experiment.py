@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
 from engine.config.spec import ExperimentSpec
@@ -83,7 +85,7 @@ def validate_spec(spec: ExperimentSpec) -> None:
     A sweep runs this on every job before the first one starts.
     """
     validate_model(spec.model, spec.allowed_targets)
-    build_preprocessor(spec.features, allowed=spec.allowed_targets)
+    preprocessor = build_preprocessor(spec.features, allowed=spec.allowed_targets)
     task = check_choice(spec.dataset.get("task") or "auto", ("auto", *TASKS), key="dataset.task")
     if task != "auto":
         resolve_metrics(spec.metrics, task)
@@ -101,12 +103,6 @@ def validate_spec(spec: ExperimentSpec) -> None:
         for candidate in spec.candidates.values():
             validate_model(candidate, spec.allowed_targets)
         space_for(spec, task if task != "auto" else "binary", spec.candidates, None)
-    targets = spec.deploy.get("targets") or []
-    for target in targets:
-        check_choice(target, DEPLOY_TARGETS, key="deploy.targets")
-    for model in (spec.model, *spec.candidates.values()):
-        check_export_targets(targets, model_classes(model, spec.allowed_targets).values(),
-                             model.name)
     check_split_settings(spec.split, spec.dataset)
     check_quality_settings(spec.quality)
     bootstrap_settings(spec.metrics, spec.seed)
@@ -115,11 +111,16 @@ def validate_spec(spec: ExperimentSpec) -> None:
     if evaluation.threshold and task not in ("auto", "binary"):
         check_threshold_task(evaluation.threshold, task, has_probabilities=True)
     check_out_of_fold_settings(evaluation, spec.split, task)
-    if (evaluation.threshold or evaluation.calibration != "none") and \
-            set(targets) & {"onnx", "torchscript"}:
-        raise ConfigError("deploy.targets: the onnx and torchscript exports hold the network "
-                          "alone, without metrics.calibration or metrics.threshold. Drop those "
-                          "options or the export targets.")
+    targets = spec.deploy.get("targets") or []
+    for target in targets:
+        check_choice(target, DEPLOY_TARGETS, key="deploy.targets")
+    wrappers = [(key, cls) for key, cls, used in (
+        ("metrics.calibration", CalibratedClassifierCV, evaluation.calibration != "none"),
+        ("metrics.threshold", FixedThresholdClassifier, bool(evaluation.threshold))) if used]
+    for model in (spec.model, *spec.candidates.values()):
+        check_export_targets(targets, model_classes(model, spec.allowed_targets).values(),
+                             model.name, preprocessor=preprocessor, wrappers=wrappers,
+                             quantize=spec.deploy.get("quantize"))
 
 
 def run_experiment(
@@ -227,10 +228,11 @@ def run_experiment(
     write_json(run_dir / "metrics.json", metrics_record)
     write_json(run_dir / "evaluation.json", evaluated)
     provenance = {"packages": package_versions(), "git": git_state(project_dir)}
+    schema = infer_schema(data.X)
     save_bundle(
         run_dir / BUNDLE_DIR,
         fitted,
-        infer_schema(data.X),
+        schema,
         {
             "task": data.task,
             "target": str(data.y.name),
@@ -245,8 +247,9 @@ def run_experiment(
             **provenance,
         },
     )
-    exports = export_model(fitted, data.X.iloc[test_idx if len(test_idx) else train_idx],
-                           spec.deploy.get("targets") or [], run_dir)
+    held_out = test_idx if len(test_idx) else train_idx
+    exports = export_model(fitted, data.X.iloc[held_out], y[held_out], schema, spec.deploy,
+                           run_dir)
     delivered = deliver(run_dir, spec.deploy, default_name=f"{data.name}-{model_name}")
     timing["total_seconds"] = time.perf_counter() - started
     record = {

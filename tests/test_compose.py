@@ -23,12 +23,11 @@ def test_every_group_has_options() -> None:
 
 
 # Group and time splits need the dataset to name its group or time column; model=torch needs a
-# network; the exports need a PyTorch model.
+# network; the torchscript export needs a PyTorch model.
 NEEDS = {
     ("split", "group"): ["dataset.group_column=mean radius"],
     ("split", "time"): ["dataset.time_column=mean radius"],
     ("model", "torch"): list(AS_MODEL_TORCH),
-    ("deploy", "onnx"): ["model=mlp"],
     ("deploy", "torchscript"): ["model=mlp"],
 }
 

@@ -1,17 +1,21 @@
-"""The export deploy targets: the fitted network as ONNX or TorchScript, beside the bundle.
+"""The export deploy targets, beside the bundle: ONNX and TorchScript.
 
-Each export goes to ``<run_dir>/exports/`` and is checked for parity on held-out rows; what it
-takes (the features' output columns, float32) and how closely it matched are recorded in
+A scikit-learn Pipeline exports whole to ONNX (skl2onnx: raw columns in, see
+``engine.deploy.sklearn_onnx``); a PyTorch model exports its network (the features' output
+columns in, float32) to ONNX or TorchScript. Each export goes to ``<run_dir>/exports/`` and is
+checked for parity on held-out rows; what it takes and how closely it matched are recorded in
 ``exports/exports.json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from engine.errors import ConfigError
@@ -22,43 +26,105 @@ EXPORT_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
 CHECK_ROWS = 1000
 
 
-def check_export_targets(targets: Sequence[str], classes: Iterable[type], model: str) -> None:
-    """Refuse an export target the model cannot take, before any data is loaded."""
+def check_export_targets(targets: Sequence[str], classes: Iterable[type], model: str, *,
+                         preprocessor: ColumnTransformer,
+                         wrappers: Sequence[tuple[str, type]] = (),
+                         quantize: Any = None) -> None:
+    """Refuse an export target the model cannot take, before any data is loaded.
+
+    ``wrappers`` are what the metrics options wrap the model in, by config key
+    (``metrics.calibration``, ``metrics.threshold``); ``quantize`` is ``deploy.quantize``.
+    """
+    from engine.deploy.quantization import check_quantize
+    from engine.models.torch.estimator import TorchEstimator
+
+    classes = list(classes)
+    check_quantize(quantize, list(targets),
+                   all(issubclass(cls, TorchEstimator) for cls in classes))
     wanted = [target for target in targets if target in EXPORT_FILES]
     if not wanted:
         return
-    from engine.models.torch.estimator import TorchEstimator
-
     for cls in classes:
-        if not issubclass(cls, TorchEstimator):
+        if issubclass(cls, TorchEstimator):
+            if wrappers:
+                raise ConfigError(
+                    f"deploy.targets: the {' and '.join(wanted)} export of a PyTorch model holds "
+                    f"the network alone, without {' or '.join(key for key, _ in wrappers)}. "
+                    "Drop those options or the export targets."
+                )
+        elif "torchscript" in wanted:
             raise ConfigError(
-                f"deploy.targets: {', '.join(wanted)} exports PyTorch models (model=mlp or a "
-                f"module of your own), but model={model} is {cls.__name__}. Drop the target, "
-                "or pick a PyTorch model."
+                f"deploy.targets: torchscript exports PyTorch models (model=mlp or a module of "
+                f"your own), but model={model} is {cls.__name__}. Drop the target (onnx exports "
+                "scikit-learn pipelines too), or pick a PyTorch model."
+            )
+        else:
+            from engine.deploy.sklearn_onnx import (
+                OnnxExportError,
+                feature_steps,
+                refuse_unconvertible,
             )
 
+            try:
+                refuse_unconvertible([*feature_steps(preprocessor), *wrappers, ("model", cls)])
+            except OnnxExportError as error:
+                raise ConfigError(str(error)) from None
 
-def export_model(fitted: Pipeline, X_rows: pd.DataFrame, targets: Sequence[str],
+
+def export_model(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,
+                 schema: Mapping[str, Any], deploy: Mapping[str, Any],
                  run_dir: Path) -> dict[str, Any]:
-    """Write each export target for the fitted Pipeline's network; the record of what was made."""
-    wanted = [target for target in targets if target in EXPORT_FILES]
+    """Write each export target for the fitted Pipeline; the record of what was made.
+
+    ``X_rows`` and ``y_rows`` are held-out rows (encoded target) for the parity checks and the
+    quantized network's accuracy.
+    """
+    wanted = [target for target in deploy.get("targets") or [] if target in EXPORT_FILES]
     if not wanted:
         return {}
+    directory = run_dir / EXPORT_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    if _is_torch(fitted[-1]):
+        record = _export_network(fitted, X_rows.head(CHECK_ROWS), y_rows[:CHECK_ROWS], wanted,
+                                 directory, quantize=deploy.get("quantize"))
+    else:
+        from engine.deploy.sklearn_onnx import export_pipeline_onnx
+
+        record = {"onnx": export_pipeline_onnx(fitted, X_rows.head(CHECK_ROWS), schema,
+                                               directory / EXPORT_FILES["onnx"])}
+    write_json(directory / "exports.json", record)
+    return record
+
+
+def _is_torch(model: Any) -> bool:
+    from engine.models.torch.estimator import TorchEstimator
+
+    return isinstance(model, TorchEstimator)
+
+
+def _export_network(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,
+                    wanted: Sequence[str], directory: Path, *,
+                    quantize: str | None) -> dict[str, Any]:
     from engine.models.torch.export import export_onnx, export_torchscript
 
     exporters = {"onnx": export_onnx, "torchscript": export_torchscript}
-    directory = run_dir / EXPORT_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    features = fitted[:-1].transform(X_rows.head(CHECK_ROWS))
+    network = fitted[-1]
+    classifier = hasattr(network, "classes_")
+    features = fitted[:-1].transform(X_rows)
     columns = [str(name) for name in features.columns]
     record: dict[str, Any] = {}
     for target in wanted:
-        check = exporters[target](fitted[-1], features, directory / EXPORT_FILES[target])
+        check = exporters[target](network, features, directory / EXPORT_FILES[target])
         record[target] = {
             "file": check.path.name,
             "input": {"name": "features", "dtype": "float32", "columns": columns},
-            "output": "class probabilities" if hasattr(fitted[-1], "classes_") else "prediction",
+            "output": "class probabilities" if classifier else "prediction",
             "parity": {"rows": check.rows_checked, "max_abs_diff": check.max_abs_diff},
         }
-    write_json(directory / "exports.json", record)
+    if quantize:
+        from engine.deploy.quantization import quantize_network
+
+        y = np.searchsorted(network.classes_, y_rows) if classifier else y_rows
+        record["onnx"]["int8"] = quantize_network(directory / EXPORT_FILES["onnx"],
+                                                  np.asarray(features), y, classifier=classifier)
     return record

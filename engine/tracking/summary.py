@@ -87,8 +87,15 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
     print_evaluation(console, metrics, evaluated or {})
     for target, export in record.get("exports", {}).items():
         parity = export["parity"]
-        console.print(f"export {target}: exports/{export['file']} · largest difference from the "
-                      f"model {parity['max_abs_diff']:.1e} on {parity['rows']} held-out rows")
+        checks = [f"largest difference from the model {parity['max_abs_diff']:.1e}"
+                  if parity["max_abs_diff"] is not None else None,
+                  f"labels agree {parity['label_agreement']:.1%}"
+                  if parity.get("label_agreement") is not None else None]
+        console.print(f"export {target}: exports/{export['file']} · "
+                      f"{', '.join(check for check in checks if check)} on {parity['rows']} "
+                      "held-out rows", highlight=False)
+        if "int8" in export:
+            console.print(_quantized_line(export["int8"]), highlight=False)
     deployed = record.get("deploy", {})
     if "rest" in deployed:
         console.print(f"container: {deployed['rest']['directory']} (docker build it; the "
@@ -99,3 +106,16 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
         console.print(f"registered: {entry['name']} version {entry['version']}{aliases}",
                       highlight=False)
     console.print(f"run directory: {record['run_dir']}")
+
+
+def _quantized_line(int8: dict[str, Any]) -> str:
+    """What dynamic int8 quantization cost and gained, in one line."""
+    measure = "accuracy" if "accuracy" in int8 else "rmse"
+    quality = int8.get(measure)
+    moved = (f"{measure} {quality['float32']:.4f} -> {quality['int8']:.4f} "
+             f"({quality['change']:+.4f}) · " if quality else "")
+    sizes = int8["size_bytes"]
+    return (f"export onnx int8: exports/{int8['file']} · {moved}"
+            f"{sizes['float32'] / sizes['int8']:.1f}x smaller · {int8['rows']} rows "
+            f"{int8['batch_ms']['speedup']:.2f}x, one row {int8['row_ms']['speedup']:.2f}x the "
+            "float32 speed")

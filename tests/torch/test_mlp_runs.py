@@ -28,9 +28,12 @@ FAST = ("model=mlp", "split.cv.n_splits=3", "model.max_epochs=20")
 
 
 def test_mlp_run_bundle_and_exports_agree_with_the_runs_predictions(cli, tmp_path) -> None:
-    done = cli(*FAST, "deploy.targets=[bundle,onnx,torchscript]")
+    done = cli(*FAST, "deploy=onnx", "deploy.targets=[bundle,onnx,torchscript]",
+               "deploy.quantize=int8")
     assert done.returncode == 0, done.stderr
     assert "export onnx: exports/model.onnx" in done.stdout
+    assert re.search(r"export onnx int8: exports/model.int8.onnx · accuracy 0\.\d{4} -> "
+                     r"0\.\d{4} \([+-]0\.\d{4}\) · \d+\.\dx smaller", done.stdout), done.stdout
     run_dir = only_run_dir(tmp_path)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["cv"]["roc_auc"]["mean"] > 0.98
@@ -64,6 +67,18 @@ def test_mlp_run_bundle_and_exports_agree_with_the_runs_predictions(cli, tmp_pat
     script_out = scripted(torch.from_numpy(inputs.copy())).numpy()
     assert np.abs(onnx_out - expected).max() <= PARITY_TOLERANCE
     assert np.abs(script_out - expected).max() <= PARITY_TOLERANCE
+
+    # The int8 network: smaller, close to the float one, its accuracy measured on the same rows.
+    int8 = record["onnx"]["int8"]
+    quantized = onnxruntime.InferenceSession(str(run_dir / "exports" / "model.int8.onnx"))
+    int8_out = quantized.run(None, {"features": inputs})[0]
+    assert int8["size_bytes"]["int8"] < int8["size_bytes"]["float32"] / 2
+    assert 0 < np.abs(int8_out - onnx_out).max() == pytest.approx(int8["max_abs_diff"])
+    names = [column.removeprefix("proba_") for column in probability]
+    truth = predictions["y_true"].astype(str).map({name: i for i, name in enumerate(names)})
+    for graph, out in (("float32", onnx_out), ("int8", int8_out)):
+        assert int8["accuracy"][graph] == pytest.approx(np.mean(out.argmax(axis=1) == truth))
+    assert int8["batch_ms"]["speedup"] > 0 and int8["rows"] == len(test_rows)
 
 
 HOPELESS_LR = 1e-7
@@ -146,9 +161,9 @@ def test_mistakes_exit_2_with_one_message(cli, overrides, message) -> None:
 
 
 def test_an_export_the_model_cannot_take_is_refused_before_training(cli) -> None:
-    done = cli("model=hist_gbm", "deploy=onnx")
+    done = cli("model=hist_gbm", "deploy=torchscript")
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "error: deploy.targets: onnx exports PyTorch models" in done.stderr
+    assert "error: deploy.targets: torchscript exports PyTorch models" in done.stderr
     assert "model=hist_gbm is HistGradientBoostingClassifier" in done.stderr
     assert "breast_cancer:" not in done.stdout  # refused before the data loads
 
