@@ -9,7 +9,8 @@
   histogram, errors, rows).
 
 Every prediction goes through ``predict_rows``, the code ``python -m engine predict`` runs, so
-both give the same numbers. A bad request is a 4xx naming the problem; a body above the size
+both give the same numbers; concurrent requests are predicted together
+(``engine.deploy.batching``). A bad request is a 4xx naming the problem; a body above the size
 limit or with too many rows is a 413; nothing a client sends raises past the handlers.
 """
 
@@ -36,12 +37,14 @@ from prometheus_client import (
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from engine.deploy.batch_predict import predict_rows
+from engine.deploy.batching import MicroBatcher
 from engine.deploy.bundle import Bundle
 from engine.deploy.payloads import PayloadError, rows_from_body, rows_from_records
 from engine.errors import SchemaError, first_line
 
 ENDPOINTS = ("/invocations", "/predict", "/health", "/ready", "/metadata", "/metrics")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096)
 
 
 class Limits(BaseModel):
@@ -80,6 +83,10 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     errors = Counter("engine_request_errors", "Requests answered with an error, by kind.",
                      ["endpoint", "kind"], registry=registry)
     rows_predicted = Counter("engine_predicted_rows", "Rows predicted.", registry=registry)
+    batch_rows = Histogram("engine_batch_rows", "Rows per model call (concurrent requests are "
+                           "predicted together).", buckets=BATCH_BUCKETS, registry=registry)
+    batcher = MicroBatcher(lambda rows: _predict(bundle, rows), predictor,
+                           max_rows=limits.max_rows, on_batch=batch_rows.observe)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -89,7 +96,9 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
             state.update(ready=True, reason="ready")
         except Exception as error:  # the server still answers /health and /metadata
             state["reason"] = f"the warm-up prediction failed: {first_line(error)}"
+        batching = asyncio.create_task(batcher.run())
         yield
+        batching.cancel()
         predictor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title=f"engine model: {bundle.metadata.get('model')}",
@@ -124,8 +133,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
             rows = rows_of()
             if len(rows) > limits.max_rows:
                 raise TooLarge(f"{len(rows)} rows; the limit is {limits.max_rows} a request")
-            predictions, warnings = await asyncio.get_running_loop().run_in_executor(
-                predictor, _predict, bundle, rows)
+            predictions, warnings = await batcher.predict(rows)
         except TooLarge as error:
             return _error(413, str(error))
         except PayloadError as error:

@@ -1,23 +1,39 @@
-"""The REST service under concurrent single-row requests.
+"""The REST service under concurrent single-row requests, against ``mlflow models serve``.
 
-    python tests/bench/bench_serving.py
+MLflow lives in a virtualenv of its own (never a dependency of the engine); make it once with
+the scikit-learn and pandas the engine has, so both servers run the same fitted pipeline:
 
-Trains the default experiment, serves it with ``python -m engine serve``, and sends
+    python3 -m venv /tmp/mlflow-venv
+    /tmp/mlflow-venv/bin/pip install mlflow scikit-learn==<ours> pandas==<ours>
+
+then, from the repository root:
+
+    python tests/bench/bench_serving.py [--mlflow-venv /tmp/mlflow-venv]
+
+Trains the default experiment (hist_gbm on breast_cancer), serves it with
+``python -m engine serve`` and sends
 1. 1,024 single-row ``/invocations`` requests from 32 concurrent clients (32 each): errors
    (target 0), throughput, median and p99 latency;
 2. single-row requests from 16 concurrent clients for 20 s: throughput and p99.
-The comparison with ``mlflow models serve`` on the same model (issue 7's 2x target) is not
-written yet.
+With ``--mlflow-venv``, the same fitted pipeline is saved with ``mlflow.sklearn.save_model`` and
+served by ``mlflow models serve --env-manager local`` (its defaults otherwise), and (2) runs
+against it too; the ratios are ours over MLflow's (target: 2x the throughput, a lower p99).
+Servers and clients share the machine's cores, as on a developer's laptop.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -26,6 +42,24 @@ from sklearn.datasets import load_breast_cancer
 
 PORT = 8765
 ROW = {"dataframe_records": load_breast_cancer(as_frame=True).data.head(1).to_dict("records")}
+SAVE_FOR_MLFLOW = """
+import sys, joblib, mlflow.sklearn
+mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2],
+                          serialization_format="cloudpickle")
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    errors: int
+    per_second: float
+    median_ms: float
+    p99_ms: float
+
+    def __str__(self) -> str:
+        return (f"{self.requests} requests, {self.errors} errors, {self.per_second:.0f} req/s, "
+                f"median {self.median_ms:.1f} ms, p99 {self.p99_ms:.1f} ms")
 
 
 def client_loop(url: str, *, requests: int | None = None, seconds: float | None = None
@@ -45,39 +79,77 @@ def client_loop(url: str, *, requests: int | None = None, seconds: float | None 
     return errors, latencies
 
 
-def load(url: str, clients: int, **budget: float) -> str:
+def load(url: str, clients: int, **budget: float) -> Load:
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(lambda _: client_loop(url, **budget), range(clients)))
     elapsed = time.perf_counter() - started
     latencies = sorted(x for _, lat in results for x in lat)
-    errors = sum(e for e, _ in results)
-    return (f"{len(latencies)} requests, {errors} errors, {len(latencies) / elapsed:.0f} req/s, "
-            f"median {statistics.median(latencies) * 1000:.1f} ms, p99 "
-            f"{latencies[int(0.99 * len(latencies))] * 1000:.1f} ms")
+    return Load(requests=len(latencies), errors=sum(e for e, _ in results),
+                per_second=len(latencies) / elapsed,
+                median_ms=statistics.median(latencies) * 1000,
+                p99_ms=latencies[int(0.99 * len(latencies))] * 1000)
+
+
+@contextmanager
+def serving(command: Sequence[str], url: str, env: dict[str, str] | None = None
+            ) -> Iterator[str]:
+    """A server process, ready (answering a request) and warmed up."""
+    server = subprocess.Popen(list(command), cwd=REPO, env={**os.environ, **(env or {})},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                if httpx.post(f"{url}/invocations", json=ROW).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit(f"{' '.join(command)} did not answer in 60 s")
+        client_loop(url, requests=50)
+        yield url
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def mlflow_server(pipeline: Path, venv: Path, directory: Path) -> tuple[list[str], dict]:
+    """Save the pipeline as an MLflow model; the command and environment serving it."""
+    model = directory / "mlflow-model"
+    env = {"PYTHONPATH": str(REPO),  # the pipeline's column selectors are the engine's
+           "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    timed_process([str(venv / "bin" / "python"), "-c", SAVE_FOR_MLFLOW, str(pipeline),
+                   str(model)], env=env)
+    command = [str(venv / "bin" / "mlflow"), "models", "serve", "-m", str(model),
+               "--env-manager", "local", "--port", str(PORT + 1)]
+    return command, env
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mlflow-venv", type=Path,
+                        help="virtualenv with mlflow (see the module's docstring)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as outputs:
         timed_process(engine_command("report=false"), env={"ENGINE_OUTPUT_DIR": outputs})
         run_dir = next((Path(outputs) / "runs").iterdir())
-        server = subprocess.Popen([sys.executable, "-m", "engine", "serve", str(run_dir),
-                                   "--port", str(PORT)], cwd=REPO)
-        url = f"http://127.0.0.1:{PORT}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            client_loop(url, requests=50)  # warm-up
-            print(f"32 clients x 32 requests (hist_gbm, breast_cancer, one row each): "
-                  f"{load(url, 32, requests=32)}")
-            print(f"16 clients for 20 s: {load(url, 16, seconds=20.0)}")
-        finally:
-            server.terminate()
-            server.wait()
+        ours_url = f"http://127.0.0.1:{PORT}"
+        with serving(engine_command("serve", str(run_dir), "--port", str(PORT)), ours_url):
+            print(f"engine, 32 clients x 32 requests (hist_gbm, breast_cancer, one row each): "
+                  f"{load(ours_url, 32, requests=32)}")
+            ours = load(ours_url, 16, seconds=20.0)
+            print(f"engine, 16 clients for 20 s: {ours}")
+        if not args.mlflow_venv:
+            print("pass --mlflow-venv to compare with mlflow models serve")
+            return
+        command, env = mlflow_server(run_dir / "model" / "pipeline.joblib", args.mlflow_venv,
+                                     Path(outputs))
+        theirs_url = f"http://127.0.0.1:{PORT + 1}"
+        with serving(command, theirs_url, env):
+            theirs = load(theirs_url, 16, seconds=20.0)
+        print(f"mlflow models serve, 16 clients for 20 s: {theirs}")
+        print(f"ratio engine / mlflow: throughput {ours.per_second / theirs.per_second:.2f}x "
+              f"(target >= 2), p99 {ours.p99_ms / theirs.p99_ms:.2f}x (target < 1)")
 
 
 if __name__ == "__main__":

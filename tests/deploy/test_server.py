@@ -130,12 +130,32 @@ def test_health_ready_metadata_and_metrics(server: str, trained_run: Path) -> No
     assert "engine_predicted_rows_total" in text
 
 
-def test_concurrent_clients_get_no_errors(server: str, rows: pd.DataFrame) -> None:
-    one = {"dataframe_records": records(rows[FEATURES].head(1))}
+def test_concurrent_clients_each_get_their_own_rows_predictions(
+        server: str, rows: pd.DataFrame, batch: pd.DataFrame) -> None:
+    """Concurrent requests are predicted together; each still gets exactly its own answer, and a
+    bad request among them gets its own 422 without failing the others."""
+    features = rows[FEATURES]
+    bad = {"records": [{"city": "lima", "size": 3.0, "member": True}]}
+
+    def send(index: int) -> tuple[int, httpx.Response]:
+        row = index % len(features)
+        body = bad if index % 10 == 9 else {"records": records(features.iloc[[row]])}
+        return row, client.post("/predict", json=body)
+
     with httpx.Client(base_url=server) as client, ThreadPoolExecutor(16) as pool:
-        statuses = list(pool.map(lambda _: client.post("/invocations", json=one).status_code,
-                                 range(200)))
-    assert statuses == [200] * 200
+        answers = list(pool.map(send, range(200)))
+    for index, (row, answer) in enumerate(answers):
+        if index % 10 == 9:
+            assert answer.status_code == 422 and "'lima'" in answer.text
+            continue
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["predictions"] == [batch["prediction"][row]]
+        probabilities = body["probabilities"][0]
+        np.testing.assert_allclose([probabilities["no"], probabilities["yes"]],
+                                   batch.loc[row, ["proba_no", "proba_yes"]].to_numpy(float),
+                                   rtol=0, atol=1e-9)
+    assert "engine_batch_rows_count" in httpx.get(f"{server}/metrics").text
 
 
 def test_the_openapi_spec_describes_every_column(server: str) -> None:

@@ -1,0 +1,100 @@
+"""Adaptive micro-batching: requests that arrive while the model is busy are predicted together.
+
+One prediction costs about the same for one row as for a hundred (the schema checks, the
+feature transformers and the model's own overhead dominate), so under concurrent load the
+service predicts every waiting request in one call and hands each its own rows back. Nothing
+waits on a timer: an idle service predicts a lone request at once, and a batch is simply what
+queued up during the previous prediction. Requests are only batched with others sending the
+same columns and dtypes; if a batch fails, its requests are predicted one by one, so each gets
+its own answer (and its own error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+Prediction = tuple[pd.DataFrame, list[str]]
+
+
+@dataclass
+class _Waiting:
+    rows: pd.DataFrame
+    answer: asyncio.Future[Prediction] = field(repr=False)
+
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        return tuple(self.rows.columns), tuple(map(str, self.rows.dtypes))
+
+
+class MicroBatcher:
+    """Queues requests' rows and predicts what has queued up in one call to ``predict``,
+    on ``executor`` (a single thread, so the model's own thread pools are not oversubscribed)."""
+
+    def __init__(self, predict: Callable[[pd.DataFrame], Prediction], executor: Executor, *,
+                 max_rows: int, on_batch: Callable[[int], None] | None = None) -> None:
+        self._predict = predict
+        self._executor = executor
+        self._max_rows = max_rows
+        self._on_batch = on_batch or (lambda rows: None)
+        self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
+
+    async def predict(self, rows: pd.DataFrame) -> Prediction:
+        """The predictions for ``rows`` (and the schema's warnings about them)."""
+        answer: asyncio.Future[Prediction] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Waiting(rows, answer))
+        return await answer
+
+    async def run(self) -> None:
+        """Serve the queue until cancelled."""
+        while True:
+            batch = [await self._queue.get()]
+            size = len(batch[0].rows)
+            while not self._queue.empty() and size < self._max_rows:
+                waiting = self._queue.get_nowait()
+                batch.append(waiting)
+                size += len(waiting.rows)
+            groups: dict[tuple[Any, ...], list[_Waiting]] = {}
+            for waiting in batch:
+                groups.setdefault(waiting.signature, []).append(waiting)
+            for group in groups.values():
+                await self._answer(group)
+
+    async def _answer(self, group: list[_Waiting]) -> None:
+        rows = group[0].rows if len(group) == 1 else pd.concat(
+            [waiting.rows for waiting in group], ignore_index=True)
+        try:
+            predictions, warnings = await self._call(rows)
+        except Exception as error:
+            if len(group) == 1:
+                _settle(group[0].answer, error=error)
+                return
+            for waiting in group:  # one bad request must not fail the others
+                await self._answer([waiting])
+            return
+        self._on_batch(len(rows))
+        start = 0
+        for waiting in group:
+            stop = start + len(waiting.rows)
+            _settle(waiting.answer, (predictions.iloc[start:stop].reset_index(drop=True),
+                                     warnings))
+            start = stop
+
+    async def _call(self, rows: pd.DataFrame) -> Prediction:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._predict,
+                                                                rows)
+
+
+def _settle(answer: asyncio.Future[Prediction], result: Prediction | None = None, *,
+            error: BaseException | None = None) -> None:
+    if answer.done():  # the client went away and its request was cancelled
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(result)  # type: ignore[arg-type]
