@@ -21,12 +21,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -34,7 +35,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 
 from engine.deploy.batch_predict import predict_rows
 from engine.deploy.batching import MicroBatcher
@@ -58,6 +59,18 @@ class PredictResponse(BaseModel):
     predictions: list[Any]
     probabilities: list[dict[str, float]] | None = None
     warnings: list[str] = []
+
+
+class ErrorResponse(BaseModel):
+    error: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description} for status, description in (
+        (400, "The body cannot be read (not JSON or CSV, or none of MLflow's formats)"),
+        (413, "The body or its row count is above the limits"),
+        (422, "The rows do not fit the schema: the column, the value and what was expected"),
+        (503, "The model is not ready"))}
 
 
 class TooLarge(Exception):
@@ -107,6 +120,10 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     request_model = create_model("PredictRequest", records=(list[record_model], Field(  # type: ignore[valid-type]
         min_length=1, description="Rows to predict, one object per row, keyed by column.")))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> Response:
+        return _error(422, _invalid_request_message(error))
+
     @app.middleware("http")
     async def observe(request: Request,
                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -145,7 +162,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         rows_predicted.inc(len(predictions))
         return JSONResponse(shape(predictions, warnings))
 
-    @app.post("/invocations", openapi_extra=INVOCATIONS_BODY,
+    @app.post("/invocations", openapi_extra=INVOCATIONS_BODY, responses=ERROR_RESPONSES,
               summary="MLflow scoring protocol: dataframe_split, dataframe_records, instances, "
                       "inputs or CSV")
     async def invocations(request: Request) -> Response:
@@ -167,7 +184,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     # The body's model is built from the bundle's schema at run time, so it is set here
     # rather than written as an annotation.
     predict.__annotations__["payload"] = request_model
-    app.post("/predict", response_model=PredictResponse,
+    app.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
              summary="Records in; predictions and class probabilities out")(predict)
 
     @app.get("/health", summary="Liveness: the process answers")
@@ -187,7 +204,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                 "lineage": {"bundle": str(bundle.directory), **(lineage or {})},
                 "limits": limits.model_dump()}
 
-    @app.get("/metrics", summary="Prometheus metrics")
+    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -195,20 +212,52 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
 
 
 INVOCATIONS_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "object", "description":
-                                    "one of dataframe_split, dataframe_records, instances, "
-                                    "inputs (and optionally params)"}},
-    "text/csv": {"schema": {"type": "string"}}}}}
+    "application/json": {"schema": {
+        "type": "object", "minProperties": 1,
+        "description": "Exactly one of dataframe_split, dataframe_records, instances or inputs "
+                       "(and optionally params), as MLflow's scoring server takes them.",
+        "properties": {
+            "dataframe_split": {"type": "object", "required": ["columns", "data"], "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "data": {"type": "array", "minItems": 1, "items": {"type": "array"}}}},
+            "dataframe_records": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+            "instances": {"type": "array", "minItems": 1},
+            "inputs": {"type": ["object", "array"]},
+            "params": {"type": "object"}}}},
+    "text/csv": {"schema": {"type": "string", "minLength": 1,
+                            "description": "A header row with the column names, then rows"}}}}}
 
 
 def schema_record_model(schema: dict[str, Any]) -> type[BaseModel]:
     """A pydantic model of one row: every column required (null allowed for missing), numbers
-    for numeric columns, and strings, numbers or booleans for the others."""
+    (not booleans or text) for numeric columns, one of the categories seen in training for the
+    others (any string, number or boolean when there were too many to list); other keys are
+    ignored."""
     fields: dict[str, Any] = {}
     for index, column in enumerate(schema["columns"]):
-        annotation = float | None if column["kind"] == "numeric" else str | float | bool | None
+        if column["kind"] == "numeric":
+            annotation: Any = Annotated[float, Strict()] | None
+        elif column["categories"]:
+            annotation = Literal[tuple(column["categories"])] | None
+        else:
+            annotation = str | float | bool | None
         fields[f"column_{index}"] = (annotation, Field(alias=column["name"]))
-    return create_model("Record", __config__=ConfigDict(extra="allow"), **fields)
+    return create_model("Record", __config__=ConfigDict(extra="ignore"), **fields)
+
+
+def _invalid_request_message(error: RequestValidationError) -> str:
+    """Pydantic's findings as one line: where (record and column), what was expected, what came."""
+    problems = []
+    for problem in error.errors()[:5]:
+        where = [part for part in problem["loc"] if part != "body"]
+        if len(where) == 3 and where[0] == "records":
+            place = f"record {where[1]}, column '{where[2]}'"
+        else:
+            place = ".".join(map(str, where)) or "the body"
+        given = problem.get("input")
+        got = "" if isinstance(given, dict | list) else f" (got {given!r})"
+        problems.append(f"{place}: {problem['msg']}{got}")
+    return "; ".join(problems) + "."
 
 
 def warm_up_row(schema: dict[str, Any]) -> pd.DataFrame:
