@@ -6,8 +6,8 @@ columns (text, category, boolean) are strings, ``str(value)``, with ``"nan"`` fo
 The features are computed in float64, as scikit-learn does, then cast to float32 for the model
 (ai.onnx.ml's operators take float32; scikit-learn's trees cast too). A classifier's graph
 answers ``label`` (the index into the run's classes) and ``probabilities`` [N, classes]; a
-regressor's ``variable`` [N, 1]. A category the model never saw is refused by the graph, as the
-REST service refuses it.
+regressor's ``variable`` [N, 1]. A category the model never saw makes a one-hot encoder's graph
+fail, as the REST service refuses it (an ordinal encoder's maps it to its ``unknown_value``).
 """
 
 from __future__ import annotations
