@@ -9,13 +9,14 @@ accuracy (or RMSE) moved, how far the outputs drifted, and how the size and spee
 from __future__ import annotations
 
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import accuracy_score, root_mean_squared_error
 
 from engine.errors import ConfigError
+from engine.tracking.timing import call_ms
 
 QUANTIZE_OPTIONS = (None, "int8")
 TIMING_REPEATS = 20
@@ -70,15 +71,9 @@ def _session(path: Path) -> Any:
 
 def _quality(output: np.ndarray, y: np.ndarray, classifier: bool) -> float:
     if classifier:
-        return float(np.mean(np.argmax(output, axis=1) == y))
-    return float(np.sqrt(np.mean((output.ravel() - y) ** 2)))
+        return float(accuracy_score(y, np.argmax(output, axis=1)))
+    return float(root_mean_squared_error(y, output.ravel()))
 
 
 def _median_ms(run: Any, X: np.ndarray) -> float:
-    run(X)  # warm-up
-    times = []
-    for _ in range(TIMING_REPEATS):
-        start = time.perf_counter()
-        run(X)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return statistics.median(call_ms(lambda: run(X), TIMING_REPEATS))

@@ -44,6 +44,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
+from engine.deploy.parity import largest_difference
 from engine.errors import EngineError
 
 OPSET = {"": 18, "ai.onnx.ml": 3}
@@ -150,9 +151,7 @@ def export_pipeline_onnx(pipeline: Pipeline, X_check: pd.DataFrame, schema: Mapp
             f"deploy.targets: onnx cannot convert {_culprit(steps, error)}: "
             f"{str(error).splitlines()[0][:300]}"
         ) from None
-    # skl2onnx keeps the columns' order but makes names ONNX-safe ("mean radius": mean_radius)
-    names = dict(zip((column for column, _ in types), (node.name for node in graph.graph.input),
-                     strict=True))
+    names = _input_names(graph, types)
     rows = X_check[seen_rows(X_check, schema)]
     parity = _parity(pipeline, rows, _run(graph, onnx_inputs(rows, schema), names))
     parity["unseen_rows_skipped"] = len(X_check) - len(rows)
@@ -185,6 +184,13 @@ def _convert(pipeline: Pipeline, types: list[tuple[str, Any]], *, classifier: bo
                                options={"zipmap": False} if classifier else None)
 
 
+def _input_names(graph: Any, types: list[tuple[str, Any]]) -> dict[str, str]:
+    """Each column's input name: skl2onnx keeps the columns' order but makes names ONNX-safe
+    ("mean radius": mean_radius)."""
+    return dict(zip((column for column, _ in types), (node.name for node in graph.graph.input),
+                    strict=True))
+
+
 def _run(graph: Any, feeds: Mapping[str, np.ndarray], names: Mapping[str, str]) -> list[Any]:
     import onnxruntime
 
@@ -198,9 +204,7 @@ def _parity_culprit(pipeline: Pipeline, rows: pd.DataFrame, schema: Mapping[str,
     """Whether the features or the model differ: the features' graph alone is checked."""
     types = input_types(schema)
     graph = _convert(Pipeline(pipeline.steps[:-1]), types, classifier=False)
-    names = dict(zip((column for column, _ in types), (node.name for node in graph.graph.input),
-                     strict=True))
-    features = _run(graph, onnx_inputs(rows, schema), names)[0]
+    features = _run(graph, onnx_inputs(rows, schema), _input_names(graph, types))[0]
     expected = np.asarray(pipeline[:-1].transform(rows), dtype=np.float64)
     if np.allclose(features, expected, rtol=1e-6, atol=1e-6, equal_nan=True):
         where, cls = steps[-1]
@@ -255,9 +259,7 @@ def _parity(pipeline: Pipeline, rows: pd.DataFrame, outputs: list[np.ndarray]) -
         expected, exported = pipeline.predict_proba(rows), outputs[1]
     else:
         expected, exported = pipeline.predict(rows), outputs[0]
-    scale = np.maximum(1.0, np.abs(expected))  # relative above 1: a regressor's target units
-    difference = np.abs(np.asarray(exported, dtype=np.float64).reshape(expected.shape) - expected)
-    record["max_abs_diff"] = float(np.max(difference / scale))
+    record["max_abs_diff"] = largest_difference(exported, expected)
     return record
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pandas as pd
 from engine.deploy.batch_predict import predict_rows
 from engine.deploy.bundle import load_bundle
 from engine.tracking.files import read_json
+from engine.tracking.timing import call_ms
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,4 @@ def predict_latency_ms(run_dir: Path, row: pd.DataFrame, repeats: int) -> list[f
     """Milliseconds of each of ``repeats`` single-row predictions through the saved bundle,
     schema checks included (as ``predict`` and serving run them), after one warm-up call."""
     bundle = load_bundle(run_dir)
-    predict_rows(bundle, row)
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        predict_rows(bundle, row)
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+    return call_ms(lambda: predict_rows(bundle, row), repeats)

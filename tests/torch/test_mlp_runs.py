@@ -14,7 +14,7 @@ import onnxruntime
 import pandas as pd
 import pytest
 import torch
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.pipeline import Pipeline
 
 from engine.deploy.batch_predict import predict_rows, read_rows
@@ -79,6 +79,24 @@ def test_mlp_run_bundle_and_exports_agree_with_the_runs_predictions(cli, tmp_pat
     for graph, out in (("float32", onnx_out), ("int8", int8_out)):
         assert int8["accuracy"][graph] == pytest.approx(np.mean(out.argmax(axis=1) == truth))
     assert int8["batch_ms"]["speedup"] > 0 and int8["rows"] == len(test_rows)
+
+
+def test_a_quantized_regressor_reports_its_rmse_on_the_held_out_rows(cli, tmp_path) -> None:
+    done = cli("model=mlp", "dataset=diabetes", "split.cv.n_splits=3", "model.max_epochs=10",
+               "deploy=onnx", "deploy.quantize=int8")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"export onnx int8: exports/model.int8.onnx · rmse \d+\.\d{4} -> "
+                     r"\d+\.\d{4} \([+-]\d+\.\d{4}\)", done.stdout), done.stdout
+    run_dir = only_run_dir(tmp_path)
+    int8 = json.loads((run_dir / "exports" / "exports.json").read_text())["onnx"]["int8"]
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    X = load_diabetes(as_frame=True).data.loc[predictions["row"]]
+    features = load_bundle(run_dir).pipeline[:-1].transform(X).to_numpy(np.float32)
+    session = onnxruntime.InferenceSession(str(run_dir / "exports" / "model.int8.onnx"))
+    predicted = session.run(None, {"features": features})[0].ravel()
+    rmse = np.sqrt(np.mean((predicted - predictions["y_true"].to_numpy()) ** 2))
+    assert int8["rmse"]["int8"] == pytest.approx(rmse, rel=1e-5)
+    assert int8["rmse"]["change"] == pytest.approx(rmse - int8["rmse"]["float32"], rel=1e-5)
 
 
 HOPELESS_LR = 1e-7
@@ -152,6 +170,11 @@ def test_a_network_of_ones_own_runs_by_pointing_module_target_at_it(cli, tmp_pat
     (("model.optimizer=sgd", "model.lr=1e12", "model.schedule=none"),
      r"the (training|validation) loss became (nan|inf) at epoch \d+ \(learning rate 1e\+12\)"),
     (("model=torch",), r"model.module: this config needs a value here"),
+    (("deploy=onnx", "metrics.calibration=sigmoid"),
+     r"the onnx export of a PyTorch model holds the network alone, without metrics\.calibration"),
+    (("deploy=torchscript", "+deploy.quantize=int8"),
+     r"deploy\.quantize=int8 quantizes the ONNX export of a PyTorch network: it needs "
+     r"deploy\.targets to include onnx"),
 ])
 def test_mistakes_exit_2_with_one_message(cli, overrides, message) -> None:
     done = cli("model=mlp", "split.cv.n_splits=3", "model.max_epochs=3", *overrides)

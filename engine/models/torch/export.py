@@ -3,8 +3,8 @@
 The exported graph is the network plus its output head, on the features' output (float32, one
 column per feature name): class probabilities for a classifier, the prediction in the target's
 units for a regressor. Each export is reloaded (``torch.jit.load``, onnxruntime) and compared
-with the estimator on held-out rows; a largest absolute difference above ``PARITY_TOLERANCE``
-fails the export.
+with the estimator on held-out rows; a largest difference (relative above 1, see
+``engine.deploy.parity``) above ``PARITY_TOLERANCE`` fails the export.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.deploy.parity import largest_difference
 from engine.errors import EngineError
 
 PARITY_TOLERANCE = 1e-5
@@ -110,7 +111,7 @@ def _parity(target: str, estimator: Any, X_check: np.ndarray, exported: np.ndarr
             path: Path) -> ExportCheck:
     expected = (estimator.predict_proba(X_check) if hasattr(estimator, "classes_")
                 else estimator.predict(X_check))
-    difference = float(np.max(np.abs(np.asarray(exported, dtype=np.float64) - expected)))
+    difference = largest_difference(exported, expected)
     if not difference <= PARITY_TOLERANCE:
         path.unlink(missing_ok=True)
         raise ExportError(
