@@ -23,7 +23,7 @@ from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
 from engine.data.quality import check_quality, check_quality_settings
 from engine.data.sources import load_dataset
-from engine.data.splits import check_split_settings, make_cv, split_holdout
+from engine.data.splits import check_split_settings, make_cv, seeded_sample, split_holdout
 from engine.data.target_encoding import encode_target
 from engine.data.task import TASKS
 from engine.data.validation import check_choice
@@ -47,7 +47,7 @@ from engine.evaluation.decision_threshold import (
 from engine.evaluation.fairness import failed_measures
 from engine.evaluation.holdout_evaluation import evaluate_holdout
 from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
-from engine.evaluation.overfitting import max_gap_setting, overfitting_record
+from engine.evaluation.overfitting import OVERFITTING_ROWS, max_gap_setting, overfitting_record
 from engine.evaluation.scoring import cross_validate_pipeline, score_holdout
 from engine.evaluation.settings import EvaluationSettings, evaluation_settings
 from engine.evaluation.slices import check_columns
@@ -197,12 +197,14 @@ def run_experiment(
         test_scores, intervals, evaluated = test_stage(
             fitted, data, y, classes, test_idx, metrics, bootstrap, evaluation, run_dir)
         timing["evaluate_seconds"] = time.perf_counter() - mark
+        scored = train_idx[seeded_sample(len(train_idx), OVERFITTING_ROWS, spec.seed)]
         overfitting = overfitting_record(
             metrics.primary,
-            score_holdout(fitted, data.X.iloc[train_idx], y[train_idx],
+            score_holdout(fitted, data.X.iloc[scored], y[scored],
                           MetricSet(metrics.primary, (metrics.primary,)))[metrics.primary],
             cv_summary[metrics.primary]["mean"] if cv_summary else None,
-            test_scores.get(metrics.primary), max_gap_setting(spec.metrics))
+            test_scores.get(metrics.primary), max_gap_setting(spec.metrics),
+            train_rows=len(scored))
         if settings.searching:
             tuning = search.finish()  # the plots' warnings land in run.json too
 

@@ -289,3 +289,11 @@ def _whole_number(cv: Mapping[str, Any], key: str, *, default: int, minimum: int
             f"Use e.g. split.cv.{key}={default}."
         )
     return value
+
+
+def seeded_sample(n_rows: int, limit: int, seed: int) -> np.ndarray:
+    """Sorted positions of at most ``limit`` of ``n_rows`` rows, drawn with ``seed`` (all rows
+    when there are no more than ``limit``): bounds the cost of a check on large data."""
+    if n_rows <= limit:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, limit, replace=False))

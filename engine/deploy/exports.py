@@ -19,6 +19,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from engine.errors import ConfigError
+from engine.models.estimators import is_torch_estimator
 from engine.tracking.files import write_json
 
 EXPORT_DIR = "exports"
@@ -36,16 +37,14 @@ def check_export_targets(targets: Sequence[str], classes: Iterable[type], model:
     (``metrics.calibration``, ``metrics.threshold``); ``quantize`` is ``deploy.quantize``.
     """
     from engine.deploy.quantization import check_quantize
-    from engine.models.torch.estimator import TorchEstimator
 
     classes = list(classes)
-    check_quantize(quantize, list(targets),
-                   all(issubclass(cls, TorchEstimator) for cls in classes))
+    check_quantize(quantize, list(targets), all(is_torch_estimator(cls) for cls in classes))
     wanted = [target for target in targets if target in EXPORT_FILES]
     if not wanted:
         return
     for cls in classes:
-        if issubclass(cls, TorchEstimator):
+        if is_torch_estimator(cls):
             if wrappers:
                 raise ConfigError(
                     f"deploy.targets: the {' and '.join(wanted)} export of a PyTorch model holds "
@@ -84,7 +83,7 @@ def export_model(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,
         return {}
     directory = run_dir / EXPORT_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    if _is_torch(fitted[-1]):
+    if is_torch_estimator(type(fitted[-1])):
         record = _export_network(fitted, X_rows.head(CHECK_ROWS), y_rows[:CHECK_ROWS], wanted,
                                  directory, quantize=deploy.get("quantize"))
     else:
@@ -94,12 +93,6 @@ def export_model(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,
                                                directory / EXPORT_FILES["onnx"])}
     write_json(directory / "exports.json", record)
     return record
-
-
-def _is_torch(model: Any) -> bool:
-    from engine.models.torch.estimator import TorchEstimator
-
-    return isinstance(model, TorchEstimator)
 
 
 def _export_network(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,

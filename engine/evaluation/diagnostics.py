@@ -21,6 +21,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from engine.data.splits import seeded_sample
+
 MAX_POINTS = 2000
 """Scatter plots keep at most this many rows (a seeded sample), so a report stays small."""
 
@@ -81,9 +83,7 @@ def regression_diagnostics(y: np.ndarray, predicted: np.ndarray, *, seed: int,
     """Residuals, predicted against actual (sampled for plotting), error by target decile."""
     y, predicted = np.asarray(y, float), np.asarray(predicted, float)
     residual = y - predicted
-    shown = np.arange(len(y))
-    if len(y) > MAX_POINTS:
-        shown = np.sort(np.random.default_rng(seed).choice(len(y), MAX_POINTS, replace=False))
+    shown = seeded_sample(len(y), MAX_POINTS, seed)
     decile = pd.qcut(pd.Series(y), q=deciles, duplicates="drop")
     by_decile = pd.DataFrame({"decile": decile, "error": residual}).groupby(
         "decile", observed=True)["error"]

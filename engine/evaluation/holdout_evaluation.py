@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.data.splits import seeded_sample
 from engine.evaluation.bootstrap import BootstrapSettings, Responses
 from engine.evaluation.diagnostics import classification_diagnostics, regression_diagnostics
 from engine.evaluation.explanations import partial_dependence, permutation_importance, top_columns
@@ -40,10 +41,7 @@ def evaluate_holdout(pipeline: Any, X: pd.DataFrame, y: np.ndarray, responses: R
         record["fairness"] = fairness_record(X, y, predicted, task, settings.fairness,
                                              bins=settings.slice_bins)
     if settings.importance_repeats:
-        rows = np.arange(len(X))
-        if len(X) > settings.explain_rows:  # a seeded sample bounds the cost on large data
-            rows = np.sort(np.random.default_rng(bootstrap.seed).choice(
-                len(X), settings.explain_rows, replace=False))
+        rows = seeded_sample(len(X), settings.explain_rows, bootstrap.seed)
         X_sample, y_sample = X.iloc[rows], y[rows]
         importance = permutation_importance(pipeline, X_sample, y_sample, metrics.primary,
                                             repeats=settings.importance_repeats,

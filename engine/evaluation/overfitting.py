@@ -9,6 +9,10 @@ from typing import Any
 from engine.errors import ConfigError
 
 DEFAULT_MAX_GAP = 0.05
+OVERFITTING_ROWS = 10_000
+"""The training score is taken on a seeded sample of at most this many training rows: precise
+enough for a gap measured in percent, and a million-row run does not predict its whole
+training split again."""
 
 
 def max_gap_setting(metrics: Mapping[str, Any]) -> float:
@@ -26,7 +30,7 @@ def max_gap_setting(metrics: Mapping[str, Any]) -> float:
 
 
 def overfitting_record(primary: str, train: float, cv: float | None, test: float | None,
-                       max_gap: float) -> dict[str, Any]:
+                       max_gap: float, *, train_rows: int) -> dict[str, Any]:
     """The three scores, the gaps between them and whether training beats CV by too much.
 
     Gaps are relative to the magnitude of the reference score (``(train - cv) / |cv|``), so one
@@ -34,8 +38,8 @@ def overfitting_record(primary: str, train: float, cv: float | None, test: float
     reference.
     """
     reference = cv if cv is not None else test
-    record: dict[str, Any] = {"metric": primary, "train": train, "cv": cv, "test": test,
-                              "max_gap": max_gap}
+    record: dict[str, Any] = {"metric": primary, "train": train, "train_rows": train_rows,
+                              "cv": cv, "test": test, "max_gap": max_gap}
     record["train_vs_cv"] = _relative(train, cv)
     record["cv_vs_test"] = _relative(cv, test) if cv is not None else None
     record["train_vs_test"] = _relative(train, test)

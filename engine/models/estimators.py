@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -14,6 +15,16 @@ from engine.errors import ConfigError, did_you_mean
 def task_family(task: str) -> str:
     """``classification`` for binary and multiclass tasks, else ``regression``."""
     return "regression" if task == "regression" else "classification"
+
+
+def is_torch_estimator(cls: type) -> bool:
+    """Whether ``cls`` is one of the engine's PyTorch estimators, without importing torch.
+
+    Such a class exists only once its module is imported, so a run of scikit-learn models never
+    pays for loading torch (over a second) to learn that it has none.
+    """
+    module = sys.modules.get("engine.models.torch.estimator")
+    return module is not None and issubclass(cls, module.TorchEstimator)
 
 
 def validate_model(model: ModelSpec, allowed: Iterable[str] = ()) -> None:

@@ -19,11 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHARED_DATA, engine_command, median_of, timed_process
+from common import EVALUATION_OFF, SHARED_DATA, engine_command, median_of, timed_process
 
 REPEATS = 7
-EVALUATION_OFF = ("metrics.bootstrap.resamples=0", "metrics.diagnostics.enabled=false",
-                  "metrics.explain.importance_repeats=0", "report=false")
 
 
 def whole_run() -> None:

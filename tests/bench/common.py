@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+EVALUATION_OFF = ("metrics.bootstrap.resamples=0", "metrics.diagnostics.enabled=false",
+                  "metrics.explain.importance_repeats=0", "report=false")
+"""Overrides that leave a run the CV, fit and test scores a hand-written script computes."""
 SHARED_DATA = Path(os.environ.get("ENGINE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 

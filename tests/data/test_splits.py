@@ -238,3 +238,14 @@ def test_misspelt_strategies_suggest_the_closest() -> None:
         make_cv(data, split_with(cv={"strategy": "kfolds"}), seed=0, train_idx=np.arange(400))
     with pytest.raises(ConfigError, match=r"split.cv.n_splits: 1 is not a whole number >= 2"):
         make_cv(data, split_with(cv={"n_splits": 1}), seed=0, train_idx=np.arange(400))
+
+
+def test_a_seeded_sample_is_sorted_bounded_and_repeatable() -> None:
+    from engine.data.splits import seeded_sample
+
+    assert seeded_sample(5, 10, seed=0).tolist() == [0, 1, 2, 3, 4]
+    rows = seeded_sample(1000, 100, seed=3)
+    assert len(rows) == len(set(rows.tolist())) == 100
+    assert (np.diff(rows) > 0).all() and rows.max() < 1000
+    assert rows.tolist() == seeded_sample(1000, 100, seed=3).tolist()
+    assert rows.tolist() != seeded_sample(1000, 100, seed=4).tolist()

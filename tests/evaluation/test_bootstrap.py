@@ -110,6 +110,19 @@ def test_a_run_records_intervals_and_the_overfitting_check(run) -> None:
     assert off.metrics["test_intervals"] == {}
 
 
+def test_the_training_score_of_a_large_split_is_taken_on_a_seeded_sample(run) -> None:
+    overrides = ("dataset=synthetic_classification", "dataset.n_samples=13000",
+                 "dataset.n_features=5", "dataset.n_informative=3",
+                 "model=logistic_regression", "split=holdout",
+                 "metrics.bootstrap.resamples=0", "metrics.explain.importance_repeats=0")
+    first, again = run(*overrides), run(*overrides)
+    check = first.metrics["overfitting"]
+    assert first.metrics["n_train"] == 10400
+    assert check["train_rows"] == 10000
+    assert 0.5 < check["train"] < 1.0
+    assert again.metrics["overfitting"]["train"] == check["train"]
+
+
 def test_auc_with_many_tied_scores_equals_sklearn() -> None:
     from sklearn.metrics import roc_auc_score
 
