@@ -38,6 +38,7 @@ from engine.evaluation.bootstrap import (
     Responses,
     bootstrap_settings,
     holdout_intervals,
+    metric_value,
 )
 from engine.evaluation.decision_threshold import (
     check_costs,
@@ -394,14 +395,13 @@ def test_stage(
     if not len(test_idx):
         return {}, {}, {}
     X_test = data.X.iloc[test_idx]
-    # Transform the test rows once; the scorers and the predictions file share the result.
-    features, model = fitted[:-1], fitted[-1]
-    X_model = features.transform(X_test)
+    # Transform the test rows once and run each prediction method once: the scores, their
+    # intervals, the evaluation and the predictions file share the responses.
+    responses = Responses(fitted[-1], fitted[:-1].transform(X_test))
     frame = pd.DataFrame({"row": X_test.index, "y_true": data.y.iloc[test_idx].to_numpy()})
-    predictions = prediction_columns(model, X_model, classes)
+    predictions = prediction_columns(responses, classes)
     pd.concat([frame, predictions], axis=1).to_csv(run_dir / "predictions.csv", index=False)
-    scores = score_holdout(model, X_model, y[test_idx], metrics)
-    responses = Responses(model, X_model)
+    scores = {name: metric_value(name, y[test_idx], responses) for name in metrics.scorers}
     intervals = (holdout_intervals(responses, y[test_idx], metrics.scorers, bootstrap)
                  if bootstrap.resamples else {})
     evaluated = evaluate_holdout(fitted, X_test, y[test_idx], responses, task=data.task,

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from engine.data.casting import apply_dtypes
 from engine.deploy.bundle import Bundle
 from engine.deploy.schema import conform
 from engine.errors import DataError, SchemaError, did_you_mean, first_line
+from engine.evaluation.bootstrap import Responses
 
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
@@ -86,24 +86,25 @@ def predict_rows(
     if strict and warnings:
         raise SchemaError("input (--strict): " + "; ".join(warnings) + ".")
     classes = bundle.metadata.get("classes") or []
-    predictions = prediction_columns(bundle.pipeline, features, classes)
+    pipeline = bundle.pipeline
+    predictions = prediction_columns(Responses(pipeline[-1], pipeline[:-1].transform(features)),
+                                     classes)
     kept = rows[list(keep)].reset_index(drop=True)
     return pd.concat([kept, predictions], axis=1), warnings
 
 
-def prediction_columns(estimator: Any, X: Any, classes: list[Any]) -> pd.DataFrame:
+def prediction_columns(responses: Responses, classes: list[Any]) -> pd.DataFrame:
     """``prediction`` in the original labels, plus ``proba_<class>`` columns for classifiers.
 
-    ``estimator`` is the whole Pipeline with raw rows, or its model with transformed ones.
+    ``responses`` are the model's on transformed rows: the run's test stage shares them with its
+    scorers, so each prediction method runs once.
     """
-    if isinstance(estimator, Pipeline):  # transform once for both predict and predict_proba
-        X, estimator = estimator[:-1].transform(X), estimator[-1]
-    predicted = estimator.predict(X)
+    _, predicted = responses.get("predict")
     if not classes:
         return pd.DataFrame({"prediction": predicted})
     out = pd.DataFrame({"prediction": np.asarray(classes, dtype=object)[predicted.astype(int)]})
-    if hasattr(estimator, "predict_proba"):
-        probabilities = estimator.predict_proba(X)
+    if hasattr(responses.model, "predict_proba"):
+        _, probabilities = responses.get("predict_proba")
         for index, label in enumerate(classes):
             out[f"proba_{label}"] = probabilities[:, index]
     return out

@@ -10,6 +10,7 @@ weights (tested scorer by scorer).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,12 +102,18 @@ def metric_statistic(name: str, y: np.ndarray, responses: Responses) -> Statisti
         if fast is not None:
             return lambda counts: sign * fast(counts)
 
+    weighted = "sample_weight" in inspect.signature(function).parameters
+
     def per_resample(counts: np.ndarray) -> np.ndarray:
         values = np.empty(len(counts))
         for index, weights in enumerate(counts):
-            kept = weights > 0
-            values[index] = sign * function(y[kept], response[kept],
-                                            sample_weight=weights[kept], **kwargs)
+            if weighted:
+                kept = weights > 0
+                values[index] = sign * function(y[kept], response[kept],
+                                                sample_weight=weights[kept], **kwargs)
+            else:  # max_error and the like: the resample's rows, each as often as drawn
+                drawn = np.repeat(np.arange(len(y)), weights.astype(int))
+                values[index] = sign * function(y[drawn], response[drawn], **kwargs)
         return values
 
     return per_resample

@@ -146,3 +146,36 @@ def test_the_console_shows_intervals_and_flags_overfitting(cli) -> None:
     bad = cli("metrics.bootstrap.resamples=-5")
     assert bad.returncode == 2
     assert "metrics.bootstrap.resamples: must be a whole number >= 0" in bad.stderr
+
+
+@pytest.mark.parametrize("overrides", [
+    ("dataset=breast_cancer", "model=logistic_regression"),
+    ("dataset=iris", "model=random_forest", "model.n_estimators=20",
+     "metrics.scorers=[f1_macro,roc_auc_ovr,top_k_accuracy,matthews_corrcoef,neg_log_loss]"),
+    ("dataset=diabetes", "model=ridge",
+     "metrics.scorers=[neg_root_mean_squared_error,neg_max_error,neg_median_absolute_error,r2]"),
+])
+def test_test_scores_equal_sklearn_scorers_on_the_bundle(run, overrides) -> None:
+    """The test stage scores from its shared responses; scikit-learn's scorers on the saved
+    pipeline and the test rows give the same values, scorers without sample weights included."""
+    import pandas as pd
+
+    from engine.config.compose import compose_spec
+    from engine.data.sources import load_dataset
+    from engine.deploy.bundle import load_bundle
+
+    result = run(*overrides, "split.cv.n_splits=3", "metrics.bootstrap.resamples=50",
+                 "metrics.explain.importance_repeats=0")
+    data = load_dataset(compose_spec(list(overrides)).dataset, seed=42)
+    predictions = pd.read_csv(result.run_dir / "predictions.csv")
+    bundle = load_bundle(result.run_dir / "model")
+    X = data.X.loc[predictions["row"]]
+    classes = bundle.metadata["classes"]
+    y = (np.array([classes.index(v) for v in data.y.loc[predictions["row"]]]) if classes
+         else data.y.loc[predictions["row"]].to_numpy())
+    expected = check_scoring(bundle.pipeline, scoring=list(result.metrics["test"]))(
+        bundle.pipeline, X, y)
+    for name, value in expected.items():
+        assert result.metrics["test"][name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
+        interval = result.metrics["test_intervals"][name]
+        assert interval["low"] <= interval["high"], name
