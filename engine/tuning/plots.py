@@ -1,26 +1,85 @@
-"""The study's plots, drawn in a background thread beside the refit.
+"""The study's plots, drawn in a spawned process beside the refit.
 
 ``tuning/*.png``: optimisation history, parameter importances (PED-ANOVA, milliseconds where the
 default fANOVA forest takes most of a second), parallel coordinates, or the Pareto front with
-several objectives. Drawing costs about a second of Python; tree fits, OpenMP and BLAS release
-the GIL, so part of it overlaps the refit (measured in tests/bench/bench_tuning.py).
+several objectives. The process starts with the search and imports matplotlib and Optuna's
+plots while the trials run; when the search ends it loads the study from its storage and draws
+on its own core, without the GIL of the process that refits (measured in
+tests/bench/bench_tuning.py). Its warnings are raised again in the run, so run.json lists them.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import importlib
+import multiprocessing
+import warnings
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 PLOTS = ("optimization_history", "param_importances", "parallel_coordinate", "pareto_front")
+WARM_UP = ("matplotlib.pyplot", "optuna.visualization.matplotlib", "optuna.importance")
+StudyAddress = tuple[str | None, str, Path]
+"""``(tune.storage, study name, studies_dir)``: where the drawing process finds the study."""
 
 
-def start_plots(study: Any, objectives: tuple[str, ...], out: Path) -> Future[dict[str, str]]:
-    """Start drawing; ``.result()`` gives each plot's file, or why it was not drawn."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-plots")
-    future = pool.submit(draw_plots, study, objectives, out)
-    pool.shutdown(wait=False)
-    return future
+class PlotProcess:
+    """Start it before the search; ``draw`` when the study is done, ``result`` after the refit,
+    or ``stop`` when the search failed."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child,), name="engine-plots",
+                                        daemon=True)
+        self._process.start()
+        child.close()
+
+    def draw(self, study: StudyAddress, objectives: tuple[str, ...], out: Path) -> None:
+        self._connection.send((study, objectives, out))
+
+    def stop(self) -> None:
+        self._connection.send(None)
+        self._process.join()
+
+    def result(self) -> dict[str, str]:
+        """Each plot's file, or why it was not drawn; the drawing's warnings are raised here."""
+        try:
+            made, caught = self._connection.recv()
+        except EOFError:
+            made, caught = {"plots": "not drawn: the plotting process exited "
+                                     f"(code {self._process.exitcode})"}, []
+        self._process.join()
+        for category, message in caught:
+            warnings.warn(message, category, stacklevel=2)
+        return made
+
+
+def _serve(connection: Connection) -> None:
+    """The spawned process: import, wait for the finished study (or None), draw, answer."""
+    import matplotlib
+    import optuna
+
+    matplotlib.use("Agg")
+    for module in WARM_UP:  # while the search runs
+        importlib.import_module(module)
+    from engine.tracking.warning_log import collected_warnings
+    from engine.tuning.storage import open_storage
+    from engine.tuning.workers import quiet_optuna
+
+    request = connection.recv()
+    if request is None:
+        return
+    (storage, name, studies_dir), objectives, out = request
+    with collected_warnings() as caught:
+        quiet_optuna()  # after collected_warnings' "always", so its filters come first
+        try:
+            study = optuna.load_study(study_name=name,
+                                      storage=open_storage(storage, name, studies_dir))
+            made = draw_plots(study, objectives, out)
+        except Exception as error:  # a plot is never worth failing the run for
+            made = {"plots": f"not drawn: {type(error).__name__}: {error}"}
+    connection.send((made, [(item.category, str(item.message)) for item in caught]))
 
 
 def draw_plots(study: Any, objectives: tuple[str, ...], out: Path) -> dict[str, str]:

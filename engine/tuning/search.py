@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from engine.errors import ConfigError, EngineError
 from engine.evaluation.metrics import MetricSet
 from engine.tuning.objective import objective_direction, trial_pipeline_params
 from engine.tuning.pipeline_space import PipelineSpace
-from engine.tuning.plots import start_plots
+from engine.tuning.plots import PlotProcess
 from engine.tuning.recovery import counted_trials, requeue_interrupted
 from engine.tuning.results import pareto_front, pick_trial, write_results
 from engine.tuning.settings import TuneSettings, check_objective_names, check_pick
@@ -38,7 +37,7 @@ class SearchResult:
     pipeline_params: dict[str, Any]
     cv: dict[str, Any]
     record: dict[str, Any]
-    plots: Future[dict[str, str]] | None = None
+    plots: PlotProcess | None = None
 
     def finish(self) -> dict[str, Any]:
         """The record, once the plots are drawn (their files, or why one was not drawn)."""
@@ -83,9 +82,26 @@ def run_search(
                   f"{location}" + (f": resuming with {before} trials" if before else ""))
     if requeued:
         console.print(f"  re-queued {requeued} trial(s) interrupted in an earlier run")
-    with _Progress(console, settings, before) as on_trial:
-        run_workers(job, on_trial, (study, space))
-    searched = time.time() - started
+    plots = PlotProcess() if settings.plots else None
+    try:
+        with _Progress(console, settings, before) as on_trial:
+            run_workers(job, on_trial, (study, space))
+        searched = time.time() - started
+        result = _finish_search(study, job, space, location, before, searched, run_dir, console)
+    except BaseException:
+        if plots is not None:
+            plots.stop()
+        raise
+    if plots is not None:
+        plots.draw((settings.storage, name, studies_dir), objectives, run_dir / "tuning")
+    return replace(result, plots=plots)
+
+
+def _finish_search(study: Any, job: WorkerJob, space: PipelineSpace, location: str,
+                   before: int, searched: float, run_dir: Path, console: Console
+                   ) -> SearchResult:
+    """Pick the trial to refit, write the results and print the outcome."""
+    settings, objectives, name = job.settings, job.objectives, job.study_name
     best = _best_or_fail(study, objectives, settings, failure_message(study, settings))
     record = {
         "study_name": name,
@@ -105,10 +121,8 @@ def run_search(
     if len(objectives) > 1:
         record["pareto_front"] = sorted(int(n) for n in front["number"])
     write_results(study, best, record, run_dir / "tuning", objectives)
-    plots = start_plots(study, objectives, run_dir / "tuning") if settings.plots else None
     _print_outcome(console, record, front)
-    return SearchResult(trial_pipeline_params(space, best.params), best.user_attrs["cv"], record,
-                        plots)
+    return SearchResult(trial_pipeline_params(space, best.params), best.user_attrs["cv"], record)
 
 
 def _signature(spec: ExperimentSpec, objectives: tuple[str, ...], space: PipelineSpace,

@@ -4,8 +4,9 @@
 
 - overhead: `python -m engine model=random_forest tune=tpe` against hand_written_optuna.py, the
   same search by hand (same data, folds, space, seeded sampler, trial count); both must find the
-  same best CV score. Target: wall ratio <= 1.05.
-  Measured with the plots (default) and without (tune.plots=false): the script draws none.
+  same best CV score. Target: wall ratio <= 1.05. The engine runs with the evaluation extras
+  off (EVALUATION_OFF, as bench_overhead.py), so both sides refit and score the same; measured
+  with the plots (default) and without (tune.plots=false): the script draws none.
 - parallel: the same 24 trials (QMC sampler: one low-discrepancy sequence shared by the workers,
   so both runs evaluate the same parameters) with tune.n_jobs=2 against tune.n_jobs=1 on 2
   cores: trials per second of the search. Target: >= 1.7.
@@ -21,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import engine_command, median_of, timed_process, timed_run
+from common import EVALUATION_OFF, engine_command, median_of, timed_process, timed_run
 
 OVERHEAD_TRIALS = 20
 REPEATS = 3
@@ -33,7 +34,8 @@ def latest_metrics(outputs: Path) -> dict:
 
 
 def overhead() -> None:
-    engine_args = ("model=random_forest", "tune=tpe", f"tune.n_trials={OVERHEAD_TRIALS}")
+    engine_args = ("model=random_forest", "tune=tpe", f"tune.n_trials={OVERHEAD_TRIALS}",
+                   *EVALUATION_OFF)
     hand, engine, no_plots = [], [], []
     with tempfile.TemporaryDirectory() as outputs:
         for _ in range(REPEATS):
