@@ -11,6 +11,7 @@ tests/bench/bench_tuning.py). Its warnings are raised again in the run, so run.j
 from __future__ import annotations
 
 import importlib
+import io
 import multiprocessing
 import warnings
 from multiprocessing.connection import Connection
@@ -45,11 +46,11 @@ class PlotProcess:
     def result(self) -> dict[str, str]:
         """Each plot's file, or why it was not drawn; the drawing's warnings are raised here."""
         try:
-            made, caught = self._connection.recv()
+            made, caught = self._connection.recv()  # not waiting for the process to wind down
         except EOFError:
+            self._process.join()
             made, caught = {"plots": "not drawn: the plotting process exited "
                                      f"(code {self._process.exitcode})"}, []
-        self._process.join()
         for category, message in caught:
             warnings.warn(message, category, stacklevel=2)
         return made
@@ -63,6 +64,7 @@ def _serve(connection: Connection) -> None:
     matplotlib.use("Agg")
     for module in WARM_UP:  # while the search runs
         importlib.import_module(module)
+    _render_once()
     from engine.tracking.warning_log import collected_warnings
     from engine.tuning.storage import open_storage
     from engine.tuning.workers import quiet_optuna
@@ -80,6 +82,19 @@ def _serve(connection: Connection) -> None:
         except Exception as error:  # a plot is never worth failing the run for
             made = {"plots": f"not drawn: {type(error).__name__}: {error}"}
     connection.send((made, [(item.category, str(item.message)) for item in caught]))
+
+
+def _render_once() -> None:
+    """A throwaway figure with text and lines: fonts and the renderer are loaded before the
+    study's first plot needs them (about half its drawing time)."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots()
+    axes.plot([0, 1], [1, 0], label="warm-up")
+    axes.set_title("warm-up")
+    axes.legend()
+    figure.savefig(io.BytesIO(), format="png", dpi=90)
+    plt.close(figure)
 
 
 def draw_plots(study: Any, objectives: tuple[str, ...], out: Path) -> dict[str, str]:
