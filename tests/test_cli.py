@@ -211,3 +211,32 @@ def test_tab_completion_completes_group_options() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["model=random_forest"]
+
+
+def test_the_collector_is_paused_for_start_up_and_frozen_once_the_run_starts(tmp_path) -> None:
+    probe = (
+        "import gc\n"
+        "import engine.experiment as experiment\n"
+        "from hydra._internal.hydra import Hydra\n"
+        "from engine.cli import main\n"
+        "seen = {}\n"
+        "def spy(module, name):\n"
+        "    original = getattr(module, name)\n"
+        "    def wrapper(*args, **kwargs):\n"
+        "        seen[name] = (gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "        return original(*args, **kwargs)\n"
+        "    setattr(module, name, wrapper)\n"
+        "spy(Hydra, 'compose_config')\n"
+        "spy(experiment, 'run_experiment')\n"
+        "try:\n"
+        "    main(['dataset=iris', 'model=logistic_regression', 'split=holdout',\n"
+        "          'metrics.bootstrap.resamples=0', 'metrics.explain.importance_repeats=0'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('SEEN', seen['compose_config'], seen['run_experiment'], gc.isenabled())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "ENGINE_OUTPUT_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    # composing: paused; the experiment: collecting again, start-up objects frozen; after: on
+    assert "SEEN (False, False) (True, True) True" in done.stdout

@@ -1,5 +1,7 @@
 """Whole-process wall time: `python -m engine experiment=adult_hist_gbm` vs a hand-written script.
 
+    python tests/bench/bench_overhead.py [hist_gbm] [random_forest]   # default: both
+
 Two fixed experiments on adult.csv (48,842 rows): gradient boosting (about 5 s) and a random
 forest (about 25 s). The engine runs with the evaluation extras off (EVALUATION_OFF: bootstrap
 intervals, diagnostics, explanations, report.html), so both sides compute the same CV, fit and
@@ -36,7 +38,9 @@ def main() -> None:
     adult = SHARED_DATA / "adult.csv"
     if not adult.is_file():
         raise SystemExit(f"needs {adult}")
-    for model, (overrides, repeats) in EXPERIMENTS.items():
+    chosen = sys.argv[1:] or list(EXPERIMENTS)
+    for model in chosen:
+        overrides, repeats = EXPERIMENTS[model]
         hand, engine, default = [], [], []
         with tempfile.TemporaryDirectory() as outputs, tempfile.TemporaryDirectory() as full:
             for _ in range(repeats):
