@@ -30,6 +30,7 @@ def test_a_finished_study_is_drawn_from_its_storage(tmp_path: Path) -> None:
         assert (tmp_path / "out" / file).stat().st_size > 1000
 
 
+@pytest.mark.filterwarnings("ignore:Attempting to set identical low and high ylims")
 def test_the_drawings_warnings_are_raised_in_the_run(tmp_path: Path) -> None:
     _study(tmp_path / "studies", "one", trials=1)
     plots = PlotProcess()
