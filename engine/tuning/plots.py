@@ -69,7 +69,10 @@ def _serve(connection: Connection) -> None:
     from engine.tuning.storage import open_storage
     from engine.tuning.workers import quiet_optuna
 
-    request = connection.recv()
+    try:
+        request = connection.recv()
+    except EOFError:  # the run ended without a word (killed, or a crash)
+        return
     if request is None:
         return
     (storage, name, studies_dir), objectives, out = request

@@ -50,3 +50,10 @@ def test_stopping_before_drawing_ends_the_process(tmp_path: Path) -> None:
     plots = PlotProcess()
     plots.stop()
     assert plots._process.exitcode == 0
+
+
+def test_a_run_that_ends_without_a_word_ends_the_process_quietly() -> None:
+    plots = PlotProcess()
+    plots._connection.close()  # what a killed run leaves the process
+    plots._process.join(timeout=60)
+    assert plots._process.exitcode == 0
