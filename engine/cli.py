@@ -29,7 +29,8 @@ TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m engine`` and the ``engine`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
-    _pause_gc()
+    if argv is None:  # the process's own entry point: a caller passing argv keeps its collector
+        _pause_gc()
     try:
         if args and args[0] in VERBS:
             from engine.verbs import run_verb
@@ -41,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (EngineError, HydraException, OSError) as error:
         exit_for_user_error(error)
     finally:
-        resume_gc(freeze=False)  # a caller in the same process gets its collector back
+        resume_gc(freeze=False)  # on, even when start-up failed
 
 
 _gc_paused = False

@@ -38,7 +38,6 @@ from engine.evaluation.bootstrap import (
     Responses,
     bootstrap_settings,
     holdout_intervals,
-    metric_value,
 )
 from engine.evaluation.decision_threshold import (
     check_costs,
@@ -49,7 +48,7 @@ from engine.evaluation.fairness import failed_measures
 from engine.evaluation.holdout_evaluation import evaluate_holdout
 from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
 from engine.evaluation.overfitting import OVERFITTING_ROWS, max_gap_setting, overfitting_record
-from engine.evaluation.scoring import cross_validate_pipeline, score_holdout
+from engine.evaluation.scoring import cross_validate_pipeline, score_holdout, score_responses
 from engine.evaluation.settings import EvaluationSettings, evaluation_settings
 from engine.evaluation.slices import check_columns
 from engine.features.preprocessor import build_preprocessor
@@ -198,7 +197,8 @@ def run_experiment(
         test_scores, intervals, evaluated = test_stage(
             fitted, data, y, classes, test_idx, metrics, bootstrap, evaluation, run_dir)
         timing["evaluate_seconds"] = time.perf_counter() - mark
-        scored = train_idx[seeded_sample(len(train_idx), OVERFITTING_ROWS, spec.seed)]
+        scored = train_idx[seeded_sample(len(train_idx), OVERFITTING_ROWS, spec.seed,
+                                         strata=y[train_idx] if classes else None)]
         overfitting = overfitting_record(
             metrics.primary,
             score_holdout(fitted, data.X.iloc[scored], y[scored],
@@ -401,7 +401,7 @@ def test_stage(
     frame = pd.DataFrame({"row": X_test.index, "y_true": data.y.iloc[test_idx].to_numpy()})
     predictions = prediction_columns(responses, classes)
     pd.concat([frame, predictions], axis=1).to_csv(run_dir / "predictions.csv", index=False)
-    scores = {name: metric_value(name, y[test_idx], responses) for name in metrics.scorers}
+    scores = score_responses(responses, y[test_idx], metrics)
     intervals = (holdout_intervals(responses, y[test_idx], metrics.scorers, bootstrap)
                  if bootstrap.resamples else {})
     evaluated = evaluate_holdout(fitted, X_test, y[test_idx], responses, task=data.task,

@@ -228,9 +228,11 @@ def test_the_collector_is_paused_for_start_up_and_frozen_once_the_run_starts(tmp
         "    setattr(module, name, wrapper)\n"
         "spy(Hydra, 'compose_config')\n"
         "spy(experiment, 'run_experiment')\n"
+        "import sys\n"
+        "sys.argv = ['engine', 'dataset=iris', 'model=logistic_regression', 'split=holdout',\n"
+        "            'metrics.bootstrap.resamples=0', 'metrics.explain.importance_repeats=0']\n"
         "try:\n"
-        "    main(['dataset=iris', 'model=logistic_regression', 'split=holdout',\n"
-        "          'metrics.bootstrap.resamples=0', 'metrics.explain.importance_repeats=0'])\n"
+        "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
         "print('SEEN', seen['compose_config'], seen['run_experiment'], gc.isenabled())\n"
@@ -240,3 +242,14 @@ def test_the_collector_is_paused_for_start_up_and_frozen_once_the_run_starts(tmp
     assert done.returncode == 0, done.stderr
     # composing: paused; the experiment: collecting again, start-up objects frozen; after: on
     assert "SEEN (False, False) (True, True) True" in done.stdout
+
+
+def test_a_caller_passing_arguments_keeps_its_collector(capsys) -> None:
+    import gc
+
+    from engine.cli import main
+
+    frozen = gc.get_freeze_count()
+    main(["--cfg", "job"])
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    assert "model:" in capsys.readouterr().out

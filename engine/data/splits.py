@@ -291,9 +291,22 @@ def _whole_number(cv: Mapping[str, Any], key: str, *, default: int, minimum: int
     return value
 
 
-def seeded_sample(n_rows: int, limit: int, seed: int) -> np.ndarray:
-    """Sorted positions of at most ``limit`` of ``n_rows`` rows, drawn with ``seed`` (all rows
-    when there are no more than ``limit``): bounds the cost of a check on large data."""
+def seeded_sample(n_rows: int, limit: int, seed: int,
+                  strata: np.ndarray | None = None) -> np.ndarray:
+    """Sorted positions of at most about ``limit`` of ``n_rows`` rows, drawn with ``seed`` (all
+    rows when there are no more than ``limit``): bounds the cost of a check on large data.
+
+    With ``strata`` (the class of each row) every class keeps its share and at least one row,
+    so a rare class is never missing from the sample.
+    """
     if n_rows <= limit:
         return np.arange(n_rows)
-    return np.sort(np.random.default_rng(seed).choice(n_rows, limit, replace=False))
+    rng = np.random.default_rng(seed)
+    if strata is None:
+        return np.sort(rng.choice(n_rows, limit, replace=False))
+    picked = []
+    for value in np.unique(strata):
+        members = np.flatnonzero(strata == value)
+        share = max(1, round(limit * len(members) / n_rows))
+        picked.append(rng.choice(members, min(share, len(members)), replace=False))
+    return np.sort(np.concatenate(picked))

@@ -11,12 +11,15 @@ weights (tested scorer by scorer).
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import get_scorer
+
+from engine.errors import first_line
 
 CHUNK_CELLS = 20_000_000
 """Resamples are drawn in chunks of at most this many counts (rows × resamples)."""
@@ -35,13 +38,19 @@ def holdout_intervals(responses: Responses, y: np.ndarray, scorers: Sequence[str
                       settings: BootstrapSettings) -> dict[str, dict[str, float]]:
     """``{scorer: {"low", "high", "std"}}``: the percentile interval of each scorer's value."""
     statistics = {name: metric_statistic(name, y, responses) for name in scorers}
-    draws = {name: [] for name in scorers}
+    draws: dict[str, list[np.ndarray]] = {name: [] for name in scorers}
     rng = np.random.default_rng(settings.seed)
     chunk = max(1, CHUNK_CELLS // max(len(y), 1))
     for start in range(0, settings.resamples, chunk):
         counts = resample_counts(rng, len(y), min(chunk, settings.resamples - start))
-        for name, statistic in statistics.items():
-            draws[name].append(statistic(counts))
+        for name, statistic in list(statistics.items()):
+            try:
+                draws[name].append(statistic(counts))
+            except (ValueError, TypeError) as error:  # a resample the metric cannot score
+                warnings.warn(f"metrics.bootstrap: no interval for {name}: "
+                              f"{first_line(error)}", UserWarning, stacklevel=2)
+                del statistics[name]
+                draws[name] = [np.array([np.nan])]
     alpha = (1 - settings.confidence) / 2
     intervals = {}
     for name, values in draws.items():
@@ -93,9 +102,8 @@ def metric_statistic(name: str, y: np.ndarray, responses: Responses) -> Statisti
     method, response = responses.get(scorer._response_method)
     classes = getattr(responses.model, "classes_", None)
     if method == "predict_proba" and response.ndim == 2 and response.shape[1] == 2 and \
-            function.__name__ in ("roc_auc_score", "average_precision_score",
-                                  "brier_score_loss"):
-        response = response[:, 1]  # the positive class, as scikit-learn's scorer takes it
+            function.__name__ != "log_loss":
+        response = response[:, 1]  # the positive class, as scikit-learn's scorers take it
     kernel = _KERNELS.get(function.__name__)
     if kernel is not None:
         fast = kernel(y, response, kwargs, classes)
@@ -105,15 +113,20 @@ def metric_statistic(name: str, y: np.ndarray, responses: Responses) -> Statisti
     weighted = "sample_weight" in inspect.signature(function).parameters
 
     def per_resample(counts: np.ndarray) -> np.ndarray:
+        nonlocal weighted
         values = np.empty(len(counts))
         for index, weights in enumerate(counts):
             if weighted:
                 kept = weights > 0
-                values[index] = sign * function(y[kept], response[kept],
-                                                sample_weight=weights[kept], **kwargs)
-            else:  # max_error and the like: the resample's rows, each as often as drawn
-                drawn = np.repeat(np.arange(len(y)), weights.astype(int))
-                values[index] = sign * function(y[drawn], response[drawn], **kwargs)
+                try:
+                    values[index] = sign * function(y[kept], response[kept],
+                                                    sample_weight=weights[kept], **kwargs)
+                    continue
+                except ValueError:  # weights refused for these inputs (one-vs-one ROC AUC)
+                    weighted = False
+            # max_error and the like: the resample's rows, each as often as drawn
+            drawn = np.repeat(np.arange(len(y)), weights.astype(int))
+            values[index] = sign * function(y[drawn], response[drawn], **kwargs)
         return values
 
     return per_resample

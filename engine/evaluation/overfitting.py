@@ -10,9 +10,9 @@ from engine.errors import ConfigError
 
 DEFAULT_MAX_GAP = 0.05
 OVERFITTING_ROWS = 10_000
-"""The training score is taken on a seeded sample of at most this many training rows: precise
-enough for a gap measured in percent, and a million-row run does not predict its whole
-training split again."""
+"""The training score is taken on a seeded sample of about this many training rows, stratified
+by class with every class kept (a rare class would otherwise go missing and leave a log loss or
+ROC AUC undefined): a million-row run does not predict its whole training split again."""
 
 
 def max_gap_setting(metrics: Mapping[str, Any]) -> float:

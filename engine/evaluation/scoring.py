@@ -12,6 +12,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import BaseCrossValidator, cross_validate
 from sklearn.pipeline import Pipeline
 
+from engine.evaluation.bootstrap import Responses
 from engine.evaluation.metrics import MetricSet
 
 
@@ -68,3 +69,34 @@ def score_holdout(fitted: Any, X: Any, y: np.ndarray, metrics: MetricSet) -> dic
     """Every scorer on the held-out rows; each prediction method runs once, shared by scorers."""
     scorer = check_scoring(fitted, scoring=list(metrics.scorers))
     return {name: float(value) for name, value in scorer(fitted, X, y).items()}
+
+
+def score_responses(responses: Responses, y: np.ndarray, metrics: MetricSet) -> dict[str, float]:
+    """Every scorer on the rows ``responses`` were computed for, exactly as scikit-learn's
+    scorers score the model, but each prediction method runs at most once, shared with whatever
+    else reads ``responses`` (the intervals, the explanations, predictions.csv)."""
+    answered = _Answered(responses)
+    return score_holdout(answered, responses.X, y, metrics)
+
+
+class _Answered:
+    """The model as scikit-learn's scorers see it (its tags, classes and methods), answering
+    its prediction methods from ``responses`` instead of predicting again."""
+
+    _METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
+
+    def __init__(self, responses: Responses) -> None:
+        self._responses = responses
+
+    def __getattr__(self, name: str) -> Any:
+        model = self._responses.model
+        if name in self._METHODS and hasattr(model, name):
+            def answer(X: Any) -> np.ndarray:
+                return self._responses.get(name)[1]
+
+            answer.__name__ = name  # scikit-learn reads the method's name
+            return answer
+        return getattr(model, name)
+
+    def __sklearn_tags__(self) -> Any:
+        return self._responses.model.__sklearn_tags__()

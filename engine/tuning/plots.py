@@ -10,15 +10,19 @@ tests/bench/bench_tuning.py). Its warnings are raised again in the run, so run.j
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import multiprocessing
+import signal
 import warnings
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 PLOTS = ("optimization_history", "param_importances", "parallel_coordinate", "pareto_front")
+STOP_SECONDS = 10
+"""How long a stopped plotting process may take to exit before it is terminated."""
 WARM_UP = ("matplotlib.pyplot", "optuna.visualization.matplotlib", "optuna.importance")
 StudyAddress = tuple[str | None, str, Path]
 """``(tune.storage, study name, studies_dir)``: where the drawing process finds the study."""
@@ -37,18 +41,23 @@ class PlotProcess:
         child.close()
 
     def draw(self, study: StudyAddress, objectives: tuple[str, ...], out: Path) -> None:
-        self._connection.send((study, objectives, out))
+        """Hand over the finished study; a process that already died is reported by result."""
+        with contextlib.suppress(OSError):
+            self._connection.send((study, objectives, out))
 
     def stop(self) -> None:
-        self._connection.send(None)
-        self._process.join()
+        with contextlib.suppress(OSError):
+            self._connection.send(None)
+        self._process.join(timeout=STOP_SECONDS)
+        if self._process.is_alive():
+            self._process.terminate()
 
     def result(self) -> dict[str, str]:
         """Each plot's file, or why it was not drawn; the drawing's warnings are raised here."""
         try:
             made, caught = self._connection.recv()  # not waiting for the process to wind down
-        except EOFError:
-            self._process.join()
+        except (EOFError, OSError):
+            self._process.join(timeout=STOP_SECONDS)
             made, caught = {"plots": "not drawn: the plotting process exited "
                                      f"(code {self._process.exitcode})"}, []
         for category, message in caught:
@@ -57,7 +66,11 @@ class PlotProcess:
 
 
 def _serve(connection: Connection) -> None:
-    """The spawned process: import, wait for the finished study (or None), draw, answer."""
+    """The spawned process: import, wait for the finished study (or None), draw, answer.
+
+    Ctrl-C is the run's to handle: it stops this process by sending None.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import matplotlib
     import optuna
 

@@ -249,3 +249,12 @@ def test_a_seeded_sample_is_sorted_bounded_and_repeatable() -> None:
     assert (np.diff(rows) > 0).all() and rows.max() < 1000
     assert rows.tolist() == seeded_sample(1000, 100, seed=3).tolist()
     assert rows.tolist() != seeded_sample(1000, 100, seed=4).tolist()
+
+
+def test_a_stratified_seeded_sample_keeps_every_class() -> None:
+    from engine.data.splits import seeded_sample
+
+    classes = np.array([0] * 9990 + [1] * 8 + [2] * 2)
+    rows = seeded_sample(len(classes), 100, seed=0, strata=classes)
+    assert set(classes[rows].tolist()) == {0, 1, 2}
+    assert 99 <= len(rows) <= 102 and (np.diff(rows) > 0).all()

@@ -57,3 +57,12 @@ def test_a_run_that_ends_without_a_word_ends_the_process_quietly() -> None:
     plots._connection.close()  # what a killed run leaves the process
     plots._process.join(timeout=60)
     assert plots._process.exitcode == 0
+
+
+def test_a_plotting_process_that_died_is_reported_not_raised(tmp_path: Path) -> None:
+    plots = PlotProcess()
+    plots._process.kill()
+    plots._process.join()
+    plots.draw((None, "any", tmp_path / "studies"), ("roc_auc",), tmp_path / "out")
+    assert plots.result()["plots"].startswith("not drawn: the plotting process exited")
+    plots.stop()  # and stopping it afterwards is harmless
