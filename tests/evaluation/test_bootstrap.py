@@ -158,6 +158,7 @@ def test_the_console_shows_intervals_and_flags_overfitting(cli) -> None:
     ("dataset=diabetes", "model=ridge",
      "metrics.scorers=[neg_root_mean_squared_error,neg_max_error,neg_median_absolute_error,r2]"),
 ])
+@pytest.mark.filterwarnings("ignore:'k' \\(2\\) greater than or equal to 'n_classes'")
 def test_test_scores_equal_sklearn_scorers_on_the_bundle(run, overrides) -> None:
     """The test stage scores from its shared responses; scikit-learn's scorers on the saved
     pipeline and the test rows give the same values. Every scorer gets an interval, those whose
