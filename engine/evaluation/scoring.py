@@ -96,7 +96,4 @@ class _Answered:
 
             answer.__name__ = name  # scikit-learn reads the method's name
             return answer
-        return getattr(model, name)
-
-    def __sklearn_tags__(self) -> Any:
-        return self._responses.model.__sklearn_tags__()
+        return getattr(model, name)  # tags, classes_, fit: the model's own
