@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from tests.conftest import REPO as PROJECT
 from tests.conftest import SHARED_DATA
 
-DATASET_CONFIGS = PROJECT / "conf" / "dataset"
+DATASET_CONFIGS = PROJECT / "engine" / "conf" / "dataset"
 
 ComposeConfig = Callable[[str], dict[str, Any]]
 
