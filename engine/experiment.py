@@ -33,21 +33,14 @@ from engine.deploy.delivery import deliver
 from engine.deploy.exports import check_export_targets, export_model
 from engine.deploy.schema import infer_schema
 from engine.errors import ConfigError, EvaluationError
-from engine.evaluation.bootstrap import (
-    BootstrapSettings,
-    Responses,
-    bootstrap_settings,
-    holdout_intervals,
-)
-from engine.evaluation.decision_threshold import (
-    check_costs,
-    check_threshold_task,
-    fit_final_model,
-)
+from engine.evaluation.bootstrap import BootstrapSettings, bootstrap_settings, holdout_intervals
+from engine.evaluation.decision_threshold import check_costs, check_threshold_task
 from engine.evaluation.fairness import failed_measures
+from engine.evaluation.final_fit import fit_final_model
 from engine.evaluation.holdout_evaluation import evaluate_holdout
 from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
 from engine.evaluation.overfitting import OVERFITTING_ROWS, max_gap_setting, overfitting_record
+from engine.evaluation.responses import Responses
 from engine.evaluation.scoring import cross_validate_pipeline, score_holdout, score_responses
 from engine.evaluation.settings import EvaluationSettings, evaluation_settings
 from engine.evaluation.slices import check_columns

@@ -13,7 +13,7 @@ from engine.data.casting import apply_dtypes
 from engine.deploy.bundle import Bundle
 from engine.deploy.schema import conform
 from engine.errors import DataError, SchemaError, did_you_mean, first_line
-from engine.evaluation.bootstrap import Responses
+from engine.evaluation.responses import Responses
 
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 

@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.metrics import get_scorer
 
 from engine.errors import first_line
+from engine.evaluation.responses import Responses
 
 CHUNK_CELLS = 20_000_000
 """Resamples are drawn in chunks of at most this many counts (rows × resamples)."""
@@ -69,27 +70,6 @@ def resample_counts(rng: np.random.Generator, rows: int, resamples: int) -> np.n
     for index, drawn in enumerate(picks):
         counts[index] = np.bincount(drawn, minlength=rows)
     return counts
-
-
-class Responses:
-    """The model's predictions on the test rows, each method computed once (or given)."""
-
-    def __init__(self, model: Any, X: Any, given: Mapping[str, np.ndarray] | None = None) -> None:
-        self.model, self.X, self.cache = model, X, dict(given or {})
-
-    def subset(self, rows: np.ndarray) -> Responses:
-        """The responses computed so far, of the chosen rows only."""
-        return Responses(self.model, None, {m: r[rows] for m, r in self.cache.items()})
-
-    def get(self, methods: str | Sequence[str]) -> tuple[str, np.ndarray]:
-        for method in (methods,) if isinstance(methods, str) else methods:
-            if method in self.cache:
-                return method, self.cache[method]
-            if hasattr(self.model, method):
-                if method not in self.cache:
-                    self.cache[method] = np.asarray(getattr(self.model, method)(self.X))
-                return method, self.cache[method]
-        raise ValueError(f"{type(self.model).__name__} has none of {methods}")
 
 
 Statistic = Callable[[np.ndarray], np.ndarray]

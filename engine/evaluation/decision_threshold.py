@@ -1,4 +1,4 @@
-"""Calibration of the final model and, for binary tasks, a decision threshold tuned on CV folds.
+"""For binary tasks, a decision threshold tuned on CV folds.
 
 The threshold is chosen on the out-of-fold probabilities of the training rows (never the test
 rows), to maximise a scorer or to minimise a cost matrix, and baked into the model bundle with
@@ -12,30 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import get_scorer
-from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
 from engine.errors import ConfigError, did_you_mean
-from engine.evaluation.scoring import fit_pipeline
-from engine.evaluation.settings import EvaluationSettings
 
 CANDIDATES = 201
 """Thresholds tried: this many quantiles of the out-of-fold probabilities, plus 0.5."""
-
-
-def with_calibration(pipeline: Pipeline, method: str, cv: Any) -> Pipeline:
-    """The Pipeline with its model wrapped in ``CalibratedClassifierCV``: one model refitted on
-    all rows, its probabilities mapped by a calibrator fitted on out-of-fold predictions of
-    ``cv`` (a list of folds, or a splitter)."""
-    calibrated = clone(pipeline)
-    model = calibrated.steps[-1][1]
-    calibrated.steps[-1] = ("model", CalibratedClassifierCV(model, method=method, ensemble=False,
-                                                            cv=cv))
-    return calibrated
 
 
 def check_threshold_task(objective: str, task: str, has_probabilities: bool) -> None:
@@ -108,37 +93,3 @@ def with_threshold(fitted: Pipeline, threshold: float, X: Any, y: np.ndarray) ->
                                      response_method="predict_proba")
     fixed.fit(features.transform(X), y)
     return Pipeline([*fitted.steps[:-1], ("model", fixed)])
-
-
-def fit_final_model(pipeline: Pipeline, X: Any, y: np.ndarray, *, settings: EvaluationSettings,
-                    classes: list[Any], cv: Any, groups: np.ndarray | None, seed: int
-                    ) -> tuple[Pipeline, dict[str, Any]]:
-    """The Pipeline fitted on the training rows, calibrated and thresholded as declared, and
-    the record of what was done (empty when nothing was)."""
-    if settings.calibration == "none" and settings.threshold is None:
-        return fit_pipeline(pipeline, X, y), {}
-    folds = list(cv.split(X, y, groups)) if cv is not None else []
-    held_out = np.sort(np.concatenate([test for _, test in folds])) if folds else np.array([])
-    if not np.array_equal(held_out, np.arange(len(y))):
-        raise ConfigError("metrics.threshold / metrics.calibration: they learn from out-of-fold "
-                          "predictions, which need CV folds that hold out each training row "
-                          "once; this split's folds do not (time series or repeated). Use "
-                          "split=default or split=group.")
-    final = pipeline
-    if settings.calibration != "none":  # the run's own folds, so groups stay whole
-        final = with_calibration(pipeline, settings.calibration, folds)
-        # Inside each fold of the threshold's out-of-fold pass the rows are fewer, so the
-        # calibration there splits them afresh (stratified, seeded).
-        pipeline = with_calibration(pipeline, settings.calibration,
-                                    StratifiedKFold(len(folds), shuffle=True, random_state=seed))
-    fitted = fit_pipeline(final, X, y)
-    record: dict[str, Any] = {}
-    if settings.calibration != "none":
-        record["calibration"] = {"method": settings.calibration,
-                                 "fitted_on": f"out-of-fold predictions of {len(folds)} CV folds"}
-    if settings.threshold is None:
-        return fitted, record
-    costs = check_costs(settings.costs, classes) if settings.threshold == "cost" else None
-    out_of_fold = cross_val_predict(pipeline, X, y, cv=folds, method="predict_proba")[:, 1]
-    record["threshold"] = tune_threshold(y, out_of_fold, settings.threshold, costs)
-    return with_threshold(fitted, record["threshold"]["threshold"], X, y), record

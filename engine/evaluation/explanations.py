@@ -18,7 +18,8 @@ import pandas as pd
 from scipy.stats.mstats import mquantiles
 from sklearn.metrics import get_scorer
 
-from engine.evaluation.bootstrap import Responses, metric_value
+from engine.evaluation.bootstrap import metric_value
+from engine.evaluation.responses import Responses
 
 BATCH_ROWS = 200_000
 """Rows sent through the Pipeline at once."""

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 
 from engine.data.splits import seeded_sample
-from engine.evaluation.bootstrap import BootstrapSettings, Responses
+from engine.evaluation.bootstrap import BootstrapSettings
 from engine.evaluation.diagnostics import classification_diagnostics, regression_diagnostics
 from engine.evaluation.explanations import partial_dependence, permutation_importance, top_columns
 from engine.evaluation.fairness import fairness_record
 from engine.evaluation.metrics import MetricSet
+from engine.evaluation.responses import Responses
 from engine.evaluation.settings import EvaluationSettings
 from engine.evaluation.slices import slice_metrics
 

@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import DataError, did_you_mean
-from engine.evaluation.bootstrap import Responses, metric_statistic, resample_counts
+from engine.evaluation.bootstrap import metric_statistic, resample_counts
 from engine.evaluation.paired_tests import (
     PairedResult,
     corrected_resampled_t_test,
     mcnemar_test,
     paired_bootstrap,
 )
+from engine.evaluation.responses import Responses
 from engine.tracking.files import read_json
 
 

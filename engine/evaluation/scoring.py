@@ -12,8 +12,8 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import BaseCrossValidator, cross_validate
 from sklearn.pipeline import Pipeline
 
-from engine.evaluation.bootstrap import Responses
 from engine.evaluation.metrics import MetricSet
+from engine.evaluation.responses import Responses
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from engine.data.validation import unknown_column_message
 from engine.errors import ConfigError
 from engine.evaluation.bootstrap import (
     BootstrapSettings,
-    Responses,
     holdout_intervals,
     metric_value,
 )
+from engine.evaluation.responses import Responses
 
 MAX_VALUES = 20
 """A column with more values than this is cut into quantile bins (numbers) or keeps its most

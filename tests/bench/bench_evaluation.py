@@ -98,8 +98,9 @@ def adult_parts() -> None:
     import pandas as pd
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from engine.evaluation.bootstrap import BootstrapSettings, Responses, holdout_intervals
+    from engine.evaluation.bootstrap import BootstrapSettings, holdout_intervals
     from engine.evaluation.metrics import DEFAULT_SCORERS
+    from engine.evaluation.responses import Responses
 
     frame = pd.read_csv(SHARED_DATA / "adult.csv")
     y = (frame.pop("class") == ">50K").to_numpy().astype(int)

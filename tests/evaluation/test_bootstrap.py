@@ -14,13 +14,13 @@ from sklearn.metrics import check_scoring, get_scorer
 from engine.errors import ConfigError
 from engine.evaluation.bootstrap import (
     BootstrapSettings,
-    Responses,
     bootstrap_settings,
     holdout_intervals,
     metric_statistic,
     resample_counts,
 )
 from engine.evaluation.metrics import DEFAULT_SCORERS
+from engine.evaluation.responses import Responses
 
 EXTRA = {
     "binary": ("neg_brier_score", "f1_weighted", "precision_micro", "roc_auc_ovr", "jaccard"),

@@ -8,7 +8,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from engine.evaluation.bootstrap import BootstrapSettings, Responses
+from engine.evaluation.bootstrap import BootstrapSettings
+from engine.evaluation.responses import Responses
 from engine.evaluation.slices import slice_labels, slice_metrics
 
 
