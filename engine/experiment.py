@@ -19,14 +19,13 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
+from engine.config.schema import SplitConfig, TuneSettings
 from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
-from engine.data.quality import check_quality, check_quality_settings
+from engine.data.quality import check_quality
 from engine.data.sources import load_dataset
-from engine.data.splits import check_split_settings, make_cv, seeded_sample, split_holdout
+from engine.data.splits import make_cv, seeded_sample, split_holdout
 from engine.data.target_encoding import encode_target
-from engine.data.task import TASKS
-from engine.data.validation import check_choice
 from engine.deploy.batch_predict import prediction_columns
 from engine.deploy.bundle import BUNDLE_DIR, save_bundle
 from engine.deploy.delivery import deliver
@@ -38,27 +37,33 @@ from engine.evaluation.decision_threshold import check_costs, check_threshold_ta
 from engine.evaluation.fairness import failed_measures
 from engine.evaluation.final_fit import fit_final_model
 from engine.evaluation.holdout_evaluation import evaluate_holdout
-from engine.evaluation.metrics import MetricSet, check_scorer_names, resolve_metrics
-from engine.evaluation.overfitting import OVERFITTING_ROWS, max_gap_setting, overfitting_record
+from engine.evaluation.metrics import MetricSet, resolve_metrics
+from engine.evaluation.overfitting import OVERFITTING_ROWS, overfitting_record
 from engine.evaluation.responses import Responses
 from engine.evaluation.scoring import cross_validate_pipeline, score_holdout, score_responses
 from engine.evaluation.settings import EvaluationSettings, evaluation_settings
 from engine.evaluation.slices import check_columns
-from engine.features.preprocessor import build_preprocessor
+from engine.features.preprocessor import build_preprocessor, text_columns
 from engine.models.estimators import build_estimator, model_classes, validate_model
 from engine.models.pipeline import build_pipeline, check_features_suit_model
 from engine.reporting.run_report import write_run_report
 from engine.tracking.files import write_json
 from engine.tracking.provenance import git_state, package_versions
+from engine.tracking.records import (
+    METRICS_FILE,
+    RUN_FILE,
+    BundleMetadata,
+    MetricsRecord,
+    RunRecord,
+    write_record,
+)
 from engine.tracking.summary import print_summary
 from engine.tracking.warning_log import collected_warnings, summarize_warnings
 from engine.tuning.pipeline_space import space_for
 from engine.tuning.search import SearchResult, run_search
-from engine.tuning.settings import TuneSettings, tune_settings
 from engine.tuning.storage import storage_location
 from engine.tuning.workers import quiet_optuna
 
-DEPLOY_TARGETS = ("bundle", "onnx", "torchscript", "rest", "registry")
 UNPARTITIONED = ("none", "timeseries", "repeated", "repeated_kfold", "repeated_stratified")
 
 
@@ -73,47 +78,35 @@ class RunResult:
 
 
 def validate_spec(spec: ExperimentSpec) -> None:
-    """Every check that needs no data: classes, parameters, transformers, scorers, split, quality.
+    """The checks beyond the schema's that need no data: classes and parameters bound against
+    their signatures, the search space, the scorers of a declared task, the export targets.
 
     A sweep runs this on every job before the first one starts.
     """
     validate_model(spec.model, spec.allowed_targets)
-    preprocessor = build_preprocessor(spec.features, allowed=spec.allowed_targets)
-    task = check_choice(spec.dataset.get("task") or "auto", ("auto", *TASKS), key="dataset.task")
+    preprocessor = build_preprocessor(spec.features.model_dump(), allowed=spec.allowed_targets)
+    task = spec.dataset.task
     if task != "auto":
         resolve_metrics(spec.metrics, task)
-    else:
-        check_scorer_names(spec.metrics)
-    settings = tune_settings(spec.tune)
+    settings = spec.tune
     if settings.searching:
         storage_location(settings.storage, settings.study_name or "check",
                          Path(settings.studies_dir))
-        if (spec.split.get("cv") or {}).get("strategy") == "none":
-            raise ConfigError(
-                f"tune.method={settings.method}: a search scores each trial by cross-validation,"
-                " but split.cv.strategy is none. Use split=default (or set split.cv.strategy)."
-            )
         for candidate in spec.candidates.values():
             validate_model(candidate, spec.allowed_targets)
         space_for(spec, task if task != "auto" else "binary", spec.candidates, None)
-    check_split_settings(spec.split, spec.dataset)
-    check_quality_settings(spec.quality)
-    bootstrap_settings(spec.metrics, spec.seed)
-    max_gap_setting(spec.metrics)
     evaluation = evaluation_settings(spec.metrics)
     if evaluation.threshold and task not in ("auto", "binary"):
         check_threshold_task(evaluation.threshold, task, has_probabilities=True)
     check_out_of_fold_settings(evaluation, spec.split, task)
-    targets = spec.deploy.get("targets") or []
-    for target in targets:
-        check_choice(target, DEPLOY_TARGETS, key="deploy.targets")
     wrappers = [(key, cls) for key, cls, used in (
         ("metrics.calibration", CalibratedClassifierCV, evaluation.calibration != "none"),
         ("metrics.threshold", FixedThresholdClassifier, bool(evaluation.threshold))) if used]
     for model in (spec.model, *spec.candidates.values()):
-        check_export_targets(targets, model_classes(model, spec.allowed_targets).values(),
+        check_export_targets(spec.deploy.targets,
+                             model_classes(model, spec.allowed_targets).values(),
                              model.name, preprocessor=preprocessor, wrappers=wrappers,
-                             quantize=spec.deploy.get("quantize"))
+                             quantize=spec.deploy.quantize)
 
 
 def run_experiment(
@@ -129,7 +122,7 @@ def run_experiment(
     started = time.perf_counter()
     validate_spec(spec)
     data = load_and_check(spec, run_dir, console, data)
-    y, classes = encode_target(data.y, data.task, spec.dataset.get("positive_class"))
+    y, classes = encode_target(data.y, data.task, spec.dataset.positive_class)
     evaluation = evaluation_settings(spec.metrics)
     check_out_of_fold_settings(evaluation, spec.split, data.task)
     if evaluation.threshold == "cost" and data.task == "binary":
@@ -147,10 +140,10 @@ def run_experiment(
     if not len(test_idx) and (evaluation.slice_columns or evaluation.fairness.sensitive):
         raise ConfigError("metrics.slices / metrics.fairness: they are measured on the test rows, "
                           "but split.test_size is 0. Give the split a test share (e.g. 0.2).")
-    check_features_suit_model(pipeline, data.X.iloc[train_idx])
+    check_features_suit_model(pipeline, data.X.iloc[train_idx], y[train_idx])
     timing = {"prepare_seconds": time.perf_counter() - started}
 
-    settings = tune_settings(spec.tune)
+    settings = spec.tune
     bootstrap = bootstrap_settings(spec.metrics, spec.seed)
     if settings.searching:
         quiet_optuna()  # before the warnings are collected, so it outlasts that block
@@ -197,7 +190,7 @@ def run_experiment(
             score_holdout(fitted, data.X.iloc[scored], y[scored],
                           MetricSet(metrics.primary, (metrics.primary,)))[metrics.primary],
             cv_summary[metrics.primary]["mean"] if cv_summary else None,
-            test_scores.get(metrics.primary), max_gap_setting(spec.metrics),
+            test_scores.get(metrics.primary), spec.metrics.overfitting.max_gap,
             train_rows=len(scored))
         if settings.searching:
             tuning = search.finish()  # the plots' warnings land in run.json too
@@ -221,15 +214,16 @@ def run_experiment(
         metrics_record["tuning"] = tuning
     if decision:
         metrics_record["decision"] = decision
-    write_json(run_dir / "metrics.json", metrics_record)
+    stored_metrics = MetricsRecord.model_validate(metrics_record)
+    write_record(run_dir / METRICS_FILE, stored_metrics)
     write_json(run_dir / "evaluation.json", evaluated)
     provenance = {"packages": package_versions(), "git": git_state(project_dir)}
-    schema = infer_schema(data.X)
+    schema = infer_schema(data.X, text_columns=text_columns(spec.features.model_dump()))
     save_bundle(
         run_dir / BUNDLE_DIR,
         fitted,
         schema,
-        {
+        BundleMetadata.model_validate({
             "task": data.task,
             "target": str(data.y.name),
             "classes": classes,
@@ -238,10 +232,10 @@ def run_experiment(
             "metrics": {"cv": cv_summary, "test": test_scores},
             "seed": spec.seed,
             "data_fingerprint": data.fingerprint,
-            "reading": {key: spec.dataset.get(key) for key in ("na_values", "read_options",
-                                                                "dtypes")},
+            "reading": {key: getattr(spec.dataset, key, None)
+                        for key in ("na_values", "read_options", "dtypes")},
             **provenance,
-        },
+        }),
     )
     held_out = test_idx if len(test_idx) else train_idx
     exports = export_model(fitted, data.X.iloc[held_out], y[held_out], schema, spec.deploy,
@@ -254,7 +248,7 @@ def run_experiment(
         "choices": spec.choices,
         "model": model_name,
         "seed": spec.seed,
-        "split": spec.split,
+        "split": spec.split.model_dump(),
         "dataset": _dataset_record(data),
         "primary": metrics.primary,
         "objective": objective,
@@ -270,8 +264,9 @@ def run_experiment(
         record["error"] = ("metrics.fairness.limits: the model fails " + "; ".join(failed)
                            + f". Everything is written to {run_dir}; see evaluation.json for "
                            "the metrics by group.")
-    write_json(run_dir / "run.json", record)
-    print_summary(console, record, metrics_record, evaluated)
+    stored_run = RunRecord.model_validate(record)
+    write_record(run_dir / RUN_FILE, stored_run)
+    print_summary(console, stored_run, stored_metrics, evaluated)
     if spec.report:
         report_stage(run_dir, console)
     if failed:
@@ -287,7 +282,7 @@ def report_stage(run_dir: Path, console: Console) -> None:
         console.print(f"[yellow]warning[/yellow]: report.html not written: {error!r}")
 
 
-def check_out_of_fold_settings(settings: EvaluationSettings, split: dict[str, Any],
+def check_out_of_fold_settings(settings: EvaluationSettings, split: SplitConfig,
                                task: str) -> None:
     """Calibration and a tuned threshold learn from out-of-fold predictions: they need a task
     with classes and CV folds that partition the training rows."""
@@ -295,7 +290,7 @@ def check_out_of_fold_settings(settings: EvaluationSettings, split: dict[str, An
         raise ConfigError(f"metrics.calibration={settings.calibration}: calibration maps class "
                           "probabilities and this target is regression. Use "
                           "metrics.calibration=none.")
-    strategy = (split.get("cv") or {}).get("strategy", "auto")
+    strategy = split.cv.strategy
     if (settings.threshold or settings.calibration != "none") and strategy in UNPARTITIONED:
         raise ConfigError(
             f"split.cv.strategy={strategy}: metrics.threshold and metrics.calibration learn from "
@@ -322,7 +317,7 @@ def load_and_check(spec: ExperimentSpec, run_dir: Path, console: Console,
     report = check_quality(data, spec.quality, seed=spec.seed)
     write_json(run_dir / "data_report.json", report.to_dict())
     _print_findings(console, report.findings)
-    report.raise_for_failures(spec.quality.get("fail_on", "error"))
+    report.raise_for_failures(spec.quality.fail_on)
     return data
 
 

@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config.checks import check_flag
+from engine.config.schema import (
+    DeployConfig,
+    FeaturesConfig,
+    MetricsConfig,
+    QualityConfig,
+    SplitConfig,
+    TuneSettings,
+    parse_experiment,
+)
+from engine.config.schema.dataset import Dataset
 from engine.errors import ConfigError
 
 TASK_FAMILIES = ("classification", "regression")
@@ -24,18 +33,18 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ExperimentSpec:
-    """One resolved experiment; built from the composed config by :func:`spec_from_config`."""
+    """One validated experiment; built from the composed config by :func:`spec_from_config`."""
 
-    dataset: dict[str, Any]
-    features: dict[str, Any]
-    split: dict[str, Any]
+    dataset: Dataset
+    features: FeaturesConfig
+    split: SplitConfig
     model: ModelSpec
-    metrics: dict[str, Any]
-    tune: dict[str, Any]
-    deploy: dict[str, Any]
-    quality: dict[str, Any]
+    metrics: MetricsConfig
+    tune: TuneSettings
+    deploy: DeployConfig
+    quality: QualityConfig
     seed: int
-    n_jobs: int
+    n_jobs: int = 1
     allowed_targets: tuple[str, ...] = ()
     report: bool = True
     choices: dict[str, str] = field(default_factory=dict)
@@ -47,23 +56,24 @@ def spec_from_config(
     choices: Mapping[str, str],
     candidates: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ExperimentSpec:
-    """Build the spec from a resolved config mapping (no Hydra objects) and the group choices.
+    """Validate a resolved config mapping (no Hydra objects) against the schema, once.
 
     ``candidates`` are the model configs ``tune.models`` names, for a search across families.
     """
+    experiment = parse_experiment(config)
     return ExperimentSpec(
-        dataset=dict(_section(config, "dataset")),
-        features=dict(_section(config, "features")),
-        split=dict(_section(config, "split")),
-        model=model_spec(str(choices.get("model", "model")), _section(config, "model")),
-        metrics=dict(_section(config, "metrics")),
-        tune=dict(_section(config, "tune")),
-        deploy=dict(_section(config, "deploy")),
-        quality=dict(_section(config, "quality")),
-        seed=_integer(config.get("seed"), "seed"),
-        n_jobs=_n_jobs(config.get("n_jobs", 1)),
-        allowed_targets=_prefixes(config.get("allowed_targets")),
-        report=check_flag(config.get("report", True), "report"),
+        dataset=experiment.dataset,
+        features=experiment.features,
+        split=experiment.split,
+        model=model_spec(str(choices.get("model", "model")), experiment.model),
+        metrics=experiment.metrics,
+        tune=experiment.tune,
+        deploy=experiment.deploy,
+        quality=experiment.quality,
+        seed=experiment.seed,
+        n_jobs=experiment.n_jobs,
+        allowed_targets=tuple(experiment.allowed_targets),
+        report=experiment.report,
         choices=dict(choices),
         candidates={name: model_spec(name, section)
                     for name, section in (candidates or {}).items()},
@@ -91,44 +101,3 @@ def model_spec(name: str, section: Mapping[str, Any]) -> ModelSpec:
         )
     return ModelSpec(name=name, targets=dict(targets), params=model,
                      search_space=dict(search_space))
-
-
-def _section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = config.get(key)
-    if not isinstance(value, Mapping):
-        raise ConfigError(
-            f"{key}: expected a mapping from the '{key}' config group, got {value!r}. "
-            f"Pick one with `{key}=<option>` (see `python -m engine --help`)."
-        )
-    return value
-
-
-def _n_jobs(value: Any) -> int:
-    n_jobs = _integer(value, "n_jobs")
-    if n_jobs == 0:
-        raise ConfigError("n_jobs: 0 workers cannot run anything; use 1, a count, or -1 for all.")
-    return n_jobs
-
-
-def _prefixes(value: Any) -> tuple[str, ...]:
-    """``allowed_targets``: a list of module prefixes, each ending in '.' (``mypackage.``)."""
-    if value is None:
-        return ()
-    if not isinstance(value, list | tuple):
-        raise ConfigError(
-            f"allowed_targets: expected a list of module prefixes, got {value!r}. "
-            f"Write it as a list: 'allowed_targets=[{value}]'."
-        )
-    for prefix in value:
-        if not isinstance(prefix, str) or not prefix.endswith("."):
-            raise ConfigError(
-                f"allowed_targets: {prefix!r} must be a module prefix ending in '.', such as "
-                "'mypackage.', so that it cannot also allow 'mypackage_other'."
-            )
-    return tuple(value)
-
-
-def _integer(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{key}: must be an integer, got {value!r}. Example: {key}=42.")
-    return value

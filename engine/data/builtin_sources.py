@@ -2,48 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from engine.data.validation import check_choice, require
+from engine.config.schema.dataset import SklearnDataset, SyntheticDataset
+from engine.data.synthetic_text import make_text
 from engine.errors import ConfigError, first_line
 
-SKLEARN_LOADERS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
-SYNTHETIC_KINDS = ("classification", "regression")
 SYNTHETIC_PARAMETERS = {
     "classification": ("n_samples", "n_features", "n_informative", "n_classes", "weights"),
     "regression": ("n_samples", "n_features", "n_informative", "noise"),
+    "text": ("n_samples", "n_classes", "weights", "noise"),
 }
 FLOAT32_CELLS = 10_000_000  # above this many feature cells, float32 halves the memory
 
 
-def read_sklearn(dataset: Mapping[str, Any], *, seed: int) -> pd.DataFrame:
+def read_sklearn(dataset: SklearnDataset, *, seed: int) -> pd.DataFrame:
     """Load a dataset bundled with scikit-learn; its target column is ``target``."""
     from sklearn import datasets
 
-    loader = require(dataset, "loader", group="dataset", needed_for="for source 'sklearn'")
-    check_choice(loader, SKLEARN_LOADERS, key="dataset.loader", what="loader")
-    return getattr(datasets, f"load_{loader}")(as_frame=True).frame
+    return getattr(datasets, f"load_{dataset.loader}")(as_frame=True).frame
 
 
-def read_synthetic(dataset: Mapping[str, Any], *, seed: int) -> pd.DataFrame:
-    """Generate features ``x0..x{n-1}`` and a ``target`` with make_classification/regression.
+def read_synthetic(dataset: SyntheticDataset, *, seed: int) -> pd.DataFrame:
+    """Generate features ``x0..x{n-1}`` and a ``target`` with make_classification/regression,
+    or (``kind: text``) support messages to classify by topic (:func:`make_text`).
 
     ``dataset.random_state: null`` uses the run's seed.
     """
     from sklearn.datasets import make_classification, make_regression
 
-    kind = check_choice(dataset.get("kind"), SYNTHETIC_KINDS, key="dataset.kind", what="kind")
+    kind = dataset.kind
     parameters = {
-        name: _whole_number(dataset[name])
+        name: getattr(dataset, name)
         for name in SYNTHETIC_PARAMETERS[kind]
-        if dataset.get(name) is not None
+        if getattr(dataset, name) is not None
     }
-    random_state = dataset.get("random_state")
+    random_state = dataset.random_state
     parameters["random_state"] = seed if random_state is None else random_state
+    if kind == "text":
+        return make_text(**parameters)
     make = make_classification if kind == "classification" else make_regression
     try:
         features, target = make(**parameters)
@@ -58,7 +56,3 @@ def read_synthetic(dataset: Mapping[str, Any], *, seed: int) -> pd.DataFrame:
     frame["target"] = target
     return frame
 
-
-def _whole_number(value: Any) -> Any:
-    """Read 1e6 (a float after Hydra parses it) as the integer 1000000."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from engine.data.validation import check_choice, require
+from engine.config.schema.dataset import FileDataset
 from engine.errors import ConfigError, DataError, did_you_mean, first_line
 
-FILE_FORMATS = ("auto", "csv", "parquet")
 FORMAT_BY_SUFFIX = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
 }  # fmt: skip
 COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zip", ".xz", ".zst")
 
 
-def read_file(dataset: Mapping[str, Any], *, seed: int) -> pd.DataFrame:
+def read_file(dataset: FileDataset, *, seed: int) -> pd.DataFrame:
     """Read ``dataset.path`` with ``dataset.na_values`` as extra missing markers."""
-    path_text = str(require(dataset, "path", group="dataset", needed_for="for source 'file'"))
+    path_text = dataset.path
     path = Path(path_text).expanduser()
-    file_format = _file_format(path, dataset.get("format") or "auto")
+    file_format = _file_format(path, dataset.format)
     if not path.exists():
         raise _missing_file_error(path_text, path.resolve())
-    options = dict(dataset.get("read_options") or {})
-    na_values = list(dataset.get("na_values") or [])
+    options = dict(dataset.read_options or {})
+    na_values = list(dataset.na_values or [])
     try:
         if file_format == "csv":
             return pd.read_csv(path, **_csv_options(path, options, na_values))
@@ -47,7 +45,6 @@ def read_file(dataset: Mapping[str, Any], *, seed: int) -> pd.DataFrame:
 
 def _file_format(path: Path, declared: str) -> str:
     """The declared format, or the one the suffix implies (``data.csv.gz`` is CSV)."""
-    check_choice(declared, FILE_FORMATS, key="dataset.format")
     if declared != "auto":
         return declared
     suffixes = [suffix.lower() for suffix in path.suffixes]

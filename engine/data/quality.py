@@ -6,20 +6,18 @@ severity that fails the run (``QualityReport.raise_for_failures``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
+from engine.config.schema.quality import QualityConfig
 from engine.data import quality_checks as checks
 from engine.data.dataset import Dataset
-from engine.data.findings import FAIL_ON, SEVERITIES, Finding, QualityReport
-from engine.data.validation import check_choice
-from engine.errors import ConfigError
+from engine.data.findings import Finding, QualityReport
 
 __all__ = [
-    "DEFAULT_SEVERITY", "Finding", "QualityReport", "check_quality", "check_quality_settings",
+    "DEFAULT_SEVERITY", "Finding", "QualityReport", "check_quality",
 ]
 
 DEFAULT_SEVERITY = {
@@ -31,33 +29,22 @@ DEFAULT_SEVERITY = {
     "leakage": "error",
     "class_imbalance": "warning",
 }
-# key: (default, lowest allowed, highest allowed)
-LIMITS = {
-    "max_missing_fraction": (0.5, 0.0, 1.0),
-    "id_like_unique_fraction": (0.95, 0.0, 1.0),
-    "leakage_threshold": (0.98, 0.0, 1.0),
-    "imbalance_ratio": (10.0, 1.0, float("inf")),
-    "sample_rows": (20_000, 100, float("inf")),
-}
-
-
-def check_quality(data: Dataset, settings: Mapping[str, Any], *, seed: int) -> QualityReport:
+def check_quality(data: Dataset, settings: QualityConfig, *, seed: int) -> QualityReport:
     """Run every check on ``data``; ``settings`` is the ``quality`` config key."""
-    severity = _severities(settings)
-    limit = {key: _limit(settings, key) for key in LIMITS}
+    severity = {**DEFAULT_SEVERITY, **(settings.severity or {})}
     X, y, n_rows = data.X, data.y, len(data.y)
     missing = X.isna().sum()
     duplicates = _duplicate_count(data)
     constant, constant_findings = checks.constant_columns(X, severity=severity["constant_columns"])
     id_like, id_like_findings = checks.id_like_columns(
-        X, unique_fraction=limit["id_like_unique_fraction"], severity=severity["id_like_columns"]
+        X, unique_fraction=settings.id_like_unique_fraction, severity=severity["id_like_columns"]
     )
     candidates = [column for column in X.columns if column not in {*constant, *id_like}]
     findings = [
         *checks.missing_values(
             missing,
             n_rows,
-            limit=limit["max_missing_fraction"],
+            limit=settings.max_missing_fraction,
             severity=severity["missing_values"],
         ),
         *checks.missing_target(data, severity=severity["missing_target"]),
@@ -65,8 +52,8 @@ def check_quality(data: Dataset, settings: Mapping[str, Any], *, seed: int) -> Q
         *constant_findings,
         *id_like_findings,
         *checks.leakage(
-            data, candidates, threshold=limit["leakage_threshold"],
-            sample_rows=int(limit["sample_rows"]), seed=seed, severity=severity["leakage"],
+            data, candidates, threshold=settings.leakage_threshold,
+            sample_rows=settings.sample_rows, seed=seed, severity=severity["leakage"],
         ),
     ]  # fmt: skip
     summary: dict[str, Any] = {
@@ -85,38 +72,9 @@ def check_quality(data: Dataset, settings: Mapping[str, Any], *, seed: int) -> Q
         class_counts = y.value_counts()
         summary["class_counts"] = {str(label): int(count) for label, count in class_counts.items()}
         findings += checks.class_imbalance(
-            class_counts, ratio_limit=limit["imbalance_ratio"], severity=severity["class_imbalance"]
+            class_counts, ratio_limit=settings.imbalance_ratio, severity=severity["class_imbalance"]
         )
     return QualityReport(findings=findings, summary=summary)
-
-
-def check_quality_settings(settings: Mapping[str, Any]) -> None:
-    """Refuse an unknown ``fail_on``, check name, severity or limit before any data is loaded."""
-    _severities(settings)
-    for key in LIMITS:
-        _limit(settings, key)
-
-
-def _severities(settings: Mapping[str, Any]) -> dict[str, str]:
-    """The default severity of each check with ``quality.severity`` applied; checks fail_on too."""
-    check_choice(settings.get("fail_on", "error"), FAIL_ON, key="quality.fail_on")
-    overrides = dict(settings.get("severity") or {})
-    for check, level in overrides.items():
-        check_choice(check, DEFAULT_SEVERITY, key="quality.severity", what="check")
-        check_choice(level, SEVERITIES, key=f"quality.severity.{check}", what="severity")
-    return {**DEFAULT_SEVERITY, **overrides}
-
-
-def _limit(settings: Mapping[str, Any], key: str) -> float:
-    """A numeric quality setting, checked against its allowed range."""
-    default, low, high = LIMITS[key]
-    value = settings.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ConfigError(
-            f"quality.{key}: {value!r} is not a number in [{low}, {high}]. "
-            f"Use e.g. quality.{key}={default}."
-        )
-    return value
 
 
 def _duplicate_count(data: Dataset) -> int:

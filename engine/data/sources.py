@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import pandas as pd
 from pandas.api.types import is_float_dtype, is_numeric_dtype
 
+from engine.config.schema.dataset import Dataset as DatasetConfig
 from engine.data.builtin_sources import read_sklearn, read_synthetic
 from engine.data.casting import apply_dtypes
 from engine.data.dataset import Dataset
 from engine.data.file_source import read_file
 from engine.data.sql_source import read_sql
-from engine.data.task import TASKS, infer_task, resolve_task
-from engine.data.validation import check_choice, shown, unknown_column_message
-from engine.errors import ConfigError, DataError, did_you_mean, options_hint
+from engine.data.task import infer_task, resolve_task
+from engine.data.validation import shown, unknown_column_message
+from engine.errors import ConfigError, DataError
 
 __all__ = ["SOURCES", "infer_task", "load_dataset"]
 
@@ -25,20 +25,6 @@ SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     "sql": read_sql,
     "synthetic": read_synthetic,
 }
-# positive_class is read by engine.data.target_encoding, not here.
-COMMON_KEYS = (
-    "name", "source", "target", "task", "positive_class", "drop", "group_column", "time_column",
-    "dtypes",
-)  # fmt: skip
-SOURCE_KEYS = {
-    "sklearn": ("loader",),
-    "file": ("path", "format", "na_values", "read_options"),
-    "sql": ("url", "query"),
-    "synthetic": (
-        "kind", "n_samples", "n_features", "n_informative", "n_classes", "noise", "weights",
-        "random_state",
-    ),
-}  # fmt: skip
 EMPTY_HINT = {
     "sklearn": "dataset.loader",
     "file": "dataset.path",
@@ -47,14 +33,12 @@ EMPTY_HINT = {
 }
 
 
-def load_dataset(dataset: Mapping[str, Any], *, seed: int) -> Dataset:
+def load_dataset(dataset: DatasetConfig, *, seed: int) -> Dataset:
     """Load the data the ``dataset`` config group describes; ``seed`` drives synthetic data.
 
     Rows with a missing target are removed and counted in ``dropped_missing_target``.
     """
-    _check_keys(dataset)
-    source = check_choice(dataset.get("source"), SOURCES, key="dataset.source", what="source")
-    check_choice(dataset.get("task") or "auto", ("auto", *TASKS), key="dataset.task")
+    source = dataset.source
     frame = SOURCES[source](dataset, seed=seed)
     frame.columns = [str(column) for column in frame.columns]
     repeated = sorted(set(frame.columns[frame.columns.duplicated()]))
@@ -63,8 +47,8 @@ def load_dataset(dataset: Mapping[str, Any], *, seed: int) -> Dataset:
             f"dataset: the {source} source returned repeated column names {repeated}; "
             "give every column its own name (e.g. with SQL aliases: SELECT a.id AS order_id)."
         )
-    frame = apply_dtypes(frame, dataset.get("dtypes") or {})
-    name = str(dataset.get("name") or source)
+    frame = apply_dtypes(frame, dataset.dtypes or {})
+    name = dataset.name or source
     if frame.empty:
         raise DataError(
             f"dataset '{name}' has no rows (source '{source}'); check {EMPTY_HINT[source]}."
@@ -72,31 +56,21 @@ def load_dataset(dataset: Mapping[str, Any], *, seed: int) -> Dataset:
     return _split_columns(frame, dataset, name)
 
 
-def _check_keys(dataset: Mapping[str, Any]) -> None:
-    """Reject a misspelt key, which would otherwise be silently ignored."""
-    known = COMMON_KEYS + tuple(key for keys in SOURCE_KEYS.values() for key in keys)
-    for key in dataset:
-        if key not in known:
-            raise ConfigError(
-                f"dataset.{key}: unknown key.{did_you_mean(key, known)} {options_hint(known)}"
-            )
-
-
-def _split_columns(frame: pd.DataFrame, dataset: Mapping[str, Any], name: str) -> Dataset:
+def _split_columns(frame: pd.DataFrame, dataset: DatasetConfig, name: str) -> Dataset:
     """Separate target, groups and time order from the features."""
-    target = str(dataset.get("target") or "target")
+    target = dataset.target
     if target not in frame.columns:
         raise DataError(unknown_column_message("dataset.target", target, frame.columns))
-    drop = _drop_list(dataset.get("drop"), frame, target)
-    group_column = _optional_column(dataset, "group_column", frame, target)
-    time_column = _optional_column(dataset, "time_column", frame, target)
+    drop = _drop_list(dataset.dropped, frame, target)
+    group_column = _optional_column(dataset.group_column, "group_column", frame, target)
+    time_column = _optional_column(dataset.time_column, "time_column", frame, target)
 
     has_target = frame[target].notna()
     dropped = int((~has_target).sum())
     if dropped:
         frame = frame.loc[has_target]
     y = _checked_target(frame[target], dropped)
-    task = resolve_task(y, dataset.get("task") or "auto")
+    task = resolve_task(y, dataset.task)
     if task != "regression" and is_float_dtype(y):
         y = y.astype("int64")  # whole-number floats: keep the labels as integer codes
 
@@ -118,9 +92,8 @@ def _split_columns(frame: pd.DataFrame, dataset: Mapping[str, Any], name: str) -
     )
 
 
-def _drop_list(drop: Any, frame: pd.DataFrame, target: str) -> list[str]:
-    """The columns to remove; a single name is accepted as a one-item list."""
-    columns = [drop] if isinstance(drop, str) else list(drop or [])
+def _drop_list(columns: list[str], frame: pd.DataFrame, target: str) -> list[str]:
+    """The columns to remove, each checked to exist and not to be the target."""
     for column in columns:
         if column == target:
             raise ConfigError(f"dataset.drop: {column!r} is the target; remove it from the list.")
@@ -134,10 +107,9 @@ def _drop_list(drop: Any, frame: pd.DataFrame, target: str) -> list[str]:
 
 
 def _optional_column(
-    dataset: Mapping[str, Any], key: str, frame: pd.DataFrame, target: str
+    column: str | None, key: str, frame: pd.DataFrame, target: str
 ) -> str | None:
     """The column named by ``dataset.<key>``, or None when unset."""
-    column = dataset.get(key)
     if column is None:
         return None
     if column not in frame.columns:

@@ -8,8 +8,7 @@ time order and ``TimeSeriesSplit`` on it only ever validates on later rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,8 +24,9 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
+from engine.config.schema.split import NEEDS_GROUPS, NEEDS_TIME, SplitConfig
 from engine.data.dataset import Dataset
-from engine.data.validation import check_choice, shown
+from engine.data.validation import shown
 from engine.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -34,11 +34,6 @@ if TYPE_CHECKING:
 
     Splitter = BaseCrossValidator | RepeatedKFold | RepeatedStratifiedKFold
 
-TEST_STRATEGIES = ("auto", "random", "stratified", "group", "time")
-CV_STRATEGIES = (
-    "auto", "none", "kfold", "stratified", "group", "stratified_group", "timeseries", "repeated",
-    "repeated_kfold", "repeated_stratified",
-)  # fmt: skip
 FOLD_SPLITTERS = {
     "kfold": KFold,
     "stratified": StratifiedKFold,
@@ -50,23 +45,20 @@ REPEATED_SPLITTERS = {
     "repeated_stratified": RepeatedStratifiedKFold,
 }
 NEEDS_CLASSES = {"stratified", "stratified_group", "repeated_stratified"}
-NEEDS_GROUPS = {"group", "stratified_group"}
-NEEDS_TIME = {"time", "timeseries"}
 
 
 def split_holdout(
-    data: Dataset, split: Mapping[str, Any], *, seed: int
+    data: Dataset, split: SplitConfig, *, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the training and test rows; ``split.test_size: 0`` gives an empty test set.
 
     ``time`` puts the latest rows in the test set; ``group`` keeps each group on one side, and
     there ``test_size`` counts groups (a fraction of them, or a number of them).
     """
-    key = "split.test_strategy"
-    strategy = _resolve_strategy(split.get("test_strategy", "auto"), TEST_STRATEGIES, key, data)
-    test_size = split.get("test_size", 0.2)
+    strategy = _resolve_strategy(split.test_strategy, "split.test_strategy", data)
+    test_size = split.test_size
     n_rows = len(data.y)
-    n_test = _test_rows(test_size, n_rows)
+    n_test = _test_rows(split, n_rows)
     rows = np.arange(n_rows)
     if n_test == 0:
         return _in_row_order(rows, data), rows[:0]
@@ -83,53 +75,19 @@ def split_holdout(
     return _in_row_order(train, data), _in_row_order(test, data)
 
 
-def check_split_settings(split: Mapping[str, Any], dataset: Mapping[str, Any]) -> None:
-    """Every split check that needs no data, so a sweep can refuse a bad job before it runs.
-
-    Strategy names, fold and repeat counts, the test size, and that group and time strategies
-    have the column they need in the dataset config.
-    """
-    cv = split.get("cv") or {}
-    test = check_choice(split.get("test_strategy", "auto"), TEST_STRATEGIES,
-                        key="split.test_strategy", what="strategy")
-    folds = check_choice(cv.get("strategy", "auto"), CV_STRATEGIES, key="split.cv.strategy",
-                         what="strategy")
-    _check_test_size(split.get("test_size", 0.2))
-    if folds != "none":
-        _whole_number(cv, "n_splits", default=5, minimum=2)
-        _whole_number(cv, "n_repeats", default=3, minimum=1)
-    for key, strategy in (("split.test_strategy", test), ("split.cv.strategy", folds)):
-        if strategy in NEEDS_GROUPS and not dataset.get("group_column"):
-            raise ConfigError(
-                f"{key}={strategy} needs dataset.group_column (the column whose values group "
-                "rows, e.g. a patient id), which is not set. Set it, e.g. "
-                "dataset.group_column=patient_id, or use split=default."
-            )
-        if strategy in NEEDS_TIME and not dataset.get("time_column"):
-            raise ConfigError(
-                f"{key}={strategy} needs dataset.time_column (the column giving each row's "
-                "time), which is not set. Set it, e.g. dataset.time_column=date, or use "
-                "split=default."
-            )
-
-
 def make_cv(
-    data: Dataset, split: Mapping[str, Any], *, seed: int, train_idx: np.ndarray
+    data: Dataset, split: SplitConfig, *, seed: int, train_idx: np.ndarray
 ) -> tuple[Splitter | None, np.ndarray | None]:
     """A splitter for the training rows, and their groups for ``cross_validate`` (group CV only).
 
     Returns ``(None, None)`` for ``split.cv.strategy: none``.
     """
-    cv = split.get("cv") or {}
-    strategy = _resolve_strategy(
-        cv.get("strategy", "auto"), CV_STRATEGIES, "split.cv.strategy", data
-    )
+    cv = split.cv
+    strategy = _resolve_strategy(cv.strategy, "split.cv.strategy", data)
     if strategy == "none":
         return None, None
     train_idx = np.asarray(train_idx)
-    n_splits = _whole_number(cv, "n_splits", default=5, minimum=2)
-    n_repeats = _whole_number(cv, "n_repeats", default=3, minimum=1)
-    shuffle = bool(cv.get("shuffle", True))
+    n_splits, n_repeats, shuffle = cv.n_splits, cv.n_repeats, cv.shuffle
     if n_splits > len(train_idx):
         raise DataError(
             f"split.cv.n_splits: {n_splits} folds need at least {n_splits} training rows, but "
@@ -151,14 +109,13 @@ def make_cv(
     return FOLD_SPLITTERS[strategy](n_splits, shuffle=shuffle, random_state=random_state), groups
 
 
-def _resolve_strategy(value: Any, options: tuple[str, ...], key: str, data: Dataset) -> str:
-    """Validate a strategy name, resolve ``auto``, and check the dataset can support it.
+def _resolve_strategy(strategy: str, key: str, data: Dataset) -> str:
+    """Resolve ``auto``, and check the dataset can support the strategy.
 
     ``auto`` is stratified for classification and random (kfold for CV) for regression; it never
     picks group or time splits by itself. ``repeated`` is likewise repeated_stratified or
     repeated_kfold.
     """
-    strategy = check_choice(value, options, key=key, what="strategy")
     if strategy == "auto":
         unstratified = "random" if key == "split.test_strategy" else "kfold"
         return "stratified" if data.is_classification else unstratified
@@ -184,30 +141,16 @@ def _resolve_strategy(value: Any, options: tuple[str, ...], key: str, data: Data
     return strategy
 
 
-def _test_rows(test_size: Any, n_rows: int) -> int:
+def _test_rows(split: SplitConfig, n_rows: int) -> int:
     """The number of test rows: ``ceil(fraction * rows)`` for a fraction, else the count itself."""
-    is_fraction = _check_test_size(test_size)
-    n_test = math.ceil(test_size * n_rows) if is_fraction else int(test_size)
+    test_size = split.test_size
+    n_test = math.ceil(test_size * n_rows) if split.is_fraction else int(test_size)
     if n_test >= n_rows:
         raise DataError(
             f"split.test_size: {test_size} takes {n_test} of the {n_rows} rows for testing, "
             f"leaving none to train on. Use a smaller split.test_size (e.g. 0.2)."
         )
     return n_test
-
-
-def _check_test_size(test_size: Any) -> bool:
-    """Accept a fraction in (0, 1) (returns True) or a whole row count (an int, or 0)."""
-    is_number = isinstance(test_size, int | float) and not isinstance(test_size, bool)
-    is_fraction = is_number and 0 < test_size < 1
-    is_count = isinstance(test_size, int) and not isinstance(test_size, bool) and test_size >= 0
-    if not (is_fraction or is_count or test_size == 0):
-        raise ConfigError(
-            f"split.test_size: {test_size!r} is neither a fraction in (0, 1) nor a row count "
-            "(an integer). Use e.g. split.test_size=0.2, split.test_size=1000, or 0 for no "
-            "test set."
-        )
-    return is_fraction
 
 
 def _group_holdout(data: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -278,17 +221,6 @@ def _in_row_order(rows: np.ndarray, data: Dataset) -> np.ndarray:
     if data.order is None:
         return rows
     return rows[np.argsort(data.order.to_numpy()[rows], kind="stable")]
-
-
-def _whole_number(cv: Mapping[str, Any], key: str, *, default: int, minimum: int) -> int:
-    """An integer CV setting of at least ``minimum``."""
-    value = cv.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(
-            f"split.cv.{key}: {value!r} is not a whole number >= {minimum}. "
-            f"Use e.g. split.cv.{key}={default}."
-        )
-    return value
 
 
 def seeded_sample(n_rows: int, limit: int, seed: int,

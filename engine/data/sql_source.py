@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from engine.data.validation import require
+from engine.config.schema.dataset import SqlDataset
 from engine.errors import DataError, first_line
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL, Engine
 
 
-def read_sql(dataset: Mapping[str, Any], *, seed: int) -> pd.DataFrame:
+def read_sql(dataset: SqlDataset, *, seed: int) -> pd.DataFrame:
     """Run ``dataset.query`` against the database at ``dataset.url``."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    url_text = str(require(dataset, "url", group="dataset", needed_for="for source 'sql'"))
-    query = str(require(dataset, "query", group="dataset", needed_for="for source 'sql'"))
+    url_text, query = dataset.url, dataset.query
     try:
         url = make_url(url_text)
     except ArgumentError as error:

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
+from engine.config.schema.deploy import DeployConfig
 from engine.errors import ConfigError
 from engine.models.estimators import is_torch_estimator
 from engine.tracking.files import write_json
@@ -71,21 +72,21 @@ def check_export_targets(targets: Sequence[str], classes: Iterable[type], model:
 
 
 def export_model(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,
-                 schema: Mapping[str, Any], deploy: Mapping[str, Any],
+                 schema: Mapping[str, Any], deploy: DeployConfig,
                  run_dir: Path) -> dict[str, Any]:
     """Write each export target for the fitted Pipeline; the record of what was made.
 
     ``X_rows`` and ``y_rows`` are held-out rows (encoded target) for the parity checks and the
     quantized network's accuracy.
     """
-    wanted = [target for target in deploy.get("targets") or [] if target in EXPORT_FILES]
+    wanted = [target for target in deploy.targets if target in EXPORT_FILES]
     if not wanted:
         return {}
     directory = run_dir / EXPORT_DIR
     directory.mkdir(parents=True, exist_ok=True)
     if is_torch_estimator(type(fitted[-1])):
         record = _export_network(fitted, X_rows.head(CHECK_ROWS), y_rows[:CHECK_ROWS], wanted,
-                                 directory, quantize=deploy.get("quantize"))
+                                 directory, quantize=deploy.quantize)
     else:
         from engine.deploy.sklearn_onnx import export_pipeline_onnx
 

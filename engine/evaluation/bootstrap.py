@@ -14,11 +14,11 @@ import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sklearn.metrics import get_scorer
 
+from engine.config.schema.metrics import MetricsConfig
 from engine.errors import first_line
 from engine.evaluation.responses import Responses
 
@@ -298,22 +298,7 @@ _KERNELS: Mapping[str, Callable[..., Statistic | None]] = {
 }
 
 
-def bootstrap_settings(metrics: Mapping[str, Any], seed: int) -> BootstrapSettings:
-    """``metrics.bootstrap`` checked: a resample count (0 turns intervals off) and a level."""
-    from engine.errors import ConfigError
-
-    options = dict(metrics.get("bootstrap") or {})
-    unknown = set(options) - {"resamples", "confidence"}
-    if unknown:
-        raise ConfigError(f"metrics.bootstrap.{sorted(unknown)[0]}: unknown key; valid keys: "
-                          "resamples, confidence.")
-    resamples = options.get("resamples", 1000)
-    confidence = options.get("confidence", 0.95)
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 0:
-        raise ConfigError(f"metrics.bootstrap.resamples: must be a whole number >= 0 (0 turns "
-                          f"the intervals off); got {resamples!r}.")
-    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or \
-            not 0 < confidence < 1:
-        raise ConfigError(f"metrics.bootstrap.confidence: must be between 0 and 1, e.g. 0.95; "
-                          f"got {confidence!r}.")
-    return BootstrapSettings(resamples=resamples, confidence=float(confidence), seed=seed)
+def bootstrap_settings(metrics: MetricsConfig, seed: int) -> BootstrapSettings:
+    """``metrics.bootstrap`` with the run's seed: a resample count (0: none) and a level."""
+    return BootstrapSettings(resamples=metrics.bootstrap.resamples,
+                             confidence=metrics.bootstrap.confidence, seed=seed)

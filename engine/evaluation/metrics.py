@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.metrics import get_scorer
 
-from engine.errors import ConfigError, did_you_mean
+from engine.config.schema.metrics import MetricsConfig
+from engine.errors import ConfigError
 
 DEFAULT_SCORERS = {
     "binary": (
@@ -39,37 +38,21 @@ class MetricSet:
     scorers: tuple[str, ...]
 
 
-def check_scorer_names(metrics: Mapping[str, Any]) -> None:
-    """Refuse unknown scorer names before any data is loaded."""
-    valid = get_scorer_names()
-    names = [] if metrics.get("scorers", "auto") == "auto" else list(metrics["scorers"])
-    if metrics.get("primary", "auto") != "auto":
-        names.append(metrics["primary"])
-    for name in names:
-        if name not in valid:
-            key = "metrics.primary" if name == metrics.get("primary") else "metrics.scorers"
-            raise ConfigError(
-                f"{key}: '{name}' is not a scikit-learn scorer name.{did_you_mean(name, valid)} "
-                "See sklearn.metrics.get_scorer_names() for the full list."
-            )
-
-
 def resolve_metrics(
-    metrics: Mapping[str, Any], task: str, *, has_probabilities: bool = True
+    metrics: MetricsConfig, task: str, *, has_probabilities: bool = True
 ) -> MetricSet:
     """The primary scorer and the full list for ``task``, checked to suit the task.
 
     The ``auto`` list leaves out scorers of probabilities (log loss) for a model that gives
     none, such as an SVC without ``probability``; asking for one by name is an error.
     """
-    check_scorer_names(metrics)
-    scorers = metrics.get("scorers", "auto")
+    scorers = metrics.scorers
     if scorers == "auto":
         names = [n for n in DEFAULT_SCORERS[task]
                  if has_probabilities or n not in PROBABILITY_SCORERS]
     else:
         names = list(scorers)
-    primary = metrics.get("primary", "auto")
+    primary = metrics.primary
     if primary == "auto":
         default = DEFAULT_SCORERS[task][0]
         primary = default if default in names else names[0]

@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
-from engine.errors import ConfigError
-
-DEFAULT_MAX_GAP = 0.05
 OVERFITTING_ROWS = 10_000
 """The training score is taken on a seeded sample of about this many training rows, stratified
 by class with every class kept (a rare class would otherwise go missing and leave a log loss or
 ROC AUC undefined): a million-row run does not predict its whole training split again."""
-
-
-def max_gap_setting(metrics: Mapping[str, Any]) -> float:
-    """``metrics.overfitting.max_gap``: the largest gap, relative to the CV score, not flagged."""
-    options = dict(metrics.get("overfitting") or {})
-    unknown = set(options) - {"max_gap"}
-    if unknown:
-        raise ConfigError(f"metrics.overfitting.{sorted(unknown)[0]}: unknown key; valid keys: "
-                          "max_gap.")
-    value = options.get("max_gap", DEFAULT_MAX_GAP)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigError(f"metrics.overfitting.max_gap: must be a number >= 0 (a fraction of "
-                          f"the CV score, e.g. 0.05); got {value!r}.")
-    return float(value)
 
 
 def overfitting_record(primary: str, train: float, cv: float | None, test: float | None,

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 
 from engine.config.spec import ExperimentSpec
+from engine.data.splits import seeded_sample
 from engine.errors import ConfigError, first_line
 from engine.features.preprocessor import build_preprocessor
-from engine.models.estimators import build_estimator
+from engine.models.estimators import build_estimator, task_family
 
 CHECK_ROWS = 500
 
@@ -23,25 +24,36 @@ def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> P
     """``Pipeline([("features", ColumnTransformer), ("model", estimator)])`` for ``task``.
 
     A model that declares ``takes_feature_frame`` (the PyTorch ones) gets the features as a
-    DataFrame, so integer code columns stay recognisable and its errors can name columns.
+    DataFrame, so integer code columns stay recognisable and its errors can name columns. When
+    the model, or a family a search may swap in, takes no sparse input, the features are dense
+    (a TfidfVectorizer's matrix included).
     """
     allowed = spec.allowed_targets
-    features = build_preprocessor(spec.features, columns=columns, allowed=allowed)
+    features = build_preprocessor(spec.features.model_dump(), columns=columns, allowed=allowed)
     model = build_estimator(spec.model, task, allowed)
+    families = [build_estimator(candidate, task, allowed) for candidate in
+                spec.candidates.values() if task_family(task) in candidate.targets]
+    if not all(get_tags(estimator).input_tags.sparse for estimator in (model, *families)):
+        features.set_params(sparse_threshold=0.0)
     if getattr(model, "takes_feature_frame", False):
         features.set_output(transform="pandas")
     return Pipeline([("features", features), ("model", model)])
 
 
-def check_features_suit_model(pipeline: Pipeline, X_train: pd.DataFrame) -> None:
+def check_features_suit_model(pipeline: Pipeline, X_train: pd.DataFrame, y_train: np.ndarray
+                              ) -> None:
     """Refuse features the model cannot take (text, or missing values it does not allow).
 
-    The features are fitted on the first training rows only, so this costs milliseconds and
-    turns a deep ``could not convert string to float`` into a message naming the columns.
+    The features are fitted, with the target for supervised steps (SelectKBest,
+    TargetEncoder), on a sample of the training rows (every class kept), so this costs
+    milliseconds and turns a deep ``could not convert string to float`` into a message naming
+    the columns.
     """
     features = clone(pipeline.named_steps["features"])
+    strata = y_train if is_classifier(pipeline.named_steps["model"]) else None
+    rows = seeded_sample(len(X_train), CHECK_ROWS, seed=0, strata=strata)
     try:
-        output = features.fit_transform(X_train.head(CHECK_ROWS))
+        output = features.fit_transform(X_train.iloc[rows], y_train[rows])
     except (TypeError, ValueError) as error:
         raise ConfigError(
             f"features: the feature blocks fail on the training rows: "

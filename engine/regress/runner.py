@@ -50,7 +50,7 @@ def plan_suite(suite: Suite) -> list[PlannedExperiment]:
             raise ConfigError(f"{suite.path}: experiments.{experiment.name} "
                               f"({' '.join(experiment.overrides)}): {user_message(error)}"
                               ) from None
-        key = json.dumps([spec.dataset, spec.seed], sort_keys=True, default=str)
+        key = json.dumps([spec.dataset.model_dump(), spec.seed], sort_keys=True, default=str)
         planned.append(PlannedExperiment(experiment, spec, key))
     return planned
 
@@ -75,8 +75,7 @@ def _check_guarded_scorers(plan: PlannedExperiment, data: Dataset, where: str) -
     scorers = resolve_metrics(plan.spec.metrics, data.task,
                               has_probabilities=hasattr(pipeline, "predict_proba")).scorers
     split = plan.spec.split
-    missing = {"cv": (split.get("cv") or {}).get("strategy") == "none",
-               "test": not split.get("test_size")}
+    missing = {"cv": split.cv.strategy == "none", "test": not split.test_size}
     for guard in plan.experiment.guards:
         stage, _, metric = guard.key.partition(".")
         if missing.get(stage):

@@ -1,6 +1,8 @@
 """The study's objective: the Pipeline with a trial's parameters, cross-validated fold by fold.
 
-After each fold the running mean of the primary score goes to the pruner. Every scorer's fold
+After each fold the running mean of the primary score goes to the pruner, or, pruning on epochs,
+the first fold's model gets an ``epoch_callback`` reporting each epoch's loss (see
+:mod:`engine.tuning.progress`); it is taken off again after the fit. Every scorer's fold
 values are kept on the trial (user attribute ``cv``), so the best trial's CV scores can be
 reported beside the refitted model's test scores. Besides scorer names, an objective may be
 ``fit_time`` (seconds per fold) or ``model_size`` (bytes of the pickled fitted Pipeline), both
@@ -22,15 +24,15 @@ from sklearn.base import clone
 from sklearn.metrics import check_scoring
 from sklearn.pipeline import Pipeline
 
+from engine.config.schema.tune import COST_OBJECTIVES
 from engine.errors import first_line
 from engine.evaluation.metrics import MetricSet
 from engine.tuning.pipeline_space import PipelineSpace
-from engine.tuning.reporting import listening, report_fold, resolve_prune_on
+from engine.tuning.progress import EpochReporter, report, resolve_prune_on
 
 if TYPE_CHECKING:
     from optuna.trial import Trial
 
-COST_OBJECTIVES = ("fit_time", "model_size")
 
 
 class TrialFailed(Exception):
@@ -66,26 +68,31 @@ class CVObjective:
         scorer = check_scoring(pipeline, scoring=list(self.metrics.scorers))
         folds: list[dict[str, float]] = []
         fit_seconds, size = 0.0, 0
-        pruning = trial if len(self.objectives) == 1 else None
+        pruning = len(self.objectives) == 1
         prune_on = resolve_prune_on(self.prune_on, pipeline.steps[-1][1],
                                     across_families=len(self.space.families) > 1)
-        with listening(pruning, prune_on):
-            for number, (train, test) in enumerate(self.folds):
-                model = clone(pipeline)
-                started = time.perf_counter()
-                model.fit(self.X.iloc[train], self.y[train])
-                fit_seconds += time.perf_counter() - started
-                folds.append({k: float(v) for k, v in
-                              scorer(model, self.X.iloc[test], self.y[test]).items()})
-                primary = float(np.mean([f[self.metrics.primary] for f in folds]))
-                if not math.isfinite(primary):
-                    raise TrialFailed(
-                        f"{self.metrics.primary} is {primary} on fold {number} (the model's "
-                        "predictions may contain NaN or a single class)"
-                    )
-                if "model_size" in self.objectives and not size:
-                    size = len(pickle.dumps(model))
-                report_fold(self._running(self.objectives[0], folds, fit_seconds, size), number)
+        callback = _epoch_callback_parameter(pipeline) if pruning and prune_on == "epochs" else None
+        for number, (train, test) in enumerate(self.folds):
+            model = clone(pipeline)
+            if callback is not None and number == 0:
+                model.set_params(**{callback: EpochReporter(trial)})
+            started = time.perf_counter()
+            model.fit(self.X.iloc[train], self.y[train])
+            fit_seconds += time.perf_counter() - started
+            if callback is not None and number == 0:
+                model.set_params(**{callback: None})  # the fitted model keeps no trial
+            folds.append({k: float(v) for k, v in
+                          scorer(model, self.X.iloc[test], self.y[test]).items()})
+            primary = float(np.mean([f[self.metrics.primary] for f in folds]))
+            if not math.isfinite(primary):
+                raise TrialFailed(
+                    f"{self.metrics.primary} is {primary} on fold {number} (the model's "
+                    "predictions may contain NaN or a single class)"
+                )
+            if "model_size" in self.objectives and not size:
+                size = len(pickle.dumps(model))
+            if pruning and prune_on == "folds":
+                report(trial, self._running(self.objectives[0], folds, fit_seconds, size), number)
         scores = pd.DataFrame(folds)
         trial.set_user_attr("cv", {name: {"mean": float(v.mean()), "std": float(v.std(ddof=0)),
                                           "folds": [float(x) for x in v]}
@@ -106,6 +113,12 @@ class CVObjective:
         if objective == "model_size":
             return float(size)
         return float(np.mean([fold[objective] for fold in folds]))
+
+
+def _epoch_callback_parameter(pipeline: Pipeline) -> str | None:
+    """``<step>__epoch_callback`` when the Pipeline's model takes an epoch callback, else None."""
+    name, model = pipeline.steps[-1]
+    return f"{name}__epoch_callback" if "epoch_callback" in model.get_params(deep=False) else None
 
 
 def objective_direction(name: str) -> str:

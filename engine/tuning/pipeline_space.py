@@ -57,9 +57,10 @@ def space_for(
     spec: ExperimentSpec, task: str, families: Mapping[str, ModelSpec], columns: list[str] | None
 ) -> PipelineSpace:
     """The search space of ``spec``'s Pipeline (model or families, plus features)."""
-    features = build_preprocessor(spec.features, columns=columns, allowed=spec.allowed_targets)
+    features = build_preprocessor(spec.features.model_dump(), columns=columns,
+                                  allowed=spec.allowed_targets)
     return pipeline_space(
-        spec.model, spec.features.get("search_space"), families=families,
+        spec.model, spec.features.search_space, families=families,
         feature_params=features.get_params(deep=True), task=task, allowed=spec.allowed_targets,
     )
 

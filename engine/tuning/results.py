@@ -7,17 +7,17 @@ the plots (engine/tuning/plots.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from engine.config.schema.tune import Pick
 from engine.tracking.files import write_json
 from engine.tuning.objective import objective_direction
 
 
-def pick_trial(study: Any, objectives: tuple[str, ...], pick: Mapping[str, Any]) -> Any:
+def pick_trial(study: Any, objectives: tuple[str, ...], pick: Pick) -> Any:
     """The trial to refit: the best one, or with several objectives the Pareto trial ``pick``
     names: best in ``pick.objective`` among those within ``pick.within`` of the best first
     objective (by default simply the best first objective)."""
@@ -26,9 +26,9 @@ def pick_trial(study: Any, objectives: tuple[str, ...], pick: Mapping[str, Any])
     front = study.best_trials
     sign = [1 if objective_direction(o) == "maximize" else -1 for o in objectives]
     best_first = max(sign[0] * t.values[0] for t in front)
-    within = pick.get("within", 0.0)
+    within = pick.within
     close = [t for t in front if sign[0] * t.values[0] >= best_first - within]
-    index = objectives.index(pick.get("objective", objectives[0]))
+    index = objectives.index(pick.objective or objectives[0])
     return max(close, key=lambda t: (sign[index] * t.values[index], sign[0] * t.values[0]))
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.config.binding import check_parameters
+from engine.config.schema.tune import ENGINE_SET, MULTI_OBJECTIVE, PRUNERS, SAMPLERS
 from engine.data.validation import check_choice
 from engine.errors import ConfigError
 
@@ -13,26 +14,7 @@ if TYPE_CHECKING:
     from optuna.pruners import BasePruner
     from optuna.samplers import BaseSampler
 
-# tune.method -> Optuna sampler class name; "none" means no search.
-SAMPLERS = {
-    "tpe": "TPESampler",
-    "random": "RandomSampler",
-    "cmaes": "CmaEsSampler",
-    "gp": "GPSampler",
-    "qmc": "QMCSampler",
-    "grid": "GridSampler",
-    "nsga2": "NSGAIISampler",
-}
 TUNE_METHODS = ("none", *SAMPLERS)
-MULTI_OBJECTIVE = ("random", "tpe", "nsga2", "gp")
-PRUNERS = {
-    "none": "NopPruner",
-    "median": "MedianPruner",
-    "successive_halving": "SuccessiveHalvingPruner",
-    "hyperband": "HyperbandPruner",
-}
-# Options the engine chooses itself; a user setting them would be ignored, so they are refused.
-ENGINE_SET = {"seed", "search_space"}
 
 
 def check_method(method: Any) -> str:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from engine.config.schema.tune import TuneSettings
 from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.errors import ConfigError, EngineError
 from engine.evaluation.metrics import MetricSet
@@ -24,7 +25,7 @@ from engine.tuning.pipeline_space import PipelineSpace
 from engine.tuning.plots import PlotProcess
 from engine.tuning.recovery import counted_trials, requeue_interrupted
 from engine.tuning.results import pareto_front, pick_trial, write_results
-from engine.tuning.settings import TuneSettings, check_objective_names, check_pick
+from engine.tuning.settings import check_objective_names, check_pick
 from engine.tuning.storage import storage_location
 from engine.tuning.workers import WorkerJob, build_space, failure_message, open_study, run_workers
 
@@ -129,7 +130,7 @@ def _signature(spec: ExperimentSpec, objectives: tuple[str, ...], space: Pipelin
                families: dict[str, ModelSpec], X: pd.DataFrame) -> dict[str, Any]:
     """What a resumed study must share with this run: data, objectives, model(s) and space."""
     return {
-        "dataset": str(spec.dataset.get("name")),
+        "dataset": str(spec.dataset.name),
         "columns": [str(c) for c in X.columns],
         "objectives": list(objectives),
         "models": sorted(families) or [spec.model.name],

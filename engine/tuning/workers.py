@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from engine.config.schema.tune import TuneSettings
 from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.evaluation.metrics import MetricSet
 from engine.tuning.objective import CVObjective, objective_direction
 from engine.tuning.pipeline_space import PipelineSpace, space_for
 from engine.tuning.recovery import counted_trials, worker_id
 from engine.tuning.samplers import make_pruner, make_sampler
-from engine.tuning.settings import TuneSettings
 from engine.tuning.storage import open_storage
 
 if TYPE_CHECKING:

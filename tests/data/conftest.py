@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
+from engine.config.schema import parse_dataset
+from engine.data import load_dataset as load_parsed
+from engine.data.dataset import Dataset
 from tests.conftest import REPO as PROJECT
 from tests.conftest import SHARED_DATA
 
@@ -44,3 +47,8 @@ def shared_dataset_config(dataset_config: ComposeConfig) -> ComposeConfig:
         return config
 
     return compose
+
+
+def load_dataset(values: dict[str, Any], *, seed: int) -> Dataset:
+    """The dataset config as a user writes it, through the schema, into the loader."""
+    return load_parsed(parse_dataset(values), seed=seed)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from engine.data import load_dataset
-from engine.data.sources import COMMON_KEYS, SOURCE_KEYS
+from engine.config.schema.dataset import Dataset
 
-from .conftest import DATASET_CONFIGS
+from .conftest import DATASET_CONFIGS, load_dataset
+
+SOURCE_FIELDS = {get_args(model.model_fields["source"].annotation)[0]: set(model.model_fields)
+                 for model in get_args(Dataset)}
 
 CONFIG_NAMES = sorted(path.stem for path in DATASET_CONFIGS.glob("*.yaml"))
 BUILT_IN = {
@@ -36,7 +40,7 @@ def test_config_starts_with_a_comment_and_lists_every_key(name: str, dataset_con
     first_line = (DATASET_CONFIGS / f"{name}.yaml").read_text().splitlines()[0]
     assert first_line.startswith("# ") and len(first_line) > 20
     config = dataset_config(name)
-    assert set(config) == {*COMMON_KEYS, *SOURCE_KEYS[config["source"]]}
+    assert set(config) == SOURCE_FIELDS[config["source"]]
     assert config["name"] == name
 
 

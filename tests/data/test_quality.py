@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data import Dataset, check_quality, load_dataset
+from engine.config.schema import QualityConfig, parse_section
+from engine.data import Dataset, check_quality
 from engine.errors import ConfigError, DataError
+from tests.data.conftest import load_dataset
 
 SKLEARN_LOADERS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 
@@ -30,7 +34,7 @@ def by_check(report, check: str) -> dict[str | None, object]:
 
 @pytest.mark.parametrize("loader", SKLEARN_LOADERS)
 def test_bundled_datasets_pass_the_defaults(loader: str) -> None:
-    report = check_quality(sklearn_dataset(loader), {}, seed=0)
+    report = check_quality(sklearn_dataset(loader), quality({}), seed=0)
     report.raise_for_failures("error")
     assert report.summary["rows"] == len(sklearn_dataset(loader).y)
 
@@ -47,7 +51,7 @@ def test_bundled_datasets_pass_the_defaults(loader: str) -> None:
 )
 def test_shared_datasets_pass_the_defaults(shared_dataset_config, name, rows, task) -> None:
     data = load_dataset(shared_dataset_config(name), seed=0)
-    report = check_quality(data, {}, seed=0)
+    report = check_quality(data, quality({}), seed=0)
     report.raise_for_failures("error")
     assert (report.summary["rows"], report.summary["task"]) == (rows, task)
     assert not by_check(report, "leakage")
@@ -56,7 +60,7 @@ def test_shared_datasets_pass_the_defaults(shared_dataset_config, name, rows, ta
 @pytest.mark.shared_data
 def test_titanic_without_the_config_drops_flags_cabin_and_ids(shared_dataset_config) -> None:
     config = {**shared_dataset_config("titanic"), "drop": []}
-    report = check_quality(load_dataset(config, seed=0), {}, seed=0)
+    report = check_quality(load_dataset(config, seed=0), quality({}), seed=0)
     assert set(by_check(report, "id_like_columns")) == {"PassengerId", "Name"}
     with pytest.raises(
         DataError,
@@ -68,7 +72,8 @@ def test_titanic_without_the_config_drops_flags_cabin_and_ids(shared_dataset_con
 
 @pytest.mark.shared_data
 def test_adult_summary(shared_dataset_config) -> None:
-    report = check_quality(load_dataset(shared_dataset_config("adult"), seed=0), {}, seed=0)
+    report = check_quality(load_dataset(shared_dataset_config("adult"), seed=0), quality({}),
+                           seed=0)
     summary = report.summary
     assert summary["class_counts"] == {"<=50K": 37155, ">50K": 11687}
     assert (summary["numeric_columns"], summary["categorical_columns"]) == (6, 8)
@@ -87,7 +92,7 @@ def test_adult_summary(shared_dataset_config) -> None:
 )
 def test_planted_leak_is_flagged(loader: str, leak) -> None:
     data = sklearn_dataset(loader)
-    report = check_quality(with_column(data, "leak", leak(data.y)), {}, seed=0)
+    report = check_quality(with_column(data, "leak", leak(data.y)), quality({}), seed=0)
     assert list(by_check(report, "leakage")) == ["leak"]
     assert by_check(report, "leakage")["leak"].value >= 0.98
     with pytest.raises(
@@ -101,7 +106,7 @@ def test_planted_leak_is_flagged(loader: str, leak) -> None:
 def test_severity_override_and_fail_on() -> None:
     data = sklearn_dataset("breast_cancer")
     leaky = with_column(data, "leak", data.y.astype(float))
-    report = check_quality(leaky, {"severity": {"leakage": "warning"}}, seed=0)
+    report = check_quality(leaky, quality({"severity": {"leakage": "warning"}}), seed=0)
     report.raise_for_failures("error")
     assert [f.check for f in report.failing("warning")] == ["leakage"]
     assert report.failing("never") == []
@@ -122,7 +127,12 @@ def test_severity_override_and_fail_on() -> None:
 )  # fmt: skip
 def test_bad_settings_are_config_errors(settings, message) -> None:
     with pytest.raises(ConfigError, match=message):
-        check_quality(sklearn_dataset("iris"), settings, seed=0)
+        check_quality(sklearn_dataset("iris"), quality(settings), seed=0)
+
+
+def quality(values: dict[str, Any]) -> QualityConfig:
+    """The ``quality`` group as the schema reads it (a bad value raises here)."""
+    return parse_section(QualityConfig, values, "quality.")
 
 
 def small_dataset(**columns: object) -> Dataset:
@@ -136,10 +146,10 @@ def test_missing_values_info_and_error() -> None:
     mostly_missing = np.where(np.arange(100) < 60, np.nan, 1.0)
     some_missing = np.where(np.arange(100) < 10, np.nan, np.arange(100.0))
     data = small_dataset(mostly=mostly_missing, some=some_missing)
-    findings = by_check(check_quality(data, {}, seed=0), "missing_values")
+    findings = by_check(check_quality(data, quality({}), seed=0), "missing_values")
     assert (findings["mostly"].severity, findings["mostly"].value) == ("error", 0.6)
     assert (findings["some"].severity, findings["some"].value) == ("info", 0.1)
-    relaxed = check_quality(data, {"max_missing_fraction": 0.7}, seed=0)
+    relaxed = check_quality(data, quality({"max_missing_fraction": 0.7}), seed=0)
     assert by_check(relaxed, "missing_values")["mostly"].severity == "info"
 
 
@@ -148,7 +158,7 @@ def test_constant_and_id_like_columns() -> None:
     data = small_dataset(
         constant=np.ones(100), customer_id=np.arange(100), name=names, price=np.linspace(0, 1, 100)
     )
-    report = check_quality(data, {}, seed=0)
+    report = check_quality(data, quality({}), seed=0)
     assert set(by_check(report, "constant_columns")) == {"constant"}
     assert set(by_check(report, "id_like_columns")) == {"customer_id", "name"}
     assert report.summary["categorical_columns"] == 1
@@ -159,16 +169,17 @@ def test_duplicates_imbalance_and_missing_target() -> None:
     y = pd.Series([0] * 95 + [1] * 5, name="y")
     X.loc[10:12, "a"] = 0.0  # three copies of row 0, which has target 0
     data = Dataset(name="skewed", X=X, y=y, task="binary", dropped_missing_target=7)
-    report = check_quality(data, {}, seed=0)
+    report = check_quality(data, quality({}), seed=0)
     assert by_check(report, "duplicate_rows")[None].value == 3 + 4
     assert by_check(report, "class_imbalance")[None].value == 19.0
     assert by_check(report, "missing_target")["y"].value == 7
     assert "7 of 107 rows" in by_check(report, "missing_target")["y"].message
-    assert not by_check(check_quality(data, {"imbalance_ratio": 20}, seed=0), "class_imbalance")
+    relaxed = check_quality(data, quality({"imbalance_ratio": 20}), seed=0)
+    assert not by_check(relaxed, "class_imbalance")
 
 
 def test_report_is_json_serialisable() -> None:
-    report = check_quality(sklearn_dataset("iris"), {}, seed=0)
+    report = check_quality(sklearn_dataset("iris"), quality({}), seed=0)
     payload = json.loads(json.dumps(report.to_dict()))
     assert payload["summary"]["class_counts"] == {"0": 50, "1": 50, "2": 50}
     assert payload["findings"][0]["check"] == "duplicate_rows"

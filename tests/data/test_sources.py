@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from pandas.api.types import is_string_dtype
 
-from engine.data import builtin_sources, infer_task, load_dataset
+from engine.data import builtin_sources, infer_task
 from engine.errors import ConfigError, DataError
+from tests.data.conftest import load_dataset
 
 PEOPLE_CSV = """age,color,member,joined,score,label
 34,red,yes,2020-01-05,1.5,a
@@ -340,10 +341,13 @@ def test_synthetic_errors() -> None:
         ConfigError, match=r"dataset.kind: unknown kind 'regresion'. Did you mean 'regression'\?"
     ):
         load_dataset(synthetic(kind="regresion"), seed=0)
-    with pytest.raises(
-        ConfigError, match=r"The 'n_samples' parameter of make_classification .* Got -5"
-    ):
+    with pytest.raises(ConfigError, match=r"dataset.n_samples: -5 is not a whole number >= 1"):
         load_dataset(synthetic(n_samples=-5), seed=0)
+    with pytest.raises(
+        ConfigError, match=r"dataset \(synthetic classification\): Number of informative.*"
+        r"Fix the dataset key of that name \(set: n_samples=.*n_informative=30"
+    ):
+        load_dataset(synthetic(n_features=5, n_informative=30), seed=0)
 
 
 def test_fingerprint_follows_values_and_dtypes(tmp_path: Path) -> None:

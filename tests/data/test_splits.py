@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,10 +17,12 @@ from sklearn.model_selection import (
     cross_validate,
 )
 
+from engine.config.schema import SplitConfig, parse_section
 from engine.data import Dataset, make_cv, split_holdout
 from engine.errors import ConfigError, DataError
 
-SPLIT = {"test_size": 0.2, "test_strategy": "auto", "cv": {"strategy": "auto", "n_splits": 5}}
+SPLIT_VALUES = {"test_size": 0.2, "test_strategy": "auto",
+                "cv": {"strategy": "auto", "n_splits": 5}}
 
 
 def make_data(
@@ -45,9 +49,13 @@ def make_data(
     )
 
 
-def split_with(**changes: object) -> dict[str, object]:
-    cv = {**SPLIT["cv"], **changes.pop("cv", {})}
-    return {**SPLIT, **changes, "cv": cv}
+def split_with(**changes: Any) -> SplitConfig:
+    """The split config with ``changes``, as the schema reads it (bad values raise here)."""
+    cv = {**SPLIT_VALUES["cv"], **changes.pop("cv", {})}
+    return parse_section(SplitConfig, {**SPLIT_VALUES, **changes, "cv": cv}, "split.")
+
+
+SPLIT = split_with()
 
 
 def test_holdout_is_seeded() -> None:

@@ -1,0 +1,61 @@
+"""The config schema: one pydantic model per config group, validated once, before any data.
+
+``parse_experiment`` turns the composed, resolved config into an :class:`ExperimentConfig`;
+``parse_section`` does the same for one group (tests, and verbs that read one group). Either
+raises a ConfigError whose one line names the key, the bad value and the valid options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from engine.config.schema.base import Section
+from engine.config.schema.dataset import Dataset, DatasetConfig
+from engine.config.schema.deploy import DeployConfig
+from engine.config.schema.experiment import ExperimentConfig
+from engine.config.schema.features import FeaturesConfig
+from engine.config.schema.metrics import MetricsConfig
+from engine.config.schema.quality import QualityConfig
+from engine.config.schema.split import SplitConfig
+from engine.config.schema.translate import config_error
+from engine.config.schema.tune import TuneSettings
+
+__all__ = [
+    "DatasetConfig", "DeployConfig", "ExperimentConfig", "FeaturesConfig", "MetricsConfig",
+    "QualityConfig", "SplitConfig", "TuneSettings", "json_schema", "parse_dataset",
+    "parse_experiment", "parse_section",
+]
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_experiment(config: Mapping[str, Any]) -> ExperimentConfig:
+    """The whole experiment, every group and every rule that spans groups."""
+    return parse_section(ExperimentConfig, config)
+
+
+def parse_section(model: type[Model], values: Mapping[str, Any] | None, prefix: str = "") -> Model:
+    """``values`` as ``model``; ``prefix`` (``"tune."``) is the group's key path in messages."""
+    try:
+        return model.model_validate(dict(values or {}))
+    except ValidationError as error:
+        raise config_error(error, model, prefix) from None
+
+
+class _Dataset(Section):
+    dataset: DatasetConfig
+
+
+def parse_dataset(values: Mapping[str, Any]) -> Dataset:
+    """The ``dataset`` group as the model of its ``source``."""
+    return parse_section(_Dataset, {"dataset": dict(values)}).dataset
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a composed experiment config, for YAML editors."""
+    schema = ExperimentConfig.model_json_schema()
+    schema["title"] = "engine experiment config"
+    return schema

@@ -1,0 +1,30 @@
+"""The base of every config section: unknown keys forbidden, strict types, frozen values."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+class Section(BaseModel):
+    """One config group (or a block inside one), validated once and read by attribute."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[int, Field(ge=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+Label = str | int | float | bool
+"""A class label as YAML writes it."""
+
+
+def _whole_float_as_int(value: Any) -> Any:
+    """1e6 (a float after YAML reads it) as the integer 1000000."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Count = Annotated[int, BeforeValidator(_whole_float_as_int), Field(ge=1)]
+"""A count of at least 1, which may be written as 1e6."""

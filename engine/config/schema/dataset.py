@@ -1,0 +1,76 @@
+"""``dataset``: where the data is, the target and the task; one model per ``source``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from engine.config.schema.base import Count, Label, NonNegativeFloat, Section
+
+Task = Literal["auto", "binary", "multiclass", "regression"]
+SklearnLoader = Literal["iris", "wine", "breast_cancer", "digits", "diabetes"]
+SyntheticKind = Literal["classification", "regression", "text"]
+FileFormat = Literal["auto", "csv", "parquet"]
+
+
+class DatasetBase(Section):
+    """The keys every source shares."""
+
+    name: str | None = None
+    target: str = "target"
+    task: Task = "auto"
+    positive_class: Label | None = None
+    drop: list[str] | str = []
+    group_column: str | None = None
+    time_column: str | None = None
+    dtypes: dict[str, str] | None = None
+
+    @property
+    def dropped(self) -> list[str]:
+        """``drop`` as a list (a single name is accepted on its own)."""
+        return [self.drop] if isinstance(self.drop, str) else list(self.drop)
+
+
+class SklearnDataset(DatasetBase):
+    """A dataset bundled with scikit-learn (``sklearn.datasets.load_<loader>``)."""
+
+    source: Literal["sklearn"]
+    loader: SklearnLoader
+
+
+class FileDataset(DatasetBase):
+    """A CSV or Parquet file read with pandas."""
+
+    source: Literal["file"]
+    path: str
+    format: FileFormat = "auto"
+    na_values: list[str] | None = None
+    read_options: dict[str, Any] | None = None
+
+
+class SqlDataset(DatasetBase):
+    """A query run through SQLAlchemy."""
+
+    source: Literal["sql"]
+    url: str
+    query: str
+
+
+class SyntheticDataset(DatasetBase):
+    """Data generated with make_classification / make_regression, seeded."""
+
+    source: Literal["synthetic"]
+    kind: SyntheticKind
+    n_samples: Count | None = None
+    n_features: Count | None = None
+    n_informative: Count | None = None
+    n_classes: Annotated[int, Field(ge=2)] | None = None
+    noise: NonNegativeFloat | None = None
+    weights: list[float] | None = None
+    random_state: int | None = None
+
+
+Dataset = SklearnDataset | FileDataset | SqlDataset | SyntheticDataset
+DatasetConfig = Annotated[Dataset, Field(discriminator="source")]
+SOURCES = ("sklearn", "file", "sql", "synthetic")

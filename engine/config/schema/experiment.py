@@ -1,0 +1,77 @@
+"""The whole experiment config: one section per group, and the rules that span groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import field_validator, model_validator
+
+from engine.config.schema.base import Section
+from engine.config.schema.dataset import DatasetConfig
+from engine.config.schema.deploy import DeployConfig
+from engine.config.schema.features import FeaturesConfig
+from engine.config.schema.metrics import MetricsConfig
+from engine.config.schema.quality import QualityConfig
+from engine.config.schema.rules import refuse
+from engine.config.schema.split import NEEDS_GROUPS, NEEDS_TIME, SplitConfig
+from engine.config.schema.tune import TuneSettings
+
+
+class PathsConfig(Section):
+    """Where data comes from and runs land."""
+
+    shared_data: str = "data"
+    output_dir: str = "outputs"
+
+
+class ExperimentConfig(Section):
+    """One composed experiment; the model section is checked against its class's signature."""
+
+    paths: PathsConfig = PathsConfig()
+    dataset: DatasetConfig
+    features: FeaturesConfig = FeaturesConfig()
+    split: SplitConfig = SplitConfig()
+    model: dict[str, Any]
+    metrics: MetricsConfig = MetricsConfig()
+    tune: TuneSettings = TuneSettings()
+    deploy: DeployConfig = DeployConfig()
+    quality: QualityConfig = QualityConfig()
+    seed: int = 42
+    n_jobs: int = 1
+    report: bool = True
+    allowed_targets: list[str] = []
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _some_workers(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 workers cannot run anything; use 1, a count, or -1 for all")
+        return value
+
+    @field_validator("allowed_targets")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if not prefix.endswith("."):
+                refuse(f"allowed_targets: {prefix!r} must be a module prefix ending in '.', such"
+                       " as 'mypackage.', so that it cannot also allow 'mypackage_other'.")
+        return value
+
+    @model_validator(mode="after")
+    def _across_groups(self) -> ExperimentConfig:
+        split, dataset = self.split, self.dataset
+        for key, strategy in (("split.test_strategy", split.test_strategy),
+                              ("split.cv.strategy", split.cv.strategy)):
+            if strategy in NEEDS_GROUPS and not dataset.group_column:
+                refuse(f"{key}={strategy} needs dataset.group_column (the column whose values "
+                       "group rows, e.g. a patient id), which is not set. Set it, e.g. "
+                       "dataset.group_column=patient_id, or use split=default.")
+            if strategy in NEEDS_TIME and not dataset.time_column:
+                refuse(f"{key}={strategy} needs dataset.time_column (the column giving each "
+                       "row's time), which is not set. Set it, e.g. dataset.time_column=date, "
+                       "or use split=default.")
+        if self.tune.searching and split.cv.strategy == "none":
+            refuse(f"tune.method={self.tune.method}: a search scores each trial by "
+                   "cross-validation, but split.cv.strategy is none. Use split=default (or set "
+                   "split.cv.strategy).")
+        return self

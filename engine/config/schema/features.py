@@ -1,0 +1,37 @@
+"""``features``: named blocks of columns, each with its scikit-learn steps."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import model_validator
+
+from engine.config.schema.base import Section
+
+
+class FeatureBlock(Section):
+    """Columns by name (``columns``) or by ``dtype`` (numeric | categorical | datetime | a pandas
+    dtype), minus ``exclude``, or one text column given 1-D (``column``); ``steps`` run in
+    order, each a transformer by ``_target_``."""
+
+    dtype: str | None = None
+    column: str | None = None
+    columns: list[str] = []
+    exclude: list[str] = []
+    steps: list[dict[str, Any]] = []
+
+    @model_validator(mode="after")
+    def _says_which_columns(self) -> FeatureBlock:
+        if not self.columns and not self.dtype and not self.column:
+            raise ValueError(
+                "say which columns the block takes, with `columns: [name, ...]`, "
+                "`dtype: numeric | categorical | datetime | <pandas dtype>`, or one text "
+                "column as `column: <name>`"
+            )
+        return self
+
+
+class FeaturesConfig(Section):
+    transformers: dict[str, FeatureBlock] = {}
+    remainder: Literal["drop", "passthrough"] = "drop"
+    search_space: dict[str, Any] | None = None

@@ -1,0 +1,91 @@
+"""``metrics``: scikit-learn scorer names, the primary one, and the held-out evaluation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from engine.config.schema.base import Label, NonNegative, NonNegativeFloat, Section
+
+Calibration = Literal["none", "sigmoid", "isotonic"]
+FairnessMeasure = Literal["demographic_parity_difference", "demographic_parity_ratio",
+                          "equalized_odds_difference", "equalized_odds_ratio"]
+
+
+class BootstrapConfig(Section):
+    """Seeded percentile-bootstrap intervals for every test metric (0 resamples: none)."""
+
+    resamples: NonNegative = 1000
+    confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+
+
+class OverfittingConfig(Section):
+    """A training score above CV by more than ``max_gap`` (a fraction of it) is flagged."""
+
+    max_gap: NonNegativeFloat = 0.05
+
+
+class DiagnosticsConfig(Section):
+    enabled: bool = True
+    calibration_bins: Annotated[int, Field(ge=2)] = 10
+
+
+class SlicesConfig(Section):
+    columns: list[str] | str = []
+    bins: Annotated[int, Field(ge=2)] = 4
+
+
+class FairnessLimit(Section):
+    """The level of a measure that warns, and the one that fails the run (null: none)."""
+
+    warn: NonNegativeFloat | None = None
+    fail: NonNegativeFloat | None = None
+
+
+class FairnessConfig(Section):
+    sensitive: list[str] | str = []
+    limits: dict[FairnessMeasure, FairnessLimit] = {}
+
+
+class ExplainConfig(Section):
+    importance_repeats: NonNegative = 5
+    dependence_features: NonNegative = 3
+    max_rows: Annotated[int, Field(ge=1)] = 10_000
+
+
+class MetricsConfig(Section):
+    """``auto`` picks the scorers and the primary one by task."""
+
+    primary: str = "auto"
+    scorers: Literal["auto"] | list[str] = "auto"
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    overfitting: OverfittingConfig = OverfittingConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    calibration: Calibration = "none"
+    threshold: str | None = None
+    costs: dict[Label, dict[Label, NonNegativeFloat]] | None = None
+    slices: SlicesConfig = SlicesConfig()
+    fairness: FairnessConfig = FairnessConfig()
+    explain: ExplainConfig = ExplainConfig()
+
+    @model_validator(mode="after")
+    def _names(self) -> MetricsConfig:
+        from sklearn.metrics import get_scorer_names
+
+        from engine.config.schema.rules import check_name, refuse
+
+        valid = get_scorer_names()
+        names = [] if self.scorers == "auto" else list(self.scorers)
+        for key, name in [("metrics.scorers", name) for name in names] + (
+                [] if self.primary == "auto" else [("metrics.primary", self.primary)]):
+            check_name(key, name, valid, "is not a scikit-learn scorer name",
+                       "See sklearn.metrics.get_scorer_names() for the full list.")
+        if self.threshold is not None:
+            check_name("metrics.threshold", self.threshold, [*get_scorer_names(), "cost"],
+                       "is neither a scikit-learn scorer name nor 'cost'",
+                       "Use e.g. f1, balanced_accuracy, or cost with metrics.costs.")
+        if self.threshold == "cost" and not self.costs:
+            refuse("metrics.threshold: cost needs metrics.costs, e.g. 'metrics.costs={bad: "
+                   "{good: 5}, good: {bad: 1}}' (actual -> predicted -> cost).")
+        return self

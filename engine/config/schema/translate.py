@@ -1,0 +1,175 @@
+"""One translator from a pydantic validation error to the engine's one-line message.
+
+``dataset.tagret: unknown key. Did you mean 'target'? Valid options: ...``: the key path, the
+bad value, and the fix or the valid options, as every other ConfigError says it.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from engine.config.schema.rules import RULE
+from engine.errors import ConfigError, did_you_mean, options_hint
+
+# What a choice is called in "unknown <what> 'x'", by the key that holds it.
+CHOICE_NOUNS = {"strategy": "strategy", "test_strategy": "strategy", "kind": "kind",
+                "loader": "loader", "source": "source", "method": "search method",
+                "calibration": "method", "pruner": "pruner", "prune_on": "value",
+                "fail_on": "value", "targets": "target", "severity": "check",
+                "limits": "measure"}
+WHOLE = {"int_type", "int_parsing", "int_from_float"}
+NUMBER = {"float_type", "float_parsing"}
+TYPES = {"string_type": "text", "list_type": "a list", "dict_type": "a mapping",
+         "model_type": "a mapping", "model_attributes_type": "a mapping"}
+VALUE_NOUNS = {"severity": "severity"}  # what a mapping's values are called
+BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
+          "less_than_equal": "<="}
+
+
+def config_error(error: ValidationError, model: type[BaseModel], prefix: str = "") -> ConfigError:
+    """The ConfigError for the first problem pydantic found (the one a user fixes first)."""
+    return ConfigError(message(error.errors()[0], model, prefix))
+
+
+def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> str:
+    """One line for one pydantic error."""
+    kind, value = detail["type"], detail["input"]
+    context = detail.get("ctx") or {}
+    if kind == RULE:
+        return str(context["message"])
+    path, parent = _locate(detail["loc"], model)
+    if kind == "union_tag_invalid":
+        path.append(str(context.get("discriminator", "")).strip("'"))
+        value = context.get("tag")
+    key = prefix + "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
+                           for part in path).lstrip(".")
+    last = next((str(part) for part in reversed(path) if isinstance(part, str)), key)
+    example = _example(key, last, parent)
+    if kind == "extra_forbidden":
+        valid = sorted(parent.model_fields) if parent else []
+        return f"{key}: unknown key.{did_you_mean(last, valid)} {options_hint(valid)}"
+    if kind == "missing":
+        return (f"{key} is required but is not set. Set it in the config file or on the "
+                f"command line ({key}=...).")
+    if kind in ("literal_error", "union_tag_invalid", "enum"):
+        valid = re.findall(r"'([^']*)'", str(context.get("expected") or
+                                              context.get("expected_tags") or ""))
+        container = str(path[-2]) if len(path) > 1 else ""
+        noun = CHOICE_NOUNS.get(last) or VALUE_NOUNS.get(container, "value")
+        return (f"{key}: unknown {noun} {value!r}.{did_you_mean(str(value), valid)} "
+                f"{options_hint(valid)}")
+    if kind in BOUNDS:
+        return f"{key}: {value!r} is not a {_range(kind, context, parent, last)}.{example}"
+    if kind in WHOLE:
+        return f"{key}: must be a whole number; got {value!r}.{example}"
+    if kind in NUMBER:
+        return f"{key}: must be a number; got {value!r}.{example}"
+    if kind == "bool_type":
+        return f"{key}: must be true or false; got {value!r}."
+    if kind in TYPES:
+        return f"{key}: expected {TYPES[kind]}, got {value!r}.{example}"
+    if kind == "string_pattern_mismatch":
+        return f"{key}: {value!r} does not match {context.get('pattern')}."
+    return f"{key}: {str(detail['msg']).removeprefix('Value error, ')}."
+
+
+def _locate(loc: Sequence[int | str], model: type[BaseModel]) -> tuple[list[int | str], Any]:
+    """The key path a user wrote, and the model holding its last key.
+
+    ``loc`` loses the tags pydantic adds: a union member's (``dataset.file.path``), a plain
+    union's member label (``list[str]``), a dict's ``[key]``.
+    """
+    path: list[int | str] = []
+    node: Any = model
+    parent: Any = None
+    for part in loc:
+        if isinstance(part, str) and not _is_field(node, part):
+            if part == "[key]":  # the key itself is the bad value: name the mapping
+                path.pop()
+                continue
+            if _member(node, part):
+                node = _member(node, part)
+                continue
+            alternatives = [arg for arg in _args(node) if arg is not type(None)]
+            if len(alternatives) > 1:
+                node = next((arg for arg in alternatives if part.startswith(
+                    getattr(typing.get_origin(arg), "__name__", "-"))), node)
+                continue
+        path.append(part)
+        parent, node = _model(node), _child(node, part)
+    return path, parent
+
+
+def _range(kind: str, context: dict[str, Any], parent: type[BaseModel] | None,
+           last: str) -> str:
+    """``whole number >= 2``, or ``number in [0.0, 1.0]`` where the field has both ends."""
+    field = parent.model_fields.get(last) if parent else None
+    ends = {type(rule).__name__: value for rule in (field.metadata if field else [])
+            for value in [getattr(rule, type(rule).__name__.lower(), None)] if value is not None}
+    bound = next(iter(context.values()))
+    noun = "whole number" if isinstance(bound, int) else "number"
+    if "Ge" in ends and "Le" in ends:
+        return f"{noun} in [{ends['Ge']}, {ends['Le']}]"
+    return f"{noun} {BOUNDS[kind]} {bound}"
+
+
+def _example(key: str, last: str, parent: type[BaseModel] | None) -> str:
+    """`` Use e.g. key=default.`` where the key has a default worth showing."""
+    field = parent.model_fields.get(last) if parent else None
+    if field is None or field.is_required() or field.default in (None, [], {}) or \
+            isinstance(field.default, BaseModel):
+        return ""
+    default = field.default
+    shown = str(default).lower() if isinstance(default, bool) else default
+    return f" Use e.g. {key}={shown}."
+
+
+def _child(node: Any, part: int | str) -> Any:
+    """The type one step down: a model's field, a dict's value, a list's item."""
+    model = _model(node)
+    if model is not None and isinstance(part, str) and part in model.model_fields:
+        return model.model_fields[part].annotation
+    for arg in _args(node):
+        origin = typing.get_origin(arg)
+        if origin is dict:
+            return typing.get_args(arg)[1]
+        if origin is list:
+            return typing.get_args(arg)[0]
+    return None
+
+
+def _is_field(node: Any, part: str) -> bool:
+    model = _model(node)
+    return model is not None and part in model.model_fields
+
+
+def _member(node: Any, tag: str) -> Any:
+    """The union member of ``node`` whose ``source`` (discriminator) literal is ``tag``."""
+    for arg in _args(node):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            for field in arg.model_fields.values():
+                if typing.get_origin(field.annotation) is typing.Literal and \
+                        typing.get_args(field.annotation) == (tag,):
+                    return arg
+    return None
+
+
+def _model(node: Any) -> type[BaseModel] | None:
+    models = [arg for arg in _args(node) if isinstance(arg, type) and issubclass(arg, BaseModel)]
+    return models[0] if len(models) == 1 else None
+
+
+def _args(node: Any) -> list[Any]:
+    """The alternatives a type allows, with Annotated and Optional unwrapped."""
+    if typing.get_origin(node) is typing.Annotated:
+        return _args(typing.get_args(node)[0])
+    if typing.get_origin(node) in (typing.Union, types.UnionType):
+        return [leaf for arg in typing.get_args(node) for leaf in _args(arg)]
+    return [node]

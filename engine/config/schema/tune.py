@@ -1,0 +1,103 @@
+"""``tune``: the search's sampler, pruner, budget, workers, storage and objectives."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from engine.config.schema.base import Fraction, Positive, Section
+
+Method = Literal["none", "tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2"]
+Pruner = Literal["none", "median", "successive_halving", "hyperband"]
+PruneOn = Literal["auto", "folds", "epochs"]
+# tune.method -> Optuna sampler class name; tune.pruner -> Optuna pruner class name.
+SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler",
+            "gp": "GPSampler", "qmc": "QMCSampler", "grid": "GridSampler",
+            "nsga2": "NSGAIISampler"}
+PRUNERS = {"none": "NopPruner", "median": "MedianPruner",
+           "successive_halving": "SuccessiveHalvingPruner", "hyperband": "HyperbandPruner"}
+MULTI_OBJECTIVE = ("random", "tpe", "nsga2", "gp")
+COST_OBJECTIVES = ("fit_time", "model_size")
+# Options the engine sets itself; a user setting them would be ignored, so they are refused.
+ENGINE_SET = ("seed", "search_space")
+StudyName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class Pick(Section):
+    """With several objectives: the Pareto trial to refit (the best ``objective`` among those
+    within ``within`` of the best first objective)."""
+
+    objective: str | None = None
+    within: Annotated[float, Field(ge=0.0)] = 0.0
+
+
+class TuneSettings(Section):
+    """What to search with, for how long, where the study lives and what to optimise."""
+
+    method: Method = "none"
+    n_trials: Positive | None = None
+    timeout: Annotated[float, Field(gt=0.0)] | None = None
+    n_jobs: Positive = 1
+    study_name: StudyName | None = None
+    storage: str | None = None
+    studies_dir: str = "outputs/studies"
+    pruner: Pruner = "none"
+    pruner_options: dict[str, Any] | None = None
+    prune_on: PruneOn = "auto"
+    sampler_options: dict[str, Any] | None = None
+    objectives: list[str] | None = None
+    pick: Pick = Pick()
+    max_failure_fraction: Fraction = 0.5
+    models: list[str] | None = None
+    plots: bool = True
+
+    @property
+    def searching(self) -> bool:
+        return self.method != "none"
+
+    @model_validator(mode="after")
+    def _rules(self) -> TuneSettings:
+        from engine.config.schema.rules import check_name, refuse
+
+        if not self.searching:
+            return self
+        if self.n_trials is None and self.timeout is None:
+            refuse("tune: give a budget: tune.n_trials=<count>, tune.timeout=<seconds>, or both.")
+        objectives = self.objectives or []
+        if len(objectives) > 1 and self.pruner != "none":
+            refuse(f"tune.pruner={self.pruner}: Optuna cannot prune a search over several "
+                   "objectives; set tune.pruner=none.")
+        if len(objectives) > 1 and self.method not in MULTI_OBJECTIVE:
+            refuse(f"tune.method={self.method}: cannot search {len(objectives)} objectives at "
+                   f"once. Use one of {', '.join(MULTI_OBJECTIVE)} (nsga2 is made for it).")
+        if objectives:
+            from sklearn.metrics import get_scorer_names
+
+            for name in objectives:
+                check_name("tune.objectives", name,
+                           ["auto", *get_scorer_names(), *COST_OBJECTIVES],
+                           "is neither a scikit-learn scorer name, auto, nor a cost",
+                           f"Costs: {', '.join(COST_OBJECTIVES)}.")
+        _check_options(self.method, self.sampler_options, "sampler", SAMPLERS)
+        _check_options(self.pruner, self.pruner_options, "pruner", PRUNERS)
+        return self
+
+
+def _check_options(name: str, options: dict[str, Any] | None, kind: str,
+                   classes: dict[str, str]) -> None:
+    """Each of ``tune.<kind>_options`` is a keyword of the Optuna class ``name`` means."""
+    if not options:
+        return
+    import optuna
+
+    from engine.config.binding import check_parameters
+    from engine.config.schema.rules import refuse
+
+    key = f"tune.{kind}_options"
+    for option in options:
+        if option in ENGINE_SET:
+            refuse(f"{key}.{option}: the engine sets '{option}' itself (from `seed` and the "
+                   "model's search_space); remove it.")
+    module = optuna.samplers if kind == "sampler" else optuna.pruners
+    check_parameters(getattr(module, classes[name]), options, key)
