@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from engine.config.hydra_errors import user_message
 from engine.errors import EngineError, EvaluationError, did_you_mean
 
-VERBS = ("predict", "compare", "report", "regress", "serve", "registry")
+VERBS = ("predict", "compare", "report", "regress", "serve", "registry", "schema")
 TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
 
 
@@ -95,7 +95,8 @@ def run_hydra(args: list[str]) -> None:
         from engine.sweep_preflight import preflight_sweep
 
         resume_gc()  # composing every job's config leaves garbage to collect
-        preflight_sweep(parsed.overrides)
+        preflight_sweep(parsed.overrides, config_dir=parsed.config_dir,
+                        config_name=parsed.config_name or CONFIG_NAME)
     os.environ["HYDRA_FULL_ERROR"] = "1"
     sys.argv = ["engine", *args]
     hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")(
@@ -140,7 +141,7 @@ def run_job(cfg: DictConfig) -> float:
 
 def _record_failure(error: Exception, run_dir: Path, hydra_cfg: DictConfig) -> str:
     """Write a failed run's run.json (and traceback, for a bug); return its one-line message."""
-    from engine.tracking.files import write_json
+    from engine.tracking.records import RUN_FILE, UnfinishedRunRecord, write_record
 
     message = user_message(error)
     if isinstance(error, EvaluationError):
@@ -149,7 +150,8 @@ def _record_failure(error: Exception, run_dir: Path, hydra_cfg: DictConfig) -> s
         (run_dir / "error.txt").write_text(traceback.format_exc())
         message = f"{type(error).__name__}: {message} (traceback in error.txt)"
     choices = OmegaConf.to_container(hydra_cfg.runtime.choices)
-    write_json(run_dir / "run.json", {"status": "failed", "error": message, "choices": choices})
+    write_record(run_dir / RUN_FILE, UnfinishedRunRecord.model_validate(
+        {"status": "failed", "error": message, "choices": choices}))
     return message
 
 

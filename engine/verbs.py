@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from engine.tracking.summary import make_console
 def run_verb(verb: str, args: Sequence[str]) -> None:
     """Run one verb with its own arguments."""
     {"predict": predict, "compare": compare, "report": report, "regress": regress,
-     "serve": serve, "registry": registry}[verb](args)
+     "serve": serve, "registry": registry, "schema": schema}[verb](args)
 
 
 def predict(args: Sequence[str]) -> None:
@@ -52,7 +53,7 @@ def predict(args: Sequence[str]) -> None:
         options.output or options.run / "predictions" / f"{options.input.stem}.csv"
     )
     bundle = load_bundle(options.run)
-    rows = read_rows(options.input, bundle.metadata.get("reading"))
+    rows = read_rows(options.input, bundle.metadata.reading)
     keep = [column for column in options.keep.split(",") if column]
     summary = ""
     if options.what_if:
@@ -64,7 +65,7 @@ def predict(args: Sequence[str]) -> None:
     for warning in warnings:
         console.print(f"[yellow]warning[/yellow]: {warning}")
     write_rows(predictions, output)
-    console.print(f"predicted {len(predictions)} rows with {bundle.metadata['model']} -> {output}")
+    console.print(f"predicted {len(predictions)} rows with {bundle.metadata.model} -> {output}")
     if summary:
         console.print(summary, highlight=False)
 
@@ -190,7 +191,7 @@ def serve(args: Sequence[str]) -> None:
                     max_rows=options.max_rows)
     app = create_app(bundle, lineage=lineage, limits=limits)
     make_console(stderr=True).print(
-        f"serving {bundle.metadata.get('model')} from {bundle.directory} at "
+        f"serving {bundle.metadata.model} from {bundle.directory} at "
         f"http://{options.host}:{options.port} (OpenAPI docs at /docs)", highlight=False)
     uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
 
@@ -256,3 +257,41 @@ def registry(args: Sequence[str]) -> None:
             table.add_row(version.name, str(version.version), ", ".join(version.aliases),
                           version.created, version.run_dir)
         console.print(table)
+
+
+def schema(args: Sequence[str]) -> None:
+    """The config schema as JSON Schema, or the effective values of one experiment's config."""
+    parser = argparse.ArgumentParser(
+        prog="engine schema",
+        description="Write the JSON Schema of the experiment config (for YAML editors), or with "
+                    "--effective show one experiment's validated config, every default filled.",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write the JSON Schema to this file")
+    parser.add_argument("--effective", nargs="*", metavar="OVERRIDE",
+                        help="show the validated config for these overrides (e.g. model=svm)")
+    options = parser.parse_args(args)
+    import json
+
+    import yaml
+
+    from engine.config.schema import json_schema
+
+    if options.effective is not None:
+        from engine.config.compose import compose_spec
+
+        spec = compose_spec(options.effective)
+        sections = {name: getattr(spec, name).model_dump(mode="json") for name in (
+            "dataset", "features", "split", "metrics", "tune", "deploy", "quality")}
+        print(yaml.safe_dump({**sections, "model": {"name": spec.model.name,
+                              "_target_": spec.model.targets, **spec.model.params},
+                              "seed": spec.seed, "n_jobs": spec.n_jobs, "report": spec.report,
+                              "allowed_targets": list(spec.allowed_targets)},
+                             sort_keys=False), end="")
+        return
+    if options.output is None:
+        print(json.dumps(json_schema(), indent=2))
+        return
+    from engine.tracking.files import write_json
+
+    write_json(options.output, json_schema())
+    print(f"JSON Schema written to {options.output}", file=sys.stderr)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.config.targets import resolve_callable
 from engine.errors import ConfigError, did_you_mean
 
 
@@ -28,6 +29,38 @@ def check_parameters(cls: type, params: Mapping[str, Any], key: str) -> None:
                 f"{key}.{name}: {cls.__name__} has no parameter '{name}'."
                 f"{did_you_mean(name, accepted)} Its parameters: {', '.join(sorted(accepted))}."
             )
+
+
+def from_config_values(
+    cls: type, params: Mapping[str, Any], key: str, extra_prefixes: Iterable[str] = ()
+) -> dict[str, Any]:
+    """``params`` as ``cls`` takes them, where YAML cannot write the value itself.
+
+    Read from scikit-learn's ``_parameter_constraints``: a string for a parameter that takes a
+    function, and matches none of its string options, is the function's dotted name
+    (``score_func: sklearn.feature_selection.chi2``, ``func: numpy.log1p``; ``analyzer: word``
+    stays a string), resolved through the allow-list of :func:`resolve_callable`; a list for a
+    parameter that takes a tuple becomes one (``ngram_range: [1, 2]``).
+    """
+    constraints = getattr(cls, "_parameter_constraints", {})
+    values = dict(params)
+    for name, value in params.items():
+        options = constraints.get(name, ())
+        if isinstance(value, str) and callable in options and not _takes_string(options, value):
+            values[name] = resolve_callable(value, f"{key}.{name}", tuple(extra_prefixes))
+        elif isinstance(value, list) and tuple in options and not _takes_list(options):
+            values[name] = tuple(value)
+    return values
+
+
+def _takes_string(options: Iterable[Any], value: str) -> bool:
+    """Whether one of a parameter's constraints takes ``value`` as a string."""
+    return any(option is str or value in getattr(option, "options", ()) for option in options)
+
+
+def _takes_list(options: Iterable[Any]) -> bool:
+    """Whether one of a parameter's constraints takes a list as it is."""
+    return any(option is list or option == "array-like" for option in options)
 
 
 def instantiate_checked(cls: type, params: Mapping[str, Any], key: str) -> Any:

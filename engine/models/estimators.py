@@ -6,6 +6,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sklearn.base import ClassifierMixin, RegressorMixin
+
 from engine.config.binding import accepted_parameters, instantiate_checked
 from engine.config.spec import ModelSpec
 from engine.config.targets import import_target
@@ -81,12 +83,22 @@ def build_estimator(model: ModelSpec, task: str, allowed: Iterable[str] = ()) ->
 
 
 def model_classes(model: ModelSpec, allowed: Iterable[str] = ()) -> dict[str, type]:
-    """The estimator class per task family, imported through the allow-list."""
+    """The estimator class per task family, imported through the allow-list, each checked to
+    be a classifier or a regressor as its family says (a clusterer predicts no target)."""
     allowed = tuple(allowed)
-    return {
-        family: import_target(path, f"model._target_.{family}", allowed)
-        for family, path in model.targets.items()
-    }
+    classes = {}
+    for family, path in model.targets.items():
+        cls = import_target(path, f"model._target_.{family}", allowed)
+        mixin = ClassifierMixin if family == "classification" else RegressorMixin
+        if not (isinstance(cls, type) and issubclass(cls, mixin)):
+            kind = "classifier" if family == "classification" else "regressor"
+            raise ConfigError(
+                f"model._target_.{family}: {path} is not a scikit-learn {kind}, so it cannot "
+                f"learn a {family} target. Name a {kind} class (e.g. model=hist_gbm), or "
+                "`{classification: ..., regression: ...}` for one class per task."
+            )
+        classes[family] = cls
+    return classes
 
 
 def _params_for(cls: type, params: dict[str, Any], classes: Iterable[type]) -> dict[str, Any]:

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 class Section(BaseModel):
     """One config group (or a block inside one), validated once and read by attribute."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_block_is_default(cls, values: Any) -> Any:
+        """``pick: null`` in YAML means the block's defaults, as leaving it out does."""
+        if not isinstance(values, dict):
+            return values
+        return {key: value for key, value in values.items() if value is not None or not
+                isinstance(getattr(cls.model_fields.get(key), "default", None), BaseModel)}
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]

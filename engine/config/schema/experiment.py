@@ -48,11 +48,14 @@ class ExperimentConfig(Section):
             raise ValueError("0 workers cannot run anything; use 1, a count, or -1 for all")
         return value
 
-    @field_validator("allowed_targets")
+    @field_validator("allowed_targets", mode="before")
     @classmethod
-    def _prefixes(cls, value: list[str]) -> list[str]:
+    def _prefixes(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            refuse(f"allowed_targets: expected a list of module prefixes, got {value!r}. Write "
+                   f"it as a list: 'allowed_targets=[{value}]'.")
         for prefix in value:
-            if not prefix.endswith("."):
+            if not isinstance(prefix, str) or not prefix.endswith("."):
                 refuse(f"allowed_targets: {prefix!r} must be a module prefix ending in '.', such"
                        " as 'mypackage.', so that it cannot also allow 'mypackage_other'.")
         return value

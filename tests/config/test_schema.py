@@ -1,0 +1,194 @@
+"""The config schema: every mistake found before any data loads, in one line naming the key.
+
+In-process, as the CLI composes; two tests prove the CLI contract (exit 2, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+from omegaconf import OmegaConf
+from pydantic import BaseModel
+
+from engine.config.compose import CONFIG_DIR, compose_spec
+from engine.config.schema import (
+    DeployConfig,
+    ExperimentConfig,
+    FeaturesConfig,
+    MetricsConfig,
+    SplitConfig,
+    TuneSettings,
+    json_schema,
+    parse_dataset,
+    parse_section,
+)
+from engine.config.schema.dataset import Dataset
+from engine.errors import ConfigError
+from engine.experiment import validate_spec
+from engine.sweep_preflight import preflight_sweep
+from tests.conftest import run_cli
+
+
+def refused(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate_spec(compose_spec(overrides))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("+metrics.bootstrapp={resamples: 10}",
+         "metrics.bootstrapp: unknown key. Did you mean 'bootstrap'?"),
+        ("+split.cv.shufle=false", "split.cv.shufle: unknown key. Did you mean 'shuffle'?"),
+        ("+quality.max_missing=0.3",
+         "quality.max_missing: unknown key. Did you mean 'max_missing_fraction'?"),
+        ("+features.transformers.numeric.colums=[a]",
+         "features.transformers.numeric.colums: unknown key. Did you mean 'columns'?"),
+        ("+deploy.rest={prot: 80}", "deploy.rest.prot: unknown key. Did you mean 'port'?"),
+    ],
+)  # fmt: skip
+def test_a_sweep_preflight_refuses_a_typo_in_every_group(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=r"sweep job 0 .*" + re.escape(message) +
+                       ".* No job was started"):
+        preflight_sweep(["seed=1,2", override])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["split.cv.shuffle='false'"], "split.cv.shuffle: must be true or false; got 'false'."),
+        (["deploy=rest", "deploy.rest.port=abc"],
+         "deploy.rest.port: must be a whole number; got 'abc'. Use e.g. deploy.rest.port=8080."),
+        (["deploy=rest", "deploy.rest.port=70000"],
+         "deploy.rest.port: 70000 is not a whole number in [1, 65535]."),
+        (["tune=tpe", "tune.objectives=[roc_acu]"],
+         "tune.objectives: 'roc_acu' is neither a scikit-learn scorer name, auto, nor a cost. "
+         "Did you mean 'roc_auc'?"),
+        (["tune=cmaes", "tune.objectives=[roc_auc,fit_time]"],
+         "tune.method=cmaes: cannot search 2 objectives at once."),
+        (["tune=tpe", "tune.sampler_options={n_startup_trails: 5}"],
+         "tune.sampler_options.n_startup_trails: TPESampler has no parameter 'n_startup_trails'."
+         " Did you mean 'n_startup_trials'?"),
+        (["tune=tpe", "tune.pruner=median", "tune.pruner_options={n_warmup: 2}"],
+         "tune.pruner_options.n_warmup: MedianPruner has no parameter 'n_warmup'."),
+        (["tune=tpe", "tune.n_trials=0"], "tune.n_trials: 0 is not a whole number >= 1."),
+        (["tune=tpe", "tune.study_name='a b'"], "tune.study_name: 'a b' does not match"),
+        (["tune=tpe", "split=holdout"],
+         "tune.method=tpe: a search scores each trial by cross-validation"),
+        (["model._target_=sklearn.cluster.KMeans", "~model.learning_rate", "~model.max_iter",
+          "~model.max_leaf_nodes", "~model.min_samples_leaf", "~model.l2_regularization",
+          "~model.early_stopping", "~model.search_space"],
+         "model._target_.classification: sklearn.cluster.KMeans is not a scikit-learn "
+         "classifier"),
+        (["metrics.threshold=f2"], "metrics.threshold: 'f2' is neither a scikit-learn scorer"),
+        (["metrics.bootstrap.confidence=1.5"],
+         "metrics.bootstrap.confidence: 1.5 is not a number < 1.0."),
+        (["+metrics.fairness.limits.parity={warn: 0.1}"],
+         "metrics.fairness.limits: unknown measure 'parity'."),
+        (["quality.severity={leakge: info}"],
+         "quality.severity: unknown check 'leakge'. Did you mean 'leakage'?"),
+        (["deploy.targets=[bundle,onx]"],
+         "deploy.targets[1]: unknown target 'onx'. Did you mean 'onnx'?"),
+        (["dataset.drop=5"], "dataset.drop: expected a list, got 5."),
+    ],
+)  # fmt: skip
+def test_mistakes_that_need_no_data_are_refused_up_front(overrides: list[str],
+                                                          message: str) -> None:
+    refused(overrides, message)
+
+
+def test_a_dataset_file_states_only_what_differs_from_the_defaults() -> None:
+    dataset = parse_dataset({"source": "file", "path": "churn.csv", "target": "churned"})
+    assert (dataset.format, dataset.task, dataset.dropped, dataset.na_values) == (
+        "auto", "auto", [], None)
+    with pytest.raises(ConfigError, match=r"dataset.path is required but is not set"):
+        parse_dataset({"source": "file", "target": "churned"})
+    with pytest.raises(ConfigError, match=r"dataset.source: unknown source 'csv'. "
+                                          r"Valid options: file, sklearn, sql, synthetic."):
+        parse_dataset({"source": "csv", "path": "churn.csv"})
+
+
+def test_values_are_strict() -> None:
+    assert parse_section(SplitConfig, {"cv": {"shuffle": False}}).cv.shuffle is False
+    for bad in ("false", 0, "no"):
+        with pytest.raises(ConfigError, match="split.cv.shuffle: must be true or false"):
+            parse_section(SplitConfig, {"cv": {"shuffle": bad}}, "split.")
+    with pytest.raises(ConfigError, match="tune.n_jobs: must be a whole number; got True"):
+        parse_section(TuneSettings, {"n_jobs": True}, "tune.")
+    assert parse_section(TuneSettings, {"pick": None}).pick.within == 0.0  # null: the defaults
+
+
+def test_settings_are_frozen() -> None:
+    settings = parse_section(DeployConfig, {"targets": ["bundle", "onnx"]})
+    with pytest.raises(ValueError, match="frozen"):
+        settings.rest.port = 1  # type: ignore[misc]
+
+
+GROUP_MODELS: dict[str, Any] = {
+    "features": FeaturesConfig, "split": SplitConfig, "metrics": MetricsConfig,
+    "tune": TuneSettings, "deploy": DeployConfig,
+}
+
+
+def _fields(model: Any) -> set[str]:
+    return set(model.model_fields)
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*/*.yaml")), ids=lambda p: p.stem)
+def test_every_key_of_every_shipped_group_file_is_known_to_its_schema(path: Path) -> None:
+    group = path.parent.name
+    values = OmegaConf.to_container(OmegaConf.load(path))
+    assert isinstance(values, dict)
+    values.pop("defaults", None)
+    if group == "dataset":
+        members = {get_args(m.model_fields["source"].annotation)[0]: m for m in get_args(Dataset)}
+        assert set(values) <= _fields(members[values["source"]])
+    elif group in GROUP_MODELS:
+        _assert_known(values, GROUP_MODELS[group], group)
+    elif group == "experiment":
+        for key, section in values.items():
+            if key in GROUP_MODELS:
+                _assert_known(section, GROUP_MODELS[key], key)
+            else:
+                assert key in ExperimentConfig.model_fields, key
+
+
+def _assert_known(values: dict[str, Any], model: type[BaseModel], where: str) -> None:
+    for key, value in values.items():
+        assert key in model.model_fields, f"{where}.{key}"
+        inner = model.model_fields[key].default
+        if isinstance(value, dict) and isinstance(inner, BaseModel):
+            _assert_known(value, type(inner), f"{where}.{key}")
+
+
+def test_the_json_schema_lists_every_group_and_forbids_unknown_keys(tmp_path: Path) -> None:
+    schema = json_schema()
+    assert set(schema["properties"]) >= {"dataset", "features", "split", "model", "metrics",
+                                          "tune", "deploy", "quality", "seed"}
+    assert schema["$defs"]["CVConfig"]["additionalProperties"] is False
+    assert schema["$defs"]["CVConfig"]["properties"]["strategy"]["enum"][:2] == ["auto", "none"]
+    done = run_cli(["schema", "-o", str(tmp_path / "engine.schema.json")], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "engine.schema.json").read_text()) == schema
+
+
+def test_the_cli_prints_one_line_and_exits_2_before_any_data(tmp_path: Path) -> None:
+    done = run_cli(["deploy=rest", "deploy.rest.port=abc"], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("error: deploy.rest.port: must be a whole number; got 'abc'. "
+                                   "Use e.g. deploy.rest.port=8080.")
+    assert "Traceback" not in done.stderr and not (tmp_path / "runs").exists() or not any(
+        (tmp_path / "runs").rglob("metrics.json"))
+
+
+def test_effective_values_show_every_default(tmp_path: Path) -> None:
+    done = run_cli(["schema", "--effective", "split.cv.n_splits=3"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    effective = OmegaConf.create(done.stdout)
+    assert effective.split.cv.n_splits == 3
+    assert effective.tune.max_failure_fraction == 0.5
+    assert effective.deploy.rest.port == 8080
