@@ -115,9 +115,9 @@ def test_a_dataset_file_states_only_what_differs_from_the_defaults() -> None:
 def test_values_are_strict() -> None:
     assert parse_section(SplitConfig, {"cv": {"shuffle": False}}).cv.shuffle is False
     for bad in ("false", 0, "no"):
-        with pytest.raises(ConfigError, match="split.cv.shuffle: must be true or false"):
+        with pytest.raises(ConfigError, match=r"split\.cv\.shuffle: must be true or false"):
             parse_section(SplitConfig, {"cv": {"shuffle": bad}}, "split.")
-    with pytest.raises(ConfigError, match="tune.n_jobs: must be a whole number; got True"):
+    with pytest.raises(ConfigError, match=r"tune\.n_jobs: must be a whole number; got True"):
         parse_section(TuneSettings, {"n_jobs": True}, "tune.")
     assert parse_section(TuneSettings, {"pick": None}).pick.within == 0.0  # null: the defaults
 
@@ -181,8 +181,8 @@ def test_the_cli_prints_one_line_and_exits_2_before_any_data(tmp_path: Path) -> 
     assert done.returncode == 2
     assert done.stderr.strip() == ("error: deploy.rest.port: must be a whole number; got 'abc'. "
                                    "Use e.g. deploy.rest.port=8080.")
-    assert "Traceback" not in done.stderr and not (tmp_path / "runs").exists() or not any(
-        (tmp_path / "runs").rglob("metrics.json"))
+    assert "Traceback" not in done.stderr
+    assert not list(tmp_path.rglob("metrics.json"))  # nothing was trained
 
 
 def test_effective_values_show_every_default(tmp_path: Path) -> None:
