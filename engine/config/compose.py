@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from engine.config.spec import ExperimentSpec, spec_from_config
 from engine.errors import ConfigError, did_you_mean, first_line, options_hint
+
+if TYPE_CHECKING:
+    from engine.config.spec import ExperimentSpec
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 CONFIG_NAME = "config"
@@ -40,6 +42,8 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
 
 def spec_from_hydra(cfg: DictConfig, choices: Mapping[str, str | None]) -> ExperimentSpec:
     """The spec for a config Hydra composed; ``choices`` is hydra.runtime.choices."""
+    from engine.config.spec import spec_from_config  # pydantic stays out of --help
+
     config = resolved_config(cfg)
     names = (config.get("tune") or {}).get("models") or []
     chosen = {k: v for k, v in choices.items() if v is not None}

@@ -71,6 +71,8 @@ class MetricsConfig(Section):
 
     @model_validator(mode="after")
     def _names(self) -> MetricsConfig:
+        if self.scorers == "auto" and self.primary == "auto" and self.threshold is None:
+            return self  # nothing named, so no need to import scikit-learn's list
         from sklearn.metrics import get_scorer_names
 
         from engine.config.schema.rules import check_name, refuse
