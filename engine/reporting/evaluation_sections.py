@@ -1,26 +1,26 @@
 """The report's sections drawn from evaluation.json: diagnostics, slices, fairness and
-explanations."""
+explanations; their markup is in ``templates/evaluation_sections.html``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
 from typing import Any
 
-from engine.reporting.html_page import Raw, number, paragraph, table
+from markupsafe import Markup
+
+from engine.reporting.html_page import number, render
 from engine.reporting.svg_charts import Layer, bar_chart, chart
 
+TEMPLATE = "evaluation_sections.html"
 TOP_IMPORTANCES = 20
 MAX_CURVES = 4
 
 
-def diagnostics_section(diagnostics: Mapping[str, Any] | None) -> str:
+def diagnostics_section(diagnostics: Mapping[str, Any] | None) -> Markup:
     if not diagnostics:
-        return ""
+        return Markup()
     if diagnostics["kind"] == "regression":
         return _regression(diagnostics)
-    parts = ["<h3>Confusion matrix (test rows; rows are actual, columns predicted)</h3>",
-             _confusion(diagnostics["classes"], diagnostics["confusion_matrix"])]
     charts = []
     roc = diagnostics.get("roc") or {}
     if roc:
@@ -45,25 +45,19 @@ def diagnostics_section(diagnostics: Mapping[str, Any] | None) -> str:
             title=f"Reliability (Brier {calibration['brier']:.4f})",
             x_label="mean predicted probability", y_label="observed frequency",
             x_range=(0, 1), y_range=(0, 1.02)))
-    parts.append(f'<div class="grid">{"".join(charts)}</div>')
-    return "".join(parts)
-
-
-def _confusion(classes: list[str], matrix: list[list[int]]) -> str:
+    matrix = diagnostics["confusion_matrix"]
     largest = max((max(row) for row in matrix), default=1) or 1
-    rows = []
-    for label, row in zip(classes, matrix, strict=True):
-        cells = [Raw(f'<span style="display:block;background:rgba(31,119,180,'
-                     f'{0.08 + 0.6 * count / largest:.2f})">{count}</span>') for count in row]
-        rows.append([label, *cells])
-    return table(["actual \\ predicted", *classes], rows, sortable=False)
+    shaded = [[(count, f"{0.08 + 0.6 * count / largest:.2f}") for count in row] for row in matrix]
+    return render(TEMPLATE, "classification", classes=diagnostics["classes"],
+                  rows=list(zip(diagnostics["classes"], shaded, strict=True)), charts=charts)
 
 
-def _regression(diagnostics: Mapping[str, Any]) -> str:
+def _regression(diagnostics: Mapping[str, Any]) -> Markup:
     actual, predicted = diagnostics["actual"], diagnostics["predicted"]
     low, high = min(actual + predicted), max(actual + predicted)
     shown = diagnostics["shown_rows"]
     note = "" if shown == diagnostics["rows"] else f" ({shown:,} of {diagnostics['rows']:,} rows)"
+    deciles = diagnostics["by_target_decile"]
     charts = [
         chart([Layer([low, high], [low, high], kind="dashed"),
                Layer(actual, predicted, kind="points")],
@@ -72,70 +66,50 @@ def _regression(diagnostics: Mapping[str, Any]) -> str:
                Layer(predicted, diagnostics["residual"], kind="points")],
               title="Residuals against predictions", x_label="predicted",
               y_label="actual - predicted"),
+        chart([Layer(range(1, len(deciles) + 1), [d["mae"] for d in deciles], "MAE"),
+               Layer(range(1, len(deciles) + 1), [d["bias"] for d in deciles], "bias")],
+              title="Error by target decile", x_label="decile of the actual value",
+              y_label="error"),
     ]
-    deciles = diagnostics["by_target_decile"]
-    charts.append(chart(
-        [Layer(range(1, len(deciles) + 1), [d["mae"] for d in deciles], "MAE"),
-         Layer(range(1, len(deciles) + 1), [d["bias"] for d in deciles], "bias")],
-        title="Error by target decile", x_label="decile of the actual value", y_label="error"))
     rows = [[f"{d['target_range'][0]:,.4g} – {d['target_range'][1]:,.4g}", d["rows"], d["mae"],
              d["rmse"], d["bias"]] for d in deciles]
-    return (paragraph(f"Residual mean {number(diagnostics['residual_mean'])}, standard deviation "
-                      f"{number(diagnostics['residual_std'])}.")
-            + f'<div class="grid">{"".join(charts)}</div>'
-            + table(["target range", "rows", "MAE", "RMSE", "bias"], rows))
+    return render(TEMPLATE, "regression", mean=diagnostics["residual_mean"],
+                  std=diagnostics["residual_std"], charts=charts, rows=rows)
 
 
-def slices_section(slices: list[Mapping[str, Any]] | None, primary: str) -> str:
+def slices_section(slices: list[Mapping[str, Any]] | None, primary: str) -> Markup:
     if not slices:
-        return ""
-    scorers = list(slices[0]["scores"])
+        return Markup()
+    others = [name for name in slices[0]["scores"] if name != primary]
     rows = [[s["column"], s["slice"], s["rows"], s["share"], s["scores"][primary],
-             _interval(s.get("interval")), *(s["scores"][n] for n in scorers if n != primary)]
-            for s in slices]
-    return (paragraph(f"Test rows grouped by each declared column, worst {escape(primary)} "
-                      "first; the interval is the bootstrap's within the slice.")
-            + table(["column", "slice", "rows", "share", primary, "interval",
-                     *(n for n in scorers if n != primary)], rows))
+             _interval(s.get("interval")), *(s["scores"][n] for n in others)] for s in slices]
+    return render(TEMPLATE, "slices", primary=primary,
+                  headers=["column", "slice", "rows", "share", primary, "interval", *others],
+                  rows=rows)
 
 
-def fairness_section(fairness: Mapping[str, Any] | None) -> str:
+def fairness_section(fairness: Mapping[str, Any] | None) -> Markup:
     if not fairness:
-        return ""
-    parts = [paragraph("fairlearn's MetricFrame on the test rows. A difference above its limit "
-                       "(a ratio below it) warns or fails the run.")]
-    if fairness.get("note"):
-        parts.append(paragraph(escape(fairness["note"])))
+        return Markup()
+    groupings = []
     for grouping in fairness["groupings"]:
-        parts.append(f"<h3>By {escape(grouping['name'])}</h3>")
-        measures = grouping["measures"]
-        if measures:
-            parts.append(table(
-                ["measure", "value", "warn at", "fail at", "verdict"],
-                [[name, m["value"], _limit(m["limits"].get("warn")),
-                  _limit(m["limits"].get("fail")),
-                  Raw(f'<span class="{m["verdict"]}">{m["verdict"]}</span>')]
-                 for name, m in measures.items()], sortable=False))
         groups = grouping["by_group"]
         names = [key for key in groups[0] if key != "group"] if groups else []
-        parts.append(table(["group", *names], [[g["group"], *(_count(g[n], n) for n in names)]
-                                              for g in groups]))
-    return "".join(parts)
+        groupings.append({"name": grouping["name"], "measures": grouping["measures"],
+                          "headers": ["group", *names],
+                          "rows": [[g["group"], *(_count(g[n], n) for n in names)]
+                                   for g in groups]})
+    return render(TEMPLATE, "fairness", note=fairness.get("note"), groupings=groupings)
 
 
 def explanations_section(importance: Mapping[str, Any] | None,
-                         dependence: list[Mapping[str, Any]] | None) -> str:
+                         dependence: list[Mapping[str, Any]] | None) -> Markup:
     if not importance:
-        return ""
+        return Markup()
     columns = importance["columns"][:TOP_IMPORTANCES]
-    parts = [paragraph(f"Permutation importance on {importance['rows']:,} test rows: how much "
-                       f"{escape(importance['scorer'])} drops when one column is shuffled "
-                       f"(mean of {importance['repeats']} shuffles, whiskers one standard "
-                       "deviation)."),
-             bar_chart([c["column"] for c in columns], [c["mean"] for c in columns],
-                       errors=[c["std"] for c in columns],
-                       title="Permutation importance",
-                       x_label=f"drop in {importance['scorer']}")]
+    bars = bar_chart([c["column"] for c in columns], [c["mean"] for c in columns],
+                     errors=[c["std"] for c in columns], title="Permutation importance",
+                     x_label=f"drop in {importance['scorer']}")
     charts = []
     for curve in dependence or []:
         curves = list(curve["average"].items())[:MAX_CURVES]
@@ -150,13 +124,12 @@ def explanations_section(importance: Mapping[str, Any] | None,
         else:
             charts.append(chart([Layer(curve["grid"], values, name) for name, values in curves],
                                 title=title, x_label=curve["column"], y_label=y_label))
-    if charts:
-        parts.append("<h3>Partial dependence of the most important columns</h3>"
-                     f'<div class="grid">{"".join(charts)}</div>')
-    return "".join(parts)
+    return render(TEMPLATE, "explanations", rows=f"{importance['rows']:,}",
+                  scorer=importance["scorer"], repeats=importance["repeats"], bars=bars,
+                  charts=charts)
 
 
-def threshold_chart(threshold: Mapping[str, Any]) -> str:
+def threshold_chart(threshold: Mapping[str, Any]) -> Markup:
     objective = threshold["objective"]
     sign = -1 if objective == "cost" else 1
     label = "mean cost a row" if objective == "cost" else objective
@@ -171,10 +144,6 @@ def threshold_chart(threshold: Mapping[str, Any]) -> str:
 
 def _interval(interval: Mapping[str, float] | None) -> str:
     return f"[{number(interval['low'])}, {number(interval['high'])}]" if interval else "–"
-
-
-def _limit(value: float | None) -> str:
-    return "–" if value is None else number(value, 3)
 
 
 def _count(value: float, name: str) -> Any:

@@ -1,21 +1,23 @@
 """``report.html`` for a sweep: the leaderboard, linked to each job's own report, and the top
 runs of each (dataset, metric) group compared: their scores with intervals side by side and
-paired tests of the best against the next ones."""
+paired tests of the best against the next ones. The markup is in ``templates/sweep_report.html``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from engine.errors import EngineError
 from engine.evaluation.run_comparison import compare_runs
-from engine.reporting.html_page import Raw, number, page, paragraph, table
+from engine.reporting.html_page import number, page, render, table
 from engine.reporting.run_report import REPORT_FILE
 from engine.tracking.files import read_json
 
+TEMPLATE = "sweep_report.html"
 TOP_RUNS = 3
 
 
@@ -29,29 +31,24 @@ def write_sweep_report(sweep_dir: Path, rows: Sequence[Mapping[str, Any]]) -> Pa
         sections.append((f"Top runs: {dataset} by {primary}",
                          top_runs_section(sweep_dir, top, primary)))
     failed = len(rows) - len(finished)
-    subtitle = escape(f"{len(rows)} jobs, {failed} failed · {sweep_dir}")
+    subtitle = f"{len(rows)} jobs, {failed} failed · {sweep_dir}"
     path = sweep_dir / REPORT_FILE
     path.write_text(page(f"Sweep {sweep_dir.name}", sections, subtitle=subtitle),
                     encoding="utf-8")
     return path
 
 
-def leaderboard_section(sweep_dir: Path, rows: Sequence[Mapping[str, Any]]) -> str:
-    body = []
-    for row in rows:
-        job = row["job"]
-        linked = (Raw(f'<a href="{escape(job)}/{REPORT_FILE}">{escape(job)}</a>')
-                  if (sweep_dir / job / REPORT_FILE).is_file() else job)
-        status = (Raw('<span class="ok">ok</span>') if row["status"] == "ok" else
-                  Raw(f'<span class="failed">failed</span>: {escape(row.get("error") or "")}'))
-        body.append([row["rank"], linked, row["overrides"] or "(defaults)", row["dataset"],
-                     row["model"], row.get("primary", ""), row.get("cv_mean"),
-                     row.get("cv_std"), row.get("test"), status])
-    return table(["rank", "job", "overrides", "dataset", "model", "primary", "CV mean",
-                  "CV std", "test", "status"], body)
+def leaderboard_section(sweep_dir: Path, rows: Sequence[Mapping[str, Any]]) -> Markup:
+    return render(TEMPLATE, "leaderboard", report_file=REPORT_FILE, rows=[
+        {**row, "linked": (sweep_dir / row["job"] / REPORT_FILE).is_file(),
+         "cells": [row["overrides"] or "(defaults)", row["dataset"], row["model"],
+                   row.get("primary", ""), row.get("cv_mean"), row.get("cv_std"),
+                   row.get("test")]}
+        for row in rows])
 
 
-def top_runs_section(sweep_dir: Path, top: Sequence[Mapping[str, Any]], primary: str) -> str:
+def top_runs_section(sweep_dir: Path, top: Sequence[Mapping[str, Any]],
+                     primary: str) -> Markup:
     metrics = [read_json(sweep_dir / row["job"] / "metrics.json") for row in top]
     names = list(dict.fromkeys(name for record in metrics for name in record["test"]))
     header = ["metric", *(f"job {row['job']}: {row['overrides'] or '(defaults)'}"
@@ -69,25 +66,21 @@ def top_runs_section(sweep_dir: Path, top: Sequence[Mapping[str, Any]], primary:
                 + (f" [{number(interval['low'])}, {number(interval['high'])}]"
                    if interval else ""))
         body.append(cells)
-    parts = [table(header, body, sortable=False)]
-    best = top[0]
-    for other in top[1:]:
-        parts.append(_paired(sweep_dir, best, other, primary))
-    return "".join(parts)
+    return Markup().join([table(header, body, sortable=False),
+                          *(_paired(sweep_dir, top[0], other, primary) for other in top[1:])])
 
 
 def _paired(sweep_dir: Path, best: Mapping[str, Any], other: Mapping[str, Any],
-            primary: str) -> str:
+            primary: str) -> Markup:
     """``engine compare`` of the best job against another, or why they cannot be compared."""
-    title = f"<h3>Job {escape(best['job'])} against job {escape(other['job'])}</h3>"
     try:
         comparison = compare_runs(sweep_dir / best["job"], sweep_dir / other["job"],
                                   metric=primary)
     except EngineError as error:
-        return title + paragraph(f"Not compared: {escape(str(error))}")
+        return render(TEMPLATE, "paired", best=best["job"], other=other["job"], error=str(error),
+                      rows=[], verdict="")
     rows = [[result.test, first, second, result.difference,
              f"[{number(result.low)}, {number(result.high)}]", result.p_value]
             for result, first, second in comparison.results]
-    return (title + table(["test", f"job {best['job']}", f"job {other['job']}",
-                           "difference", "95% interval", "p-value"], rows, sortable=False)
-            + paragraph(escape(comparison.verdict)))
+    return render(TEMPLATE, "paired", best=best["job"], other=other["job"], error="", rows=rows,
+                  verdict=comparison.verdict)

@@ -1,6 +1,7 @@
 """Render a report in headless Chromium (Debian's chromium package) with Playwright.
 
-What a reader would notice: the screenshot, images that did not load, and script errors.
+What a reader would notice: the screenshot, images that did not load, script errors, and any
+script the report's data smuggled in (a dialog, an element that is not the engine's own).
 """
 
 from __future__ import annotations
@@ -25,9 +26,29 @@ class Rendered:
     svg_count: int
     headings: list[str]
     sorted_first_cells: list[str]
+    dialogs: list[str]
+    foreign: list[str]
+    text: str
 
 
 REQUIRE_VARIABLE = "ENGINE_REQUIRE_BROWSER"
+
+# What no report of the engine's has: a script besides the sorting one, an image not embedded, an
+# iframe, an event-handler attribute, or the mark a smuggled script would leave on the window.
+FOREIGN_MARKUP = """() => {
+  const found = [];
+  if (window.__pwned !== undefined) found.push("window.__pwned = " + window.__pwned);
+  if (document.scripts.length !== 1) found.push(document.scripts.length + " scripts");
+  for (const element of document.querySelectorAll("*")) {
+    const tag = element.tagName.toLowerCase();
+    if (tag === "iframe" || tag === "object" || tag === "embed") found.push(tag);
+    if (tag === "img" && !element.getAttribute("src").startsWith("data:image/png;base64,"))
+      found.push("img " + element.getAttribute("src"));
+    for (const attribute of element.attributes)
+      if (attribute.name.startsWith("on")) found.push(tag + " " + attribute.name);
+  }
+  return found;
+}"""
 
 
 def chromium() -> str:
@@ -54,8 +75,12 @@ def render(report: Path, screenshot: Path) -> Rendered:
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: errors.append(message.text)
                 if message.type == "error" else None)
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(report.resolve().as_uri())
         page.wait_for_load_state("load")
+        foreign = page.evaluate(FOREIGN_MARKUP)
+        text = page.inner_text("body")
         broken = page.evaluate(
             "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
             ".map(i => i.alt || i.src.slice(0, 40))")
@@ -72,4 +97,5 @@ def render(report: Path, screenshot: Path) -> Rendered:
                 ".map(r => r.children[1].textContent)")
         page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
-    return Rendered(screenshot, broken, errors, svg_count, headings, sorted_cells)
+    return Rendered(screenshot, broken, errors, svg_count, headings, sorted_cells, dialogs,
+                    foreign, text)

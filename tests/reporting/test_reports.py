@@ -1,4 +1,5 @@
-"""Each report, rendered in headless Chromium: a screenshot, no broken image, no script error."""
+"""Each report, rendered in headless Chromium: a screenshot, no broken image, no script error,
+no dialog and no markup that is not the engine's own."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.reporting.browser import Rendered, render
 def check_renders(report: Path, screenshot: Path, sections: set[str]) -> Rendered:
     rendered = render(report, screenshot)
     assert rendered.errors == []
+    assert rendered.dialogs == [] and rendered.foreign == []
     assert rendered.broken_images == []
     assert sections <= set(rendered.headings), rendered.headings
     assert screenshot.stat().st_size > 20_000  # a real page, not a blank one
