@@ -178,6 +178,21 @@ def test_routed_parameters_reach_module_and_optimizer_and_survive_clone() -> Non
     assert len(copy.module_.hidden) == 3
 
 
+def test_the_epoch_callback_gets_each_epochs_loss_and_survives_clone_and_pickle() -> None:
+    X, y = rings(300)
+    seen: list[tuple[int, float]] = []
+    model = TorchClassifier(**{**FAST, "max_epochs": 5}, patience=None,
+                            epoch_callback=lambda epoch, loss: seen.append((epoch, loss)))
+    copy = clone(model)
+    assert copy.get_params()["epoch_callback"] is model.epoch_callback
+    copy.fit(X, y)
+    assert [epoch for epoch, _ in seen] == list(range(5))
+    assert [loss for _, loss in seen] == copy.validation_loss_
+    restored = pickle.loads(pickle.dumps(copy.set_params(epoch_callback=None)))
+    assert restored.epoch_callback is None
+    np.testing.assert_array_equal(restored.predict_proba(X), copy.predict_proba(X))
+
+
 @pytest.mark.parametrize(("params", "message"), [
     ({"module__widht": 8}, r"'module__widht': TabularMLP has no parameter 'widht'\. "
                            r"Did you mean 'module__width'\?"),

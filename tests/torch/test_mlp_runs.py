@@ -115,6 +115,7 @@ def test_a_hopeless_learning_rate_is_pruned_on_epochs(run) -> None:
     assert (pruned["pruned_at_step"] < 19).all()  # an epoch of the first fold, not a fold
     best = json.loads((result.run_dir / "tuning" / "best.json").read_text())
     assert best["best_params"]["lr"] == 0.01
+    assert load_bundle(result.run_dir).pipeline[-1].epoch_callback is None  # no trial kept
 
 
 def test_a_diverging_trial_fails_cleanly_and_the_search_goes_on(run) -> None:

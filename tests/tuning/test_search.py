@@ -13,7 +13,7 @@ import pytest
 
 from engine.errors import ConfigError, EngineError
 from engine.experiment import RunResult
-from engine.tuning.reporting import listening, report_progress
+from engine.tuning.progress import EpochReporter
 from tests.conftest import FAST
 
 Run = Callable[..., RunResult]
@@ -174,18 +174,16 @@ def test_the_time_budget_is_honoured_within_5_percent_or_one_trial(run: Run) -> 
     assert len(trials(result)) > 3
 
 
-def test_the_epoch_hook_prunes_through_the_running_trial() -> None:
+def test_the_epoch_reporter_prunes_its_trial_on_a_worse_loss() -> None:
     study = optuna.create_study(direction="maximize",
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
     good = study.ask()
-    with listening(good, "epochs"):
-        for epoch in range(3):
-            report_progress(0.9, epoch)
+    for epoch in range(3):
+        EpochReporter(good)(epoch, 0.1)
     study.tell(good, 0.9)
     bad = study.ask()
-    with listening(bad, "epochs"), pytest.raises(optuna.TrialPruned, match="step 0"):
-        report_progress(0.1, 0)
-    report_progress(0.1, 0)  # outside a search: nothing happens
+    with pytest.raises(optuna.TrialPruned, match="step 0"):
+        EpochReporter(bad)(0, 0.9)  # a higher loss: a lower score than the median
 
 
 def test_the_search_record_lands_in_metrics_json(run: Run) -> None:
@@ -199,7 +197,7 @@ def test_auto_prunes_a_network_on_epochs_unless_the_search_spans_families() -> N
     from sklearn.linear_model import LogisticRegression
 
     from engine.models.torch import TorchClassifier
-    from engine.tuning.reporting import resolve_prune_on
+    from engine.tuning.progress import resolve_prune_on
 
     assert resolve_prune_on("auto", TorchClassifier()) == "epochs"
     assert resolve_prune_on("auto", LogisticRegression()) == "folds"

@@ -3,7 +3,10 @@
 The constructor only stores its arguments; ``fit`` builds ``module_`` from ``module`` (a class)
 with ``n_features``, ``n_outputs`` and every ``module__*`` parameter, and the optimizer with
 ``lr``, ``weight_decay`` and every ``optimizer__*`` parameter, so a tuner reaches any knob
-through ``set_params`` (``model__module__width`` in the engine's Pipeline).
+through ``set_params`` (``model__module__width`` in the engine's Pipeline). ``epoch_callback``,
+when given, is called as ``epoch_callback(epoch, loss)`` after each epoch with the loss early
+stopping uses (the tuner's pruning hook); it is a plain parameter, so clear it before pickling a
+model fitted with one that cannot be pickled.
 
 Pickling keeps the constructor parameters and the weights as a ``torch.save``'d state dict;
 unpickling rebuilds the module from its class and loads the weights with
@@ -13,6 +16,7 @@ unpickling rebuilds the module from its class and loads the weights with
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
@@ -33,7 +37,6 @@ from engine.errors import ConfigError, did_you_mean
 from engine.models.torch.devices import PRECISIONS, amp_dtype, resolve_device
 from engine.models.torch.loop import SCHEDULES, LoopSettings, forward_all, train_module
 from engine.models.torch.mlp import TabularMLP
-from engine.tuning.reporting import report_progress
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 ROUTES = ("module", "optimizer")
@@ -47,7 +50,8 @@ class TorchEstimator(BaseEstimator):
     """What the classifier and the regressor share: parameters, routing, fitting, pickling."""
 
     reports_epochs = True
-    """Each epoch's validation score goes to the running Optuna trial (``tune.prune_on``)."""
+    """Each epoch's loss goes to ``epoch_callback``, so the tuner can prune on epochs
+    (``tune.prune_on``)."""
 
     takes_feature_frame = True
     """The engine hands this model its features as a DataFrame, so code columns keep their
@@ -70,6 +74,7 @@ class TorchEstimator(BaseEstimator):
         "compile": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "epoch_callback": [callable, None],
     }
 
     def __init__(
@@ -91,6 +96,7 @@ class TorchEstimator(BaseEstimator):
         compile: bool = False,
         random_state: int | None = None,
         verbose: int = 0,
+        epoch_callback: Callable[[int, float], None] | None = None,
         **routed: Any,
     ) -> None:
         self.module = module
@@ -109,6 +115,7 @@ class TorchEstimator(BaseEstimator):
         self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
+        self.epoch_callback = epoch_callback
         self._routed = routed  # module__* and optimizer__*, stored unchanged
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -188,7 +195,7 @@ class TorchEstimator(BaseEstimator):
                 trained, loss_fn.to(self.device_), optimizer,
                 (X_all[train], y_all[train]),
                 None if valid is None else (X_all[valid], y_all[valid]),
-                settings, generator, on_epoch=lambda epoch, loss: report_progress(-loss, epoch))
+                settings, generator, on_epoch=self.epoch_callback)
         self.module_.eval()
         self.train_loss_ = history.train_loss
         self.validation_loss_ = history.valid_loss

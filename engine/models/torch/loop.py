@@ -3,7 +3,7 @@
 Each epoch shuffles row indices on the device, slices each batch out of the resident tensors,
 and only syncs with the host once per epoch (the summed loss, checked for NaN). After each epoch
 the validation loss drives early stopping (the best weights are restored), the plateau schedule
-and the pruning hook.
+and the epoch callback (the tuner's pruning hook).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def train_module(
     valid: tuple[torch.Tensor, torch.Tensor] | None,
     settings: LoopSettings,
     generator: torch.Generator,
-    on_epoch: Callable[[int, float], None] = lambda epoch, loss: None,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> History:
     """Train ``module`` in place; ``on_epoch(epoch, loss)`` gets the loss early stopping uses."""
     X, y = train
@@ -116,7 +116,8 @@ def train_module(
                 best_state = copy.deepcopy(module.state_dict())
         else:
             waited += 1
-        on_epoch(epoch, loss)
+        if on_epoch is not None:
+            on_epoch(epoch, loss)
         if settings.patience is not None and waited > settings.patience:
             break
     if best_state is not None:
