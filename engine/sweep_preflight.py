@@ -7,10 +7,16 @@ checked once instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra._internal.hydra import Hydra
+from hydra._internal.utils import create_config_search_path
+from hydra.core.config_search_path import SearchPathQuery
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
@@ -23,18 +29,23 @@ from engine.experiment import validate_spec
 from engine.tuning.sweep_space import params_overrides, parse_sweep
 
 
-def preflight_sweep(overrides: Sequence[str]) -> int:
-    """Compose and validate each job's config (each probe, for Optuna); return how many."""
+def preflight_sweep(overrides: Sequence[str], *, config_dir: str | None = None,
+                    config_name: str = CONFIG_NAME) -> int:
+    """Compose and validate each job's config (each probe, for Optuna); return how many.
+
+    ``config_dir`` and ``config_name`` are the command line's ``--config-dir`` and
+    ``--config-name``: the user's own group files and primary config, found as Hydra finds them.
+    """
     parsed = OverridesParser.create().parse_overrides(list(overrides))
-    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+    with _initialize(config_dir):
         if uses_optuna_sweeper(parsed):
-            jobs, label = optuna_probe_jobs(parsed), "optuna sweep check"
+            jobs, label = optuna_probe_jobs(parsed, config_name), "optuna sweep check"
         else:
             jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
             label = "sweep job"
         for number, job in enumerate(jobs):
             try:
-                cfg = _compose(job)
+                cfg = _compose(config_name, job)
                 choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
                 validate_spec(spec_from_hydra(cfg, choices))
             except (EngineError, HydraException) as error:
@@ -49,16 +60,36 @@ def uses_optuna_sweeper(overrides: Sequence[Override]) -> bool:
     return any(o.key_or_group == "hydra/sweeper" and o.value() == "optuna" for o in overrides)
 
 
-def optuna_probe_jobs(overrides: Sequence[Override]) -> list[list[str]]:
+def optuna_probe_jobs(overrides: Sequence[Override],
+                      config_name: str = CONFIG_NAME) -> list[list[str]]:
     """The Optuna sweep's probes: its space is the sweeper's ``params`` and the sweep overrides."""
     fixed = [str(o.input_line) for o in overrides if not o.is_sweep_override()]
     try:
-        params = _compose(fixed).hydra.sweeper.params
+        params = _compose(config_name, fixed).hydra.sweeper.params
     except HydraException as error:
         raise ConfigError(f"{user_message(error)} No job was started.") from None
     space = parse_sweep([*params_overrides(params), *(str(o.input_line) for o in overrides)])
     return space.probe_jobs()
 
 
-def _compose(job: Sequence[str]) -> DictConfig:
-    return compose(CONFIG_NAME, overrides=list(job), return_hydra_config=True)
+@contextmanager
+def _initialize(config_dir: str | None) -> Iterator[None]:
+    """Hydra set up as the CLI sets it up: the engine's conf/, and ``--config-dir`` after it
+    (where an installed engine's user keeps their own group files)."""
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        if config_dir is not None:
+            directory = Path(config_dir).resolve()
+            if not directory.is_dir():
+                raise ConfigError(f"--config-dir {config_dir}: no such directory ({directory}). "
+                                  "Give the folder that holds your config groups, e.g. "
+                                  "--config-dir my_conf for my_conf/model/my_model.yaml.")
+            search_path = create_config_search_path(str(CONFIG_DIR))
+            search_path.prepend(provider="command-line", path=f"file://{directory}",
+                                anchor=SearchPathQuery(provider="schema"))
+            GlobalHydra.instance().clear()
+            Hydra.create_main_hydra2(task_name="app", config_search_path=search_path)
+        yield
+
+
+def _compose(config_name: str, job: Sequence[str]) -> DictConfig:
+    return compose(config_name, overrides=list(job), return_hydra_config=True)

@@ -1,7 +1,8 @@
 """Hydra instantiates sweepers only from the ``hydra_plugins`` package: the engine's is named here.
 
-conf/hydra/sweeper/optuna.yaml targets this class; the code is engine.tuning.sweeper. Hydra imports
-this module on every start, so it must stay light (no Optuna import).
+engine/conf/hydra/sweeper/optuna.yaml targets this class; the code is engine.tuning.sweeper. Hydra
+imports this module on every start, so it must stay light (no Optuna import). ``hydra_plugins`` is
+a namespace package (no ``__init__.py``), as Hydra requires, and ships in the wheel beside engine.
 """
 
 from __future__ import annotations

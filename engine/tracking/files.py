@@ -11,7 +11,7 @@ from typing import Any
 
 def default_output_dir() -> Path:
     """Where runs land when no config says otherwise: ``$ENGINE_OUTPUT_DIR``, else ``outputs``
-    (as ``conf/paths/default.yaml`` resolves ``paths.output_dir``), for verbs that compose no
+    (as ``engine/conf/paths/default.yaml`` resolves ``paths.output_dir``), for verbs that compose no
     config."""
     return Path(os.environ.get("ENGINE_OUTPUT_DIR", "outputs"))
 

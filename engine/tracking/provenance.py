@@ -26,7 +26,8 @@ def package_versions() -> dict[str, str]:
 
 
 def git_state(directory: Path) -> dict[str, Any]:
-    """The commit checked out in ``directory`` and whether the work tree has changes."""
+    """The commit checked out in ``directory`` and whether the work tree has changes; both
+    ``None`` outside a git repository or without git (an installed engine run anywhere)."""
 
     def git(*args: str) -> str | None:
         try:

@@ -1,0 +1,279 @@
+"""The engine as a user installs it: a built wheel, and ``pip install .`` (not editable), each in a
+fresh virtual environment, run from a directory outside the checkout.
+
+The slow tests take minutes (the wheel environment installs every dependency, torch included);
+plain ``pytest`` leaves them out and ``pytest -m slow`` runs them. The source install reuses the
+wheel environment's dependencies (``pip install --no-deps``), but the engine it runs is its own:
+``test_the_engine_comes_from_the_environment`` checks where ``engine`` and ``hydra_plugins`` load
+from.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ConfigError
+from engine.sweep_preflight import preflight_sweep
+from tests.conftest import REPO
+
+CONF = REPO / "engine" / "conf"
+# What a build does not need from the working tree: VCS data, environments, caches, build output.
+NOT_SOURCES = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "build", "dist", "outputs",
+                                     "multirun")
+# The engine's own environment variables, which would point runs away from the defaults.
+ENGINE_VARIABLES = ("ENGINE_OUTPUT_DIR", "ENGINE_SHARED_DATA", "ENGINE_TRACEBACK",
+                    "ENGINE_REGISTRY")
+INSTALL_TIMEOUT = 1800
+USER_MODEL = """\
+_target_:
+  classification: sklearn.linear_model.LogisticRegression
+C: 0.5
+max_iter: 500
+"""
+
+
+def run_checked(command: Sequence[str | Path], *, cwd: Path | None = None,
+                env: dict[str, str] | None = None,
+                timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``command``; fail the test with its output when it exits non-zero."""
+    done = subprocess.run([str(part) for part in command], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(map(str, command))}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def make_venv(directory: Path) -> Path:
+    """A new virtual environment with nothing installed; its Python."""
+    run_checked([sys.executable, "-m", "venv", directory])
+    return directory / "bin" / "python"
+
+
+def site_packages(python: Path) -> Path:
+    done = run_checked([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    return Path(done.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working tree's sources in a fresh folder: building writes nothing into the checkout,
+    and no stale file in its build/ folder can reach the wheel."""
+    copy = tmp_path_factory.mktemp("sources") / "engine"
+    shutil.copytree(REPO, copy, symlinks=True, ignore=NOT_SOURCES)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def wheel(sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel ``python -m build --wheel`` makes (in an isolated build environment)."""
+    out = tmp_path_factory.mktemp("dist")
+    run_checked([sys.executable, "-m", "build", "--wheel", "--outdir", out, sources],
+                timeout=INSTALL_TIMEOUT)
+    (built,) = out.glob("engine-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def wheel_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh environment holding the wheel and the dependencies pip resolved for it."""
+    python = make_venv(tmp_path_factory.mktemp("wheel_env") / "venv")
+    run_checked([python, "-m", "pip", "install", "--quiet", wheel], timeout=INSTALL_TIMEOUT)
+    return python
+
+
+@pytest.fixture(scope="module")
+def source_python(sources: Path, wheel_python: Path,
+                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh environment holding ``pip install .`` (built from the sources, not editable); the
+    dependencies come from the wheel environment, after its own site-packages."""
+    python = make_venv(tmp_path_factory.mktemp("source_env") / "venv")
+    run_checked([python, "-m", "pip", "install", "--quiet", "--no-deps", sources],
+                timeout=INSTALL_TIMEOUT)
+    (site_packages(python) / "dependencies.pth").write_text(
+        f"import site; site.addsitedir({str(site_packages(wheel_python))!r})\n")
+    return python
+
+
+@dataclass(frozen=True)
+class Installed:
+    """An environment with the engine installed, and a working directory outside the checkout."""
+
+    python: Path
+    workdir: Path
+
+    @property
+    def prefix(self) -> Path:
+        return self.python.parent.parent
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """This process's environment without what would point Python at the checkout or runs
+        away from their defaults."""
+        environment = {name: value for name, value in os.environ.items()
+                       if name not in (*ENGINE_VARIABLES, "PYTHONPATH", "VIRTUAL_ENV")}
+        # Runs record the git state of the directory they start in: none here, wherever tmp is.
+        return environment | {"COLUMNS": "200",
+                              "GIT_CEILING_DIRECTORIES": str(self.workdir.parent)}
+
+    def run(self, *args: str | Path, script: bool = False) -> subprocess.CompletedProcess[str]:
+        """``python -m engine ARGS`` (or the ``engine`` console script) from the work directory."""
+        command = [self.python.parent / "engine"] if script else [self.python, "-m", "engine"]
+        return subprocess.run([str(part) for part in [*command, *args]], cwd=self.workdir,
+                              env=self.environment, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module", params=["wheel", "source"])
+def installed(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel's environment, then the one ``pip install .`` made."""
+    python_fixture = f"{request.param}_python"
+    return Installed(request.getfixturevalue(python_fixture), tmp_path_factory.mktemp("work"))
+
+
+@pytest.fixture(scope="module")
+def default_run(installed: Installed) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``python -m engine`` with no overrides: the default experiment, and its run directory."""
+    done = installed.run()
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (installed.workdir / "outputs" / "runs").iterdir()
+    return done, run_dir
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_every_config_template_and_the_sweeper_plugin(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package_data = [*CONF.rglob("*.yaml"), *(REPO / "engine/reporting/templates").glob("*.html")]
+    assert len(package_data) > 50
+    missing = {path.relative_to(REPO).as_posix() for path in package_data} - names
+    assert not missing
+    assert "hydra_plugins/engine_optuna_sweeper.py" in names
+    # Hydra finds plugins only in a namespace package: an __init__.py would hide other plugins.
+    assert "hydra_plugins/__init__.py" not in names
+    assert not [name for name in names if name.startswith(("tests/", "conf/", "sweeps/"))]
+
+
+@pytest.mark.slow
+def test_the_engine_comes_from_the_environment(installed: Installed) -> None:
+    done = run_checked(
+        [installed.python, "-c",
+         "import engine, hydra_plugins.engine_optuna_sweeper as plugin\n"
+         "print(engine.__file__); print(plugin.__file__)"],
+        cwd=installed.workdir, env=installed.environment)
+    engine_file, plugin_file = map(Path, done.stdout.split())
+    site = site_packages(installed.python)
+    assert engine_file == site / "engine" / "__init__.py"
+    assert plugin_file == site / "hydra_plugins" / "engine_optuna_sweeper.py"
+
+
+@pytest.mark.slow
+def test_help_lists_every_config_group_and_option(installed: Installed) -> None:
+    done = installed.run("--help", script=True)
+    assert done.returncode == 0, done.stderr
+    groups = sorted(path.name for path in CONF.iterdir() if path.is_dir() and path.name != "hydra")
+    assert len(groups) >= 9
+    lines = {line.split(":")[0]: line for line in done.stdout.splitlines() if ": " in line}
+    for group in groups:
+        options = sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+        assert lines.get(group) == f"{group}: {', '.join(options)}"
+    assert "python -m engine predict RUN_DIR INPUT" in done.stdout
+
+
+@pytest.mark.slow
+def test_default_experiment_writes_metrics_predictions_and_report(
+        default_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, run_dir = default_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["primary"] == "roc_auc"
+    assert 0.95 < metrics["objective"] <= 1.0
+    assert len(list(csv.DictReader((run_dir / "predictions.csv").open()))) == 114
+    assert (run_dir / "model" / "pipeline.joblib").is_file()
+    report = (run_dir / "report.html").read_text()
+    assert "roc_auc" in report and "none (not run in a git repository)" in report
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["git"] == {"commit": None, "dirty": None}
+    assert run["packages"]["engine"] == "0.1.0"
+    assert str(run_dir) in done.stdout
+
+
+@pytest.mark.slow
+def test_predict_writes_one_prediction_per_row(
+        installed: Installed, default_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, run_dir = default_run
+    rows = installed.workdir / "rows.csv"
+    run_checked([installed.python, "-c",
+                 "from sklearn.datasets import load_breast_cancer\n"
+                 f"load_breast_cancer(as_frame=True).data.head(20).to_csv({str(rows)!r}, "
+                 "index=False)"])
+    out = installed.workdir / "predicted.csv"
+    done = installed.run("predict", run_dir, rows, "-o", out)
+    assert done.returncode == 0, done.stderr
+    predictions = list(csv.DictReader(out.open()))
+    assert len(predictions) == 20
+    assert {row["prediction"] for row in predictions} <= {"0", "1"}
+    assert all(0.0 <= float(row["proba_1"]) <= 1.0 for row in predictions)
+
+
+def sweep_rows(installed: Installed,
+               done: subprocess.CompletedProcess[str]) -> list[dict[str, str]]:
+    """The leaderboard rows of the one sweep that ran, after checking it exited 0."""
+    assert done.returncode == 0, done.stderr
+    (sweep_dir,) = (installed.workdir / "outputs" / "multiruns").iterdir()
+    rows = list(csv.DictReader((sweep_dir / "leaderboard.csv").open()))
+    shutil.rmtree(sweep_dir)  # the next sweep's directory is then the only one
+    return rows
+
+
+@pytest.mark.slow
+def test_sweep_runs_and_ranks_both_jobs(installed: Installed) -> None:
+    rows = sweep_rows(installed, installed.run("-m", "model=logistic_regression,dummy",
+                                               script=True))
+    assert [(row["model"], row["status"]) for row in rows] == [
+        ("logistic_regression", "ok"), ("dummy", "ok")]
+    assert float(rows[0]["cv_mean"]) > 0.95 > float(rows[1]["cv_mean"])
+
+
+@pytest.mark.slow
+def test_a_users_group_file_joins_through_config_dir(installed: Installed) -> None:
+    write_user_model(installed.workdir / "my_conf")
+    rows = sweep_rows(installed, installed.run(
+        "-m", "--config-dir", "my_conf", "model=my_logistic,dummy", "dataset=iris"))
+    assert {(row["model"], row["status"]) for row in rows} == {
+        ("my_logistic", "ok"), ("dummy", "ok")}
+    done = installed.run("hydra.searchpath=[file://my_conf]", "model=my_logistic",
+                         "dataset=iris", "report=false")
+    assert done.returncode == 0, done.stderr
+    assert "my_logistic on iris" in done.stdout
+
+
+def write_user_model(directory: Path) -> Path:
+    """``directory/model/my_logistic.yaml``: a config group file of the user's own."""
+    (directory / "model").mkdir(parents=True)
+    (directory / "model" / "my_logistic.yaml").write_text(USER_MODEL)
+    return directory
+
+
+def test_sweep_preflight_finds_group_files_in_the_users_config_dir(tmp_path: Path) -> None:
+    user_conf = str(write_user_model(tmp_path / "my_conf"))
+    assert preflight_sweep(["model=my_logistic,dummy"], config_dir=user_conf) == 2
+    with pytest.raises(ConfigError, match="no such option in config group 'model'"):
+        preflight_sweep(["model=my_logistic,dummy"])
+    with pytest.raises(ConfigError, match=r"--config-dir .*nowhere: no such directory"):
+        preflight_sweep(["model=dummy"], config_dir=str(tmp_path / "nowhere"))
+
+
+def test_sweep_preflight_composes_the_users_primary_config(tmp_path: Path) -> None:
+    user_conf = str(write_user_model(tmp_path / "my_conf"))
+    (tmp_path / "my_conf" / "my_experiment.yaml").write_text(
+        "defaults:\n  - config\n  - override model: my_logistic\n  - _self_\nn_jobs: 0\n")
+    with pytest.raises(ConfigError, match=r"sweep job 0 \(dataset=iris\): .*0 workers"):
+        preflight_sweep(["dataset=iris,wine"], config_dir=user_conf, config_name="my_experiment")
