@@ -39,12 +39,13 @@ def cross_validate_pipeline(
     X: pd.DataFrame,
     y: np.ndarray,
     *,
-    cv: BaseCrossValidator,
+    cv: BaseCrossValidator | Sequence[tuple[np.ndarray, np.ndarray]],
     groups: np.ndarray | None,
     metrics: MetricSet,
     n_jobs: int,
 ) -> CVScores:
-    """Fit a fresh copy of the whole Pipeline inside every fold and score its validation rows."""
+    """Fit a fresh copy of the whole Pipeline inside every fold and score its validation rows;
+    ``cv`` is a splitter or the folds it made."""
     result = cross_validate(
         pipeline,
         X,

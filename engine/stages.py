@@ -1,0 +1,267 @@
+"""The stages of one experiment, each a plain function of the run plan and the stage before.
+
+    load_and_check -> make_plan -> select (CV or search) -> fit -> evaluate -> overfitting
+    -> save (metrics, bundle, exports, deploy targets, run record)
+
+:func:`engine.experiment.run_experiment` strings them together in that order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from sklearn.pipeline import Pipeline
+
+from engine.config.spec import ExperimentSpec
+from engine.data.dataset import Dataset
+from engine.data.quality import check_quality
+from engine.data.sources import load_dataset
+from engine.data.splits import seeded_sample
+from engine.deploy.batch_predict import prediction_columns
+from engine.deploy.bundle import BUNDLE_DIR, save_bundle
+from engine.deploy.delivery import deliver
+from engine.deploy.exports import export_model
+from engine.deploy.schema import infer_schema
+from engine.evaluation.bootstrap import holdout_intervals
+from engine.evaluation.decision_threshold import check_threshold_task
+from engine.evaluation.final_fit import fit_final_model
+from engine.evaluation.holdout_evaluation import evaluate_holdout
+from engine.evaluation.metrics import MetricSet
+from engine.evaluation.overfitting import OVERFITTING_ROWS, overfitting_record
+from engine.evaluation.responses import Responses
+from engine.evaluation.scoring import cross_validate_pipeline, score_holdout, score_responses
+from engine.features.preprocessor import text_columns
+from engine.models.estimators import build_estimator
+from engine.run_plan import RunPlan
+from engine.tracking.files import write_json
+from engine.tracking.provenance import git_state, package_versions
+from engine.tracking.records import BundleMetadata, MetricsRecord
+from engine.tuning.search import run_search
+
+
+class Clock:
+    """Seconds per stage for run.json's ``timing``: each ``lap`` since the one before."""
+
+    def __init__(self) -> None:
+        self.started = self.mark = time.perf_counter()
+        self.timing: dict[str, Any] = {}
+
+    def lap(self, name: str, seconds: float | None = None) -> None:
+        """Record the seconds since the last lap under ``name`` (or ``seconds``, measured by
+        the stage itself)."""
+        now = time.perf_counter()
+        self.timing[name] = now - self.mark if seconds is None else seconds
+        self.mark = now
+
+    def total(self) -> dict[str, Any]:
+        return {**self.timing, "total_seconds": time.perf_counter() - self.started}
+
+
+@dataclass
+class Selection:
+    """The chosen Pipeline (the search's best, or the configured one) and its CV scores."""
+
+    pipeline: Pipeline
+    model_name: str
+    cv: dict[str, Any]
+    finish: Callable[[], dict[str, Any]] = field(default=dict)
+    """Ends the search (its plots' warnings land in run.json); returns its record."""
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The final Pipeline, fitted on the training rows, and what the fit decided."""
+
+    pipeline: Pipeline
+    decision: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Scores on the test rows, their intervals, and the evaluation record."""
+
+    scores: dict[str, float]
+    intervals: dict[str, dict[str, float]]
+    evaluated: dict[str, Any]
+
+
+def load_and_check(spec: ExperimentSpec, run_dir: Path, console: Console,
+                   data: Dataset | None = None) -> Dataset:
+    """Load the dataset (unless given), run the quality checks, write data_report.json; fail as
+    configured."""
+    data = data or load_dataset(spec.dataset, seed=spec.seed)
+    console.print(
+        f"[bold]{data.name}[/bold]: {len(data.X)} rows × {data.X.shape[1]} columns, "
+        f"{data.task} task"
+    )
+    report = check_quality(data, spec.quality, seed=spec.seed)
+    write_json(run_dir / "data_report.json", report.to_dict())
+    _print_findings(console, report.findings)
+    report.raise_for_failures(spec.quality.fail_on)
+    return data
+
+
+def select(plan: RunPlan, run_dir: Path, console: Console) -> Selection:
+    """The search's best Pipeline when tuning, else the configured one with its CV scores."""
+    spec = plan.spec
+    if not spec.tune.searching:
+        return Selection(plan.pipeline, spec.model.name, cross_validate(plan, run_dir, console))
+    for family in spec.candidates.values():
+        build_estimator(family, plan.data.task, spec.allowed_targets)  # one that cannot fit
+    search = run_search(spec, spec.tune, X=plan.X_train, y=plan.y_train, folds=plan.folds,
+                        task=plan.data.task, metrics=plan.metrics, families=spec.candidates,
+                        run_dir=run_dir, console=console)
+    pipeline = plan.pipeline.set_params(**search.pipeline_params)
+    if plan.evaluation.threshold:  # the search may have picked a family without probabilities
+        check_threshold_task(plan.evaluation.threshold, plan.data.task,
+                             plan.has_probabilities(pipeline))
+    folds = pd.DataFrame({name: scores["folds"] for name, scores in search.cv.items()})
+    folds.rename_axis("fold").to_csv(run_dir / "cv_scores.csv")
+    model_name = search.record["best_params"].get("model", spec.model.name)
+    return Selection(pipeline, model_name, search.cv, finish=search.finish)
+
+
+def cross_validate(plan: RunPlan, run_dir: Path, console: Console) -> dict[str, Any]:
+    """CV scores on the training rows (written to cv_scores.csv); empty when CV is off."""
+    if plan.cv is None:
+        return {}
+    with console.status(f"cross-validating {plan.spec.model.name} ({len(plan.folds)} folds)"):
+        scores = cross_validate_pipeline(
+            plan.pipeline, plan.X_train, plan.y_train, cv=plan.folds, groups=None,
+            metrics=plan.metrics, n_jobs=plan.spec.n_jobs,
+        )
+    scores.folds.to_csv(run_dir / "cv_scores.csv")
+    return scores.summary()
+
+
+def fit(plan: RunPlan, selection: Selection, repeats: int = 1) -> tuple[Fitted, list[float]]:
+    """The selected Pipeline fitted ``repeats`` times on the training rows (calibrated and
+    thresholded as declared); the last fit, and each fit's seconds."""
+    seconds = []
+    for _ in range(repeats):
+        mark = time.perf_counter()
+        fitted, decision = fit_final_model(
+            selection.pipeline, plan.X_train, plan.y_train, settings=plan.evaluation,
+            classes=plan.classes, cv=plan.cv, groups=plan.groups, seed=plan.spec.seed)
+        seconds.append(time.perf_counter() - mark)
+    return Fitted(fitted, decision), seconds
+
+
+def evaluate(plan: RunPlan, fitted: Fitted, run_dir: Path) -> HeldOut:
+    """Held-out scores, their bootstrap intervals and the evaluation record; the test rows'
+    predictions go to predictions.csv. Empty without a test split."""
+    if not len(plan.test_idx):
+        return HeldOut({}, {}, {})
+    X_test, y_test = plan.data.X.iloc[plan.test_idx], plan.y[plan.test_idx]
+    pipeline = fitted.pipeline
+    # Transform the test rows once and run each prediction method once: the scores, their
+    # intervals, the evaluation and the predictions file share the responses.
+    responses = Responses(pipeline[-1], pipeline[:-1].transform(X_test))
+    frame = pd.DataFrame({"row": X_test.index,
+                          "y_true": plan.data.y.iloc[plan.test_idx].to_numpy()})
+    predictions = prediction_columns(responses, plan.classes)
+    pd.concat([frame, predictions], axis=1).to_csv(run_dir / "predictions.csv", index=False)
+    bootstrap = plan.bootstrap
+    intervals = (holdout_intervals(responses, y_test, plan.metrics.scorers, bootstrap)
+                 if bootstrap.resamples else {})
+    evaluated = evaluate_holdout(pipeline, X_test, y_test, responses, task=plan.data.task,
+                                 classes=plan.classes, metrics=plan.metrics,
+                                 settings=plan.evaluation, bootstrap=bootstrap)
+    return HeldOut(score_responses(responses, y_test, plan.metrics), intervals, evaluated)
+
+
+def overfitting(plan: RunPlan, selection: Selection, fitted: Fitted,
+                held_out: HeldOut) -> dict[str, Any]:
+    """The primary score on a seeded sample of training rows, beside CV's and the test's."""
+    primary = plan.metrics.primary
+    sample = seeded_sample(len(plan.train_idx), OVERFITTING_ROWS, plan.spec.seed,
+                           strata=plan.y_train if plan.classes else None)
+    rows = plan.train_idx[sample]
+    train = score_holdout(fitted.pipeline, plan.data.X.iloc[rows], plan.y[rows],
+                          MetricSet(primary, (primary,)))[primary]
+    return overfitting_record(primary, train,
+                              selection.cv[primary]["mean"] if selection.cv else None,
+                              held_out.scores.get(primary), plan.spec.metrics.overfitting.max_gap,
+                              train_rows=len(rows))
+
+
+def metrics_record(plan: RunPlan, selection: Selection, fitted: Fitted, held_out: HeldOut,
+                   overfit: dict[str, Any], tuning: dict[str, Any]) -> MetricsRecord:
+    """metrics.json's content: the scores that decide, and how they were measured."""
+    primary = plan.metrics.primary
+    objective = (float(selection.cv[primary]["mean"]) if selection.cv
+                 else float(held_out.scores.get(primary, np.nan)))
+    return MetricsRecord.model_validate({
+        "task": plan.data.task,
+        "primary": primary,
+        "objective": objective,
+        "objective_source": "cv_mean" if selection.cv else "test",
+        "cv": selection.cv,
+        "test": held_out.scores,
+        "test_intervals": held_out.intervals,
+        "bootstrap": {"method": "percentile", **asdict(plan.bootstrap)},
+        "overfitting": overfit,
+        "n_train": len(plan.train_idx),
+        "n_test": len(plan.test_idx),
+        "classes": plan.classes,
+        **({"tuning": tuning} if tuning else {}),
+        **({"decision": fitted.decision} if fitted.decision else {}),
+    })
+
+
+def save(plan: RunPlan, selection: Selection, fitted: Fitted, held_out: HeldOut,
+         run_dir: Path, project_dir: Path) -> dict[str, Any]:
+    """The bundle (pipeline, schema, metadata with provenance), the exports and the deploy
+    targets; what run.json records of them, provenance included."""
+    spec, data = plan.spec, plan.data
+    provenance = {"packages": package_versions(), "git": git_state(project_dir)}
+    schema = infer_schema(data.X, text_columns=text_columns(spec.features.model_dump()))
+    save_bundle(run_dir / BUNDLE_DIR, fitted.pipeline, schema, BundleMetadata.model_validate({
+        "task": data.task,
+        "target": str(data.y.name),
+        "classes": plan.classes,
+        "model": selection.model_name,
+        "primary": plan.metrics.primary,
+        "metrics": {"cv": selection.cv, "test": held_out.scores},
+        "seed": spec.seed,
+        "data_fingerprint": data.fingerprint,
+        "reading": {key: getattr(spec.dataset, key, None)
+                    for key in ("na_values", "read_options", "dtypes")},
+        **provenance,
+    }))
+    rows = plan.test_idx if len(plan.test_idx) else plan.train_idx
+    exports = export_model(fitted.pipeline, data.X.iloc[rows], plan.y[rows], schema,
+                           spec.deploy, run_dir)
+    delivered = deliver(run_dir, spec.deploy, default_name=f"{data.name}-{selection.model_name}")
+    return {**({"exports": exports} if exports else {}),
+            **({"deploy": delivered} if delivered else {}), **provenance}
+
+
+def dataset_record(data: Dataset) -> dict[str, Any]:
+    return {
+        "name": data.name,
+        "rows": len(data.X),
+        "columns": data.X.shape[1],
+        "task": data.task,
+        "target": str(data.y.name),
+        "fingerprint": data.fingerprint,
+    }
+
+
+def _print_findings(console: Console, findings: list[Any]) -> None:
+    counts = Counter(f.severity for f in findings)
+    if not findings:
+        console.print("data quality: no findings")
+        return
+    parts = ", ".join(f"{count} {severity}" for severity, count in sorted(counts.items()))
+    console.print(f"data quality: {parts} (details in data_report.json)")
+    for finding in [f for f in findings if f.severity != "info"][:5]:
+        console.print(f"  [yellow]{finding.severity}[/yellow] {finding.check}: {finding.message}")
