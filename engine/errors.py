@@ -31,6 +31,11 @@ class SchemaError(EngineError):
     """Input rows that do not match the schema a model was trained on."""
 
 
+class RecordError(EngineError):
+    """A run's record (metrics.json, run.json, a bundle's metadata) that is damaged, or written
+    by a newer engine than this one."""
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an exception's message (the library's reason), without a final '.'."""
     text = str(error).strip()

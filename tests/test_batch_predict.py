@@ -38,7 +38,7 @@ def trained(run, mixed_csv: Path):
 
 def test_predictions_match_the_run_on_the_same_rows(trained, mixed_csv: Path) -> None:
     bundle = load_bundle(trained.run_dir)
-    rows = read_rows(mixed_csv, bundle.metadata["reading"])
+    rows = read_rows(mixed_csv, bundle.metadata.reading)
     assert rows["member"].dtype == bool  # True/False text read as bool, one-hot encoded
     predicted, warnings = predict_rows(bundle, rows, keep=["id"], strict=True)
     assert warnings == []
@@ -79,7 +79,7 @@ def test_rows_in_the_training_file_format_predict_like_the_training_rows(run, tm
         "split.cv.n_splits=2", "quality.severity={duplicate_rows: info, leakage: info}",
     )
     bundle = load_bundle(result.run_dir)
-    rows = read_rows(path, bundle.metadata["reading"])
+    rows = read_rows(path, bundle.metadata.reading)
     assert rows["size"].isna().sum() == 30 and rows["flag"].dtype == bool
     predicted, _ = predict_rows(bundle, rows)
     assert (predicted["prediction"] == source["label"]).all()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,30 +14,31 @@ from engine.deploy.bundle import Bundle
 from engine.deploy.schema import conform
 from engine.errors import DataError, SchemaError, did_you_mean, first_line
 from engine.evaluation.responses import Responses
+from engine.tracking.records import DatasetReading
 
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
 
-def read_rows(path: Path, reading: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def read_rows(path: Path, reading: DatasetReading | None = None) -> pd.DataFrame:
     """Read the rows to predict from a CSV or Parquet file, as the training data was read.
 
     ``reading`` is the bundle's record of the dataset's ``na_values``, ``read_options`` and
     ``dtypes``, so a file in the training format predicts the same way.
     """
-    reading = reading or {}
+    reading = reading or DatasetReading()
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise DataError(f"input: '{path}' has an unknown suffix; use a .csv or .parquet file.")
     if not path.is_file():
         raise DataError(f"input: file '{path}' does not exist (resolved to {path.resolve()}).")
-    options = dict(reading.get("read_options") or {})
-    if reader is pd.read_csv and reading.get("na_values"):
-        options["na_values"] = list(reading["na_values"])
+    options = dict(reading.read_options or {})
+    if reader is pd.read_csv and reading.na_values:
+        options["na_values"] = list(reading.na_values)
     try:
         frame = reader(path, **options)
     except (ValueError, OSError) as error:
         raise DataError(f"input: cannot read '{path}': {first_line(error)}.") from None
-    dtypes = {c: t for c, t in (reading.get("dtypes") or {}).items() if c in frame.columns}
+    dtypes = {c: t for c, t in (reading.dtypes or {}).items() if c in frame.columns}
     return apply_dtypes(frame, dtypes)
 
 
@@ -80,12 +81,12 @@ def predict_rows(
                 f"--keep: the input has no column '{column}'."
                 f"{did_you_mean(column, map(str, rows.columns))}"
             )
-    passed_through = [bundle.metadata.get("target"), *keep]
+    passed_through = [bundle.metadata.target, *keep]
     features, warnings = conform(rows, bundle.schema, passed_through=passed_through,
                                  refuse_unseen=refuse_unseen)
     if strict and warnings:
         raise SchemaError("input (--strict): " + "; ".join(warnings) + ".")
-    classes = bundle.metadata.get("classes") or []
+    classes = bundle.metadata.classes
     pipeline = bundle.pipeline
     predictions = prediction_columns(Responses(pipeline[-1], pipeline[:-1].transform(features)),
                                      classes)

@@ -12,6 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from engine.errors import DataError
 from engine.tracking.files import read_json, write_json
+from engine.tracking.records import BundleManifest, BundleMetadata, read_record, write_record
 
 BUNDLE_DIR = "model"
 PIPELINE_FILE = "pipeline.joblib"
@@ -26,20 +27,21 @@ class Bundle:
 
     pipeline: Pipeline
     schema: dict[str, Any]
-    metadata: dict[str, Any]
+    metadata: BundleMetadata
     directory: Path
 
 
 def save_bundle(
-    directory: Path, pipeline: Pipeline, schema: dict[str, Any], metadata: dict[str, Any]
+    directory: Path, pipeline: Pipeline, schema: dict[str, Any], metadata: BundleMetadata
 ) -> Path:
     """Write the bundle into ``directory`` and seal it with a manifest of SHA-256 digests."""
     directory.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, directory / PIPELINE_FILE)
     write_json(directory / SCHEMA_FILE, schema)
-    write_json(directory / METADATA_FILE, metadata)
+    write_record(directory / METADATA_FILE, metadata)
     files = (PIPELINE_FILE, SCHEMA_FILE, METADATA_FILE)
-    write_json(directory / MANIFEST_FILE, {"sha256": {f: _sha256(directory / f) for f in files}})
+    write_record(directory / MANIFEST_FILE,
+                 BundleManifest(sha256={f: _sha256(directory / f) for f in files}))
     return directory
 
 
@@ -58,8 +60,8 @@ def find_bundle(path: Path) -> Path:
 def load_bundle(path: Path) -> Bundle:
     """Verify the manifest, then load the bundle; a changed or missing file is refused."""
     directory = find_bundle(path)
-    manifest = read_json(directory / MANIFEST_FILE)["sha256"]
-    for name, digest in manifest.items():
+    manifest = read_record(directory / MANIFEST_FILE, BundleManifest)
+    for name, digest in manifest.sha256.items():
         file = directory / name
         if not file.is_file() or _sha256(file) != digest:
             state = "is missing" if not file.is_file() else "does not match its SHA-256"
@@ -78,7 +80,7 @@ def load_bundle(path: Path) -> Bundle:
     return Bundle(
         pipeline=pipeline,
         schema=read_json(directory / SCHEMA_FILE),
-        metadata=read_json(directory / METADATA_FILE),
+        metadata=read_record(directory / METADATA_FILE, BundleMetadata),
         directory=directory,
     )
 

@@ -47,9 +47,9 @@ def write_container(run_dir: Path, *, port: int = 8080,
     needs_torch = uses_torch(bundle)
     requirements = pinned_requirements(bundle, include_torch=needs_torch)
     (directory / "requirements.txt").write_text("\n".join(requirements) + "\n")
-    tag = re.sub(r"[^a-z0-9_.-]", "-", str(bundle.metadata.get("model", "model")).lower())
+    tag = re.sub(r"[^a-z0-9_.-]", "-", bundle.metadata.model.lower())
     (directory / "Dockerfile").write_text(DOCKERFILE.format(
-        model=bundle.metadata.get("model"), tag=f"engine-{tag}", directory=directory, port=port,
+        model=bundle.metadata.model, tag=f"engine-{tag}", directory=directory, port=port,
         base_image=base_image, index=f" --extra-index-url {TORCH_INDEX}" if needs_torch else ""))
     return {"directory": str(directory), "port": port, "requirements": len(requirements),
             "torch": needs_torch}
@@ -67,7 +67,7 @@ def pinned_requirements(bundle: Bundle, *, include_torch: bool) -> list[str]:
     versions it was trained with (else the ones installed here): unpickling a model with
     another scikit-learn or numpy is not safe."""
     trained_with = {name.lower(): version for name, version in
-                    (bundle.metadata.get("packages") or {}).items()}
+                    bundle.metadata.packages.items()}
     names = {re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower()
              for requirement in metadata.requires("engine") or [] if "extra ==" not in requirement}
     names |= set(trained_with) - {"python", "engine"}

@@ -83,7 +83,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     /metadata."""
     limits = limits or Limits()
     columns = [column["name"] for column in bundle.schema["columns"]]
-    classes = bundle.metadata.get("classes") or []
+    classes = bundle.metadata.classes
     state: dict[str, Any] = {"ready": False, "reason": "warming up"}
     # One prediction thread: the model's own thread pools (OpenMP, BLAS) are made once, not
     # once per request thread, and concurrent requests queue instead of oversubscribing cores.
@@ -114,7 +114,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         batching.cancel()
         predictor.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title=f"engine model: {bundle.metadata.get('model')}",
+    app = FastAPI(title=f"engine model: {bundle.metadata.model}",
                   description="Predictions from an engine model bundle.", lifespan=lifespan)
     record_model = schema_record_model(bundle.schema)
     request_model = create_model("PredictRequest", records=(list[record_model], Field(  # type: ignore[valid-type]
@@ -198,9 +198,9 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
 
     @app.get("/metadata", summary="Input schema, model, metrics and lineage")
     async def metadata() -> dict[str, Any]:
-        keys = ("task", "target", "classes", "model", "primary", "metrics", "seed",
-                "data_fingerprint", "packages", "git")
-        return {"schema": bundle.schema, **{key: bundle.metadata.get(key) for key in keys},
+        keys = {"task", "target", "classes", "model", "primary", "metrics", "seed",
+                "data_fingerprint", "packages", "git"}
+        return {"schema": bundle.schema, **bundle.metadata.model_dump(mode="json", include=keys),
                 "lineage": {"bundle": str(bundle.directory), **(lineage or {})},
                 "limits": limits.model_dump()}
 

@@ -46,7 +46,7 @@ def what_if(bundle: Bundle, rows: pd.DataFrame, changes: dict[str, Any], *, stri
     after, changed_warnings = predict_rows(bundle, changed, strict=strict, keep=keep)
     warnings += [w for w in changed_warnings if w not in warnings]
     out = before.copy()
-    classes = [str(c) for c in bundle.metadata.get("classes") or []]
+    classes = [str(c) for c in bundle.metadata.classes]
     out["prediction" + SUFFIX] = after["prediction"]  # both frames: kept columns, then ours
     described = " ".join(f"{c}={'' if v is None else v}" for c, v in changes.items())
     if not classes:

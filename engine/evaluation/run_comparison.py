@@ -25,7 +25,14 @@ from engine.evaluation.paired_tests import (
     paired_bootstrap,
 )
 from engine.evaluation.responses import Responses
-from engine.tracking.files import read_json
+from engine.tracking.records import (
+    METRICS_FILE,
+    RUN_FILE,
+    MetricsRecord,
+    RunRecord,
+    read_finished_run,
+    read_metrics,
+)
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,8 @@ class StoredRun:
     """What a comparison reads from a run directory."""
 
     path: Path
-    model: str
-    metrics: dict[str, Any]
-    record: dict[str, Any]
-    split: dict[str, Any]
-    seed: int
+    metrics: MetricsRecord
+    record: RunRecord
     predictions: pd.DataFrame
     cv_folds: pd.DataFrame | None
 
@@ -55,16 +59,14 @@ class Comparison:
 
 def load_run(path: Path) -> StoredRun:
     """The records of a finished run; a directory that is not one is refused."""
-    files = {name: path / name for name in ("metrics.json", "run.json", "predictions.csv")}
+    files = {name: path / name for name in (METRICS_FILE, RUN_FILE, "predictions.csv")}
     missing = [name for name, file in files.items() if not file.is_file()]
     if missing:
         raise DataError(f"compare: '{path}' is not a finished run directory (no "
                         f"{', '.join(missing)}). Pass directories such as outputs/runs/<time>.")
     cv_file = path / "cv_scores.csv"
-    record = read_json(files["run.json"])
     return StoredRun(
-        path=path, model=str(record.get("model")), metrics=read_json(files["metrics.json"]),
-        record=record, split=record.get("split") or {}, seed=int(record.get("seed", 0)),
+        path=path, metrics=read_metrics(path), record=read_finished_run(path, "compare"),
         predictions=pd.read_csv(files["predictions.csv"]),
         cv_folds=pd.read_csv(cv_file) if cv_file.is_file() else None,
     )
@@ -73,11 +75,11 @@ def load_run(path: Path) -> StoredRun:
 def check_comparable(first: StoredRun, second: StoredRun, metric: str) -> None:
     """Refuse runs that do not share data, test rows and folds, saying which differs."""
     reasons = []
-    fingerprints = [run.record.get("dataset", {}).get("fingerprint") for run in (first, second)]
+    fingerprints = [run.record.dataset.fingerprint for run in (first, second)]
     if fingerprints[0] != fingerprints[1]:
         reasons.append(f"they were trained on different data (fingerprints "
                        f"{fingerprints[0]} and {fingerprints[1]})")
-    elif first.split != second.split or first.seed != second.seed:
+    elif first.record.split != second.record.split or first.record.seed != second.record.seed:
         reasons.append("their splits differ (split settings or seed), so their CV folds and "
                        "test rows are not the same")
     elif not first.predictions["row"].equals(second.predictions["row"]):
@@ -86,35 +88,35 @@ def check_comparable(first: StoredRun, second: StoredRun, metric: str) -> None:
         raise DataError(f"compare: {first.path} and {second.path} cannot be compared: "
                         f"{'; '.join(reasons)}. Compare runs of the same dataset, split and seed.")
     for run in (first, second):
-        if metric not in run.metrics.get("test", {}):
+        if metric not in run.metrics.test:
             raise DataError(
                 f"compare --metric: run {run.path} has no '{metric}'."
-                f"{did_you_mean(metric, run.metrics.get('test', {}))} It has: "
-                f"{', '.join(run.metrics.get('test', {}))}.")
+                f"{did_you_mean(metric, run.metrics.test)} It has: "
+                f"{', '.join(run.metrics.test)}.")
 
 
 def compare_runs(first_path: Path, second_path: Path, *, metric: str | None = None,
                  alpha: float = 0.05, resamples: int = 2000, seed: int = 0) -> Comparison:
     """Every paired test that the two runs' records allow, and the verdict."""
     first, second = load_run(first_path), load_run(second_path)
-    metric = metric or first.metrics["primary"]
+    metric = metric or first.metrics.primary
     check_comparable(first, second, metric)
     results: list[tuple[PairedResult, float | None, float | None]] = []
     if first.cv_folds is not None and second.cv_folds is not None and \
             metric in first.cv_folds and metric in second.cv_folds:
-        ratio = fold_size_ratio(first.split)
+        ratio = fold_size_ratio(first.record.split)
         results.append((corrected_resampled_t_test(first.cv_folds[metric],
                                                    second.cv_folds[metric], ratio, 1 - alpha),
                         float(first.cv_folds[metric].mean()),
                         float(second.cv_folds[metric].mean())))
-    classes = first.metrics.get("classes") or []
+    classes = first.metrics.classes
     (y, first_responses), (_, second_responses) = (stored_responses(first.predictions, classes),
                                                    stored_responses(second.predictions, classes))
-    scores = (first.metrics["test"][metric], second.metrics["test"][metric])
+    scores = _test_score(first, metric), _test_score(second, metric)
     results.append((bootstrap_difference(metric, y, first_responses, second_responses,
                                          scores[0] - scores[1], confidence=1 - alpha,
                                          resamples=resamples, seed=seed), *scores))
-    if first.metrics["task"] != "regression":
+    if first.metrics.task != "regression":
         right = [run.predictions["prediction"].astype(str) == run.predictions["y_true"].astype(str)
                  for run in (first, second)]
         results.append((mcnemar_test(right[0].to_numpy(), right[1].to_numpy()),
@@ -152,6 +154,14 @@ def stored_responses(frame: pd.DataFrame, classes: list[Any]) -> tuple[np.ndarra
         given["predict_proba"] = frame[proba].to_numpy(float)
     model = SimpleNamespace(classes_=np.arange(len(labels)))
     return _encode(frame["y_true"], labels), Responses(model, None, given)
+
+
+def _test_score(run: StoredRun, metric: str) -> float:
+    score = run.metrics.test[metric]
+    if score is None:
+        raise DataError(f"compare --metric: run {run.path} could not compute its test {metric} "
+                        "(null in metrics.json); compare another metric.")
+    return score
 
 
 def _encode(values: pd.Series, labels: list[str]) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from engine.deploy.batch_predict import predict_rows
 from engine.deploy.bundle import load_bundle
-from engine.tracking.files import read_json
+from engine.tracking.records import read_finished_run, read_metrics
 from engine.tracking.timing import call_ms
 
 
@@ -53,18 +53,22 @@ def read_measurement(name: str, overrides: list[str], run_dir: Path, features: p
                      predict_repeats: int) -> Measurement:
     """The measurement of a finished run directory; the first of the dataset's ``features`` rows
     times single-row predictions."""
-    metrics, record = read_json(run_dir / "metrics.json"), read_json(run_dir / "run.json")
+    metrics, record = read_metrics(run_dir), read_finished_run(run_dir, "regress")
     saved = run_dir / "predictions.csv"  # absent without a test split
     predictions = pd.read_csv(saved) if saved.is_file() else pd.DataFrame()
-    timing = record["timing"]
+    timing = record.timing
+    # A score the run could not compute (null) is left out: its guard reports it missing.
+    folds = {scorer: [f for f in scores.folds if f is not None]
+             for scorer, scores in metrics.cv.items()}
     return Measurement(
-        name=name, overrides=overrides, task=metrics["task"],
-        primary=metrics["primary"], fingerprint=record["dataset"]["fingerprint"],
-        split=record["split"], seed=record["seed"], classes=metrics.get("classes") or [],
-        cv={scorer: scores["folds"] for scorer, scores in (metrics.get("cv") or {}).items()},
-        test=metrics["test"],
+        name=name, overrides=overrides, task=metrics.task, primary=metrics.primary,
+        fingerprint=record.dataset.fingerprint, split=record.split, seed=record.seed,
+        classes=list(metrics.classes),
+        cv={scorer: kept for scorer, kept in folds.items()
+            if len(kept) == len(metrics.cv[scorer].folds)},
+        test={name: score for name, score in metrics.test.items() if score is not None},
         predictions={column: predictions[column].tolist() for column in predictions},
-        timing={"fit_seconds": timing.get("fit_seconds_repeats", [timing["fit_seconds"]]),
+        timing={"fit_seconds": timing.fit_seconds_repeats or [timing.fit_seconds],
                 "predict_ms": predict_latency_ms(run_dir, features.iloc[:1], predict_repeats)},
     )
 

@@ -12,8 +12,8 @@ from engine.evaluation.run_comparison import Comparison
 
 def print_comparison(console: Console, comparison: Comparison, alpha: float) -> None:
     first, second = comparison.first, comparison.second
-    console.print(f"first:  {first.path} ({first.model})")
-    console.print(f"second: {second.path} ({second.model})")
+    console.print(f"first:  {first.path} ({first.record.model})")
+    console.print(f"second: {second.path} ({second.record.model})")
     console.print(f"same data, test rows and CV folds; metric {comparison.metric}")
     table = Table(show_edge=False, header_style="bold")
     for column in ("test", "first", "second", "difference", f"{1 - alpha:.0%} interval",

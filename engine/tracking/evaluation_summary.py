@@ -8,13 +8,15 @@ from typing import Any
 
 from rich.console import Console
 
+from engine.tracking.records import MetricsRecord
+
 VERDICT_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 
-def print_evaluation(console: Console, metrics: Mapping[str, Any],
+def print_evaluation(console: Console, metrics: MetricsRecord,
                      evaluated: Mapping[str, Any]) -> None:
     """A few lines; nothing for what the run did not compute."""
-    decision = metrics.get("decision") or {}
+    decision = metrics.decision
     if "calibration" in decision:
         console.print(f"calibration: {decision['calibration']['method']}, fitted on the "
                       "training folds' out-of-fold predictions")
@@ -34,7 +36,7 @@ def print_evaluation(console: Console, metrics: Mapping[str, Any],
                       f"shuffled): {top}", highlight=False)
     slices = evaluated.get("slices") or []
     if slices:
-        primary = metrics["primary"]
+        primary = metrics.primary
         worst = "; ".join(_slice_text(item, primary) for item in slices[:3])
         console.print(f"worst slices by {primary}: {worst}", highlight=False)
     for grouping in (evaluated.get("fairness") or {}).get("groupings", []):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ SCALAR_LIST = re.compile(r"\[\n[^\[\]{}]*?\n\s*\]")
 def write_json(path: Path, payload: Any, *, inline_lists: bool = False) -> Path:
     """Write ``payload`` as indented JSON (NaN becomes null) and return the path.
 
+    The text goes to a temporary file that then replaces ``path``, so a reader never sees a
+    half-written file, nor a killed run leave one.
+
     ``inline_lists`` keeps each list of scalars on one line, for files of long columns that a
     reviewer still reads (a regression baseline).
     """
@@ -32,7 +36,12 @@ def write_json(path: Path, payload: Any, *, inline_lists: bool = False) -> Path:
         text = SCALAR_LIST.sub(lambda m: re.sub(r"(?<=,)\n\s*", " ",
                                                 re.sub(r"(?<=\[)\n\s*|\n\s*(?=\])", "", m.group())),
                                text)
-    path.write_text(text + "\n")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        temporary.write_text(text + "\n")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 

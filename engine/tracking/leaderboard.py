@@ -11,8 +11,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from rich.table import Table
 
+from engine.errors import RecordError
 from engine.reporting.sweep_report import write_sweep_report
-from engine.tracking.files import read_json
+from engine.tracking.records import RUN_FILE, read_metrics, read_run
 from engine.tracking.summary import make_console
 
 COLUMNS = ("rank", "job", "overrides", "dataset", "model", "primary", "cv_mean", "cv_std", "test",
@@ -20,32 +21,37 @@ COLUMNS = ("rank", "job", "overrides", "dataset", "model", "primary", "cv_mean",
 
 
 def collect_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
-    """One row per job directory of a sweep, from its run.json and metrics.json."""
+    """One row per job directory of a sweep, from its run.json and metrics.json; a job whose
+    records are missing (killed) or damaged is a failed row saying so."""
     rows = []
     job_dirs = [d for d in sweep_dir.iterdir() if d.is_dir() and (d / ".hydra").is_dir()]
     for job_dir in sorted(job_dirs, key=lambda d: int(d.name) if d.name.isdigit() else d.name):
         overrides_file = job_dir / ".hydra" / "overrides.yaml"
         overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
-        row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(overrides or [])}
-        run_file = job_dir / "run.json"
-        run = read_json(run_file) if run_file.exists() else {"status": "failed", "error": "killed"}
-        row["status"] = run["status"]
-        row["error"] = run.get("error", "")
-        row["model"] = run.get("choices", {}).get("model", "")
-        row["dataset"] = run.get("choices", {}).get("dataset", "")
-        if run["status"] == "ok":
-            metrics = read_json(job_dir / "metrics.json")
-            primary = metrics["primary"]
-            cv = metrics["cv"].get(primary, {})
-            row.update(
-                primary=primary,
-                cv_mean=cv.get("mean"),
-                cv_std=cv.get("std"),
-                test=metrics["test"].get(primary),
-                objective=metrics["objective"],
-            )
+        row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(overrides or []),
+                               "status": "failed", "error": "killed", "model": "", "dataset": ""}
+        if (job_dir / RUN_FILE).exists():
+            try:
+                row.update(_job_results(job_dir))
+            except RecordError as error:
+                row.update(status="failed", error=str(error))
         rows.append(row)
     return rows
+
+
+def _job_results(job_dir: Path) -> dict[str, Any]:
+    """The leaderboard's columns from one job's records."""
+    run = read_run(job_dir)
+    row: dict[str, Any] = {"status": run.status, "error": run.error or "",
+                           "model": run.choices.get("model") or "",
+                           "dataset": run.choices.get("dataset") or ""}
+    if run.status == "ok":
+        metrics = read_metrics(job_dir)
+        cv = metrics.cv.get(metrics.primary)
+        row.update(primary=metrics.primary, cv_mean=cv.mean if cv else None,
+                   cv_std=cv.std if cv else None, test=metrics.test.get(metrics.primary),
+                   objective=metrics.objective)
+    return row
 
 
 def rank_jobs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.tracking.evaluation_summary import print_evaluation
+from engine.tracking.records import CVScores, Interval, MetricsRecord, RunRecord
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -20,72 +21,63 @@ def make_console(*, stderr: bool = False) -> Console:
     return Console(width=shutil.get_terminal_size((160, 24)).columns, stderr=stderr)
 
 
-def metrics_table(
-    cv: Mapping[str, Mapping[str, Any]], test: Mapping[str, float], primary: str,
-    intervals: Mapping[str, Mapping[str, float]] | None = None, confidence: float = 0.95,
-) -> Table:
+def metrics_table(metrics: MetricsRecord) -> Table:
     """One row per scorer: CV mean ± std and the held-out test value with its bootstrap
     interval; the primary one first."""
-    intervals = intervals or {}
+    cv, test, primary, intervals = metrics.cv, metrics.test, metrics.primary, metrics.test_intervals
     table = Table(show_edge=False, header_style="bold")
     table.add_column("metric")
     table.add_column("CV mean ± std", justify="right")
     table.add_column("test", justify="right")
     if intervals:
+        confidence = metrics.bootstrap.confidence if metrics.bootstrap else 0.95
         table.add_column(f"test {confidence:.0%} interval", justify="right")
-    names = list(dict.fromkeys([primary, *cv, *test]))
-    for name in names:
-        fold = cv.get(name)
-        cv_text = f"{fold['mean']:.4f} ± {fold['std']:.4f}" if fold else "-"
-        test_text = f"{test[name]:.4f}" if name in test else "-"
+    for name in dict.fromkeys([primary, *cv, *test]):
         label = f"[bold]{name}[/bold] (primary)" if name == primary else name
-        row = [label, cv_text, test_text]
+        row = [label, _cv_text(cv.get(name)), _number(test.get(name))]
         if intervals:
-            interval = intervals.get(name)
-            row.append(f"[{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "-")
+            row.append(_interval_text(intervals.get(name)))
         table.add_row(*row)
     return table
 
 
-def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[str, Any],
+def print_summary(console: Console, record: RunRecord, metrics: MetricsRecord,
                   evaluated: Mapping[str, Any] | None = None) -> None:
     """The closing summary: what ran, on what, where it was written, the scores and the
     evaluation's headlines."""
-    data = record["dataset"]
+    data = record.dataset
     console.print()
-    console.rule(f"[bold]{record['model']}[/bold] on [bold]{data['name']}[/bold]")
+    console.rule(f"[bold]{record.model}[/bold] on [bold]{data.name}[/bold]")
     console.print(
-        f"task {data['task']} · {data['rows']} rows × {data['columns']} columns · "
-        f"train {metrics['n_train']} / test {metrics['n_test']} · seed {record['seed']} · "
-        f"{record['timing']['total_seconds']:.1f} s"
+        f"task {data.task} · {data.rows} rows × {data.columns} columns · "
+        f"train {metrics.n_train} / test {metrics.n_test} · seed {record.seed} · "
+        f"{record.timing.total_seconds:.1f} s"
     )
-    tuning = metrics.get("tuning")
+    tuning = metrics.tuning
     if tuning:
-        total = sum(tuning["trials"].values())
         console.print(
-            f"CV: trial {tuning['best_trial']}'s folds, picked from {total} trials of study "
-            f"{tuning['study_name']}; test: its parameters refitted on the training split"
+            f"CV: trial {tuning.best_trial}'s folds, picked from {sum(tuning.trials.values())} "
+            f"trials of study {tuning.study_name}; test: its parameters refitted on the training "
+            "split"
         )
-    console.print(metrics_table(metrics["cv"], metrics["test"], metrics["primary"],
-                                metrics.get("test_intervals"),
-                                metrics.get("bootstrap", {}).get("confidence", 0.95)))
-    overfitting = metrics.get("overfitting") or {}
-    if overfitting.get("flagged"):
-        scores = " · ".join(f"{stage} {overfitting[stage]:.4f}" for stage in ("train", "cv", "test")
-                            if overfitting.get(stage) is not None)
-        gap = overfitting["train_vs_cv"] if overfitting.get("cv") is not None else \
-            overfitting["train_vs_test"]
-        console.print(f"[yellow]overfitting[/yellow]: {overfitting['metric']} {scores}; training "
-                      f"beats {'CV' if overfitting.get('cv') is not None else 'test'} by "
-                      f"{gap:.1%} (metrics.overfitting.max_gap={overfitting['max_gap']})",
-                      highlight=False)
-    for warning in record.get("warnings", []):
+    console.print(metrics_table(metrics))
+    overfitting = metrics.overfitting
+    if overfitting and overfitting.flagged:
+        stages = {"train": overfitting.train, "cv": overfitting.cv, "test": overfitting.test}
+        scores = " · ".join(f"{stage} {value:.4f}" for stage, value in stages.items()
+                            if value is not None)
+        has_cv = overfitting.cv is not None
+        gap = overfitting.train_vs_cv if has_cv else overfitting.train_vs_test
+        console.print(f"[yellow]overfitting[/yellow]: {overfitting.metric} {scores}; training "
+                      f"beats {'CV' if has_cv else 'test'} by {gap:.1%} "
+                      f"(metrics.overfitting.max_gap={overfitting.max_gap})", highlight=False)
+    for warning in record.warnings:
         console.print(
-            f"[yellow]{warning['category']}[/yellow] ×{warning['count']}: {warning['message']}",
+            f"[yellow]{warning.category}[/yellow] ×{warning.count}: {warning.message}",
             highlight=False,
         )
     print_evaluation(console, metrics, evaluated or {})
-    for target, export in record.get("exports", {}).items():
+    for target, export in record.exports.items():
         parity = export["parity"]
         checks = [f"largest difference from the model {parity['max_abs_diff']:.1e}"
                   if parity["max_abs_diff"] is not None else None,
@@ -96,7 +88,7 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
                       "held-out rows", highlight=False)
         if "int8" in export:
             console.print(_quantized_line(export["int8"]), highlight=False)
-    deployed = record.get("deploy", {})
+    deployed = record.deploy
     if "rest" in deployed:
         console.print(f"container: {deployed['rest']['directory']} (docker build it; the "
                       f"service listens on port {deployed['rest']['port']})")
@@ -105,7 +97,23 @@ def print_summary(console: Console, record: Mapping[str, Any], metrics: Mapping[
         aliases = "".join(f" @{alias}" for alias in entry["aliases"])
         console.print(f"registered: {entry['name']} version {entry['version']}{aliases}",
                       highlight=False)
-    console.print(f"run directory: {record['run_dir']}")
+    console.print(f"run directory: {record.run_dir}")
+
+
+def _cv_text(scores: CVScores | None) -> str:
+    if scores is None or scores.mean is None or scores.std is None:
+        return "-"
+    return f"{scores.mean:.4f} ± {scores.std:.4f}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _interval_text(interval: Interval | None) -> str:
+    if interval is None or interval.low is None or interval.high is None:
+        return "-"
+    return f"[{interval.low:.4f}, {interval.high:.4f}]"
 
 
 def _quantized_line(int8: dict[str, Any]) -> str:

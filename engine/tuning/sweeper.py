@@ -25,7 +25,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from engine.errors import ConfigError, EngineError, first_line
+from engine.errors import ConfigError, EngineError, RecordError, first_line
 from engine.tuning.recovery import counted_trials, requeue_interrupted, worker_id
 from engine.tuning.sweep_space import SweepSpace, params_overrides, parse_sweep
 
@@ -197,11 +197,13 @@ def _job_outcome(result: JobReturn, job_dir: Path) -> tuple[float, str | None]:
         return math.nan, f"{type(error).__name__}: {first_line(error)}"
     if not math.isnan(value):
         return value, None
-    run_file = job_dir / "run.json"
-    if run_file.is_file():
-        from engine.tracking.files import read_json
+    from engine.tracking.records import RUN_FILE, read_run
 
-        return value, str(read_json(run_file).get("error", "the job returned NaN"))
+    if (job_dir / RUN_FILE).is_file():
+        try:
+            return value, read_run(job_dir).error or "the job returned NaN"
+        except RecordError as error:  # a damaged run.json: the job failed all the same
+            return value, str(error)
     return value, "the job returned NaN"
 
 

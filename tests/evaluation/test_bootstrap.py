@@ -175,7 +175,7 @@ def test_test_scores_equal_sklearn_scorers_on_the_bundle(run, overrides) -> None
     predictions = pd.read_csv(result.run_dir / "predictions.csv")
     bundle = load_bundle(result.run_dir / "model")
     X = data.X.loc[predictions["row"]]
-    classes = bundle.metadata["classes"]
+    classes = bundle.metadata.classes
     y = (np.array([classes.index(v) for v in data.y.loc[predictions["row"]]]) if classes
          else data.y.loc[predictions["row"]].to_numpy())
     expected = check_scoring(bundle.pipeline, scoring=list(result.metrics["test"]))(

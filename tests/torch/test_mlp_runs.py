@@ -22,6 +22,7 @@ from engine.deploy.bundle import load_bundle, save_bundle
 from engine.errors import DataError
 from engine.models.torch import TorchClassifier
 from engine.models.torch.export import PARITY_TOLERANCE
+from engine.tracking.records import BundleMetadata, BundleScores, GitState
 from tests.conftest import only_run_dir
 
 FAST = ("model=mlp", "split.cv.n_splits=3", "model.max_epochs=20")
@@ -202,7 +203,10 @@ def test_a_bundle_whose_network_cannot_be_imported_is_refused_clearly(tmp_path, 
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     pipeline = Pipeline([("model", TorchClassifier(gone_nets.Net, max_epochs=2))]).fit(X, y)
-    save_bundle(tmp_path / "bundle", pipeline, {}, {})
+    save_bundle(tmp_path / "bundle", pipeline, {}, BundleMetadata(
+        task="binary", target="target", classes=[0, 1], model="mlp", primary="roc_auc",
+        metrics=BundleScores(cv={}, test={}), seed=0, data_fingerprint="", packages={},
+        git=GitState(commit=None, dirty=None)))
     monkeypatch.delitem(sys.modules, "gone_nets")
     shutil.rmtree(package)
     with pytest.raises(DataError, match=r"cannot be imported here \(No module named 'gone_nets'\)"):

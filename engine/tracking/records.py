@@ -1,0 +1,324 @@
+"""The records a run writes (metrics.json, run.json, the bundle's metadata.json and MANIFEST.json),
+typed, versioned, and read back through the same types.
+
+Every record carries ``schema_version``. Version 1 is the shape of the files written before
+records carried one, so a file without it reads as version 1. A file from a newer engine is
+refused, naming both versions; a file that is not JSON or not of its record's shape is a one-line
+error naming the file. When a shape changes, raise ``SCHEMA_VERSION`` and convert the older
+versions' dicts in :func:`_validated` before they are validated.
+
+Structural pieces forbid unknown keys; sections other modules fill (tuning, timing, the decision,
+exports) allow them, so a key added there is kept rather than refused. Reading is strict (a
+number written as a string is refused); writing converts numpy scalars to Python numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
+
+from engine.errors import RecordError
+from engine.tracking.files import write_json
+
+SCHEMA_VERSION = 1
+METRICS_FILE = "metrics.json"
+RUN_FILE = "run.json"
+
+Task = Literal["binary", "multiclass", "regression"]
+ClassLabel = bool | int | float | str
+Score = float | None
+"""A score; null in the file where it was NaN (a scorer that could not be computed)."""
+
+
+class Part(BaseModel):
+    """A piece of a record whose keys are all known: unknown ones are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpenPart(BaseModel):
+    """A piece of a record that another module fills: its known keys typed, others kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Record(Part):
+    """A whole file: versioned."""
+
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
+
+
+class CVScores(Part):
+    """One scorer's cross-validation: the folds' mean and standard deviation, and each fold."""
+
+    mean: Score
+    std: Score
+    folds: list[Score]
+
+
+class Interval(Part):
+    """A test score's bootstrap interval and the resampled scores' standard deviation."""
+
+    low: Score
+    high: Score
+    std: Score
+
+
+class BootstrapRecord(OpenPart):
+    method: str
+    resamples: int
+    confidence: float
+    seed: int
+
+
+class Overfitting(OpenPart):
+    """The primary score on training rows, in CV and on the test rows, and the relative gaps."""
+
+    metric: str
+    train: Score
+    train_rows: int | None = None
+    cv: Score
+    test: Score
+    max_gap: float
+    train_vs_cv: Score
+    cv_vs_test: Score
+    train_vs_test: Score
+    flagged: bool
+
+
+class Tuning(OpenPart):
+    """The in-run search: the study, the picked trial and the trial counts by state."""
+
+    study_name: str
+    storage: str
+    method: str
+    pruner: str
+    objectives: list[str]
+    directions: list[str]
+    best_trial: int
+    best_values: list[Score]
+    best_params: dict[str, Any]
+    trials: dict[str, int]
+    new_trials: int
+    search_seconds: float
+    pareto_front: list[int] | None = None
+    plots: dict[str, Any] = {}
+
+
+class MetricsRecord(Record):
+    """metrics.json: CV and test scores per scorer, their intervals and the run's checks."""
+
+    task: Task
+    primary: str
+    objective: Score
+    objective_source: Literal["cv_mean", "test"]
+    cv: dict[str, CVScores]
+    test: dict[str, Score]
+    test_intervals: dict[str, Interval] = {}
+    bootstrap: BootstrapRecord | None = None
+    overfitting: Overfitting | None = None
+    n_train: int
+    n_test: int
+    classes: list[ClassLabel]
+    tuning: Tuning | None = None
+    decision: dict[str, Any] = {}
+
+
+class DatasetRecord(Part):
+    name: str
+    rows: int
+    columns: int
+    task: Task
+    target: str
+    fingerprint: str
+
+
+class Timing(OpenPart):
+    """Seconds of each stage; ``fit_seconds`` is the median of ``fit_seconds_repeats``."""
+
+    prepare_seconds: float
+    cv_seconds: float | None = None
+    tune_seconds: float | None = None
+    fit_seconds: float
+    fit_seconds_repeats: list[float] | None = None
+    evaluate_seconds: float
+    total_seconds: float
+
+
+class WarningRecord(Part):
+    category: str
+    message: str
+    count: int
+
+
+class GitState(Part):
+    commit: str | None
+    dirty: bool | None
+
+
+class RunRecord(Record):
+    """run.json of a run that trained and evaluated its model. ``status`` is failed, with the
+    ``error``, when a declared check (a fairness limit) failed."""
+
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    run_dir: str
+    choices: dict[str, str | None]
+    model: str
+    seed: int
+    split: dict[str, Any] = {}
+    dataset: DatasetRecord
+    primary: str
+    objective: Score
+    timing: Timing
+    warnings: list[WarningRecord] = []
+    exports: dict[str, Any] = {}
+    deploy: dict[str, Any] = {}
+    packages: dict[str, str]
+    git: GitState
+
+
+class UnfinishedRunRecord(Record):
+    """run.json of a run that stopped before it trained a model: why, and the config choices."""
+
+    status: Literal["failed"] = "failed"
+    error: str
+    choices: dict[str, str | None] = {}
+
+
+class DatasetReading(Part):
+    """How the training data was read, so rows to predict are read the same way."""
+
+    na_values: list[Any] | None = None
+    read_options: dict[str, Any] | None = None
+    dtypes: dict[str, str] | None = None
+
+
+class BundleScores(Part):
+    cv: dict[str, CVScores]
+    test: dict[str, Score]
+
+
+class BundleMetadata(Record):
+    """The bundle's metadata.json: what the model predicts, how well, and where it came from."""
+
+    task: Task
+    target: str
+    classes: list[ClassLabel]
+    model: str
+    primary: str
+    metrics: BundleScores
+    seed: int
+    data_fingerprint: str
+    reading: DatasetReading = DatasetReading()
+    packages: dict[str, str]
+    git: GitState
+
+
+class BundleManifest(Record):
+    """The bundle's MANIFEST.json: the SHA-256 of each file it seals."""
+
+    sha256: dict[str, str]
+
+
+RUN_KINDS = ("finished", "unfinished")
+
+
+def _run_kind(data: Any) -> str:
+    """A run.json with a dataset record is a finished run's."""
+    return RUN_KINDS[0] if isinstance(data, dict) and "dataset" in data else RUN_KINDS[1]
+
+
+AnyRunRecord = Annotated[
+    Annotated[RunRecord, Tag(RUN_KINDS[0])] | Annotated[UnfinishedRunRecord, Tag(RUN_KINDS[1])],
+    Discriminator(_run_kind),
+]
+R = TypeVar("R")
+RUN_RECORDS: TypeAdapter[RunRecord | UnfinishedRunRecord] = TypeAdapter(AnyRunRecord)
+
+
+def write_record(path: Path, record: Record) -> Path:
+    """Write ``record`` as JSON (atomically), its version first; keys never set are left out,
+    so an optional section a run did not make is absent rather than null."""
+    return write_json(path, {"schema_version": record.schema_version,
+                             **record.model_dump(exclude_unset=True)})
+
+
+def read_record(path: Path, record_type: type[R]) -> R:
+    """The record in ``path``, e.g. ``read_record(bundle_dir / MANIFEST_FILE, BundleManifest)``;
+    a damaged file or one from a newer engine is a RecordError."""
+    return _validated(path, TypeAdapter(record_type))
+
+
+def read_metrics(run_dir: Path) -> MetricsRecord:
+    return read_record(run_dir / METRICS_FILE, MetricsRecord)
+
+
+def read_run(run_dir: Path) -> RunRecord | UnfinishedRunRecord:
+    """run.json: a finished run's record, or an unfinished one's error and choices."""
+    return _validated(run_dir / RUN_FILE, RUN_RECORDS)
+
+
+def read_finished_run(run_dir: Path, verb: str) -> RunRecord:
+    """run.json of a run that trained a model; ``verb`` names the command that needs one."""
+    record = read_run(run_dir)
+    if isinstance(record, UnfinishedRunRecord):
+        raise RecordError(f"{verb}: run {run_dir} stopped before it trained a model "
+                          f"({record.error}). Pass a finished run directory.")
+    return record
+
+
+def _validated(path: Path, adapter: TypeAdapter[R]) -> R:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise RecordError(f"{path}: cannot be read ({error.strerror}).") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RecordError(f"{path}: not valid JSON ({_reason(error)}); the file was damaged after "
+                          "the run wrote it. Re-run the experiment to write it again.") from None
+    if not isinstance(data, dict):
+        raise RecordError(f"{path}: holds a JSON {type(data).__name__}, not a record (an object); "
+                          "re-run the experiment to write it again.")
+    version = data.get("schema_version", 1)  # files written before records were versioned
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise RecordError(f"{path}: schema version {version} is newer than this engine reads "
+                          f"({SCHEMA_VERSION}); upgrade the engine to read it.")
+    try:
+        return adapter.validate_python(data, strict=True)
+    except ValidationError as error:
+        raise RecordError(f"{path}: not a record this engine wrote: {_problem(error)}. Re-run the "
+                          "experiment to write it again.") from None
+
+
+def _reason(error: json.JSONDecodeError | UnicodeDecodeError) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return f"{error.msg} at line {error.lineno} column {error.colno}"
+
+
+def _problem(error: ValidationError) -> str:
+    """The first problem as ``key.path: reason, got value`` (and how many more there are)."""
+    problem = error.errors()[0]
+    loc = [str(part) for part in problem["loc"]]
+    if loc and loc[0] in RUN_KINDS:  # the branch of run.json's union, not a key
+        loc = loc[1:]
+    got = "" if problem["type"] == "missing" else f", got {_shown(problem['input'])}"
+    more = error.error_count() - 1
+    return (f"{'.'.join(loc) or 'the record'}: {problem['msg'].lower()}{got}"
+            + (f" ({more} more problem{'s' if more > 1 else ''})" if more else ""))
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
