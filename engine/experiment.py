@@ -125,7 +125,7 @@ def run_experiment(
     if run.status == "failed":
         raise EvaluationError(str(run.error))
     return RunResult(run_dir, metrics.primary, metrics.objective,
-                     metrics.model_dump(mode="json", exclude_none=True))
+                     metrics.model_dump(exclude_unset=True))
 
 
 def _fairness_failure(evaluated: dict[str, Any], run_dir: Path) -> dict[str, Any]:

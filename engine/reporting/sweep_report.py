@@ -15,7 +15,7 @@ from engine.errors import EngineError
 from engine.evaluation.run_comparison import compare_runs
 from engine.reporting.html_page import number, page, render, table
 from engine.reporting.run_report import REPORT_FILE
-from engine.tracking.files import read_json
+from engine.tracking.records import read_metrics
 
 TEMPLATE = "sweep_report.html"
 TOP_RUNS = 3
@@ -49,22 +49,20 @@ def leaderboard_section(sweep_dir: Path, rows: Sequence[Mapping[str, Any]]) -> M
 
 def top_runs_section(sweep_dir: Path, top: Sequence[Mapping[str, Any]],
                      primary: str) -> Markup:
-    metrics = [read_json(sweep_dir / row["job"] / "metrics.json") for row in top]
-    names = list(dict.fromkeys(name for record in metrics for name in record["test"]))
+    metrics = [read_metrics(sweep_dir / row["job"]) for row in top]
+    names = list(dict.fromkeys(name for record in metrics for name in record.test))
     header = ["metric", *(f"job {row['job']}: {row['overrides'] or '(defaults)'}"
                           for row in top)]
     body = []
     for name in names:
         cells = [name]
         for record in metrics:
-            cv = record["cv"].get(name)
-            interval = (record.get("test_intervals") or {}).get(name)
-            test = record["test"].get(name)
+            cv = record.cv.get(name)
+            interval = record.test_intervals.get(name)
             cells.append(
-                (f"CV {number(cv['mean'])} ± {number(cv['std'])} · " if cv else "")
-                + f"test {number(test)}"
-                + (f" [{number(interval['low'])}, {number(interval['high'])}]"
-                   if interval else ""))
+                (f"CV {number(cv.mean)} ± {number(cv.std)} · " if cv else "")
+                + f"test {number(record.test.get(name))}"
+                + (f" [{number(interval.low)}, {number(interval.high)}]" if interval else ""))
         body.append(cells)
     return Markup().join([table(header, body, sortable=False),
                           *(_paired(sweep_dir, top[0], other, primary) for other in top[1:])])
