@@ -16,8 +16,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,61 +44,86 @@ max_iter: 500
 """
 
 
-def run_checked(command: Sequence[str | Path], *, cwd: Path | None = None,
-                env: dict[str, str] | None = None,
+def outside_environment(directory: Path) -> dict[str, str]:
+    """This process's environment less what would point Python at the checkout (PYTHONPATH, an
+    active environment) or runs away from their defaults; git looks no higher than ``directory``,
+    so a run's provenance is the same wherever the temporary folder is."""
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in (*ENGINE_VARIABLES, "PYTHONPATH", "VIRTUAL_ENV")}
+    return environment | {"COLUMNS": "200", "GIT_CEILING_DIRECTORIES": str(directory.parent)}
+
+
+def run_outside(command: Sequence[str | Path], directory: Path,
                 timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``command``; fail the test with its output when it exits non-zero."""
-    done = subprocess.run([str(part) for part in command], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    """Run ``command`` in ``directory`` with :func:`outside_environment`. Never from the checkout:
+    ``python -m pip`` there would take its engine.egg-info for an installed engine."""
+    return subprocess.run([str(part) for part in command], cwd=directory,
+                          env=outside_environment(directory), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def run_checked(command: Sequence[str | Path], directory: Path,
+                timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """:func:`run_outside`, failing the test with the output when the command exits non-zero."""
+    done = run_outside(command, directory, timeout)
     assert done.returncode == 0, f"{' '.join(map(str, command))}\n{done.stdout}\n{done.stderr}"
     return done
 
 
 def make_venv(directory: Path) -> Path:
     """A new virtual environment with nothing installed; its Python."""
-    run_checked([sys.executable, "-m", "venv", directory])
+    run_checked([sys.executable, "-m", "venv", directory], directory.parent)
     return directory / "bin" / "python"
 
 
 def site_packages(python: Path) -> Path:
-    done = run_checked([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    done = run_checked([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                       python.parent)
     return Path(done.stdout.strip())
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def scratch() -> Iterator[Path]:
+    """A folder for this module, removed at its end: the environments take gigabytes, which
+    pytest's numbered temporary folders would keep for the next three sessions."""
+    with tempfile.TemporaryDirectory(prefix="engine-wheel-") as directory:
+        yield Path(directory)
+
+
+@pytest.fixture(scope="module")
+def sources(scratch: Path) -> Path:
     """The working tree's sources in a fresh folder: building writes nothing into the checkout,
     and no stale file in its build/ folder can reach the wheel."""
-    copy = tmp_path_factory.mktemp("sources") / "engine"
+    copy = scratch / "sources"
     shutil.copytree(REPO, copy, symlinks=True, ignore=NOT_SOURCES)
     return copy
 
 
 @pytest.fixture(scope="module")
-def wheel(sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def wheel(sources: Path, scratch: Path) -> Path:
     """The wheel ``python -m build --wheel`` makes (in an isolated build environment)."""
-    out = tmp_path_factory.mktemp("dist")
-    run_checked([sys.executable, "-m", "build", "--wheel", "--outdir", out, sources],
+    out = scratch / "dist"
+    run_checked([sys.executable, "-m", "build", "--wheel", "--outdir", out, sources], scratch,
                 timeout=INSTALL_TIMEOUT)
     (built,) = out.glob("engine-*.whl")
     return built
 
 
 @pytest.fixture(scope="module")
-def wheel_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def wheel_python(wheel: Path, scratch: Path) -> Path:
     """A fresh environment holding the wheel and the dependencies pip resolved for it."""
-    python = make_venv(tmp_path_factory.mktemp("wheel_env") / "venv")
-    run_checked([python, "-m", "pip", "install", "--quiet", wheel], timeout=INSTALL_TIMEOUT)
+    python = make_venv(scratch / "wheel_env")
+    run_checked([python, "-m", "pip", "install", "--quiet", wheel], scratch,
+                timeout=INSTALL_TIMEOUT)
     return python
 
 
 @pytest.fixture(scope="module")
-def source_python(sources: Path, wheel_python: Path,
-                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+def source_python(sources: Path, wheel_python: Path, scratch: Path) -> Path:
     """A fresh environment holding ``pip install .`` (built from the sources, not editable); the
     dependencies come from the wheel environment, after its own site-packages."""
-    python = make_venv(tmp_path_factory.mktemp("source_env") / "venv")
-    run_checked([python, "-m", "pip", "install", "--quiet", "--no-deps", sources],
+    python = make_venv(scratch / "source_env")
+    run_checked([python, "-m", "pip", "install", "--quiet", "--no-deps", sources], scratch,
                 timeout=INSTALL_TIMEOUT)
     (site_packages(python) / "dependencies.pth").write_text(
         f"import site; site.addsitedir({str(site_packages(wheel_python))!r})\n")
@@ -111,33 +137,18 @@ class Installed:
     python: Path
     workdir: Path
 
-    @property
-    def prefix(self) -> Path:
-        return self.python.parent.parent
-
-    @property
-    def environment(self) -> dict[str, str]:
-        """This process's environment without what would point Python at the checkout or runs
-        away from their defaults."""
-        environment = {name: value for name, value in os.environ.items()
-                       if name not in (*ENGINE_VARIABLES, "PYTHONPATH", "VIRTUAL_ENV")}
-        # Runs record the git state of the directory they start in: none here, wherever tmp is.
-        return environment | {"COLUMNS": "200",
-                              "GIT_CEILING_DIRECTORIES": str(self.workdir.parent)}
-
     def run(self, *args: str | Path, script: bool = False) -> subprocess.CompletedProcess[str]:
         """``python -m engine ARGS`` (or the ``engine`` console script) from the work directory."""
         command = [self.python.parent / "engine"] if script else [self.python, "-m", "engine"]
-        return subprocess.run([str(part) for part in [*command, *args]], cwd=self.workdir,
-                              env=self.environment, capture_output=True, text=True, timeout=600)
+        return run_outside([*command, *args], self.workdir)
 
 
 @pytest.fixture(scope="module", params=["wheel", "source"])
-def installed(request: pytest.FixtureRequest,
-              tmp_path_factory: pytest.TempPathFactory) -> Installed:
+def installed(request: pytest.FixtureRequest, scratch: Path) -> Installed:
     """The wheel's environment, then the one ``pip install .`` made."""
-    python_fixture = f"{request.param}_python"
-    return Installed(request.getfixturevalue(python_fixture), tmp_path_factory.mktemp("work"))
+    workdir = scratch / f"work_{request.param}"
+    workdir.mkdir()
+    return Installed(request.getfixturevalue(f"{request.param}_python"), workdir)
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +178,7 @@ def test_the_engine_comes_from_the_environment(installed: Installed) -> None:
     done = run_checked(
         [installed.python, "-c",
          "import engine, hydra_plugins.engine_optuna_sweeper as plugin\n"
-         "print(engine.__file__); print(plugin.__file__)"],
-        cwd=installed.workdir, env=installed.environment)
+         "print(engine.__file__); print(plugin.__file__)"], installed.workdir)
     engine_file, plugin_file = map(Path, done.stdout.split())
     site = site_packages(installed.python)
     assert engine_file == site / "engine" / "__init__.py"
@@ -213,7 +223,7 @@ def test_predict_writes_one_prediction_per_row(
     run_checked([installed.python, "-c",
                  "from sklearn.datasets import load_breast_cancer\n"
                  f"load_breast_cancer(as_frame=True).data.head(20).to_csv({str(rows)!r}, "
-                 "index=False)"])
+                 "index=False)"], installed.workdir)
     out = installed.workdir / "predicted.csv"
     done = installed.run("predict", run_dir, rows, "-o", out)
     assert done.returncode == 0, done.stderr
