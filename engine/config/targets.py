@@ -17,7 +17,7 @@ import pkgutil
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from engine.errors import ConfigError, did_you_mean
+from engine.errors import ConfigError, closest, did_you_mean
 
 DEFAULT_ALLOWED_PREFIXES = ("engine.", "sklearn.", "torch.", "optuna.")
 SCORE_FUNCTIONS = (
@@ -82,13 +82,22 @@ def resolve_callable(name: str, key: str, extra_prefixes: Iterable[str] = ()) ->
             return function
     elif attribute in _family_members(module_name):
         return getattr(importlib.import_module(module_name), attribute)
-    allowed = [f"{module}.{member}" for module in CALLABLE_MODULES
-               for member in _family_members(module)]
     raise ConfigError(
         f"{key}: '{name}' is not a function a config may pass. A callable parameter takes one "
         f"of: {'; '.join(CALLABLE_FAMILIES)}; or a function of a module you allow with "
-        f"`allowed_targets=[mypackage.]`.{did_you_mean(name, allowed)}"
+        f"`allowed_targets=[mypackage.]`.{_closest_family_member(name)}"
     )
+
+
+def _closest_family_member(name: str) -> str:
+    """`` Did you mean 'numpy.log1p'?`` for ``np.log1p``, or for a bare ``log1p``."""
+    by_member: dict[str, str] = {}
+    for module in CALLABLE_MODULES:
+        for member in _family_members(module):
+            by_member.setdefault(member, f"{module}.{member}")
+    match = closest(name, by_member.values()) or by_member.get(
+        closest(name.rpartition(".")[2], by_member) or "")
+    return f" Did you mean '{match}'?" if match else ""
 
 
 def _family_members(module_name: str) -> tuple[str, ...]:

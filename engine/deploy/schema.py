@@ -15,12 +15,16 @@ from engine.features.selectors import column_kind
 MAX_LISTED_CATEGORIES = 1000
 
 
-def infer_schema(X: pd.DataFrame) -> dict[str, Any]:
-    """Column names, dtypes, kinds, missing-value tolerance and the categories seen in training."""
+def infer_schema(X: pd.DataFrame, *, text_columns: Sequence[str] = ()) -> dict[str, Any]:
+    """Column names, dtypes, kinds, missing-value tolerance and the categories seen in training.
+
+    ``text_columns`` (those a feature block takes as 1-D text) are of kind ``text``: free text,
+    with no list of categories to hold new rows to.
+    """
     columns = []
     for name in X.columns:
         series = X[name]
-        kind = column_kind(series)
+        kind = "text" if name in text_columns else column_kind(series)
         categories = None
         if kind == "categorical":
             seen = pd.unique(series.dropna())
@@ -47,6 +51,8 @@ def conform(
     Missing columns and values of the wrong type raise a SchemaError naming the column; extra
     columns (other than ``passed_through``: the target, kept ids) are dropped with a warning,
     and unseen categories are reported (refused with ``refuse_unseen``, as the server does).
+    A text column takes any text; a value that is not a string is read as one, and a missing
+    one as empty text unless training had missing text (which the model's steps then fill).
     """
     expected = [column["name"] for column in schema["columns"]]
     missing = [name for name in expected if name not in frame.columns]
@@ -90,6 +96,10 @@ def _conform_column(series: pd.Series, column: Mapping[str, Any]) -> tuple[pd.Se
         if numbers.isna().any() or types.is_float_dtype(dtype):
             return numbers.astype("float64"), None
         return numbers.astype(dtype), None
+    if kind == "text":
+        missing = None if column["nullable"] else ""
+        text = series.map(lambda v: missing if pd.isna(v) else str(v)).astype(object)
+        return text.astype(dtype) if dtype != "object" else text, None
     if kind == "datetime":
         try:
             return pd.to_datetime(series), None

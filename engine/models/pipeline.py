@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import clone, is_classifier
+from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 
@@ -24,9 +25,10 @@ def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> P
     """``Pipeline([("features", ColumnTransformer), ("model", estimator)])`` for ``task``.
 
     A model that declares ``takes_feature_frame`` (the PyTorch ones) gets the features as a
-    DataFrame, so integer code columns stay recognisable and its errors can name columns. When
-    the model, or a family a search may swap in, takes no sparse input, the features are dense
-    (a TfidfVectorizer's matrix included).
+    DataFrame, so integer code columns stay recognisable and its errors can name columns; an
+    array where a step cannot give a DataFrame (TfidfVectorizer). When the model, or a family a
+    search may swap in, takes no sparse input, the features are dense (a TfidfVectorizer's
+    matrix included).
     """
     allowed = spec.allowed_targets
     features = build_preprocessor(spec.features.model_dump(), columns=columns, allowed=allowed)
@@ -35,9 +37,16 @@ def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> P
                 spec.candidates.values() if task_family(task) in candidate.targets]
     if not all(get_tags(estimator).input_tags.sparse for estimator in (model, *families)):
         features.set_params(sparse_threshold=0.0)
-    if getattr(model, "takes_feature_frame", False):
+    if getattr(model, "takes_feature_frame", False) and _gives_frames(features):
         features.set_output(transform="pandas")
     return Pipeline([("features", features), ("model", model)])
+
+
+def _gives_frames(features: ColumnTransformer) -> bool:
+    """Whether every step of every block can be set to give a DataFrame."""
+    steps = [step for _, block, _ in features.transformers if isinstance(block, Pipeline)
+             for _, step in block.steps]
+    return all(hasattr(step, "set_output") for step in steps)
 
 
 def check_features_suit_model(pipeline: Pipeline, X_train: pd.DataFrame, y_train: np.ndarray
@@ -62,15 +71,16 @@ def check_features_suit_model(pipeline: Pipeline, X_train: pd.DataFrame, y_train
     if sparse.issparse(output):
         return
     frame = pd.DataFrame(np.asarray(output, dtype=object), columns=_names(features, output))
-    text = [name for name in frame if frame[name].map(lambda v: isinstance(v, str)).any()]
+    text = [str(name) for name in frame if frame[name].map(lambda v: isinstance(v, str)).any()]
     if text:
         raise ConfigError(
             f"features: column(s) {', '.join(text)} reach the model as text. Encode them: "
-            "features=auto (one-hot) or features=ordinal, or add a block with an encoder."
+            "features=auto (one-hot) or features=ordinal, or add a block with an encoder; "
+            "free text takes a block `column: <name>` with a TfidfVectorizer (features=text)."
         )
     model = pipeline.named_steps["model"]
     if not get_tags(model).input_tags.allow_nan:
-        missing = [name for name in frame if pd.isna(frame[name]).any()]
+        missing = [str(name) for name in frame if pd.isna(frame[name]).any()]
         if missing:
             raise ConfigError(
                 f"features: column(s) {', '.join(missing)} reach {type(model).__name__} with "
@@ -79,7 +89,7 @@ def check_features_suit_model(pipeline: Pipeline, X_train: pd.DataFrame, y_train
             )
 
 
-def _names(features: object, output: np.ndarray) -> list[str]:
+def _names(features: ColumnTransformer, output: np.ndarray) -> list[str]:
     try:
         return [str(name) for name in features.get_feature_names_out()]
     except (AttributeError, ValueError):

@@ -22,6 +22,7 @@ BUILT_IN = {
     "diabetes": (442, 10, "regression"),
     "synthetic_classification": (10_000, 20, "binary"),
     "synthetic_regression": (10_000, 20, "regression"),
+    "synthetic_text": (2000, 4, "multiclass"),
 }
 SHARED = {
     "adult": (48842, 14, "binary"),

@@ -1,0 +1,177 @@
+"""Feature blocks: supervised steps, function parameters from the allow-list, step classes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_selection import SelectFromModel, SelectKBest, chi2, f_classif
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.validation import check_is_fitted
+
+from engine.config.compose import compose_spec
+from engine.deploy.batch_predict import predict_rows
+from engine.deploy.bundle import load_bundle
+from engine.errors import ConfigError
+from engine.experiment import RunResult, validate_spec
+from engine.features.preprocessor import build_preprocessor
+
+TEXT_DATA = ("dataset=synthetic_text", "dataset.n_samples=400", "features=text",
+             "model=logistic_regression", "split.cv.n_splits=3", "report=false")
+
+
+def double(values: Any) -> Any:
+    """A user's own function, allowed through allowed_targets=[tests.]."""
+    return values * 2
+
+
+def block(*steps: dict[str, Any]) -> dict[str, Any]:
+    """A features config with one numeric block running ``steps``."""
+    return {"transformers": {"numeric": {"dtype": "numeric", "steps": list(steps)}}}
+
+
+def only_step(features: dict[str, Any], allowed: tuple[str, ...] = ()) -> Any:
+    return build_preprocessor(features, allowed=allowed).transformers[0][1].steps[0][1]
+
+
+def test_a_score_function_is_written_as_its_dotted_name() -> None:
+    step = only_step(block({"_target_": "sklearn.feature_selection.SelectKBest",
+                            "score_func": "sklearn.feature_selection.f_classif", "k": 3}))
+    assert isinstance(step, SelectKBest) and step.score_func is f_classif
+
+
+def test_a_function_transformer_takes_numpy_ufuncs() -> None:
+    step = only_step(block({"_target_": "sklearn.preprocessing.FunctionTransformer",
+                            "func": "numpy.log1p", "inverse_func": "numpy.expm1",
+                            "feature_names_out": "one-to-one"}))
+    assert isinstance(step, FunctionTransformer)
+    assert (step.func, step.inverse_func) == (np.log1p, np.expm1)
+    assert step.feature_names_out == "one-to-one"  # a string option stays a string
+    np.testing.assert_allclose(step.fit_transform(np.array([[0.0], [np.e - 1]])), [[0.0], [1.0]])
+
+
+def test_a_list_becomes_the_tuple_a_parameter_takes() -> None:
+    features = {"transformers": {"text": {"column": "text", "steps": [
+        {"_target_": "sklearn.feature_extraction.text.TfidfVectorizer", "ngram_range": [1, 2],
+         "analyzer": "word"}]}}}
+    step = only_step(features)
+    assert step.ngram_range == (1, 2) and step.analyzer == "word"
+
+
+def test_an_estimator_parameter_is_built_from_its_own_target() -> None:
+    step = only_step(block({"_target_": "sklearn.feature_selection.SelectFromModel",
+                            "estimator": {"_target_": "sklearn.linear_model.LogisticRegression",
+                                          "C": 0.5}}))
+    assert isinstance(step, SelectFromModel) and isinstance(step.estimator, LogisticRegression)
+    assert step.estimator.C == 0.5
+
+
+def test_a_users_own_function_is_allowed_through_allowed_targets() -> None:
+    config = block({"_target_": "sklearn.preprocessing.FunctionTransformer",
+                    "func": "tests.test_features.double"})
+    with pytest.raises(ConfigError, match="is not a function a config may pass"):
+        only_step(config)
+    assert only_step(config, allowed=("tests.",)).func is double
+
+
+LOADERS = ["torch.load", "numpy.load", "builtins.eval", "pickle.load", "joblib.load", "os.system"]
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_a_loader_is_refused_as_a_function_parameter(name: str) -> None:
+    config = block({"_target_": "sklearn.preprocessing.FunctionTransformer", "func": name})
+    with pytest.raises(ConfigError) as caught:
+        build_preprocessor(config)
+    message = str(caught.value)
+    assert message.startswith(
+        f"features.transformers.numeric.steps[0].func: '{name}' is not a function a config "
+        "may pass. A callable parameter takes one of: scikit-learn's score functions")
+    assert "numpy's ufuncs" in message and "allowed_targets=[mypackage.]" in message
+
+
+@pytest.mark.parametrize(("name", "suggestion"), [
+    ("f_classif", "sklearn.feature_selection.f_classif"),
+    ("sklearn.feature_selection.f_clasif", "sklearn.feature_selection.f_classif"),
+    ("np.log1p", "numpy.log1p"),
+])
+def test_a_misspelt_function_gets_did_you_mean(name: str, suggestion: str) -> None:
+    config = block({"_target_": "sklearn.feature_selection.SelectKBest", "score_func": name})
+    with pytest.raises(ConfigError, match=rf"score_func: '{name}'.*Did you mean '{suggestion}'"):
+        build_preprocessor(config)
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("torch.load", r"'torch.load' is a function, not a class; a `_target_` names a class"),
+    ("numpy.load", r"'numpy.load' is outside the allow-list of modules a config may load"),
+    ("builtins.eval", r"'builtins.eval' is outside the allow-list"),
+    ("sklearn.ensemble.RandomForestClassifier",
+     r"'sklearn.ensemble.RandomForestClassifier' is not a scikit-learn transformer \(it has no "
+     r"transform\)"),
+])
+def test_a_step_target_must_be_a_transformer_class(target: str, message: str) -> None:
+    spec = compose_spec(
+        [f"features.transformers.numeric.steps=[{{_target_: {target}, f: evil.pt}}]"])
+    with pytest.raises(ConfigError, match=rf"^features.transformers.numeric.steps\[0\]._target_: "
+                                          rf"{message}"):
+        validate_spec(spec)
+
+
+def test_torch_load_as_a_step_is_refused_without_being_called(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: pytest.fail("torch.load ran"))
+    spec = compose_spec(["features.transformers.numeric.steps=[{_target_: torch.load, "
+                         "f: evil.pt, weights_only: false}]"])
+    with pytest.raises(ConfigError, match="not a class"):
+        validate_spec(spec)
+
+
+def test_the_cli_refuses_a_loader_with_status_2(cli: Callable[..., Any]) -> None:
+    as_step = cli("features.transformers.numeric.steps=[{_target_: torch.load, f: evil.pt, "
+                  "weights_only: false}]")
+    as_function = cli("features.transformers.numeric.steps=[{_target_: "
+                      "sklearn.preprocessing.FunctionTransformer, func: numpy.load}]")
+    for done, line in (
+        (as_step, "error: features.transformers.numeric.steps[0]._target_: 'torch.load' is a "
+                  "function, not a class"),
+        (as_function, "error: features.transformers.numeric.steps[0].func: 'numpy.load' is not "
+                      "a function a config may pass"),
+    ):
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(line), done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_supervised_steps_run_through_cv_refit_and_predict(
+        run: Callable[..., RunResult]) -> None:
+    """SelectKBest with chi2 (shipped in features=text) and a TargetEncoder take the target in
+    the up-front check, every CV fold and the refit; the bundle predicts new rows."""
+    result = run(*TEXT_DATA,
+                 "features.transformers.categorical.steps=[{_target_: "
+                 "sklearn.preprocessing.TargetEncoder}]")
+    assert result.metrics["cv"]["f1_macro"]["mean"] > 0.7
+    bundle = load_bundle(result.run_dir)
+    blocks = bundle.pipeline.named_steps["features"].named_transformers_
+    selector = blocks["text"].named_steps["selectkbest"]
+    assert selector.score_func is chi2 and selector.get_support().sum() == 100
+    check_is_fitted(blocks["categorical"].named_steps["targetencoder"])
+    rows = pd.DataFrame({"text": ["refund my invoice please", None], "channel": ["chat", "email"],
+                         "words": [4, 0], "wait_hours": [1.5, 2.0]})
+    predictions, _ = predict_rows(bundle, rows)
+    assert set(predictions["prediction"]) <= set(bundle.metadata.classes)
+    assert predictions.loc[0, "prediction"] == "billing"
+
+
+def test_supervised_steps_are_tuned(run: Callable[..., RunResult]) -> None:
+    result = run(*TEXT_DATA, "tune=random", "tune.n_trials=3", "tune.plots=false",
+                 "+features.search_space={text__selectkbest__k: "
+                 "{type: categorical, choices: [20, 50]}}")
+    best = result.metrics["tuning"]["best_params"]
+    assert best["text__selectkbest__k"] in (20, 50)
+    k = load_bundle(result.run_dir).pipeline.named_steps["features"].named_transformers_[
+        "text"].named_steps["selectkbest"].k
+    assert k == best["text__selectkbest__k"]
