@@ -14,6 +14,7 @@ import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import get_scorer
@@ -53,9 +54,9 @@ def holdout_intervals(responses: Responses, y: np.ndarray, scorers: Sequence[str
                 del statistics[name]
                 draws[name] = [np.array([np.nan])]
     alpha = (1 - settings.confidence) / 2
-    intervals = {}
-    for name, values in draws.items():
-        values = np.concatenate(values)
+    intervals: dict[str, dict[str, float]] = {}
+    for name, chunks in draws.items():
+        values = np.concatenate(chunks)
         values = values[np.isfinite(values)]
         low, high = np.quantile(values, [alpha, 1 - alpha]) if len(values) else (np.nan, np.nan)
         intervals[name] = {"low": float(low), "high": float(high),
@@ -73,6 +74,8 @@ def resample_counts(rng: np.random.Generator, rows: int, resamples: int) -> np.n
 
 
 Statistic = Callable[[np.ndarray], np.ndarray]
+Kernel = Callable[[np.ndarray, np.ndarray, Mapping[str, Any], np.ndarray | None], Statistic | None]
+"""``(y, response, scorer kwargs, fitted classes)``: a fast statistic, or None to fall back."""
 
 
 def metric_statistic(name: str, y: np.ndarray, responses: Responses) -> Statistic:
@@ -121,7 +124,7 @@ def _weighted_mean(terms: np.ndarray) -> Statistic:
     return lambda counts: (counts @ terms) / counts.sum(axis=1)
 
 
-def _confusion(y: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, Callable]:
+def _confusion(y: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, Statistic]:
     labels = np.unique(np.concatenate([y, predicted]))
     true_index = np.searchsorted(labels, y)
     pred_index = np.searchsorted(labels, predicted)
@@ -131,16 +134,18 @@ def _confusion(y: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, Callab
     return labels, lambda counts: (counts @ cells).reshape(len(counts), k, k)
 
 
-def _accuracy(y, predicted, kwargs, classes):
+def _accuracy(y: np.ndarray, predicted: np.ndarray, kwargs: Mapping[str, Any],
+              classes: np.ndarray | None) -> Statistic:
     return _weighted_mean((np.asarray(y) == np.asarray(predicted)).astype(float))
 
 
-def _balanced_accuracy(y, predicted, kwargs, classes):
+def _balanced_accuracy(y: np.ndarray, predicted: np.ndarray, kwargs: Mapping[str, Any],
+                       classes: np.ndarray | None) -> Statistic | None:
     if kwargs.get("adjusted"):
         return None
     _, confusion = _confusion(y, predicted)
 
-    def statistic(counts):
+    def statistic(counts: np.ndarray) -> np.ndarray:
         matrix = confusion(counts)
         support = matrix.sum(axis=2)
         diagonal = np.diagonal(matrix, axis1=1, axis2=2)
@@ -151,8 +156,9 @@ def _balanced_accuracy(y, predicted, kwargs, classes):
     return statistic
 
 
-def _precision_recall_f1(which: str):
-    def kernel(y, predicted, kwargs, classes):
+def _precision_recall_f1(which: str) -> Kernel:
+    def kernel(y: np.ndarray, predicted: np.ndarray, kwargs: Mapping[str, Any],
+               classes: np.ndarray | None) -> Statistic | None:
         average = kwargs.get("average", "binary")
         if average not in ("binary", "macro", "weighted", "micro") or kwargs.get("labels"):
             return None
@@ -161,7 +167,7 @@ def _precision_recall_f1(which: str):
         if average == "binary" and pos not in labels:
             return None
 
-        def statistic(counts):
+        def statistic(counts: np.ndarray) -> np.ndarray:
             matrix = confusion(counts)
             tp = np.diagonal(matrix, axis1=1, axis2=2)
             predicted_count, true_count = matrix.sum(axis=1), matrix.sum(axis=2)
@@ -195,7 +201,7 @@ def _binary_auc(y_positive: np.ndarray, score: np.ndarray) -> Statistic:
     end = np.r_[np.flatnonzero(first)[1:], len(score)][np.cumsum(first) - 1]  # one past its last
     start, end = start[positive], end[positive]
 
-    def statistic(counts):
+    def statistic(counts: np.ndarray) -> np.ndarray:
         weights = counts[:, order]
         negatives = np.zeros((len(counts), len(score) + 1))
         np.cumsum(weights * ~positive, axis=1, out=negatives[:, 1:])  # negative weight before j
@@ -208,7 +214,8 @@ def _binary_auc(y_positive: np.ndarray, score: np.ndarray) -> Statistic:
     return statistic
 
 
-def _roc_auc(y, score, kwargs, classes):
+def _roc_auc(y: np.ndarray, score: np.ndarray, kwargs: Mapping[str, Any],
+             classes: np.ndarray | None) -> Statistic | None:
     if kwargs.get("max_fpr") is not None or kwargs.get("labels") is not None:
         return None
     if score.ndim == 1:
@@ -223,7 +230,7 @@ def _roc_auc(y, score, kwargs, classes):
     prevalence = np.array([(y == label) for label in classes], dtype=float).T
     weighted = kwargs.get("average", "macro") == "weighted"
 
-    def statistic(counts):
+    def statistic(counts: np.ndarray) -> np.ndarray:
         aucs = np.column_stack([auc(counts) for auc in per_class])
         if weighted:
             support = counts @ prevalence
@@ -233,7 +240,8 @@ def _roc_auc(y, score, kwargs, classes):
     return statistic
 
 
-def _log_loss(y, proba, kwargs, classes):
+def _log_loss(y: np.ndarray, proba: np.ndarray, kwargs: Mapping[str, Any],
+              classes: np.ndarray | None) -> Statistic | None:
     if classes is None or proba.ndim != 2 or kwargs:
         return None
     index = np.searchsorted(classes, y)
@@ -244,14 +252,16 @@ def _log_loss(y, proba, kwargs, classes):
     return _weighted_mean(-np.log(chosen[np.arange(len(y)), index]))
 
 
-def _brier(y, proba, kwargs, classes):
+def _brier(y: np.ndarray, proba: np.ndarray, kwargs: Mapping[str, Any],
+           classes: np.ndarray | None) -> Statistic | None:
     if proba.ndim != 1 or kwargs or classes is None or len(classes) != 2:
         return None
     return _weighted_mean((proba - (y == classes[1])) ** 2)
 
 
-def _squared(root: bool):
-    def kernel(y, predicted, kwargs, classes):
+def _squared(root: bool) -> Kernel:
+    def kernel(y: np.ndarray, predicted: np.ndarray, kwargs: Mapping[str, Any],
+               classes: np.ndarray | None) -> Statistic | None:
         if kwargs or np.ndim(predicted) != 1:
             return None
         mean = _weighted_mean((np.asarray(y, float) - predicted) ** 2)
@@ -260,19 +270,21 @@ def _squared(root: bool):
     return kernel
 
 
-def _absolute(y, predicted, kwargs, classes):
+def _absolute(y: np.ndarray, predicted: np.ndarray, kwargs: Mapping[str, Any],
+              classes: np.ndarray | None) -> Statistic | None:
     if kwargs or np.ndim(predicted) != 1:
         return None
     return _weighted_mean(np.abs(np.asarray(y, float) - predicted))
 
 
-def _r2(y, predicted, kwargs, classes):
+def _r2(y: np.ndarray, predicted: np.ndarray, kwargs: Mapping[str, Any],
+        classes: np.ndarray | None) -> Statistic | None:
     if kwargs or np.ndim(predicted) != 1:
         return None
     y = np.asarray(y, float)
     residual = (y - predicted) ** 2
 
-    def statistic(counts):
+    def statistic(counts: np.ndarray) -> np.ndarray:
         total = counts.sum(axis=1)
         mean = (counts @ y) / total
         spread = counts @ (y**2) - total * mean**2
@@ -282,7 +294,7 @@ def _r2(y, predicted, kwargs, classes):
     return statistic
 
 
-_KERNELS: Mapping[str, Callable[..., Statistic | None]] = {
+_KERNELS: Mapping[str, Kernel] = {
     "accuracy_score": _accuracy,
     "balanced_accuracy_score": _balanced_accuracy,
     "precision_score": _precision_recall_f1("precision"),
