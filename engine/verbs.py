@@ -261,20 +261,22 @@ def registry(args: Sequence[str]) -> None:
 
 def schema(args: Sequence[str]) -> None:
     """The config schema as JSON Schema, or the effective values of one experiment's config."""
+    from engine.config.schema import GROUPS, json_schema
+
     parser = argparse.ArgumentParser(
         prog="engine schema",
         description="Write the JSON Schema of the experiment config (for YAML editors), or with "
                     "--effective show one experiment's validated config, every default filled.",
     )
     parser.add_argument("-o", "--output", type=Path, help="write the JSON Schema to this file")
+    parser.add_argument("--group", choices=sorted(GROUPS),
+                        help="the schema of one group's files (conf/<group>/*.yaml)")
     parser.add_argument("--effective", nargs="*", metavar="OVERRIDE",
                         help="show the validated config for these overrides (e.g. model=svm)")
     options = parser.parse_args(args)
     import json
 
     import yaml
-
-    from engine.config.schema import json_schema
 
     if options.effective is not None:
         from engine.config.compose import compose_spec
@@ -289,9 +291,9 @@ def schema(args: Sequence[str]) -> None:
                              sort_keys=False), end="")
         return
     if options.output is None:
-        print(json.dumps(json_schema(), indent=2))
+        print(json.dumps(json_schema(options.group), indent=2))
         return
     from engine.tracking.files import write_json
 
-    write_json(options.output, json_schema())
+    write_json(options.output, json_schema(options.group))
     print(f"JSON Schema written to {options.output}", file=sys.stderr)

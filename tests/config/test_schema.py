@@ -10,12 +10,14 @@ import re
 from pathlib import Path
 from typing import Any, get_args
 
+import jsonschema
 import pytest
 from omegaconf import OmegaConf
 from pydantic import BaseModel
 
 from engine.config.compose import CONFIG_DIR, compose_spec
 from engine.config.schema import (
+    GROUPS,
     DeployConfig,
     ExperimentConfig,
     FeaturesConfig,
@@ -174,6 +176,21 @@ def test_the_json_schema_lists_every_group_and_forbids_unknown_keys(tmp_path: Pa
     done = run_cli(["schema", "-o", str(tmp_path / "engine.schema.json")], tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "engine.schema.json").read_text()) == schema
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_each_group_schema_checks_its_files_in_an_editor(group: str) -> None:
+    """What a YAML editor does with ``schema --group``: every shipped file passes, a typo not."""
+    schema = json_schema(group)
+    files = sorted((CONFIG_DIR / group).glob("*.yaml"))
+    for path in files:
+        values = OmegaConf.to_container(OmegaConf.load(path))
+        assert isinstance(values, dict)
+        values.pop("defaults", None)
+        jsonschema.validate(values, schema)
+    with pytest.raises(jsonschema.ValidationError,
+                       match="Additional properties|not valid under any of the given schemas"):
+        jsonschema.validate({**values, "colour_of_the_sky": 1}, schema)
 
 
 def test_the_cli_prints_one_line_and_exits_2_before_any_data(tmp_path: Path) -> None:

@@ -54,8 +54,30 @@ def parse_dataset(values: Mapping[str, Any]) -> Dataset:
     return parse_section(_Dataset, {"dataset": dict(values)}).dataset
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a composed experiment config, for YAML editors."""
-    schema = ExperimentConfig.model_json_schema()
-    schema["title"] = "engine experiment config"
+GROUPS: dict[str, Any] = {"dataset": _Dataset, "features": FeaturesConfig, "split": SplitConfig,
+                          "metrics": MetricsConfig, "tune": TuneSettings,
+                          "deploy": DeployConfig}
+
+
+def json_schema(group: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of a composed experiment config, or of one group's files (so that a YAML
+    editor completes and checks ``conf/<group>/*.yaml``)."""
+    if group is None:
+        schema = _null_blocks(ExperimentConfig.model_json_schema())
+        schema["title"] = "engine experiment config"
+        return schema
+    schema = _null_blocks(GROUPS[group].model_json_schema())
+    if group == "dataset":  # the files hold the dataset itself, not a `dataset:` key
+        schema = {"$defs": schema["$defs"], **schema["properties"]["dataset"]}
+    schema["title"] = f"engine {group} config"
+    return schema
+
+
+def _null_blocks(schema: dict[str, Any]) -> dict[str, Any]:
+    """Let a block with defaults (``pick``, ``cv``) be null in a file, as the models allow."""
+    for model in [schema, *schema.get("$defs", {}).values()]:
+        for name, field in model.get("properties", {}).items():
+            if "$ref" in field and isinstance(field.get("default"), dict):
+                model["properties"][name] = {"anyOf": [{"$ref": field.pop("$ref")},
+                                                       {"type": "null"}], **field}
     return schema

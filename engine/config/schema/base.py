@@ -35,5 +35,5 @@ def _whole_float_as_int(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Count = Annotated[int, BeforeValidator(_whole_float_as_int), Field(ge=1)]
+Count = Annotated[int, Field(ge=1), BeforeValidator(_whole_float_as_int)]
 """A count of at least 1, which may be written as 1e6."""
