@@ -189,7 +189,7 @@ def test_each_group_schema_checks_its_files_in_an_editor(group: str) -> None:
         values.pop("defaults", None)
         jsonschema.validate(values, schema)
     with pytest.raises(jsonschema.ValidationError,
-                       match="Additional properties|not valid under any of the given schemas"):
+                       match=r"Additional properties|not valid under any of the given schemas"):
         jsonschema.validate({**values, "colour_of_the_sky": 1}, schema)
 
 
