@@ -1,15 +1,13 @@
-"""Small checks shared by the data modules: required keys, choices, one-line error reasons."""
+"""Small checks shared by the data modules: choices, unknown columns, values as users read them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from engine.errors import ConfigError, did_you_mean, options_hint
-
-MISSING = "???"  # what an unset mandatory Hydra value looks like in a plain dict
 
 
 def check_choice(value: Any, options: Iterable[str], *, key: str, what: str = "value") -> Any:
@@ -19,17 +17,6 @@ def check_choice(value: Any, options: Iterable[str], *, key: str, what: str = "v
         raise ConfigError(
             f"{key}: unknown {what} {value!r}.{did_you_mean(value, options)} "
             f"{options_hint(options)}"
-        )
-    return value
-
-
-def require(config: Mapping[str, Any], key: str, *, group: str, needed_for: str) -> Any:
-    """Return ``config[key]``, raising a ConfigError when it is absent, null or ``???``."""
-    value = config.get(key)
-    if value is None or value == MISSING:
-        raise ConfigError(
-            f"{group}.{key} is required {needed_for} but is not set. "
-            f"Set it in the config file or on the command line ({group}.{key}=...)."
         )
     return value
 
