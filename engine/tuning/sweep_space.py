@@ -23,6 +23,7 @@ from hydra.core.override_parser.types import (
     Override,
     QuotedString,
     RangeSweep,
+    Sweep,
     Transformer,
 )
 
@@ -73,7 +74,8 @@ class Numeric:
         from optuna.distributions import FloatDistribution, IntDistribution
 
         if self.integer:
-            return IntDistribution(int(self.low), int(self.high), log=self.log, step=self.step or 1)
+            return IntDistribution(int(self.low), int(self.high), log=self.log,
+                                   step=int(self.step or 1))
         return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
 
     def override(self, value: int | float) -> str:
@@ -138,6 +140,9 @@ def parse_sweep(overrides: Sequence[str]) -> SweepSpace:
 def dimension_of(override: Override) -> Dimension:
     """The search dimension one sweep override means; a bad one is a ConfigError naming it."""
     value = override.value()
+    if not isinstance(value, Sweep):  # glob(...): Hydra lists its choices from the config loader
+        _refuse(override, "the Optuna sweeper cannot expand glob(...); list the choices instead, "
+                "e.g. model=a,b")
     for tag in sorted(value.tags):
         if tag not in TAGS:
             _refuse(override, f"unknown tag '{tag}'.{did_you_mean(tag, TAGS)} The Optuna "
@@ -167,6 +172,7 @@ def _choice_value(element: Any) -> Choice:
 
 def _range(override: Override, value: RangeSweep) -> Numeric:
     start, stop, step = value.start, value.stop, value.step
+    assert start is not None and stop is not None  # the override parser sets both ends
     if step == 0:
         _refuse(override, "a range's step cannot be 0")
     integer = all(isinstance(v, int) for v in (start, stop, step))

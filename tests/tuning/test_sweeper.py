@@ -50,6 +50,7 @@ def test_sweep_overrides_map_to_optuna_distributions(override: str, expected: ob
     ("a=tag(log,range(1,10,2))", "a log scale takes no step"),
     ("a=tag(log,choice(x,y))", "a choice has no scale"),
     ("a=tag(lgo,interval(1,2))", "unknown tag 'lgo'. Did you mean 'log'?"),
+    ("model=glob(*)", r"the Optuna sweeper cannot expand glob\(...\); list the choices instead"),
 ])
 def test_bad_ranges_are_one_error_naming_the_override(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
