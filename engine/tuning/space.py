@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import ConfigError, did_you_mean, options_hint
 
 if TYPE_CHECKING:
-    from optuna.trial import Trial
+    from optuna.trial import BaseTrial
 
 TYPES = ("int", "float", "categorical")
 KEYS = {
@@ -46,14 +46,15 @@ class Param:
     when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     where: str = ""
 
-    def suggest(self, trial: Trial) -> Any:
+    def suggest(self, trial: BaseTrial) -> Any:
         """Draw this parameter's value from ``trial``."""
         if self.kind == "categorical":
             return trial.suggest_categorical(self.name, self.choices)
+        low, high = self._bounds()
         if self.kind == "int":
-            return trial.suggest_int(self.name, int(self.low), int(self.high),
+            return trial.suggest_int(self.name, int(low), int(high),
                                      step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
+        return trial.suggest_float(self.name, low, high, step=self.step, log=self.log)
 
     def active(self, drawn: Mapping[str, Any]) -> bool:
         """Whether every parent this parameter depends on took one of the listed values."""
@@ -64,15 +65,21 @@ class Param:
         """Every value a grid search tries: the choices, or the stepped range."""
         if self.kind == "categorical":
             return list(self.choices)
+        low, high = self._bounds()
         if self.kind == "int":
-            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+            return list(range(int(low), int(high) + 1, int(self.step or 1)))
         if self.step is None:
             raise ConfigError(
                 f"{self.where}: tune.method=grid needs a `step` for the float parameter "
                 f"'{self.name}' (e.g. step: 0.1), or use tune.method=tpe."
             )
-        count = round((self.high - self.low) / self.step)
-        return [self.low + i * self.step for i in range(count + 1)]
+        count = round((high - low) / self.step)
+        return [low + i * self.step for i in range(count + 1)]
+
+    def _bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of an int or float parameter, which ``_param`` always sets."""
+        assert self.low is not None and self.high is not None, self.kind
+        return self.low, self.high
 
 
 def parse_space(space: Mapping[str, Any] | None, *, prefix: str, section: str) -> list[Param]:
@@ -110,8 +117,9 @@ def _param(name: str, spec: Any, prefix: str, section: str) -> Param:
         if not isinstance(choices, list | tuple) or not choices:
             raise ConfigError(f"{where}.choices: expected a non-empty list, got {choices!r}.")
         return Param(name, prefix + name, kind, choices=tuple(choices), when=when, where=where)
-    low, high, step = (_number(spec.get(key), f"{where}.{key}", kind, key)
-                       for key in ("low", "high", "step"))
+    low, high = (_number(spec.get(key), f"{where}.{key}", kind, key) for key in ("low", "high"))
+    step = spec.get("step")
+    step = None if step is None else _number(step, f"{where}.step", kind, "step")
     log = spec.get("log", False)
     if not isinstance(log, bool):
         raise ConfigError(f"{where}.log: must be true or false, got {log!r}.")
@@ -120,9 +128,7 @@ def _param(name: str, spec: Any, prefix: str, section: str) -> Param:
                  where=where)
 
 
-def _number(value: Any, where: str, kind: str, key: str) -> float | None:
-    if value is None and key == "step":
-        return None
+def _number(value: Any, where: str, kind: str, key: str) -> float:
     if value is None:
         raise ConfigError(f"{where}: a {kind} parameter needs `{key}`.")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
