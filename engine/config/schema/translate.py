@@ -75,6 +75,9 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
         return f"{key}: must be true or false; got {value!r}."
     if kind in TYPES:
         return f"{key}: expected {TYPES[kind]}, got {value!r}.{example}"
+    if kind == "too_short":
+        return (f"{key}: is empty; give it at least {context.get('min_length')} "
+                f"entr{'y' if context.get('min_length') == 1 else 'ies'}.")
     if kind == "string_pattern_mismatch":
         return f"{key}: {value!r} does not match {context.get('pattern')}."
     return f"{key}: {str(detail['msg']).removeprefix('Value error, ')}."
