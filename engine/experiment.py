@@ -54,7 +54,7 @@ def validate_spec(spec: ExperimentSpec) -> None:
     A sweep runs this on every job before the first one starts.
     """
     validate_model(spec.model, spec.allowed_targets)
-    preprocessor = build_preprocessor(spec.features.model_dump(), allowed=spec.allowed_targets)
+    preprocessor = build_preprocessor(spec.features, allowed=spec.allowed_targets)
     task = spec.dataset.task
     if task != "auto":
         resolve_metrics(spec.metrics, task)

@@ -223,7 +223,7 @@ def save(plan: RunPlan, selection: Selection, fitted: Fitted, held_out: HeldOut,
     targets; what run.json records of them, provenance included."""
     spec, data = plan.spec, plan.data
     provenance = {"packages": package_versions(), "git": git_state(project_dir)}
-    schema = infer_schema(data.X, text_columns=text_columns(spec.features.model_dump()))
+    schema = infer_schema(data.X, text_columns=text_columns(spec.features))
     save_bundle(run_dir / BUNDLE_DIR, fitted.pipeline, schema, BundleMetadata.model_validate({
         "task": data.task,
         "target": str(data.y.name),

@@ -14,6 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
 from engine.config.compose import compose_spec
+from engine.config.schema import FeaturesConfig, parse_section
 from engine.deploy.batch_predict import predict_rows
 from engine.deploy.bundle import load_bundle
 from engine.errors import ConfigError
@@ -29,12 +30,13 @@ def double(values: Any) -> Any:
     return values * 2
 
 
-def block(*steps: dict[str, Any]) -> dict[str, Any]:
+def block(*steps: dict[str, Any]) -> FeaturesConfig:
     """A features config with one numeric block running ``steps``."""
-    return {"transformers": {"numeric": {"dtype": "numeric", "steps": list(steps)}}}
+    return parse_section(FeaturesConfig, {"transformers": {"numeric": {
+        "dtype": "numeric", "steps": list(steps)}}}, "features.")
 
 
-def only_step(features: dict[str, Any], allowed: tuple[str, ...] = ()) -> Any:
+def only_step(features: FeaturesConfig, allowed: tuple[str, ...] = ()) -> Any:
     return build_preprocessor(features, allowed=allowed).transformers[0][1].steps[0][1]
 
 
@@ -55,9 +57,9 @@ def test_a_function_transformer_takes_numpy_ufuncs() -> None:
 
 
 def test_a_list_becomes_the_tuple_a_parameter_takes() -> None:
-    features = {"transformers": {"text": {"column": "text", "steps": [
+    features = parse_section(FeaturesConfig, {"transformers": {"text": {"column": "text", "steps": [
         {"_target_": "sklearn.feature_extraction.text.TfidfVectorizer", "ngram_range": [1, 2],
-         "analyzer": "word"}]}}}
+         "analyzer": "word"}]}}})
     step = only_step(features)
     assert step.ngram_range == (1, 2) and step.analyzer == "word"
 

@@ -13,6 +13,7 @@ import pytest
 from scipy import sparse
 
 from engine.config.compose import compose_spec
+from engine.config.schema import FeaturesConfig, parse_section
 from engine.data.synthetic_text import make_text
 from engine.deploy.schema import conform, infer_schema
 from engine.errors import ConfigError
@@ -76,7 +77,7 @@ def test_synthetic_text_refuses_more_topics_than_it_has() -> None:
 
 
 def test_a_text_block_gives_its_steps_one_column_as_1d_text() -> None:
-    features = compose_spec(["features=text"]).features.model_dump()
+    features = compose_spec(["features=text"]).features
     preprocessor = build_preprocessor(features, columns=FEATURES)
     assert preprocessor.transformers[0][2] == "text"  # a string selector: 1-D data
     data = make_text(n_samples=300, random_state=0)
@@ -102,11 +103,11 @@ def test_a_text_block_names_one_existing_column() -> None:
     typo = {"transformers": {"text": {"column": "txt", "steps": []}}}
     with pytest.raises(ConfigError, match=r"^features.transformers.text.column: the data has no "
                                           r"column 'txt'. Did you mean 'text'\?"):
-        build_preprocessor(typo, columns=FEATURES)
+        build_preprocessor(parse_section(FeaturesConfig, typo, "features."), columns=FEATURES)
     both = {"transformers": {"text": {"column": "text", "dtype": "categorical"}}}
     with pytest.raises(ConfigError, match=r"`column: text` gives the steps that one column as "
                                           r"1-D text; drop `dtype`"):
-        build_preprocessor(both)
+        build_preprocessor(parse_section(FeaturesConfig, both, "features."))
 
 
 def test_missing_text_is_filled_as_empty_text() -> None:

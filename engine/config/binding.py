@@ -46,6 +46,8 @@ def from_config_values(
     values = dict(params)
     for name, value in params.items():
         options = constraints.get(name, ())
+        if not isinstance(options, list):  # "no_validation": nothing to read
+            continue
         if isinstance(value, str) and callable in options and not _takes_string(options, value):
             values[name] = resolve_callable(value, f"{key}.{name}", tuple(extra_prefixes))
         elif isinstance(value, list) and tuple in options and not _takes_list(options):

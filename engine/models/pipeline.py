@@ -31,7 +31,7 @@ def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> P
     matrix included).
     """
     allowed = spec.allowed_targets
-    features = build_preprocessor(spec.features.model_dump(), columns=columns, allowed=allowed)
+    features = build_preprocessor(spec.features, columns=columns, allowed=allowed)
     model = build_estimator(spec.model, task, allowed)
     families = [build_estimator(candidate, task, allowed) for candidate in
                 spec.candidates.values() if task_family(task) in candidate.targets]

@@ -57,7 +57,7 @@ def space_for(
     spec: ExperimentSpec, task: str, families: Mapping[str, ModelSpec], columns: list[str] | None
 ) -> PipelineSpace:
     """The search space of ``spec``'s Pipeline (model or families, plus features)."""
-    features = build_preprocessor(spec.features.model_dump(), columns=columns,
+    features = build_preprocessor(spec.features, columns=columns,
                                   allowed=spec.allowed_targets)
     return pipeline_space(
         spec.model, spec.features.search_space, families=families,

@@ -20,7 +20,7 @@ from engine.config.schema.tune import TuneSettings
 class PathsConfig(Section):
     """Where data comes from and runs land."""
 
-    shared_data: str = "data"
+    shared_data: str = "../shared/data"
     output_dir: str = "outputs"
 
 

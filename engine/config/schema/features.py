@@ -22,12 +22,25 @@ class FeatureBlock(Section):
 
     @model_validator(mode="after")
     def _says_which_columns(self) -> FeatureBlock:
-        if not self.columns and not self.dtype and not self.column:
+        if self.column is not None:
+            others = [name for name in ("columns", "dtype", "exclude") if getattr(self, name)]
+            if others:
+                raise ValueError(
+                    f"`column: {self.column}` gives the steps that one column as 1-D text; drop "
+                    f"`{'`, `'.join(others)}`, or use `columns: [...]` instead of `column`"
+                )
+        elif not self.columns and not self.dtype:
             raise ValueError(
                 "say which columns the block takes, with `columns: [name, ...]`, "
                 "`dtype: numeric | categorical | datetime | <pandas dtype>`, or one text "
                 "column as `column: <name>`"
             )
+        for index, step in enumerate(self.steps):
+            if "_target_" not in step:
+                raise ValueError(
+                    f"steps[{index}] needs a `_target_`, e.g. "
+                    f"{{_target_: sklearn.preprocessing.StandardScaler}}; got {step!r}"
+                )
         return self
 
 
