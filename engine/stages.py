@@ -102,7 +102,8 @@ def load_and_check(spec: ExperimentSpec, run_dir: Path, console: Console,
         f"[bold]{data.name}[/bold]: {len(data.X)} rows × {data.X.shape[1]} columns, "
         f"{data.task} task"
     )
-    report = check_quality(data, spec.quality, seed=spec.seed)
+    report = check_quality(data, spec.quality, seed=spec.seed,
+                           text_columns=text_columns(spec.features))
     write_json(run_dir / "data_report.json", report.to_dict())
     _print_findings(console, report.findings)
     report.raise_for_failures(spec.quality.fail_on)

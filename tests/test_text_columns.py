@@ -3,6 +3,7 @@ model answering the batch command and the REST server."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,6 +136,11 @@ def test_the_schema_takes_any_text_for_a_text_column() -> None:
         "never seen words", "", "12"]
 
 
+def test_free_text_is_not_taken_for_an_identifier(text_run: Path) -> None:
+    report = json.loads((text_run / "data_report.json").read_text())
+    assert not [f for f in report["findings"] if f["check"] == "id_like_columns"]
+
+
 def test_the_text_run_predicts_new_text_in_batch(batch: pd.DataFrame,
                                                   new_rows: pd.DataFrame) -> None:
     assert len(batch) == len(new_rows)
@@ -155,4 +161,5 @@ def test_the_server_answers_free_text_as_the_batch_command(
     assert body["warnings"] == []
     record = httpx.get(f"{server}/openapi.json").json()["components"]["schemas"]["Record"]
     assert "enum" not in str(record["properties"]["text"])
+    assert {"type": "number"} not in record["properties"]["text"]["anyOf"]  # text, or null
     assert "enum" in str(record["properties"]["channel"])

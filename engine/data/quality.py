@@ -6,6 +6,7 @@ severity that fails the run (``QualityReport.raise_for_failures``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -29,16 +30,21 @@ DEFAULT_SEVERITY = {
     "leakage": "error",
     "class_imbalance": "warning",
 }
-def check_quality(data: Dataset, settings: QualityConfig, *, seed: int) -> QualityReport:
-    """Run every check on ``data``; ``settings`` is the ``quality`` config key."""
+
+
+def check_quality(data: Dataset, settings: QualityConfig, *, seed: int,
+                  text_columns: Sequence[str] = ()) -> QualityReport:
+    """Run every check on ``data``; ``settings`` is the ``quality`` config key.
+
+    ``text_columns`` hold free text, a distinct value per row by nature: never id-like."""
     severity = {**DEFAULT_SEVERITY, **(settings.severity or {})}
     X, y, n_rows = data.X, data.y, len(data.y)
     missing = X.isna().sum()
     duplicates = _duplicate_count(data)
     constant, constant_findings = checks.constant_columns(X, severity=severity["constant_columns"])
     id_like, id_like_findings = checks.id_like_columns(
-        X, unique_fraction=settings.id_like_unique_fraction, severity=severity["id_like_columns"]
-    )
+        X.drop(columns=list(text_columns)), unique_fraction=settings.id_like_unique_fraction,
+        severity=severity["id_like_columns"])
     candidates = [column for column in X.columns if column not in {*constant, *id_like}]
     findings = [
         *checks.missing_values(

@@ -230,13 +230,15 @@ INVOCATIONS_BODY = {"requestBody": {"required": True, "content": {
 
 def schema_record_model(schema: dict[str, Any]) -> type[BaseModel]:
     """A pydantic model of one row: every column required (null allowed for missing), numbers
-    (not booleans or text) for numeric columns, one of the categories seen in training for the
-    others (any string, number or boolean when there were too many to list); other keys are
-    ignored."""
+    (not booleans or text) for numeric columns, text for free-text columns, one of the categories
+    seen in training for the others (any string, number or boolean when there were too many to
+    list); other keys are ignored."""
     fields: dict[str, Any] = {}
     for index, column in enumerate(schema["columns"]):
         if column["kind"] == "numeric":
             annotation: Any = Annotated[float, Strict()] | None
+        elif column["kind"] == "text":
+            annotation = str | None
         elif column["categories"]:
             annotation = Literal[tuple(column["categories"])] | None
         else:
