@@ -64,7 +64,7 @@ def test_a_sweep_preflight_refuses_a_typo_in_every_group(override: str, message:
     [
         (["split.cv.shuffle='false'"], "split.cv.shuffle: must be true or false; got 'false'."),
         (["deploy=rest", "deploy.rest.port=abc"],
-         "deploy.rest.port: must be a whole number; got 'abc'. Use e.g. deploy.rest.port=8080."),
+         "deploy.rest.port: must be an integer, got 'abc'. Use e.g. deploy.rest.port=8080."),
         (["deploy=rest", "deploy.rest.port=70000"],
          "deploy.rest.port: 70000 is not a whole number in [1, 65535]."),
         (["tune=tpe", "tune.objectives=[roc_acu]"],
@@ -119,7 +119,7 @@ def test_values_are_strict() -> None:
     for bad in ("false", 0, "no"):
         with pytest.raises(ConfigError, match=r"split\.cv\.shuffle: must be true or false"):
             parse_section(SplitConfig, {"cv": {"shuffle": bad}}, "split.")
-    with pytest.raises(ConfigError, match=r"tune\.n_jobs: must be a whole number; got True"):
+    with pytest.raises(ConfigError, match=r"tune\.n_jobs: must be an integer, got True"):
         parse_section(TuneSettings, {"n_jobs": True}, "tune.")
     assert parse_section(TuneSettings, {"pick": None}).pick.within == 0.0  # null: the defaults
 
@@ -196,7 +196,7 @@ def test_each_group_schema_checks_its_files_in_an_editor(group: str) -> None:
 def test_the_cli_prints_one_line_and_exits_2_before_any_data(tmp_path: Path) -> None:
     done = run_cli(["deploy=rest", "deploy.rest.port=abc"], tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip() == ("error: deploy.rest.port: must be a whole number; got 'abc'. "
+    assert done.stderr.strip() == ("error: deploy.rest.port: must be an integer, got 'abc'. "
                                    "Use e.g. deploy.rest.port=8080.")
     assert "Traceback" not in done.stderr
     assert not list(tmp_path.rglob("metrics.json"))  # nothing was trained

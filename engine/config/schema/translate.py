@@ -68,9 +68,9 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
     if kind in BOUNDS:
         return f"{key}: {value!r} is not a {_range(kind, context, parent, last)}.{example}"
     if kind in WHOLE:
-        return f"{key}: must be a whole number; got {value!r}.{example}"
+        return f"{key}: must be an integer, got {value!r}.{example}"
     if kind in NUMBER:
-        return f"{key}: must be a number; got {value!r}.{example}"
+        return f"{key}: must be a number, got {value!r}.{example}"
     if kind == "bool_type":
         return f"{key}: must be true or false; got {value!r}."
     if kind in TYPES:
