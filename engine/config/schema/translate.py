@@ -28,6 +28,9 @@ WHOLE = {"int_type", "int_parsing", "int_from_float"}
 NUMBER = {"float_type", "float_parsing"}
 TYPES = {"string_type": "text", "list_type": "a list", "dict_type": "a mapping",
          "model_type": "a mapping", "model_attributes_type": "a mapping"}
+LIST_NOUNS = {"models": "names", "objectives": "names", "overrides": "overrides",
+              "columns": "column names", "sensitive": "column names", "drop": "column names",
+              "targets": "deploy targets", "na_values": "missing-value markers"}
 VALUE_NOUNS = {"severity": "severity"}  # what a mapping's values are called
 BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
           "less_than_equal": "<="}
@@ -73,6 +76,8 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
         return f"{key}: must be a number, got {value!r}.{example}"
     if kind == "bool_type":
         return f"{key}: must be true or false; got {value!r}."
+    if kind == "list_type" and last in LIST_NOUNS:
+        return f"{key}: expected a list of {LIST_NOUNS[last]}, got {value!r}.{example}"
     if kind in TYPES:
         return f"{key}: expected {TYPES[kind]}, got {value!r}.{example}"
     if kind == "too_short":
@@ -120,6 +125,8 @@ def _range(kind: str, context: dict[str, Any], parent: type[BaseModel] | None,
     noun = "whole number" if isinstance(bound, int) else "number"
     if "Ge" in ends and "Le" in ends:
         return f"{noun} in [{ends['Ge']}, {ends['Le']}]"
+    if "Gt" in ends and "Lt" in ends:
+        return f"{noun} between {ends['Gt']} and {ends['Lt']} (both excluded)"
     return f"{noun} {BOUNDS[kind]} {bound}"
 
 
