@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -189,7 +189,8 @@ class TorchEstimator(BaseEstimator):
                 patience=self.patience if valid is not None else None, lr=self.lr,
                 schedule=self.schedule, grad_clip=self.grad_clip,
                 amp_dtype=amp_dtype(self.precision, self.device_), verbose=self.verbose)
-            trained = torch.compile(self.module_) if self.compile else self.module_
+            # torch.compile wraps a Module in an OptimizedModule; its stubs say only Callable
+            trained = cast(nn.Module, torch.compile(self.module_)) if self.compile else self.module_
             generator = torch.Generator(device=self.device_).manual_seed(seed)
             history = train_module(
                 trained, loss_fn.to(self.device_), optimizer,
@@ -221,7 +222,7 @@ class TorchEstimator(BaseEstimator):
         names = list(getattr(self, "feature_names_in_", []))
         columns = []
         for item in chosen:
-            if isinstance(item, Integral) and 0 <= item < X.shape[1]:
+            if isinstance(item, Integral) and 0 <= int(item) < X.shape[1]:
                 columns.append(int(item))
             elif item in names:
                 columns.append(names.index(item))

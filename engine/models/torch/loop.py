@@ -11,11 +11,12 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.optim import lr_scheduler
 
 from engine.errors import EngineError
 
@@ -93,7 +94,7 @@ def train_module(
                 scaler.update()
             else:
                 optimizer.step()
-            if settings.schedule == "onecycle":
+            if isinstance(scheduler, lr_scheduler.OneCycleLR):
                 scheduler.step()
             total += loss.detach()
         train_loss = total.item() / steps
@@ -104,9 +105,9 @@ def train_module(
             loss = evaluate_loss(module, loss_fn, valid, autocast)
             _check_finite(loss, "validation", epoch, optimizer)
             history.valid_loss.append(loss)
-        if settings.schedule == "cosine":
+        if isinstance(scheduler, lr_scheduler.CosineAnnealingLR):
             scheduler.step()
-        elif settings.schedule == "plateau":
+        elif isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
             scheduler.step(loss)
         if settings.verbose:
             print(f"epoch {epoch:>3}  train loss {train_loss:.5f}  loss {loss:.5f}")
@@ -129,7 +130,8 @@ def train_module(
 
 @torch.no_grad()
 def evaluate_loss(module: nn.Module, loss_fn: nn.Module,
-                  data: tuple[torch.Tensor, torch.Tensor], autocast: object) -> float:
+                  data: tuple[torch.Tensor, torch.Tensor],
+                  autocast: AbstractContextManager[object]) -> float:
     """The mean loss over ``data`` in eval mode, in large batches."""
     module.eval()
     X, y = data
@@ -153,20 +155,20 @@ def forward_all(module: nn.Module, X: torch.Tensor, amp_dtype: torch.dtype | Non
     return torch.cat(outputs) if outputs else torch.zeros((0,), device=X.device)
 
 
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> object:
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager[object]:
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, settings: LoopSettings, steps: int) -> object:
-    schedules = torch.optim.lr_scheduler
+def _scheduler(optimizer: torch.optim.Optimizer, settings: LoopSettings,
+               steps: int) -> lr_scheduler.LRScheduler | None:
     if settings.schedule == "cosine":
-        return schedules.CosineAnnealingLR(optimizer, T_max=settings.max_epochs)
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.max_epochs)
     if settings.schedule == "onecycle":
-        return schedules.OneCycleLR(optimizer, max_lr=settings.lr,
-                                    total_steps=settings.max_epochs * steps)
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr,
+                                       total_steps=settings.max_epochs * steps)
     if settings.schedule == "plateau":
         patience = max(1, (settings.patience or 10) // 2)
-        return schedules.ReduceLROnPlateau(optimizer, factor=0.5, patience=patience)
+        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=patience)
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -29,6 +30,9 @@ class TabularMLP(nn.Module):
     torch.Size([8, 2])
     """
 
+    numeric_index: torch.Tensor
+    code_index: torch.Tensor
+
     def __init__(
         self,
         n_features: int,
@@ -53,15 +57,16 @@ class TabularMLP(nn.Module):
         numeric = [i for i in range(n_features) if i not in set(code_columns)]
         self.register_buffer("numeric_index", torch.tensor(numeric, dtype=torch.long))
         self.register_buffer("code_index", torch.tensor(code_columns, dtype=torch.long))
-        self.embeddings = nn.ModuleList(
+        embeddings = [
             nn.Embedding(int(count) + CODE_OFFSET, embedding_dim or _embedding_size(int(count)))
             for _, count in categories
-        )
-        width_in = len(numeric) + sum(e.embedding_dim for e in self.embeddings)
+        ]
+        self.embeddings = nn.ModuleList(embeddings)
+        width_in = len(numeric) + sum(e.embedding_dim for e in embeddings)
         self.hidden = nn.ModuleList()
         self.skips: list[bool] = []
         for layer, size in enumerate(sizes):
-            block = [nn.Linear(width_in, size)]
+            block: list[nn.Module] = [nn.Linear(width_in, size)]
             if norm != "none":
                 block.append(nn.BatchNorm1d(size) if norm == "batch" else nn.LayerNorm(size))
             block.append(ACTIVATIONS[activation]())
@@ -76,7 +81,8 @@ class TabularMLP(nn.Module):
         if len(self.embeddings):
             codes = x.index_select(1, self.code_index).long() + CODE_OFFSET
             parts = [x.index_select(1, self.numeric_index)]
-            for column, embedding in enumerate(self.embeddings):
+            for column, module in enumerate(self.embeddings):
+                embedding = cast(nn.Embedding, module)  # ModuleList yields plain Modules
                 code = codes[:, column].clamp(min=0)
                 unseen = torch.full_like(code, UNSEEN)  # codes above training's are unseen too
                 parts.append(embedding(torch.where(code < embedding.num_embeddings, code, unseen)))
