@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionDtype
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype, pandas_dtype
 
 from engine.data.validation import shown, unknown_column_message
@@ -43,7 +45,7 @@ def apply_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame
     return frame
 
 
-def _cast(column: pd.Series, dtype: object) -> pd.Series:
+def _cast(column: pd.Series, dtype: np.dtype | ExtensionDtype) -> pd.Series:
     """Cast one column; text becomes bool only through true/false words, never by truthiness."""
     if is_bool_dtype(dtype) and not is_bool_dtype(column):
         return to_bool(column)

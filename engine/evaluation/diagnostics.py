@@ -7,7 +7,7 @@ predictions, predicted against actual, and the error by decile of the target.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -87,11 +87,13 @@ def regression_diagnostics(y: np.ndarray, predicted: np.ndarray, *, seed: int,
     decile = pd.qcut(pd.Series(y), q=deciles, duplicates="drop")
     by_decile = pd.DataFrame({"decile": decile, "error": residual}).groupby(
         "decile", observed=True)["error"]
+    # qcut's bins are Intervals; the stubs type a group key as any scalar
+    groups = [(cast(pd.Interval, interval), errors) for interval, errors in by_decile]
     table = [
         {"target_range": [float(interval.left), float(interval.right)], "rows": len(errors),
          "mae": float(errors.abs().mean()), "rmse": float(np.sqrt((errors**2).mean())),
          "bias": float(errors.mean())}
-        for interval, errors in sorted(by_decile, key=lambda group: group[0].left)
+        for interval, errors in sorted(groups, key=lambda group: group[0].left)
     ]
     return {
         "kind": "regression",
