@@ -8,7 +8,7 @@ time order and ``TimeSeriesSplit`` on it only ever validates on later rows.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from engine.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from sklearn.model_selection import BaseCrossValidator
 
-    Splitter = BaseCrossValidator | RepeatedKFold | RepeatedStratifiedKFold
+    Splitter: TypeAlias = BaseCrossValidator | RepeatedKFold | RepeatedStratifiedKFold
 
 FOLD_SPLITTERS = {
     "kfold": KFold,
@@ -95,8 +95,10 @@ def make_cv(
         )
     if strategy in NEEDS_CLASSES:
         _check_fold_classes(data.y.iloc[train_idx], n_splits)
-    groups = data.groups.to_numpy()[train_idx] if strategy in NEEDS_GROUPS else None
-    if groups is not None:
+    groups = None
+    if strategy in NEEDS_GROUPS:
+        assert data.groups is not None  # _resolve_strategy refused the strategy without groups
+        groups = data.groups.to_numpy()[train_idx]
         _check_fold_groups(groups, n_splits)
     if strategy == "timeseries":
         _check_time_ordered(data, train_idx)
@@ -155,6 +157,7 @@ def _test_rows(split: SplitConfig, n_rows: int) -> int:
 
 def _group_holdout(data: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded split of whole groups; ``test_size`` is a fraction or a number of groups."""
+    assert data.groups is not None  # _resolve_strategy refused the strategy without groups
     groups = data.groups.to_numpy()
     n_groups = len(pd.unique(groups))
     if n_groups < 2 or (test_size >= 1 and test_size >= n_groups):
@@ -208,6 +211,7 @@ def _check_fold_groups(groups: np.ndarray, n_splits: int) -> None:
 
 def _check_time_ordered(data: Dataset, train_idx: np.ndarray) -> None:
     """TimeSeriesSplit assumes rows in time order; split_holdout returns them that way."""
+    assert data.order is not None  # _resolve_strategy refused the strategy without a time order
     if not data.order.iloc[train_idx].is_monotonic_increasing:
         raise ValueError(
             "timeseries CV needs train_idx in time order; pass the train_idx that split_holdout "
