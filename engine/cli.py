@@ -14,13 +14,16 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
 from engine.config.hydra_errors import user_message
 from engine.errors import EngineError, EvaluationError, did_you_mean
+
+if TYPE_CHECKING:
+    from hydra.conf import HydraConf
 
 VERBS = ("predict", "compare", "report", "regress", "serve", "registry", "schema")
 TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
@@ -139,8 +142,9 @@ def run_job(cfg: DictConfig) -> float:
     return math.nan
 
 
-def _record_failure(error: Exception, run_dir: Path, hydra_cfg: DictConfig) -> str:
+def _record_failure(error: Exception, run_dir: Path, hydra_cfg: HydraConf) -> str:
     """Write a failed run's run.json (and traceback, for a bug); return its one-line message."""
+    from engine.config.compose import runtime_choices
     from engine.tracking.records import RUN_FILE, UnfinishedRunRecord, write_record
 
     message = user_message(error)
@@ -149,20 +153,19 @@ def _record_failure(error: Exception, run_dir: Path, hydra_cfg: DictConfig) -> s
     if not isinstance(error, EngineError | HydraException):
         (run_dir / "error.txt").write_text(traceback.format_exc())
         message = f"{type(error).__name__}: {message} (traceback in error.txt)"
-    choices = OmegaConf.to_container(hydra_cfg.runtime.choices)
     write_record(run_dir / RUN_FILE, UnfinishedRunRecord.model_validate(
-        {"status": "failed", "error": message, "choices": choices}))
+        {"status": "failed", "error": message, "choices": runtime_choices(hydra_cfg)}))
     return message
 
 
-def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: DictConfig) -> float:
-    from engine.config.compose import resolved_config, spec_from_hydra
+def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: HydraConf) -> float:
+    from engine.config.compose import resolved_config, runtime_choices, spec_from_hydra
     from engine.experiment import run_experiment
     from engine.tracking.summary import make_console
 
     resume_gc()
 
-    spec = spec_from_hydra(cfg, OmegaConf.to_container(hydra_cfg.runtime.choices))
+    spec = spec_from_hydra(cfg, runtime_choices(hydra_cfg))
     OmegaConf.save(OmegaConf.create(resolved_config(cfg)), run_dir / "resolved_config.yaml")
     result = run_experiment(
         spec, run_dir, project_dir=Path(hydra_cfg.runtime.cwd), console=make_console()

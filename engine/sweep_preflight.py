@@ -20,9 +20,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from engine.config.compose import CONFIG_DIR, CONFIG_NAME, spec_from_hydra
+from engine.config.compose import CONFIG_DIR, CONFIG_NAME, runtime_choices, spec_from_hydra
 from engine.config.hydra_errors import user_message
 from engine.errors import ConfigError, EngineError
 from engine.experiment import validate_spec
@@ -46,8 +46,7 @@ def preflight_sweep(overrides: Sequence[str], *, config_dir: str | None = None,
         for number, job in enumerate(jobs):
             try:
                 cfg = _compose(config_name, job)
-                choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
-                validate_spec(spec_from_hydra(cfg, choices))
+                validate_spec(spec_from_hydra(cfg, runtime_choices(cfg.hydra)))
             except (EngineError, HydraException) as error:
                 raise ConfigError(
                     f"{label} {number} ({' '.join(job)}): {user_message(error)} No job was started."

@@ -12,6 +12,8 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from engine.errors import ConfigError, did_you_mean, first_line, options_hint
 
 if TYPE_CHECKING:
+    from hydra.conf import HydraConf
+
     from engine.config.spec import ExperimentSpec
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -24,7 +26,7 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
     An interpolation that cannot resolve (an unset environment variable, a missing key) is a
     ConfigError naming the key.
     """
-    keys = [key for key in cfg if key != "hydra"]
+    keys = [str(key) for key in cfg if key != "hydra"]
     try:
         plain = OmegaConf.to_container(
             OmegaConf.masked_copy(cfg, keys), resolve=True, throw_on_missing=True
@@ -38,6 +40,11 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
         key = getattr(error, "full_key", None) or "config"
         raise ConfigError(f"{key}: {first_line(error)}.") from None
     return cast(dict[str, Any], plain)
+
+
+def runtime_choices(hydra_cfg: DictConfig | HydraConf) -> dict[str, str | None]:
+    """``hydra.runtime.choices`` as a plain dict: the option each config group chose, or None."""
+    return cast(dict[str, str | None], OmegaConf.to_container(hydra_cfg.runtime.choices))
 
 
 def spec_from_hydra(cfg: DictConfig, choices: Mapping[str, str | None]) -> ExperimentSpec:
@@ -64,7 +71,7 @@ def candidate_model(cfg: DictConfig, name: str) -> dict[str, Any]:
             f"tune.models: no model config '{name}'.{did_you_mean(name, options)} "
             f"{options_hint(options)}"
         )
-    root = OmegaConf.masked_copy(cfg, [key for key in cfg if key not in ("hydra", "model")])
+    root = OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key not in ("hydra", "model")])
     OmegaConf.set_struct(root, False)
     root.model = _model_file(name)
     try:
@@ -75,7 +82,8 @@ def candidate_model(cfg: DictConfig, name: str) -> dict[str, Any]:
 
 def _model_file(name: str) -> DictConfig:
     """``conf/model/<name>.yaml`` merged over the model configs its ``defaults`` list names."""
-    own = OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml")
+    # a shipped model file is a mapping, never a list
+    own = cast(DictConfig, OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml"))
     defaults = own.pop("defaults", [])
     parents = [_model_file(parent) for parent in defaults if parent != "_self_"]
     return cast(DictConfig, OmegaConf.merge(*parents, own))
@@ -87,5 +95,4 @@ def compose_spec(overrides: Sequence[str] = ()) -> ExperimentSpec:
 
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
-    choices = OmegaConf.to_container(cfg.hydra.runtime.choices)
-    return spec_from_hydra(cfg, choices)
+    return spec_from_hydra(cfg, runtime_choices(cfg.hydra))
