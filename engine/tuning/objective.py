@@ -16,7 +16,7 @@ import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -121,7 +121,7 @@ def _epoch_callback_parameter(pipeline: Pipeline) -> str | None:
     return f"{name}__epoch_callback" if "epoch_callback" in model.get_params(deep=False) else None
 
 
-def objective_direction(name: str) -> str:
+def objective_direction(name: str) -> Literal["minimize", "maximize"]:
     """Scorers are higher-is-better (losses are ``neg_``); costs are minimised."""
     return "minimize" if name in COST_OBJECTIVES else "maximize"
 

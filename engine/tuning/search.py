@@ -215,6 +215,6 @@ def _print_outcome(console: Console, record: dict[str, Any], front: pd.DataFrame
             table.add_column(column, justify="right")
         for row in front.itertuples(index=False):
             mark = "*" if row.number == record["best_trial"] else ""
-            values = [f"{getattr(row, o):.4g}" for o in record["objectives"]]
-            table.add_row(f"{row.number}{mark}", *values)
+            cells = [f"{getattr(row, o):.4g}" for o in record["objectives"]]
+            table.add_row(f"{row.number}{mark}", *cells)
         console.print(table)

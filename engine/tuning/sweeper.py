@@ -18,9 +18,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from hydra.core.utils import JobReturn
+from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
@@ -45,6 +46,10 @@ class OptunaSweeper(Sweeper):
     ``n_trials`` is the number of finished trials the study should hold: a named study resumes
     and runs only the missing ones.
     """
+
+    # Optional in Sweeper; Hydra calls setup, which sets both, before sweep.
+    config: DictConfig
+    launcher: Launcher
 
     def __init__(
         self,
@@ -121,7 +126,8 @@ class OptunaSweeper(Sweeper):
             study_name=study_name,
             storage=storage,
             sampler=sampler,
-            direction=self.direction,
+            # check_settings refused any other direction
+            direction=cast(Literal["maximize", "minimize"], self.direction),
             load_if_exists=True,
         )
         requeue_interrupted(study)
@@ -174,7 +180,8 @@ def tell_result(study: Study, trial: Trial, result: JobReturn) -> None:
     """Tell the study a job's value, or FAIL with the job's error (in the user attr ``error``)."""
     from optuna.trial import TrialState
 
-    job_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)  # set before the task starts
+    assert result.hydra_cfg is not None  # the launcher sets it before the task starts
+    job_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)
     trial.set_user_attr("job_dir", str(job_dir))
     value, error = _job_outcome(result, job_dir)
     if error is None:
