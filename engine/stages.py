@@ -29,7 +29,7 @@ from engine.deploy.batch_predict import prediction_columns
 from engine.deploy.bundle import BUNDLE_DIR, save_bundle
 from engine.deploy.delivery import deliver
 from engine.deploy.exports import export_model
-from engine.deploy.schema import infer_schema
+from engine.deploy.input_schema import infer_schema
 from engine.evaluation.bootstrap import holdout_intervals
 from engine.evaluation.decision_threshold import check_threshold_task
 from engine.evaluation.final_fit import fit_final_model

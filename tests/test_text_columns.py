@@ -16,7 +16,7 @@ from scipy import sparse
 from engine.config.compose import compose_spec
 from engine.config.schema import FeaturesConfig, parse_section
 from engine.data.synthetic_text import make_text
-from engine.deploy.schema import conform, infer_schema
+from engine.deploy.input_schema import conform, infer_schema
 from engine.errors import ConfigError
 from engine.features.preprocessor import build_preprocessor, text_columns
 from engine.features.text import FillMissingText

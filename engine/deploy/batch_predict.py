@@ -11,7 +11,7 @@ import pandas as pd
 
 from engine.data.casting import apply_dtypes
 from engine.deploy.bundle import Bundle
-from engine.deploy.schema import conform
+from engine.deploy.input_schema import conform
 from engine.errors import DataError, SchemaError, did_you_mean, first_line
 from engine.evaluation.responses import Responses
 from engine.tracking.records import DatasetReading

@@ -26,7 +26,7 @@ from sklearn.tree import DecisionTreeClassifier
 from engine.config.compose import compose_spec
 from engine.deploy.batch_predict import predict_rows
 from engine.deploy.bundle import load_bundle
-from engine.deploy.schema import infer_schema
+from engine.deploy.input_schema import infer_schema
 from engine.deploy.sklearn_onnx import PARITY_TOLERANCE, OnnxExportError, export_pipeline_onnx
 from engine.experiment import run_experiment
 from engine.features.preprocessor import build_preprocessor
