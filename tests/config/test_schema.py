@@ -22,6 +22,7 @@ from engine.config.schema import (
     ExperimentConfig,
     FeaturesConfig,
     MetricsConfig,
+    QualityConfig,
     SplitConfig,
     TuneSettings,
     json_schema,
@@ -88,14 +89,15 @@ def test_a_sweep_preflight_refuses_a_typo_in_every_group(override: str, message:
          "classifier"),
         (["metrics.threshold=f2"], "metrics.threshold: 'f2' is neither a scikit-learn scorer"),
         (["metrics.bootstrap.confidence=1.5"],
-         "metrics.bootstrap.confidence: 1.5 is not a number < 1.0."),
+         "metrics.bootstrap.confidence: 1.5 is not a number between 0.0 and 1.0 (both "
+         "excluded)."),
         (["+metrics.fairness.limits.parity={warn: 0.1}"],
          "metrics.fairness.limits: unknown measure 'parity'."),
         (["quality.severity={leakge: info}"],
          "quality.severity: unknown check 'leakge'. Did you mean 'leakage'?"),
         (["deploy.targets=[bundle,onx]"],
          "deploy.targets[1]: unknown target 'onx'. Did you mean 'onnx'?"),
-        (["dataset.drop=5"], "dataset.drop: expected a list, got 5."),
+        (["dataset.drop=5"], "dataset.drop: expected a list of column names, got 5."),
     ],
 )  # fmt: skip
 def test_mistakes_that_need_no_data_are_refused_up_front(overrides: list[str],
@@ -165,6 +167,29 @@ def _assert_known(values: dict[str, Any], model: type[BaseModel], where: str) ->
         inner = model.model_fields[key].default
         if isinstance(value, dict) and isinstance(inner, BaseModel):
             _assert_known(value, type(inner), f"{where}.{key}")
+
+
+# What a shipped option states on purpose, beyond the schema's defaults.
+CHOSEN = {("tune", "tpe"): {"method", "n_trials", "studies_dir", "pick"},
+          ("deploy", "rest"): {"targets"}, ("deploy", "registry"): {"targets"},
+          ("deploy", "onnx"): {"targets"}}
+
+
+@pytest.mark.parametrize(("group", "option"), [
+    ("split", "default"), ("metrics", "auto"), ("tune", "tpe"), ("tune", "none"),
+    ("deploy", "bundle"), ("deploy", "rest"), ("deploy", "registry"), ("deploy", "onnx")])
+def test_shipped_defaults_agree_with_the_schema(group: str, option: str) -> None:
+    """The shipped group files list their keys (documented, and overridable without '+'); the
+    values they share with the schema's defaults are the schema's."""
+    stated = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / group / f"{option}.yaml"))
+    assert isinstance(stated, dict)
+    stated.pop("defaults", None)
+    defaults = GROUP_MODELS[group]().model_dump()
+    differ = {key for key in stated if stated[key] != defaults[key]}
+    assert differ == CHOSEN.get((group, option), set())
+    config = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "config.yaml"))
+    assert isinstance(config, dict)
+    assert config["quality"] == QualityConfig().model_dump()
 
 
 def test_the_json_schema_lists_every_group_and_forbids_unknown_keys(tmp_path: Path) -> None:

@@ -45,7 +45,9 @@ class FairnessLimit(Section):
 
 class FairnessConfig(Section):
     sensitive: list[str] | str = []
-    limits: dict[FairnessMeasure, FairnessLimit] = {}
+    limits: dict[FairnessMeasure, FairnessLimit] = {
+        "demographic_parity_difference": FairnessLimit(warn=0.1),
+        "equalized_odds_difference": FairnessLimit(warn=0.1)}
 
 
 class ExplainConfig(Section):
