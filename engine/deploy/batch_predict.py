@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,9 @@ from engine.errors import DataError, SchemaError, did_you_mean, first_line
 from engine.evaluation.responses import Responses
 from engine.tracking.records import DatasetReading
 
-READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+READERS: dict[str, Callable[..., pd.DataFrame]] = {
+    ".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet,
+}
 
 
 def read_rows(path: Path, reading: DatasetReading | None = None) -> pd.DataFrame:

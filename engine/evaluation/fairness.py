@@ -49,8 +49,10 @@ def fairness_record(frame: pd.DataFrame, y: np.ndarray, predicted: np.ndarray, t
 
     ``y`` and ``predicted`` are encoded labels (class 1 is the positive one) or numbers.
     """
-    groups = {column: slice_labels(frame[column].reset_index(drop=True), bins)
-              for column in settings.sensitive}
+    groups: dict[str, pd.Series | pd.DataFrame] = {
+        column: slice_labels(frame[column].reset_index(drop=True), bins)
+        for column in settings.sensitive
+    }
     if len(groups) > 1:
         groups[" & ".join(groups)] = pd.DataFrame(groups)
     record: dict[str, Any] = {"sensitive": list(settings.sensitive), "groupings": []}

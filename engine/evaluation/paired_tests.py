@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 
@@ -20,7 +21,7 @@ class PairedResult:
     detail: str = ""
 
 
-def corrected_resampled_t_test(first: np.ndarray, second: np.ndarray, test_to_train: float,
+def corrected_resampled_t_test(first: npt.ArrayLike, second: npt.ArrayLike, test_to_train: float,
                                confidence: float = 0.95) -> PairedResult:
     """Nadeau and Bengio's corrected resampled t-test on per-fold scores of the same folds.
 

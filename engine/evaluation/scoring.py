@@ -26,7 +26,7 @@ class CVScores:
     def summary(self) -> dict[str, dict[str, Any]]:
         """Mean, standard deviation and fold values for each scorer."""
         return {
-            name: {
+            str(name): {
                 "mean": float(values.mean()),
                 "std": float(values.std(ddof=0)),
                 "folds": [float(v) for v in values],

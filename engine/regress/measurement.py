@@ -67,7 +67,7 @@ def read_measurement(name: str, overrides: list[str], run_dir: Path, features: p
         cv={scorer: kept for scorer, kept in folds.items()
             if len(kept) == len(metrics.cv[scorer].folds)},
         test={name: score for name, score in metrics.test.items() if score is not None},
-        predictions={column: predictions[column].tolist() for column in predictions},
+        predictions={str(column): predictions[column].tolist() for column in predictions},
         timing={"fit_seconds": timing.fit_seconds_repeats or [timing.fit_seconds],
                 "predict_ms": predict_latency_ms(run_dir, features.iloc[:1], predict_repeats)},
     )
