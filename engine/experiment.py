@@ -124,7 +124,8 @@ def run_experiment(
         report_stage(run_dir, console)
     if run.status == "failed":
         raise EvaluationError(str(run.error))
-    return RunResult(run_dir, metrics.primary, metrics.objective,
+    objective = np.nan if metrics.objective is None else metrics.objective  # a Score may be null
+    return RunResult(run_dir, metrics.primary, objective,
                      metrics.model_dump(exclude_unset=True))
 
 

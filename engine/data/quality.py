@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from engine.config.schema.quality import QualityConfig
+from engine.config.schema.quality import Check, QualityConfig, Severity
 from engine.data import quality_checks as checks
 from engine.data.dataset import Dataset
 from engine.data.findings import Finding, QualityReport
@@ -21,7 +21,7 @@ __all__ = [
     "DEFAULT_SEVERITY", "Finding", "QualityReport", "check_quality",
 ]
 
-DEFAULT_SEVERITY = {
+DEFAULT_SEVERITY: dict[Check, Severity] = {
     "missing_values": "error",
     "missing_target": "warning",
     "duplicate_rows": "warning",

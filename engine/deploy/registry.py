@@ -141,7 +141,8 @@ class Registry:
 
     def _versions(self, db: sqlite3.Connection, name: str | None,
                   version: int | None = None) -> list[ModelVersion]:
-        query, values = "SELECT * FROM versions", []
+        query = "SELECT * FROM versions"
+        values: list[str | int] = []
         if name is not None:
             query += " WHERE name = ?" + (" AND version = ?" if version is not None else "")
             values = [name] if version is None else [name, version]
@@ -160,8 +161,9 @@ class Registry:
         for alias_name, alias, alias_version in db.execute(
                 "SELECT name, alias, version FROM aliases ORDER BY alias"):
             aliases.setdefault((alias_name, alias_version), []).append(alias)
-        return [ModelVersion(*row, aliases=tuple(aliases.get((row[0], row[1]), [])))
-                for row in rows]
+        return [ModelVersion(model, number, run_dir, sha256, created, description,
+                             aliases=tuple(aliases.get((model, number), [])))
+                for model, number, run_dir, sha256, created, description in rows]
 
     def _alias_version(self, db: sqlite3.Connection, name: str, alias: str) -> int:
         self._versions(db, name)

@@ -56,11 +56,13 @@ def tune_threshold(y: np.ndarray, positive: np.ndarray, objective: str,
                    costs: np.ndarray | None) -> dict[str, Any]:
     """The threshold on P(positive) that scores best on out-of-fold rows, and the curve.
 
-    ``y`` is encoded 0/1; ``positive`` the out-of-fold probabilities of class 1.
+    ``y`` is encoded 0/1; ``positive`` the out-of-fold probabilities of class 1; ``costs`` the
+    ``check_costs`` matrix for the ``cost`` objective, else None.
     """
     thresholds = np.unique(np.r_[np.quantile(positive, np.linspace(0, 1, CANDIDATES)), 0.5])
     predicted = positive[None, :] >= thresholds[:, None]
     if objective == "cost":
+        assert costs is not None, "the cost objective needs the cost matrix"
         actual_positive = y == 1
         fp = (predicted & ~actual_positive).sum(axis=1)
         fn = (~predicted & actual_positive).sum(axis=1)
@@ -82,7 +84,7 @@ def tune_threshold(y: np.ndarray, positive: np.ndarray, objective: str,
         "chosen_on": "out-of-fold predictions of the training rows",
         "curve": {"threshold": [float(t) for t in np.round(thresholds, 6)],
                   "value": [float(v) for v in np.round(values, 6)]},
-        **({"costs": costs.tolist()} if objective == "cost" else {}),
+        **({"costs": costs.tolist()} if costs is not None else {}),
     }
 
 

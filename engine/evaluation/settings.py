@@ -44,8 +44,10 @@ class EvaluationSettings:
 
 def evaluation_settings(metrics: MetricsConfig) -> EvaluationSettings:
     """``metrics``' evaluation keys, validated by the schema, as the settings stages read."""
-    limits = {measure: {"warn": limit.warn, "fail": limit.fail}
-              for measure, limit in metrics.fairness.limits.items()}
+    limits: dict[str, dict[str, float | None]] = {
+        measure: {"warn": limit.warn, "fail": limit.fail}
+        for measure, limit in metrics.fairness.limits.items()
+    }
     return EvaluationSettings(
         diagnostics=metrics.diagnostics.enabled,
         calibration_bins=metrics.diagnostics.calibration_bins,

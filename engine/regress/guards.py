@@ -56,7 +56,7 @@ def check_experiment(experiment: SuiteExperiment, now: Measurement,
     for guard in experiment.guards:
         label, value = _label(guard, now), _value(guard, now, now)
         base = _value(guard, now, before) if before is not None else None
-        if base is None:
+        if base is None or before is None:
             checks.append(Check(experiment.name, label, None, value, None, None, "new",
                                 "no baseline yet"))
             continue

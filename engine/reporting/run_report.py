@@ -64,7 +64,8 @@ def write_run_report(run_dir: Path) -> Path:
     ]
     path = run_dir / REPORT_FILE
     path.write_text(page(f"{run.model} on {data.name}", sections, subtitle=subtitle,
-                         error=run.error if run.status == "failed" else ""), encoding="utf-8")
+                         error=(run.error or "") if run.status == "failed" else ""),
+                    encoding="utf-8")
     return path
 
 

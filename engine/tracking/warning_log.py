@@ -6,7 +6,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from engine.errors import first_line
 
@@ -21,7 +21,9 @@ def collected_warnings() -> Iterator[list[warnings.WarningMessage]]:
 
 def summarize_warnings(caught: list[warnings.WarningMessage]) -> list[dict[str, Any]]:
     """One entry per distinct warning (category and first line), with how often it was raised."""
-    counts = Counter((item.category.__name__, first_line(item.message)) for item in caught)
+    # warnings makes every message a Warning instance; typeshed also allows the str given to warn
+    counts = Counter((item.category.__name__, first_line(cast(Warning, item.message)))
+                     for item in caught)
     return [
         {"category": category, "message": message, "count": count}
         for (category, message), count in counts.most_common()
