@@ -72,7 +72,7 @@ class MicroBatcher:
             predictions, warnings = await self._call(rows)
         except Exception as error:
             if len(group) == 1:
-                _settle(group[0].answer, error=error)
+                _settle(group[0].answer, error)
                 return
             for waiting in group:  # one bad request must not fail the others
                 await self._answer([waiting])
@@ -90,11 +90,10 @@ class MicroBatcher:
                                                                 rows)
 
 
-def _settle(answer: asyncio.Future[Prediction], result: Prediction | None = None, *,
-            error: BaseException | None = None) -> None:
+def _settle(answer: asyncio.Future[Prediction], outcome: Prediction | BaseException) -> None:
     if answer.done():  # the client went away and its request was cancelled
         return
-    if error is not None:
-        answer.set_exception(error)
+    if isinstance(outcome, BaseException):
+        answer.set_exception(outcome)
     else:
-        answer.set_result(result)  # type: ignore[arg-type]
+        answer.set_result(outcome)

@@ -117,7 +117,9 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     app = FastAPI(title=f"engine model: {bundle.metadata.model}",
                   description="Predictions from an engine model bundle.", lifespan=lifespan)
     record_model = schema_record_model(bundle.schema)
-    request_model = create_model("PredictRequest", records=(list[record_model], Field(  # type: ignore[valid-type]
+    # The row model is made at run time from the bundle's schema, so mypy cannot take it as a type
+    records_type = list[record_model]  # type: ignore[valid-type]
+    request_model = create_model("PredictRequest", records=(records_type, Field(
         min_length=1, description="Rows to predict, one object per row, keyed by column.")))
 
     @app.exception_handler(RequestValidationError)
