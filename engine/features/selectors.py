@@ -40,5 +40,6 @@ class ColumnSelector:
         elif self.kind in KINDS:
             chosen = [c for c in frame.columns if column_kind(frame[c]) == self.kind]
         else:
-            chosen = frame.select_dtypes(include=[self.kind]).columns.tolist()
+            # pandas-stubs lists only literal dtype names; kind is any pandas dtype name
+            chosen = frame.select_dtypes(include=[self.kind]).columns.tolist()  # type: ignore[list-item]
         return [c for c in chosen if c not in self.exclude]
