@@ -79,7 +79,7 @@ def test_a_sweep_preflight_refuses_a_typo_in_every_group(override: str, message:
         (["tune=tpe", "tune.pruner=median", "tune.pruner_options={n_warmup: 2}"],
          "tune.pruner_options.n_warmup: MedianPruner has no parameter 'n_warmup'."),
         (["tune=tpe", "tune.n_trials=0"], "tune.n_trials: 0 is not a whole number >= 1."),
-        (["tune=tpe", "tune.study_name='a b'"], "tune.study_name: 'a b' does not match"),
+        (["tune=tpe", "tune.study_name='a b'"], "tune.study_name: 'a b' cannot name a study file"),
         (["tune=tpe", "split=holdout"],
          "tune.method=tpe: a search scores each trial by cross-validation"),
         (["model._target_=sklearn.cluster.KMeans", "~model.learning_rate", "~model.max_iter",

@@ -21,7 +21,7 @@ from engine.errors import ConfigError, did_you_mean, options_hint
 # What a choice is called in "unknown <what> 'x'", by the key that holds it.
 CHOICE_NOUNS = {"strategy": "strategy", "test_strategy": "strategy", "kind": "kind",
                 "loader": "loader", "source": "source", "method": "search method",
-                "calibration": "method", "pruner": "pruner", "prune_on": "value",
+                "calibration": "method", "prune_on": "value",
                 "fail_on": "value", "targets": "target", "severity": "check",
                 "limits": "measure"}
 WHOLE = {"int_type", "int_parsing", "int_from_float"}
@@ -37,8 +37,11 @@ BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
 
 
 def config_error(error: ValidationError, model: type[BaseModel], prefix: str = "") -> ConfigError:
-    """The ConfigError for the first problem pydantic found (the one a user fixes first)."""
-    return ConfigError(message(error.errors()[0], model, prefix))
+    """The ConfigError for the first problem pydantic found (the one a user fixes first); of a
+    union's alternatives, the one that got furthest into the value (an entry's mapping rather
+    than 'expected a list')."""
+    problem = max(error.errors(), key=lambda detail: len(detail["loc"]))
+    return ConfigError(message(problem, model, prefix))
 
 
 def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> str:
@@ -81,7 +84,7 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
     if kind in TYPES:
         return f"{key}: expected {TYPES[kind]}, got {value!r}.{example}"
     if kind == "too_short":
-        return (f"{key}: is empty; give it at least {context.get('min_length')} "
+        return (f"{key} is empty; give it at least {context.get('min_length')} "
                 f"entr{'y' if context.get('min_length') == 1 else 'ies'}.")
     if kind == "string_pattern_mismatch":
         return f"{key}: {value!r} does not match {context.get('pattern')}."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from engine.config.schema.base import Fraction, Positive, Section
 
@@ -21,7 +21,14 @@ MULTI_OBJECTIVE = ("random", "tpe", "nsga2", "gp")
 COST_OBJECTIVES = ("fit_time", "model_size")
 # Options the engine sets itself; a user setting them would be ignored, so they are refused.
 ENGINE_SET = ("seed", "search_space")
-StudyName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+def _file_name(name: str) -> str:
+    from engine.tuning.storage import check_study_name
+
+    return check_study_name(name)
+
+
+StudyName = Annotated[str, AfterValidator(_file_name)]
+"""A study name is also a file name."""
 
 
 class Pick(Section):
