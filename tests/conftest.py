@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from rich.console import Console
@@ -42,6 +46,51 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         return run_cli(args, tmp_path, env)
 
     return _cli
+
+
+@pytest.fixture
+def in_process_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Like ``cli`` but ``engine.cli.main(ARGS)`` in this process: no interpreter start-up."""
+
+    def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return run_main(args, tmp_path, env)
+
+    return _cli
+
+
+def run_main(
+    args: Sequence[str], output_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``engine.cli.main(args)`` as :func:`run_cli` runs ``python -m engine``, in this process.
+
+    Same working directory, environment and output width; the exit status is ``SystemExit``'s
+    code (0 when main returns) and stdout and stderr are captured. The environment, ``sys.argv``
+    and the root logger (Hydra configures it) are restored afterwards. A bug's exception
+    propagates, so a test sees its traceback. Keep a few ``run_cli`` tests for what only a real
+    process shows (the exact stderr, start-up cost, signals).
+    """
+    from engine.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    with (mock.patch.dict(os.environ), mock.patch.object(sys, "argv", list(sys.argv)),
+          contextlib.chdir(REPO), contextlib.redirect_stdout(stdout),
+          contextlib.redirect_stderr(stderr)):
+        os.environ.pop("ENGINE_TRACEBACK", None)
+        os.environ.update({"ENGINE_OUTPUT_DIR": str(output_dir), "COLUMNS": "200", **(env or {})})
+        try:
+            main(list(args))
+            returncode = 0
+        except SystemExit as exit_:
+            returncode = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+            if isinstance(exit_.code, str):  # as the interpreter does with sys.exit("message")
+                print(exit_.code, file=sys.stderr)
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+    return subprocess.CompletedProcess(["engine", *args], returncode, stdout.getvalue(),
+                                       stderr.getvalue())
 
 
 def run_cli(

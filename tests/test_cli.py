@@ -1,4 +1,5 @@
-"""The CLI end to end in subprocesses: a run, a sweep with its leaderboard, predict, errors."""
+"""The CLI: a run, a sweep and a user error end to end in subprocesses; predict and the other
+errors through ``engine.cli.main`` in this process (``in_process_cli``), which exits alike."""
 
 from __future__ import annotations
 
@@ -55,15 +56,20 @@ def test_sweep_ranks_jobs_and_lists_a_failed_one(cli, tmp_path: Path) -> None:
     assert "leaderboard" in done.stdout and "1 of 4 jobs failed" in done.stdout
 
 
-def test_sweep_with_a_typo_fails_before_any_job_runs(cli, tmp_path: Path) -> None:
-    done = cli("-m", "model=random_forest,random_forrest")
+def test_sweep_with_a_typo_fails_before_any_job_runs(in_process_cli, tmp_path: Path) -> None:
+    done = in_process_cli("-m", "model=random_forest,random_forrest")
     assert done.returncode == 2
     assert "Did you mean 'random_forest'?" in done.stderr
     assert not (tmp_path / "multiruns").exists()
 
 
-def test_predict_writes_labels_and_probabilities(cli, tmp_path: Path) -> None:
-    assert cli("dataset=iris", "model=logistic_regression").returncode == 0
+QUICK_IRIS = ("dataset=iris", "model=logistic_regression", "split.cv.n_splits=2", "report=false",
+              "metrics.bootstrap.resamples=0", "metrics.explain.importance_repeats=0")
+
+
+def test_predict_writes_labels_and_probabilities(in_process_cli, tmp_path: Path) -> None:
+    cli = in_process_cli
+    assert cli(*QUICK_IRIS).returncode == 0
     run_dir = only_run_dir(tmp_path)
     from sklearn.datasets import load_iris
 
@@ -102,37 +108,49 @@ def test_predict_writes_labels_and_probabilities(cli, tmp_path: Path) -> None:
     ids=["group-option", "key", "group-name", "type", "seed-type", "missing-file", "target",
          "allow-list", "scorer", "unknown-command", "parse", "group-split"],
 )
-def test_user_errors_exit_2_with_one_clear_line(cli, args: list[str], message: str) -> None:
-    done = cli(*args)
+def test_user_errors_exit_2_with_one_clear_line(in_process_cli, args: list[str],
+                                                message: str) -> None:
+    done = in_process_cli(*args)
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1
 
 
-def test_traceback_variable_shows_the_traceback_as_well(cli) -> None:
-    done = cli("model=random_forest", "model.n_estimators=abc", env={"ENGINE_TRACEBACK": "1"})
+def test_a_user_error_in_a_real_process_is_one_line_on_stderr_and_exit_2(cli) -> None:
+    """The contract as a shell sees it: nothing else on stderr (no warning, no traceback)."""
+    done = cli("model=random_forest", "model.n_estimators=abc")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: model.n_estimators: The 'n_estimators'")
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_traceback_variable_shows_the_traceback_as_well(in_process_cli) -> None:
+    done = in_process_cli("model=random_forest", "model.n_estimators=abc",
+                          env={"ENGINE_TRACEBACK": "1"})
     assert done.returncode == 2
     assert "Traceback" in done.stderr
     assert done.stderr.rstrip().splitlines()[-1].startswith("error: model.n_estimators: ")
 
 
-def test_unwritable_output_directory_exits_2(cli, tmp_path: Path) -> None:
+def test_unwritable_output_directory_exits_2(in_process_cli, tmp_path: Path) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    done = cli(f"paths.output_dir={blocker}")
+    done = in_process_cli(f"paths.output_dir={blocker}")
     assert done.returncode == 2
     assert f"'{blocker}" in done.stderr and "paths.output_dir" in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_text_columns_the_features_leave_unencoded_are_named(cli, tmp_path: Path) -> None:
+def test_text_columns_the_features_leave_unencoded_are_named(in_process_cli,
+                                                             tmp_path: Path) -> None:
     data = tmp_path / "people.csv"
     pd.DataFrame(
         {"city": ["oslo", "rome"] * 40, "age": range(80), "y": [0, 1, 1, 0] * 20}
     ).to_csv(data, index=False)
-    done = cli("dataset=titanic", f"dataset.path={data}", "dataset.target=y", "dataset.drop=[]",
-               "features=passthrough")
+    done = in_process_cli("dataset=titanic", f"dataset.path={data}", "dataset.target=y",
+                          "dataset.drop=[]", "features=passthrough")
     assert done.returncode == 2
     assert "features: column(s) city reach the model as text" in done.stderr
     run = json.loads((only_run_dir(tmp_path) / "run.json").read_text())
@@ -147,16 +165,19 @@ def test_text_columns_the_features_leave_unencoded_are_named(cli, tmp_path: Path
     ],
     ids=["single-class", "empty"],
 )
-def test_bad_data_exits_2(cli, tmp_path: Path, csv_text: str, message: str) -> None:
+def test_bad_data_exits_2(in_process_cli, tmp_path: Path, csv_text: str, message: str) -> None:
     data = tmp_path / "data.csv"
     data.write_text(csv_text)
-    done = cli("dataset=titanic", f"dataset.path={data}", "dataset.target=y", "dataset.drop=[]")
+    done = in_process_cli("dataset=titanic", f"dataset.path={data}", "dataset.target=y",
+                          "dataset.drop=[]")
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
 
 
-def test_predict_refuses_rows_that_do_not_match_the_schema(cli, tmp_path: Path) -> None:
-    assert cli("dataset=iris", "model=logistic_regression").returncode == 0
+def test_predict_refuses_rows_that_do_not_match_the_schema(in_process_cli,
+                                                           tmp_path: Path) -> None:
+    cli = in_process_cli
+    assert cli(*QUICK_IRIS).returncode == 0
     run_dir = only_run_dir(tmp_path)
     from sklearn.datasets import load_iris
 

@@ -28,6 +28,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     run_dir.mkdir()
     spec = compose_spec(["deploy=registry", "deploy.targets=[bundle,rest,registry]",
                          f"deploy.registry.path={registry}", "report=false",
+                         "split.cv.n_splits=2", "metrics.bootstrap.resamples=0",
                          "metrics.explain.importance_repeats=0"])
     console = Console(file=io.StringIO(), width=200)
     run_experiment(spec, run_dir, project_dir=REPO, console=console)
@@ -87,7 +88,8 @@ def test_the_containers_command_serves_locally(deployed: tuple[Path, Path]) -> N
 
 def test_a_pytorch_models_container_installs_the_cpu_build_of_torch(tmp_path: Path) -> None:
     spec = compose_spec(["dataset=iris", "model=mlp", "model.max_epochs=2", "report=false",
-                         "deploy.targets=[bundle,rest]", "metrics.explain.importance_repeats=0"])
+                         "deploy.targets=[bundle,rest]", "metrics.explain.importance_repeats=0",
+                         "split.cv.n_splits=2", "metrics.bootstrap.resamples=0"])
     run_experiment(spec, tmp_path, project_dir=REPO, console=Console(quiet=True))
     dockerfile = (tmp_path / "container" / "Dockerfile").read_text()
     assert "-r requirements.txt --extra-index-url https://download.pytorch.org/whl/cpu" in \

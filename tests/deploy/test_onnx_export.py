@@ -64,7 +64,8 @@ def onnx_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir.mkdir()
     spec = compose_spec(["dataset=titanic", f"dataset.path={data}", "dataset.target=label",
                          "dataset.drop=[id]", "model=hist_gbm", "deploy=onnx",
-                         "split.cv.n_splits=3", "report=false"])
+                         "split.cv.n_splits=3", "report=false", "metrics.bootstrap.resamples=0",
+                         "metrics.explain.importance_repeats=0"])
     run_experiment(spec, run_dir, project_dir=REPO, console=Console(quiet=True))
     return run_dir
 
@@ -174,15 +175,16 @@ def test_a_parity_failure_names_the_step_and_keeps_no_file(tmp_path) -> None:
      "features.transformers.numeric.steps[0] (SplineTransformer)"),
     (["metrics.threshold=f1"], "metrics.threshold (FixedThresholdClassifier)"),
 ])
-def test_a_step_skl2onnx_cannot_convert_is_named_before_training(cli, overrides, named) -> None:
-    done = cli("deploy=onnx", *overrides)
+def test_a_step_skl2onnx_cannot_convert_is_named_before_training(in_process_cli, overrides,
+                                                                  named) -> None:
+    done = in_process_cli("deploy=onnx", *overrides)
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"error: deploy.targets: onnx cannot convert {named}: skl2onnx has no converter" in (
         done.stderr)
     assert "Traceback" not in done.stderr and "breast_cancer:" not in done.stdout
 
 
-def test_int8_quantization_is_refused_for_a_scikit_learn_model(cli) -> None:
-    done = cli("deploy=onnx", "deploy.quantize=int8")
+def test_int8_quantization_is_refused_for_a_scikit_learn_model(in_process_cli) -> None:
+    done = in_process_cli("deploy=onnx", "deploy.quantize=int8")
     assert done.returncode == 2
     assert "deploy.quantize=int8 quantizes the ONNX export of a PyTorch network" in done.stderr

@@ -10,7 +10,7 @@ import pytest
 
 from engine.deploy.registry import Registry, resolve_model
 from engine.errors import ConfigError, DataError
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_main
 from tests.deploy.conftest import start_server
 
 
@@ -67,14 +67,14 @@ def test_a_bundle_changed_after_registration_is_refused(two_runs: tuple[Path, Pa
 
 def test_registry_commands_and_serving_an_alias(trained_run: Path, tmp_path: Path) -> None:
     env = {"ENGINE_REGISTRY": str(tmp_path / "registry.db")}
-    done = run_cli(["registry", "register", str(trained_run), "churn", "--alias", "challenger"],
-                   tmp_path, env)
+    done = run_main(["registry", "register", str(trained_run), "churn", "--alias", "challenger"],
+                    tmp_path, env)
     assert done.returncode == 0 and "registered churn version 1" in done.stdout, done.stderr
-    done = run_cli(["registry", "promote", "churn"], tmp_path, env)
+    done = run_main(["registry", "promote", "churn"], tmp_path, env)
     assert done.returncode == 0 and "churn@champion -> version 1" in done.stdout
-    listing = run_cli(["registry", "list"], tmp_path, env).stdout
+    listing = run_main(["registry", "list"], tmp_path, env).stdout
     assert "challenger, champion" in listing and str(trained_run.resolve()) in listing
-    bad = run_cli(["registry", "alias", "churn", "latest", "1"], tmp_path, env)
+    bad = run_main(["registry", "alias", "churn", "latest", "1"], tmp_path, env)
     assert bad.returncode == 2 and "reserved" in bad.stderr
     for url in start_server("churn@champion", env=env):
         metadata = httpx.get(f"{url}/metadata").json()
@@ -84,6 +84,7 @@ def test_registry_commands_and_serving_an_alias(trained_run: Path, tmp_path: Pat
 
 def test_serving_an_unknown_model_exits_2(tmp_path: Path) -> None:
     env = {"ENGINE_REGISTRY": str(tmp_path / "none.db")}
+    # A process of its own: were the reference to resolve, serve would block this one.
     done = run_cli(["serve", "churn@champion"], tmp_path, env)
     assert done.returncode == 2
     assert "no such run directory, and no registry at" in done.stderr

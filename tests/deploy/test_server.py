@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_main
 from tests.deploy.conftest import mixed_frame
 
 FEATURES = ["city", "size", "member"]
@@ -33,8 +33,8 @@ def batch(trained_run: Path, rows: pd.DataFrame, tmp_path_factory: pytest.TempPa
     """``python -m engine predict`` on the same rows, read back from its CSV."""
     tmp = tmp_path_factory.mktemp("batch")
     rows.to_csv(tmp / "rows.csv", index=False)
-    done = run_cli(["predict", str(trained_run), str(tmp / "rows.csv"), "-o",
-                    str(tmp / "out.csv")], tmp)
+    done = run_main(["predict", str(trained_run), str(tmp / "rows.csv"), "-o",
+                     str(tmp / "out.csv")], tmp)
     assert done.returncode == 0, done.stderr
     return pd.read_csv(tmp / "out.csv")
 
@@ -172,6 +172,7 @@ def test_the_openapi_spec_describes_every_column(server: str) -> None:
         spec["paths"])
 
 
+@pytest.mark.slow  # hundreds of generated requests: CI's `pytest -m slow` step runs it
 def test_a_schema_driven_fuzz_run_gets_no_server_error(server: str) -> None:
     """schemathesis generates requests from the OpenAPI spec, valid and not, for every
     endpoint; none may be answered with a 5xx."""

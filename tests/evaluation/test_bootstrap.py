@@ -136,7 +136,8 @@ def test_auc_with_many_tied_scores_equals_sklearn() -> None:
         assert value == pytest.approx(roc_auc_score(y, score, sample_weight=weights), rel=1e-12)
 
 
-def test_the_console_shows_intervals_and_flags_overfitting(cli) -> None:
+def test_the_console_shows_intervals_and_flags_overfitting(in_process_cli) -> None:
+    cli = in_process_cli
     done = cli("model=random_forest", "model.n_estimators=20", "split.cv.n_splits=3",
                "metrics.overfitting.max_gap=0.001")
     assert done.returncode == 0, done.stderr

@@ -14,7 +14,9 @@ from engine.evaluation.paired_tests import (
 )
 from engine.evaluation.run_comparison import compare_runs
 
-FAST = ("split.cv.n_splits=5",)
+# Five folds for the t-test; no report, intervals or importances, which a comparison never reads.
+FAST = ("split.cv.n_splits=5", "report=false", "metrics.bootstrap.resamples=0",
+        "metrics.explain.importance_repeats=0")
 
 
 def test_corrected_t_test_is_wider_than_the_naive_one_and_finds_a_real_gap() -> None:
@@ -84,7 +86,8 @@ def test_runs_that_do_not_share_data_or_splits_are_refused(run) -> None:
         compare_runs(base.run_dir, base.run_dir, metric="roc_acu")
 
 
-def test_compare_on_the_command_line(cli, tmp_path) -> None:
+def test_compare_on_the_command_line(in_process_cli, tmp_path) -> None:
+    cli = in_process_cli
     for model in ("dummy", "hist_gbm"):
         assert cli(f"model={model}", *FAST).returncode == 0
     first, second = sorted((tmp_path / "runs").iterdir())

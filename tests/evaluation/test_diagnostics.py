@@ -92,7 +92,8 @@ def test_a_tuned_threshold_is_baked_into_the_bundle(run, tmp_path) -> None:
     assert set(evaluated) >= {"diagnostics", "importance", "partial_dependence"}
 
 
-def test_a_bad_evaluation_setting_exits_2_with_the_key(cli) -> None:
+def test_a_bad_evaluation_setting_exits_2_with_the_key(in_process_cli) -> None:
+    cli = in_process_cli
     typo = cli("metrics.threshold=f11")
     assert typo.returncode == 2 and "Did you mean 'f1'" in typo.stderr
     column = cli("metrics.slices.columns=[mean radus]")

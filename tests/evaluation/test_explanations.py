@@ -65,8 +65,10 @@ def test_partial_dependence_of_a_regressor_is_its_mean_prediction() -> None:
     assert ours["average"]["prediction"] == pytest.approx(reference["average"][0], abs=1e-9)
 
 
-def test_what_if_shows_how_each_prediction_moves(cli, tmp_path) -> None:
-    assert cli(*FAST).returncode == 0
+def test_what_if_shows_how_each_prediction_moves(in_process_cli, tmp_path) -> None:
+    cli = in_process_cli
+    assert cli(*FAST, "report=false", "metrics.bootstrap.resamples=0",
+               "metrics.explain.importance_repeats=0").returncode == 0
     run_dir = only_run_dir(tmp_path)
     rows = pd.read_csv(run_dir / "predictions.csv")["row"]
     from sklearn.datasets import load_breast_cancer

@@ -75,9 +75,10 @@ def test_several_sensitive_columns_are_also_crossed() -> None:
     assert sum(row["count"] for row in crossed["groupings"][2]["by_group"]) == 10
 
 
-def test_a_run_over_a_fail_limit_writes_everything_then_exits_2(cli, tmp_path) -> None:
-    done = cli(*FAST, "metrics.fairness.sensitive=[mean radius]",
-               "metrics.fairness.limits.demographic_parity_difference.fail=0.01")
+def test_a_run_over_a_fail_limit_writes_everything_then_exits_2(in_process_cli, tmp_path) -> None:
+    done = in_process_cli(*FAST, "metrics.fairness.sensitive=[mean radius]",
+                          "metrics.fairness.limits.demographic_parity_difference.fail=0.01",
+                          "metrics.bootstrap.resamples=0", "metrics.explain.importance_repeats=0")
     assert done.returncode == 2
     assert "demographic_parity_difference" in done.stderr and "Traceback" not in done.stderr
     run_dir = only_run_dir(tmp_path)

@@ -1,4 +1,5 @@
-"""``python -m engine regress``: the exit status, the verdicts and the files, on real runs."""
+"""``engine regress``: the exit status, the verdicts and the files, on real runs (the verb runs
+through ``engine.cli.main`` in this process, as ``python -m engine`` runs it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import run_cli
+from tests.conftest import run_main
 
 QUICK = ["report=false", "metrics.explain.importance_repeats=0", "metrics.bootstrap.resamples=0"]
 WINE = ["dataset=wine", "model=logistic_regression"]
@@ -29,7 +30,7 @@ def write_suite(path: Path, experiments: dict[str, Any], **sections: Any) -> Pat
 def regress(tmp: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, Path]:
     """Run the verb; return the exit status, the console output and the output directory."""
     output = tmp / f"out{len(list(tmp.glob('out*')))}"
-    done = run_cli(["regress", *args, "-o", str(output)], tmp, env)
+    done = run_main(["regress", *args, "-o", str(output)], tmp, env)
     return done.returncode, done.stdout + done.stderr, output
 
 

@@ -252,6 +252,7 @@ def test_pickle_keeps_weights_as_a_state_dict_never_a_module_object() -> None:
     assert torch.equal(restored.module_.head.weight, model.module_.head.weight)
 
 
+@pytest.mark.slow  # torch.compile's inductor builds C++ kernels first: CI's `pytest -m slow`
 def test_compiled_training_matches_eager_training() -> None:
     X, y = rings(300)
     params = {**FAST, "max_epochs": 3, "module__width": 16}

@@ -28,7 +28,9 @@ from tests.conftest import only_run_dir
 FAST = ("model=mlp", "split.cv.n_splits=3", "model.max_epochs=20")
 
 
-def test_mlp_run_bundle_and_exports_agree_with_the_runs_predictions(cli, tmp_path) -> None:
+def test_mlp_run_bundle_and_exports_agree_with_the_runs_predictions(
+        in_process_cli, tmp_path) -> None:
+    cli = in_process_cli
     done = cli(*FAST, "deploy=onnx", "deploy.targets=[bundle,onnx,torchscript]",
                "deploy.quantize=int8")
     assert done.returncode == 0, done.stderr
@@ -82,7 +84,9 @@ def test_mlp_run_bundle_and_exports_agree_with_the_runs_predictions(cli, tmp_pat
     assert int8["batch_ms"]["speedup"] > 0 and int8["rows"] == len(test_rows)
 
 
-def test_a_quantized_regressor_reports_its_rmse_on_the_held_out_rows(cli, tmp_path) -> None:
+def test_a_quantized_regressor_reports_its_rmse_on_the_held_out_rows(
+        in_process_cli, tmp_path) -> None:
+    cli = in_process_cli
     done = cli("model=mlp", "dataset=diabetes", "split.cv.n_splits=3", "model.max_epochs=10",
                "deploy=onnx", "deploy.quantize=int8")
     assert done.returncode == 0, done.stderr
@@ -154,7 +158,9 @@ def test_embeddings_features_feed_codes_to_the_network(run, tmp_path) -> None:
     assert any("atlantis" in warning for warning in warnings_seen)
 
 
-def test_a_network_of_ones_own_runs_by_pointing_module_target_at_it(cli, tmp_path) -> None:
+def test_a_network_of_ones_own_runs_by_pointing_module_target_at_it(
+        in_process_cli, tmp_path) -> None:
+    cli = in_process_cli
     done = cli("model=torch", "model.module={_target_: tests.torch.nets.TwoLayerNet, hidden: 8}",
                "allowed_targets=[tests.]", "split.cv.n_splits=3", "model.max_epochs=20")
     assert done.returncode == 0, done.stderr
@@ -178,15 +184,15 @@ def test_a_network_of_ones_own_runs_by_pointing_module_target_at_it(cli, tmp_pat
      r"deploy\.quantize=int8 quantizes the ONNX export of a PyTorch network: it needs "
      r"deploy\.targets to include onnx"),
 ])
-def test_mistakes_exit_2_with_one_message(cli, overrides, message) -> None:
-    done = cli("model=mlp", "split.cv.n_splits=3", "model.max_epochs=3", *overrides)
+def test_mistakes_exit_2_with_one_message(in_process_cli, overrides, message) -> None:
+    done = in_process_cli("model=mlp", "split.cv.n_splits=3", "model.max_epochs=3", *overrides)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert re.search(message, done.stderr), done.stderr
 
 
-def test_an_export_the_model_cannot_take_is_refused_before_training(cli) -> None:
-    done = cli("model=hist_gbm", "deploy=torchscript")
+def test_an_export_the_model_cannot_take_is_refused_before_training(in_process_cli) -> None:
+    done = in_process_cli("model=hist_gbm", "deploy=torchscript")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "error: deploy.targets: torchscript exports PyTorch models" in done.stderr
     assert "model=hist_gbm is HistGradientBoostingClassifier" in done.stderr

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,9 +17,14 @@ import pytest
 from engine.errors import ConfigError, EngineError
 from engine.experiment import RunResult
 from engine.tuning.progress import EpochReporter
+from engine.tuning.storage import open_storage
 from tests.conftest import FAST
 
 Run = Callable[..., RunResult]
+# The search and its refit alone, for tests that read neither the tuning plots (drawn in a process
+# of their own: seconds a run), nor the report, the test intervals or the importances.
+SEARCH_ONLY = (*FAST, "tune.plots=false", "report=false", "metrics.bootstrap.resamples=0",
+               "metrics.explain.importance_repeats=0")
 
 
 @pytest.fixture(autouse=True)
@@ -72,14 +80,14 @@ def test_a_sqlite_study_lives_in_a_db_file_and_resumes(run: Run, tmp_path: Path)
 
 
 def test_a_seeded_sequential_study_gives_the_same_trials_twice(run: Run) -> None:
-    first = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *FAST))
-    second = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *FAST))
+    first = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *SEARCH_ONLY))
+    second = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *SEARCH_ONLY))
     columns = [c for c in first if c.startswith("param_") or c in ("state", "roc_auc")]
     pd.testing.assert_frame_equal(first[columns], second[columns])
 
 
 def test_rerunning_a_named_study_resumes_and_counts_its_total(run: Run) -> None:
-    common = ("model=knn", "tune=random", "tune.study_name=resume_me", *FAST)
+    common = ("model=knn", "tune=random", "tune.study_name=resume_me", *SEARCH_ONLY)
     first = run(*common, "tune.n_trials=4")
     second = run(*common, "tune.n_trials=7")
     third = run(*common, "tune.n_trials=7")
@@ -91,20 +99,40 @@ def test_rerunning_a_named_study_resumes_and_counts_its_total(run: Run) -> None:
     assert not params.duplicated().any(), "a resumed study replayed earlier draws"
 
 
+def test_a_trial_left_running_by_a_dead_process_is_run_again(run: Run, tmp_path: Path) -> None:
+    """What ``kill -9`` leaves in a study, without the kill (that end to end, in processes, is
+    tests/tuning/test_tune_cli.py, slow): the trial fails, flagged, and its draw is retried."""
+    common = ("model=knn", "tune=random", "tune.study_name=crashed", *SEARCH_ONLY)
+    run(*common, "tune.n_trials=2")
+    study = optuna.load_study(study_name="crashed", storage=open_storage(
+        None, "crashed", tmp_path / "outputs" / "studies"))
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    left = study.ask(study.trials[0].distributions)
+    left.set_user_attr("worker", f"{socket.gethostname()}:{gone.pid}")
+    resumed = run(*common, "tune.n_trials=3")
+    table = trials(resumed).set_index("number")
+    assert table.loc[left.number, "state"] == "FAIL"
+    retried = study.trials[-1]
+    assert retried.user_attrs["retry_of"] == left.number and retried.params == left.params
+    assert resumed.metrics["tuning"]["new_trials"] == 1  # the retry, counted in its place
+    assert (table["state"] == "COMPLETE").sum() == 3
+
+
 def test_resuming_a_study_with_another_search_is_refused_before_any_trial(run: Run) -> None:
-    run("model=knn", "tune=random", "tune.study_name=one_search", "tune.n_trials=2", *FAST)
+    run("model=knn", "tune=random", "tune.study_name=one_search", "tune.n_trials=2", *SEARCH_ONLY)
     with pytest.raises(ConfigError, match=r"tune.study_name=one_search: the stored study "
                                           r"searched a different models \(\['knn'\] there"):
         run("model=logistic_regression", "tune=random", "tune.study_name=one_search",
-            "tune.n_trials=4", *FAST)
+            "tune.n_trials=4", *SEARCH_ONLY)
     again = run("model=knn", "tune=random", "tune.study_name=one_search", "tune.n_trials=3",
-                *FAST)
+                *SEARCH_ONLY)
     assert len(trials(again)) == 3
 
 
 def test_the_chosen_family_keeps_its_command_line_overrides(run: Run) -> None:
     result = run("model=knn", "model.search_space.n_neighbors.high=3", "tune=random",
-                 "tune.models=[knn,logistic_regression]", "tune.n_trials=10", *FAST)
+                 "tune.models=[knn,logistic_regression]", "tune.n_trials=10", *SEARCH_ONLY)
     table = trials(result)
     assert table["param_knn.n_neighbors"].dropna().max() <= 3
 
@@ -112,14 +140,15 @@ def test_the_chosen_family_keeps_its_command_line_overrides(run: Run) -> None:
 def test_a_pruned_cost_objective_reports_the_cost(run: Run) -> None:
     result = run("model=knn", "tune=random", "tune.objectives=[fit_time]",
                  "tune.pruner=median", "tune.pruner_options={n_startup_trials: 2}",
-                 "tune.n_trials=12", *FAST)
+                 "tune.n_trials=12", *SEARCH_ONLY)
     assert result.metrics["tuning"]["directions"] == ["minimize"]
     assert (trials(result)["fit_time"].dropna() < 0.5).all()  # seconds, not roc_auc values
 
 
 def test_a_pruner_stops_bad_trials_after_a_fold(run: Run) -> None:
     result = run("model=knn", "tune=random", "tune.n_trials=20", "tune.pruner=median",
-                 "tune.pruner_options={n_startup_trials: 3}", "split.cv.n_splits=5")
+                 "tune.pruner_options={n_startup_trials: 3}", *SEARCH_ONLY,
+                 "split.cv.n_splits=5")
     table = trials(result)
     pruned = table[table["state"] == "PRUNED"]
     assert len(pruned) > 0
@@ -130,7 +159,7 @@ def test_a_pruner_stops_bad_trials_after_a_fold(run: Run) -> None:
 def test_failing_trials_are_recorded_and_the_study_goes_on(run: Run) -> None:
     result = run("model=knn", "tune=random", "tune.n_trials=12", "tune.max_failure_fraction=1",
                  "model.search_space.n_neighbors={type: int, low: 1, high: 2000, log: true}",
-                 *FAST)
+                 *SEARCH_ONLY)
     table = trials(result)
     failed = table[table["state"] == "FAIL"]
     assert len(failed) > 0 and (table["state"] == "COMPLETE").sum() > 0
@@ -141,7 +170,7 @@ def test_too_many_failures_stop_the_study_with_a_message(run: Run) -> None:
     with pytest.raises(EngineError, match=r"tune: the search stopped: \d+ of \d+ trials failed, "
                                           r"more than tune.max_failure_fraction=0.5"):
         run("model=knn", "tune=random", "tune.n_trials=8",
-            "model.search_space.n_neighbors={type: int, low: 1000, high: 2000}", *FAST)
+            "model.search_space.n_neighbors={type: int, low: 1000, high: 2000}", *SEARCH_ONLY)
 
 
 def test_several_objectives_save_the_pareto_front_and_pick_by_rule(run: Run) -> None:
@@ -159,7 +188,7 @@ def test_several_objectives_save_the_pareto_front_and_pick_by_rule(run: Run) -> 
 
 
 def test_worker_processes_share_one_study(run: Run) -> None:
-    result = run("model=knn", "tune=random", "tune.n_trials=8", "tune.n_jobs=2", *FAST)
+    result = run("model=knn", "tune=random", "tune.n_trials=8", "tune.n_jobs=2", *SEARCH_ONLY)
     table = trials(result)
     assert len(table) == 8 and sorted(table["number"]) == list(range(8))
     assert table["worker"].nunique() == 2
@@ -187,7 +216,7 @@ def test_the_epoch_reporter_prunes_its_trial_on_a_worse_loss() -> None:
 
 
 def test_the_search_record_lands_in_metrics_json(run: Run) -> None:
-    result = run("model=knn", "tune=random", "tune.n_trials=3", *FAST)
+    result = run("model=knn", "tune=random", "tune.n_trials=3", *SEARCH_ONLY)
     stored = json.loads((result.run_dir / "metrics.json").read_text())["tuning"]
     assert stored["trials"] == {"COMPLETE": 3}
     assert Path(stored["storage"]).suffix == ".journal" and Path(stored["storage"]).is_file()

@@ -17,7 +17,9 @@ from engine.sweep_preflight import preflight_sweep
 from engine.tuning.storage import open_storage
 from engine.tuning.sweep_space import parse_sweep
 
-OPTUNA = ("-m", "hydra/sweeper=optuna", "dataset=iris", "split.cv.n_splits=3")
+# Each job without the report, test intervals and importances, which these tests do not read.
+OPTUNA = ("-m", "hydra/sweeper=optuna", "dataset=iris", "split.cv.n_splits=3", "report=false",
+          "metrics.bootstrap.resamples=0", "metrics.explain.importance_repeats=0")
 KNN = ("model=knn", "model.n_neighbors=int(interval(1,30))", "model.weights=uniform,distance")
 
 
@@ -104,7 +106,8 @@ def test_sweep_runs_one_job_per_trial_and_writes_the_results(cli, tmp_path: Path
     assert [r["status"] for r in rows] == ["ok"] * 3
 
 
-def test_a_named_study_resumes_up_to_n_trials_in_total(cli, tmp_path: Path) -> None:
+def test_a_named_study_resumes_up_to_n_trials_in_total(in_process_cli, tmp_path: Path) -> None:
+    cli = in_process_cli
     for n_trials in (2, 3, 3):
         done = cli(*OPTUNA, *KNN, f"hydra.sweeper.n_trials={n_trials}",
                    "hydra.sweeper.study_name=knn")
@@ -114,14 +117,17 @@ def test_a_named_study_resumes_up_to_n_trials_in_total(cli, tmp_path: Path) -> N
     assert jobs == [2, 1, 0]
 
 
-def test_no_trial_starts_after_the_timeout(cli, tmp_path: Path) -> None:
+def test_no_trial_starts_after_the_timeout(in_process_cli, tmp_path: Path) -> None:
+    cli = in_process_cli
     done = cli(*OPTUNA, *KNN, "hydra.sweeper.n_trials=50", "hydra.sweeper.timeout=1",
                "hydra.sweeper.study_name=knn")
     assert done.returncode == 0, done.stderr
     assert 1 <= len(load_study(tmp_path, "knn").trials) < 50
 
 
-def test_a_failing_job_is_a_failed_trial_and_the_sweep_goes_on(cli, tmp_path: Path) -> None:
+def test_a_failing_job_is_a_failed_trial_and_the_sweep_goes_on(in_process_cli,
+                                                               tmp_path: Path) -> None:
+    cli = in_process_cli
     # 100 neighbours cannot be asked of 80 training rows: only the fit finds out.
     done = cli(*OPTUNA, "model=knn", "model.n_neighbors=5,100", "hydra.sweeper.n_trials=4",
                "hydra.sweeper.method=random", "hydra.sweeper.seed=0",
@@ -141,7 +147,8 @@ def test_a_failing_job_is_a_failed_trial_and_the_sweep_goes_on(cli, tmp_path: Pa
     assert results["trials"] == {"finished": 4, "complete": len(complete), "failed": len(failed)}
 
 
-def test_the_same_seed_samples_the_same_trials(cli, tmp_path: Path) -> None:
+def test_the_same_seed_samples_the_same_trials(in_process_cli, tmp_path: Path) -> None:
+    cli = in_process_cli
     runs = []
     for name in ("first", "second"):
         done = cli(*OPTUNA, *KNN, "hydra.sweeper.n_trials=4", "hydra.sweeper.seed=7",
@@ -161,9 +168,9 @@ def test_the_same_seed_samples_the_same_trials(cli, tmp_path: Path) -> None:
     ("hydra.sweeper.direction=max", "hydra.sweeper.direction: 'max' is not a direction"),
     ("hydra.sweeper.method=tpee", "hydra.sweeper.method: .* Did you mean 'tpe'?"),
 ])
-def test_a_bad_sweep_exits_2_before_any_trial(cli, tmp_path: Path, override: str,
+def test_a_bad_sweep_exits_2_before_any_trial(in_process_cli, tmp_path: Path, override: str,
                                               message: str) -> None:
-    done = cli(*OPTUNA, "model=knn", "model.p=1,2", override)
+    done = in_process_cli(*OPTUNA, "model=knn", "model.p=1,2", override)
     assert done.returncode == 2
     assert done.stderr.count("error:") == 1
     assert re.search(message, done.stderr), done.stderr

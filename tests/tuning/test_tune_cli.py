@@ -1,4 +1,5 @@
-"""Tuning from the command line: kill -9 and resume, and user errors with exit status 2."""
+"""Tuning from the command line: kill -9 and resume, two processes on one PostgreSQL study (both
+slow), and user errors with exit status 2 (through ``engine.cli.main`` in this process)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def wait_for_running_trial(studies: Path, process: subprocess.Popen[str]) -> Non
     pytest.fail("the study never had a running trial to interrupt")
 
 
+@pytest.mark.slow  # two real runs of a study, one killed mid-trial: CI's `pytest -m slow` step
 def test_kill_9_mid_study_then_rerun_loses_only_the_running_trial(tmp_path: Path) -> None:
     env = {**os.environ, "ENGINE_OUTPUT_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "engine", *KILLED_STUDY]
@@ -74,6 +76,8 @@ def test_kill_9_mid_study_then_rerun_loses_only_the_running_trial(tmp_path: Path
     assert len(counted) == 8 and all(t.state.name == "COMPLETE" for t in counted)
 
 
+@pytest.mark.slow  # two engine processes on PostgreSQL (tests/tuning/test_storage.py shares a
+# study between worker processes in the default suite)
 def test_two_engine_runs_share_one_postgresql_study(postgres_url: str, tmp_path: Path) -> None:
     """Two `python -m engine` processes (as on two machines) fill one study through PostgreSQL."""
     url = create_database(postgres_url, "two_runs")
@@ -126,9 +130,9 @@ def test_two_engine_runs_share_one_postgresql_study(postgres_url: str, tmp_path:
          "tune.storage=postgresql+psycopg://u:***@127.0.0.1:1/db: cannot open"),
     ],
 )
-def test_tuning_mistakes_exit_2_with_one_message(cli: CLI, overrides: list[str],
+def test_tuning_mistakes_exit_2_with_one_message(in_process_cli: CLI, overrides: list[str],
                                                  message: str) -> None:
-    result = cli(*overrides)
+    result = in_process_cli(*overrides)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert message in result.stderr
