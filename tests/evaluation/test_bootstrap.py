@@ -11,6 +11,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import check_scoring, get_scorer
 
+from engine.config.schema import MetricsConfig, parse_section
 from engine.errors import ConfigError
 from engine.evaluation.bootstrap import (
     BootstrapSettings,
@@ -81,13 +82,15 @@ def test_the_same_seed_gives_the_same_interval_and_chunks_do_not_matter(monkeypa
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"resamples": -1}, r"metrics.bootstrap.resamples: must be a whole number >= 0"),
-    ({"confidence": 95}, r"metrics.bootstrap.confidence: must be between 0 and 1"),
-    ({"resample": 10}, r"metrics.bootstrap.resample: unknown key"),
+    ({"resamples": -1}, r"metrics.bootstrap.resamples: -1 is not a whole number >= 0"),
+    ({"confidence": 95},
+     r"metrics.bootstrap.confidence: 95 is not a number between 0.0 and 1.0 \(both excluded\)"),
+    ({"resample": 10}, r"metrics.bootstrap.resample: unknown key. Did you mean 'resamples'\?"),
 ])
 def test_bad_settings_are_named(options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        bootstrap_settings({"bootstrap": options}, seed=0)
+        bootstrap_settings(parse_section(MetricsConfig, {"bootstrap": options}, "metrics."),
+                           seed=0)
 
 
 def test_a_run_records_intervals_and_the_overfitting_check(run) -> None:
@@ -146,7 +149,7 @@ def test_the_console_shows_intervals_and_flags_overfitting(in_process_cli) -> No
     assert "(metrics.overfitting.max_gap=0.001)" in done.stdout
     bad = cli("metrics.bootstrap.resamples=-5")
     assert bad.returncode == 2
-    assert "metrics.bootstrap.resamples: must be a whole number >= 0" in bad.stderr
+    assert "metrics.bootstrap.resamples: -5 is not a whole number >= 0" in bad.stderr
 
 
 @pytest.mark.parametrize("overrides", [

@@ -30,7 +30,8 @@ TYPES = {"string_type": "text", "list_type": "a list", "dict_type": "a mapping",
          "model_type": "a mapping", "model_attributes_type": "a mapping"}
 LIST_NOUNS = {"models": "names", "objectives": "names", "overrides": "overrides",
               "columns": "column names", "sensitive": "column names", "drop": "column names",
-              "targets": "deploy targets", "na_values": "missing-value markers"}
+              "targets": "deploy targets", "na_values": "missing-value markers",
+              "experiments": "overrides"}
 VALUE_NOUNS = {"severity": "severity"}  # what a mapping's values are called
 BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
           "less_than_equal": "<="}
@@ -57,6 +58,7 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
     key = prefix + "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
                            for part in path).lstrip(".")
     last = next((str(part) for part in reversed(path) if isinstance(part, str)), key)
+    container = str(path[-2]) if len(path) > 1 else ""
     example = _example(key, last, parent)
     if kind == "extra_forbidden":
         valid = sorted(parent.model_fields) if parent else []
@@ -67,7 +69,6 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
     if kind in ("literal_error", "union_tag_invalid", "enum"):
         valid = re.findall(r"'([^']*)'", str(context.get("expected") or
                                               context.get("expected_tags") or ""))
-        container = str(path[-2]) if len(path) > 1 else ""
         noun = CHOICE_NOUNS.get(last) or VALUE_NOUNS.get(container, "value")
         return (f"{key}: unknown {noun} {value!r}.{did_you_mean(str(value), valid)} "
                 f"{options_hint(valid)}")
@@ -79,8 +80,9 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
         return f"{key}: must be a number, got {value!r}.{example}"
     if kind == "bool_type":
         return f"{key}: must be true or false; got {value!r}."
-    if kind == "list_type" and last in LIST_NOUNS:
-        return f"{key}: expected a list of {LIST_NOUNS[last]}, got {value!r}.{example}"
+    held = LIST_NOUNS.get(last) or LIST_NOUNS.get(container)
+    if kind == "list_type" and held:
+        return f"{key}: expected a list of {held}, got {value!r}.{example}"
     if kind in TYPES:
         return f"{key}: expected {TYPES[kind]}, got {value!r}.{example}"
     if kind == "too_short":
