@@ -3,7 +3,7 @@
 The schema has checked everything that needs no data. Once the data is loaded, ``make_plan``
 encodes the target, builds the Pipeline, resolves the scorers, splits the rows and makes the CV
 folds, checking each against the data as it goes; the stages then read the plan and never
-split, resolve or check again.
+split or resolve again (a search that picks another model family checks its threshold anew).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The stages of one experiment, each a plain function of the run plan and the stage before.
 
     load_and_check -> make_plan -> select (CV or search) -> fit -> evaluate -> overfitting
-    -> save (metrics, bundle, exports, deploy targets, run record)
+    -> metrics_record -> save (bundle, exports, deploy targets; provenance for run.json)
 
 :func:`engine.experiment.run_experiment` strings them together in that order.
 """
@@ -151,7 +151,7 @@ def fit(plan: RunPlan, selection: Selection, repeats: int = 1) -> tuple[Fitted, 
         mark = time.perf_counter()
         fitted, decision = fit_final_model(
             selection.pipeline, plan.X_train, plan.y_train, settings=plan.evaluation,
-            classes=plan.classes, cv=plan.cv, groups=plan.groups, seed=plan.spec.seed)
+            classes=plan.classes, folds=plan.folds, seed=plan.spec.seed)
         seconds.append(time.perf_counter() - mark)
     return Fitted(fitted, decision), seconds
 

@@ -14,26 +14,21 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from engine.errors import ConfigError
 from engine.evaluation.decision_threshold import check_costs, tune_threshold, with_threshold
 from engine.evaluation.scoring import fit_pipeline
 from engine.evaluation.settings import EvaluationSettings
 
 
 def fit_final_model(pipeline: Pipeline, X: Any, y: np.ndarray, *, settings: EvaluationSettings,
-                    classes: list[Any], cv: Any, groups: np.ndarray | None, seed: int
+                    classes: list[Any], folds: list[tuple[np.ndarray, np.ndarray]], seed: int
                     ) -> tuple[Pipeline, dict[str, Any]]:
     """The Pipeline fitted on the training rows, calibrated and thresholded as declared, and
-    the record of what was done (empty when nothing was)."""
+    the record of what was done (empty when nothing was).
+
+    ``folds`` are the run's CV folds; the run plan has checked that they hold out each training
+    row once when calibration or a threshold needs them."""
     if settings.calibration == "none" and settings.threshold is None:
         return fit_pipeline(pipeline, X, y), {}
-    folds = list(cv.split(X, y, groups)) if cv is not None else []
-    held_out = np.sort(np.concatenate([test for _, test in folds])) if folds else np.array([])
-    if not np.array_equal(held_out, np.arange(len(y))):
-        raise ConfigError("metrics.threshold / metrics.calibration: they learn from out-of-fold "
-                          "predictions, which need CV folds that hold out each training row "
-                          "once; this split's folds do not (time series or repeated). Use "
-                          "split=default or split=group.")
     final = pipeline
     if settings.calibration != "none":  # the run's own folds, so groups stay whole
         final = with_calibration(pipeline, settings.calibration, folds)

@@ -1,4 +1,4 @@
-"""The evaluation options of the ``metrics`` group, checked before any data is loaded.
+"""The evaluation options of the ``metrics`` group (validated by its schema), as stages read them.
 
     metrics:
       diagnostics: {enabled: true, calibration_bins: 10}
@@ -46,7 +46,7 @@ def evaluation_settings(metrics: MetricsConfig) -> EvaluationSettings:
     """``metrics``' evaluation keys, validated by the schema, as the settings stages read."""
     limits: dict[str, dict[str, float | None]] = {
         measure: {"warn": limit.warn, "fail": limit.fail}
-        for measure, limit in metrics.fairness.limits.items()
+        for measure, limit in metrics.fairness.limits.items() if limit is not None
     }
     return EvaluationSettings(
         diagnostics=metrics.diagnostics.enabled,

@@ -13,6 +13,8 @@ from engine.config.spec import ModelSpec
 from engine.config.targets import import_target
 from engine.errors import ConfigError, did_you_mean
 
+KINDS = {"classification": "classifier", "regression": "regressor"}
+
 
 def task_family(task: str) -> str:
     """``classification`` for binary and multiclass tasks, else ``regression``."""
@@ -69,36 +71,53 @@ def _check_search_values(cls: type, model: ModelSpec, params: dict[str, Any]) ->
 def build_estimator(model: ModelSpec, task: str, allowed: Iterable[str] = ()) -> Any:
     """The configured estimator for ``task``, with the parameters its class accepts."""
     family = task_family(task)
-    if family not in model.targets:
-        supported = " and ".join(model.targets)
+    classes = model_classes(model, allowed)
+    if family not in classes:
+        supported = " and ".join(classes)
         raise ConfigError(
             f"model={model.name}: supports {supported} only, but the data is a {task} task. "
             f"Pick a model with a {family} estimator (e.g. model=random_forest or "
             f"model=hist_gbm), or declare the task with dataset.task=..."
         )
-    classes = model_classes(model, allowed)
     params = _params_for(classes[family], _component_params(model.params, allowed),
                          classes.values())
     return instantiate_checked(classes[family], params, "model")
 
 
 def model_classes(model: ModelSpec, allowed: Iterable[str] = ()) -> dict[str, type]:
-    """The estimator class per task family, imported through the allow-list, each checked to
-    be a classifier or a regressor as its family says (a clusterer predicts no target)."""
+    """The estimator class per task family it can learn, imported through the allow-list.
+
+    A class named per family must be a classifier or a regressor as its family says; one class
+    for both (``_target_: sklearn.linear_model.Ridge``) serves the family it belongs to, and
+    must belong to one (a clusterer predicts no target)."""
     allowed = tuple(allowed)
+    one_class = len(set(model.targets.values())) == 1
     classes = {}
     for family, path in model.targets.items():
-        cls = import_target(path, f"model._target_.{family}", allowed)
-        mixin = ClassifierMixin if family == "classification" else RegressorMixin
-        if not (isinstance(cls, type) and issubclass(cls, mixin)):
-            kind = "classifier" if family == "classification" else "regressor"
+        key = "model._target_" if one_class else f"model._target_.{family}"
+        cls = import_target(path, key, allowed)
+        if _learns(cls, family):
+            classes[family] = cls
+        elif not one_class:
+            kind = KINDS[family]
             raise ConfigError(
-                f"model._target_.{family}: {path} is not a scikit-learn {kind}, so it cannot "
-                f"learn a {family} target. Name a {kind} class (e.g. model=hist_gbm), or "
-                "`{classification: ..., regression: ...}` for one class per task."
+                f"{key}: {path} is not a scikit-learn {kind}, so it cannot learn a {family} "
+                f"target. Name a {kind} class (e.g. model=hist_gbm), or one class for the task "
+                "it learns (`_target_: sklearn.linear_model.Ridge`)."
             )
-        classes[family] = cls
+    if not classes:
+        raise ConfigError(
+            f"model._target_: {next(iter(model.targets.values()))} is neither a scikit-learn "
+            "classifier nor a regressor, so it cannot learn a target (a clusterer or a "
+            "transformer predicts none). Name an estimator class, e.g. model=hist_gbm."
+        )
     return classes
+
+
+def _learns(cls: type, family: str) -> bool:
+    """Whether ``cls`` is an estimator of ``family``'s kind (by scikit-learn's mixins)."""
+    mixin = ClassifierMixin if family == "classification" else RegressorMixin
+    return isinstance(cls, type) and issubclass(cls, mixin)
 
 
 def _params_for(cls: type, params: dict[str, Any], classes: Iterable[type]) -> dict[str, Any]:

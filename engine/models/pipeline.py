@@ -16,7 +16,7 @@ from engine.config.spec import ExperimentSpec
 from engine.data.splits import seeded_sample
 from engine.errors import ConfigError, first_line
 from engine.features.preprocessor import build_preprocessor
-from engine.models.estimators import build_estimator, task_family
+from engine.models.estimators import build_estimator, model_classes, task_family
 
 CHECK_ROWS = 500
 
@@ -34,7 +34,8 @@ def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> P
     features = build_preprocessor(spec.features, columns=columns, allowed=allowed)
     model = build_estimator(spec.model, task, allowed)
     families = [build_estimator(candidate, task, allowed) for candidate in
-                spec.candidates.values() if task_family(task) in candidate.targets]
+                spec.candidates.values()
+                if task_family(task) in model_classes(candidate, allowed)]
     if not all(get_tags(estimator).input_tags.sparse for estimator in (model, *families)):
         features.set_params(sparse_threshold=0.0)
     if getattr(model, "takes_feature_frame", False) and _gives_frames(features):

@@ -85,8 +85,8 @@ def test_a_sweep_preflight_refuses_a_typo_in_every_group(override: str, message:
         (["model._target_=sklearn.cluster.KMeans", "~model.learning_rate", "~model.max_iter",
           "~model.max_leaf_nodes", "~model.min_samples_leaf", "~model.l2_regularization",
           "~model.early_stopping", "~model.search_space"],
-         "model._target_.classification: sklearn.cluster.KMeans is not a scikit-learn "
-         "classifier"),
+         "model._target_: sklearn.cluster.KMeans is neither a scikit-learn classifier nor a "
+         "regressor"),
         (["metrics.threshold=f2"], "metrics.threshold: 'f2' is neither a scikit-learn scorer"),
         (["metrics.bootstrap.confidence=1.5"],
          "metrics.bootstrap.confidence: 1.5 is not a number between 0.0 and 1.0 (both "

@@ -14,12 +14,13 @@ class Section(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _null_block_is_default(cls, values: Any) -> Any:
-        """``pick: null`` in YAML means the block's defaults, as leaving it out does."""
+    def _null_is_default(cls, values: Any) -> Any:
+        """``null`` in YAML means the key's default (``pick: null``, ``drop: null``), as
+        leaving it out does."""
         if not isinstance(values, dict):
             return values
-        return {key: value for key, value in values.items() if value is not None or not
-                isinstance(getattr(cls.model_fields.get(key), "default", None), BaseModel)}
+        return {key: value for key, value in values.items() if value is not None
+                or key not in cls.model_fields or cls.model_fields[key].is_required()}
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]

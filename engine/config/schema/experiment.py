@@ -41,6 +41,18 @@ class ExperimentConfig(Section):
     report: bool = True
     allowed_targets: list[str] = []
 
+    @model_validator(mode="before")
+    @classmethod
+    def _studies_beside_the_runs(cls, values: Any) -> Any:
+        """A tune file that leaves ``studies_dir`` out keeps its studies under the run's
+        ``paths.output_dir``, as the shipped ones say (``${paths.output_dir}/studies``)."""
+        if not isinstance(values, dict) or not isinstance(values.get("tune"), dict) or \
+                values["tune"].get("studies_dir") is not None:
+            return values
+        paths = values.get("paths") if isinstance(values.get("paths"), dict) else {}
+        output_dir = (paths or {}).get("output_dir") or PathsConfig().output_dir
+        return {**values, "tune": {**values["tune"], "studies_dir": f"{output_dir}/studies"}}
+
     @field_validator("n_jobs")
     @classmethod
     def _some_workers(cls, value: int) -> int:

@@ -45,7 +45,7 @@ class FairnessLimit(Section):
 
 class FairnessConfig(Section):
     sensitive: list[str] | str = []
-    limits: dict[FairnessMeasure, FairnessLimit] = {
+    limits: dict[FairnessMeasure, FairnessLimit | None] = {  # null switches a limit off
         "demographic_parity_difference": FairnessLimit(warn=0.1),
         "equalized_odds_difference": FairnessLimit(warn=0.1)}
 
@@ -60,7 +60,7 @@ class MetricsConfig(Section):
     """``auto`` picks the scorers and the primary one by task."""
 
     primary: str = "auto"
-    scorers: Literal["auto"] | list[str] = "auto"
+    scorers: Literal["auto"] | Annotated[list[str], Field(min_length=1)] = "auto"
     bootstrap: BootstrapConfig = BootstrapConfig()
     overfitting: OverfittingConfig = OverfittingConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()

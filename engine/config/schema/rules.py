@@ -7,7 +7,7 @@ from typing import NoReturn
 
 from pydantic_core import PydanticCustomError
 
-from engine.errors import did_you_mean, options_hint
+from engine.errors import did_you_mean
 
 RULE = "engine_rule"
 
@@ -22,9 +22,3 @@ def check_name(key: str, value: str, valid: Sequence[str], problem: str, hint: s
     if value not in valid:
         refuse(f"{key}: {value!r} {problem}.{did_you_mean(value, valid)} {hint}")
 
-
-def check_choice(key: str, value: str, valid: Sequence[str], what: str = "value") -> None:
-    """Refuse ``value`` unless it is in ``valid``: ``unknown <what>`` with the options."""
-    if value not in valid:
-        refuse(f"{key}: unknown {what} {value!r}.{did_you_mean(value, valid)} "
-               f"{options_hint(valid)}")

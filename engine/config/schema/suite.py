@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from engine.config.schema.base import NonNegativeFloat, Positive, Section
 from engine.errors import did_you_mean
 
 TIMINGS = ("fit_seconds", "predict_ms")
 STAGES = ("cv", "test")
-ExperimentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _directory_name(name: str) -> str:
+    if not NAME.fullmatch(name):
+        raise ValueError(f"{name!r} cannot name an experiment: use letters, digits, '_', '.' and "
+                         "'-' (it names a directory)")
+    return name
+
+
+ExperimentName = Annotated[str, AfterValidator(_directory_name)]
 
 
 class Tolerance(Section):
@@ -59,7 +70,7 @@ class SuiteFile(Section):
 
     name: str | None = None
     baseline: str | None = None
-    jobs: Annotated[int, Field(ge=-1)] = -1
+    jobs: Annotated[int, Field(ge=-1)] = -1  # -1: one per core; 0 is refused below
     overrides: list[str] = []
     significance: Significance = Significance()
     timing: TimingRepeats = TimingRepeats()
@@ -68,3 +79,10 @@ class SuiteFile(Section):
                            Field(min_length=1)]
 
     _guard_keys = field_validator("guards")(_check_guard_keys)
+
+    @field_validator("jobs")
+    @classmethod
+    def _some_jobs(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 jobs run nothing; use 1, a count, or -1 for one per core")
+        return value

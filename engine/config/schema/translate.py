@@ -31,17 +31,18 @@ TYPES = {"string_type": "text", "list_type": "a list", "dict_type": "a mapping",
 LIST_NOUNS = {"models": "names", "objectives": "names", "overrides": "overrides",
               "columns": "column names", "sensitive": "column names", "drop": "column names",
               "targets": "deploy targets", "na_values": "missing-value markers",
-              "experiments": "overrides"}
+              "experiments": "overrides", "scorers": "scikit-learn scorer names (or auto)"}
 VALUE_NOUNS = {"severity": "severity"}  # what a mapping's values are called
 BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
           "less_than_equal": "<="}
 
 
 def config_error(error: ValidationError, model: type[BaseModel], prefix: str = "") -> ConfigError:
-    """The ConfigError for the first problem pydantic found (the one a user fixes first); of a
-    union's alternatives, the one that got furthest into the value (an entry's mapping rather
-    than 'expected a list')."""
-    problem = max(error.errors(), key=lambda detail: len(detail["loc"]))
+    """The ConfigError for the deepest problem pydantic found: of a union's alternatives, the
+    one that got furthest into the value (an entry's mapping rather than 'expected a list'),
+    and a wrong value over a wrong literal."""
+    problem = max(error.errors(), key=lambda detail: (len(detail["loc"]),
+                                                      detail["type"] != "literal_error"))
     return ConfigError(message(problem, model, prefix))
 
 
@@ -60,6 +61,11 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
     last = next((str(part) for part in reversed(path) if isinstance(part, str)), key)
     container = str(path[-2]) if len(path) > 1 else ""
     example = _example(key, last, parent)
+    if kind == "union_tag_not_found":
+        tag = str(context.get("discriminator", "")).strip("'")
+        valid = sorted(_member_tags(_walk_model(path, model)))
+        return (f"{key}.{tag} is required but is not set; it says which kind of {last} this is. "
+                f"{options_hint(valid)}")
     if kind == "extra_forbidden":
         valid = sorted(parent.model_fields) if parent else []
         return f"{key}: unknown key.{did_you_mean(last, valid)} {options_hint(valid)}"
@@ -90,7 +96,8 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
                 f"entr{'y' if context.get('min_length') == 1 else 'ies'}.")
     if kind == "string_pattern_mismatch":
         return f"{key}: {value!r} does not match {context.get('pattern')}."
-    return f"{key}: {str(detail['msg']).removeprefix('Value error, ')}."
+    reason = str(detail["msg"]).removeprefix("Value error, ")
+    return f"{key}: {reason}{'' if reason.endswith(('.', '?')) else '.'}"
 
 
 def _locate(loc: Sequence[int | str], model: type[BaseModel]) -> tuple[list[int | str], Any]:
@@ -138,12 +145,28 @@ def _range(kind: str, context: dict[str, Any], parent: type[BaseModel] | None,
 def _example(key: str, last: str, parent: type[BaseModel] | None) -> str:
     """`` Use e.g. key=default.`` where the key has a default worth showing."""
     field = parent.model_fields.get(last) if parent else None
-    if field is None or field.is_required() or field.default in (None, [], {}) or \
-            isinstance(field.default, BaseModel):
+    if field is None or field.is_required() or field.default is None or \
+            isinstance(field.default, BaseModel | list | dict):
         return ""
     default = field.default
     shown = str(default).lower() if isinstance(default, bool) else default
     return f" Use e.g. {key}={shown}."
+
+
+def _walk_model(path: Sequence[int | str], model: type[BaseModel]) -> Any:
+    node: Any = model
+    for part in path:
+        node = _child(node, part)
+    return node
+
+
+def _member_tags(node: Any) -> list[str]:
+    """The discriminator values of a tagged union's members (``source: file``, ...)."""
+    return [str(typing.get_args(field.annotation)[0]) for arg in _args(node)
+            if isinstance(arg, type) and issubclass(arg, BaseModel)
+            for field in arg.model_fields.values()
+            if typing.get_origin(field.annotation) is typing.Literal
+            and len(typing.get_args(field.annotation)) == 1]
 
 
 def _child(node: Any, part: int | str) -> Any:

@@ -100,11 +100,21 @@ def _check_options(name: str, options: dict[str, Any] | None, kind: str,
 
     from engine.config.binding import check_parameters
     from engine.config.schema.rules import refuse
+    from engine.errors import first_line
 
     key = f"tune.{kind}_options"
     for option in options:
         if option in ENGINE_SET:
             refuse(f"{key}.{option}: the engine sets '{option}' itself (from `seed` and the "
                    "model's search_space); remove it.")
+    if name == "none":
+        refuse(f"{key}: tune.{'method' if kind == 'sampler' else kind} is none, which takes no "
+               f"options; remove {key} or pick a {kind}.")
     module = optuna.samplers if kind == "sampler" else optuna.pruners
-    check_parameters(getattr(module, classes[name]), options, key)
+    cls = getattr(module, classes[name])
+    check_parameters(cls, options, key)
+    if name != "grid":  # the grid sampler is built with the search space, in the run
+        try:
+            cls(**options)
+        except (TypeError, ValueError) as error:
+            refuse(f"{key}: {cls.__name__} refuses {options}: {first_line(error)}.")
