@@ -12,10 +12,10 @@ from engine.config.schema import (
     MetricsConfig,
     QualityConfig,
     SplitConfig,
-    TuneSettings,
+    TuneConfig,
     parse_experiment,
 )
-from engine.config.schema.dataset import Dataset
+from engine.config.schema.dataset import DatasetConfig
 from engine.errors import ConfigError
 
 TASK_FAMILIES = ("classification", "regression")
@@ -35,12 +35,12 @@ class ModelSpec:
 class ExperimentSpec:
     """One validated experiment; built from the composed config by :func:`spec_from_config`."""
 
-    dataset: Dataset
+    dataset: DatasetConfig
     features: FeaturesConfig
     split: SplitConfig
     model: ModelSpec
     metrics: MetricsConfig
-    tune: TuneSettings
+    tune: TuneConfig
     deploy: DeployConfig
     quality: QualityConfig
     seed: int

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 from pandas.api.types import is_float_dtype, is_numeric_dtype
 
-from engine.config.schema.dataset import Dataset as DatasetConfig
+from engine.config.schema.dataset import DatasetConfig
 from engine.data.builtin_sources import read_sklearn, read_synthetic
 from engine.data.casting import apply_dtypes
 from engine.data.dataset import Dataset

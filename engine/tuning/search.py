@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.config.schema.tune import TuneSettings
+from engine.config.schema.tune import TuneConfig
 from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.errors import ConfigError, EngineError
 from engine.evaluation.metrics import MetricSet
@@ -48,7 +48,7 @@ class SearchResult:
 
 def run_search(
     spec: ExperimentSpec,
-    settings: TuneSettings,
+    settings: TuneConfig,
     *,
     X: pd.DataFrame,
     y: np.ndarray,
@@ -154,7 +154,7 @@ def _check_same_search(study: Any, signature: dict[str, Any]) -> None:
             )
 
 
-def _best_or_fail(study: Any, objectives: tuple[str, ...], settings: TuneSettings,
+def _best_or_fail(study: Any, objectives: tuple[str, ...], settings: TuneConfig,
                   problem: str | None) -> Any:
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if problem or not complete:
@@ -179,7 +179,7 @@ def _state_counts(study: Any) -> dict[str, int]:
 class _Progress:
     """A progress bar of the study's counted trials with the best value so far."""
 
-    def __init__(self, console: Console, settings: TuneSettings, done: int) -> None:
+    def __init__(self, console: Console, settings: TuneConfig, done: int) -> None:
         self.bar = Progress(
             TextColumn("tuning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("{task.description}"), console=console, transient=True,

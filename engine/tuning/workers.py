@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from engine.config.schema.tune import TuneSettings
+from engine.config.schema.tune import TuneConfig
 from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.evaluation.metrics import MetricSet
 from engine.tuning.objective import CVObjective, objective_direction
@@ -42,7 +42,7 @@ class WorkerJob:
     """Everything a worker needs; pickled once per spawned worker."""
 
     spec: ExperimentSpec
-    settings: TuneSettings
+    settings: TuneConfig
     study_name: str
     studies_dir: Path
     X: pd.DataFrame
@@ -163,7 +163,7 @@ def quiet_optuna() -> None:
                             category=UserWarning)
 
 
-def _remaining(study: optuna.Study, settings: TuneSettings) -> int | None:
+def _remaining(study: optuna.Study, settings: TuneConfig) -> int | None:
     if settings.n_trials is None:
         return None
     return max(0, settings.n_trials - len(counted_trials(study)))
@@ -183,7 +183,7 @@ class _StopRule:
     """Stop when the study's total reaches ``n_trials`` (counting other workers' running
     trials) or when too many trials failed."""
 
-    def __init__(self, settings: TuneSettings) -> None:
+    def __init__(self, settings: TuneConfig) -> None:
         self.settings = settings
 
     def __call__(self, study: optuna.Study, trial: Any) -> None:
@@ -197,7 +197,7 @@ class _StopRule:
             study.stop()
 
 
-def failure_message(study: optuna.Study, settings: TuneSettings) -> str | None:
+def failure_message(study: optuna.Study, settings: TuneConfig) -> str | None:
     """Why the study must stop: more than ``max_failure_fraction`` of 5 or more trials failed."""
     counted = counted_trials(study)
     failed = [t for t in counted if t.state.name == "FAIL"]

@@ -24,14 +24,16 @@ from engine.config.schema import (
     MetricsConfig,
     QualityConfig,
     SplitConfig,
-    TuneSettings,
+    TuneConfig,
     json_schema,
     parse_dataset,
     parse_section,
 )
-from engine.config.schema.dataset import Dataset
+from engine.config.schema.dataset import DatasetConfig
 from engine.errors import ConfigError
+from engine.evaluation.settings import evaluation_settings
 from engine.experiment import validate_spec
+from engine.models.estimators import model_classes
 from engine.sweep_preflight import preflight_sweep
 from tests.conftest import run_cli
 
@@ -105,6 +107,45 @@ def test_mistakes_that_need_no_data_are_refused_up_front(overrides: list[str],
     refused(overrides, message)
 
 
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["metrics.scorers=[]"], "metrics.scorers is empty; give it at least 1 entry."),
+    (["metrics.scorers=roc"], "metrics.scorers: expected a list of scikit-learn scorer names"),
+    (["tune=tpe", "tune.pruner=median", "tune.pruner_options={n_warmup_steps: -1}"],
+     "tune.pruner_options: MedianPruner refuses {'n_warmup_steps': -1}: Number of warmup steps "
+     "cannot be negative"),
+    (["tune=tpe", "tune.pruner_options={n_warmup_steps: 1}"],
+     "tune.pruner_options: tune.pruner is none, which takes no options"),
+    (["~dataset.source"], "dataset.source is required but is not set; it says which kind of "
+                          "dataset this is. Valid options: file, sklearn, sql, synthetic."),
+])  # fmt: skip
+def test_option_values_and_missing_tags_are_refused_up_front(overrides: list[str],
+                                                            message: str) -> None:
+    refused(overrides, message)
+
+
+def test_null_means_the_default_and_switches_a_fairness_limit_off() -> None:
+    spec = compose_spec(["dataset.drop=null", "metrics.calibration=null", "tune=tpe",
+                         "tune.pruner=null",
+                         "metrics.fairness.limits.demographic_parity_difference=null"])
+    assert (spec.dataset.dropped, spec.metrics.calibration, spec.tune.pruner) == ([], "none",
+                                                                                   "none")
+    assert evaluation_settings(spec.metrics).fairness.limits == {
+        "equalized_odds_difference": {"warn": 0.1, "fail": None}}
+
+
+@pytest.mark.parametrize(("overrides", "family"), [
+    (["dataset=diabetes", "model=ridge", "model._target_=sklearn.linear_model.Ridge"],
+     "regression"),
+    (["model=random_forest", "model._target_=sklearn.ensemble.RandomForestClassifier"],
+     "classification"),
+])
+def test_one_class_as_target_serves_the_family_it_learns(overrides: list[str],
+                                                        family: str) -> None:
+    spec = compose_spec(overrides)
+    validate_spec(spec)
+    assert list(model_classes(spec.model)) == [family]
+
+
 def test_a_dataset_file_states_only_what_differs_from_the_defaults() -> None:
     dataset = parse_dataset({"source": "file", "path": "churn.csv", "target": "churned"})
     assert (dataset.format, dataset.task, dataset.dropped, dataset.na_values) == (
@@ -122,8 +163,8 @@ def test_values_are_strict() -> None:
         with pytest.raises(ConfigError, match=r"split\.cv\.shuffle: must be true or false"):
             parse_section(SplitConfig, {"cv": {"shuffle": bad}}, "split.")
     with pytest.raises(ConfigError, match=r"tune\.n_jobs: must be an integer, got True"):
-        parse_section(TuneSettings, {"n_jobs": True}, "tune.")
-    assert parse_section(TuneSettings, {"pick": None}).pick.within == 0.0  # null: the defaults
+        parse_section(TuneConfig, {"n_jobs": True}, "tune.")
+    assert parse_section(TuneConfig, {"pick": None}).pick.within == 0.0  # null: the defaults
 
 
 def test_settings_are_frozen() -> None:
@@ -134,7 +175,7 @@ def test_settings_are_frozen() -> None:
 
 GROUP_MODELS: dict[str, Any] = {
     "features": FeaturesConfig, "split": SplitConfig, "metrics": MetricsConfig,
-    "tune": TuneSettings, "deploy": DeployConfig,
+    "tune": TuneConfig, "deploy": DeployConfig,
 }
 
 
@@ -149,7 +190,8 @@ def test_every_key_of_every_shipped_group_file_is_known_to_its_schema(path: Path
     assert isinstance(values, dict)
     values.pop("defaults", None)
     if group == "dataset":
-        members = {get_args(m.model_fields["source"].annotation)[0]: m for m in get_args(Dataset)}
+        members = {get_args(m.model_fields["source"].annotation)[0]: m
+                   for m in get_args(DatasetConfig)}
         assert set(values) <= _fields(members[values["source"]])
     elif group in GROUP_MODELS:
         _assert_known(values, GROUP_MODELS[group], group)

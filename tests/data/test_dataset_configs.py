@@ -6,12 +6,12 @@ from typing import get_args
 
 import pytest
 
-from engine.config.schema.dataset import Dataset
+from engine.config.schema.dataset import DatasetConfig
 
 from .conftest import DATASET_CONFIGS, load_dataset
 
 SOURCE_FIELDS = {get_args(model.model_fields["source"].annotation)[0]: set(model.model_fields)
-                 for model in get_args(Dataset)}
+                 for model in get_args(DatasetConfig)}
 
 CONFIG_NAMES = sorted(path.stem for path in DATASET_CONFIGS.glob("*.yaml"))
 BUILT_IN = {

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from engine.config.schema.base import Section
-from engine.config.schema.dataset import Dataset, DatasetConfig
+from engine.config.schema.dataset import DatasetConfig, TaggedDataset
 from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.experiment import ExperimentConfig
 from engine.config.schema.features import FeaturesConfig
@@ -21,11 +21,11 @@ from engine.config.schema.metrics import MetricsConfig
 from engine.config.schema.quality import QualityConfig
 from engine.config.schema.split import SplitConfig
 from engine.config.schema.translate import config_error
-from engine.config.schema.tune import TuneSettings
+from engine.config.schema.tune import TuneConfig
 
 __all__ = [
     "DatasetConfig", "DeployConfig", "ExperimentConfig", "FeaturesConfig", "MetricsConfig",
-    "QualityConfig", "SplitConfig", "TuneSettings", "json_schema", "parse_dataset",
+    "QualityConfig", "SplitConfig", "TuneConfig", "json_schema", "parse_dataset",
     "parse_experiment", "parse_section",
 ]
 
@@ -46,16 +46,16 @@ def parse_section(model: type[Model], values: Mapping[str, Any] | None, prefix: 
 
 
 class _Dataset(Section):
-    dataset: DatasetConfig
+    dataset: TaggedDataset
 
 
-def parse_dataset(values: Mapping[str, Any]) -> Dataset:
+def parse_dataset(values: Mapping[str, Any]) -> DatasetConfig:
     """The ``dataset`` group as the model of its ``source``."""
     return parse_section(_Dataset, {"dataset": dict(values)}).dataset
 
 
 GROUPS: dict[str, Any] = {"dataset": _Dataset, "features": FeaturesConfig, "split": SplitConfig,
-                          "metrics": MetricsConfig, "tune": TuneSettings,
+                          "metrics": MetricsConfig, "tune": TuneConfig,
                           "deploy": DeployConfig}
 
 

@@ -71,6 +71,8 @@ class SyntheticDataset(DatasetBase):
     random_state: int | None = None
 
 
-Dataset = SklearnDataset | FileDataset | SqlDataset | SyntheticDataset
-DatasetConfig = Annotated[Dataset, Field(discriminator="source")]
+DatasetConfig = SklearnDataset | FileDataset | SqlDataset | SyntheticDataset
+"""The ``dataset`` group: the model of its ``source``."""
+TaggedDataset = Annotated[DatasetConfig, Field(discriminator="source")]
+"""The same, as a field: pydantic picks the model by ``source``."""
 SOURCES = ("sklearn", "file", "sql", "synthetic")

@@ -7,14 +7,14 @@ from typing import Any
 from pydantic import field_validator, model_validator
 
 from engine.config.schema.base import Section
-from engine.config.schema.dataset import DatasetConfig
+from engine.config.schema.dataset import TaggedDataset
 from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.features import FeaturesConfig
 from engine.config.schema.metrics import MetricsConfig
 from engine.config.schema.quality import QualityConfig
 from engine.config.schema.rules import refuse
 from engine.config.schema.split import NEEDS_GROUPS, NEEDS_TIME, SplitConfig
-from engine.config.schema.tune import TuneSettings
+from engine.config.schema.tune import TuneConfig
 
 
 class PathsConfig(Section):
@@ -28,12 +28,12 @@ class ExperimentConfig(Section):
     """One composed experiment; the model section is checked against its class's signature."""
 
     paths: PathsConfig = PathsConfig()
-    dataset: DatasetConfig
+    dataset: TaggedDataset
     features: FeaturesConfig = FeaturesConfig()
     split: SplitConfig = SplitConfig()
     model: dict[str, Any]
     metrics: MetricsConfig = MetricsConfig()
-    tune: TuneSettings = TuneSettings()
+    tune: TuneConfig = TuneConfig()
     deploy: DeployConfig = DeployConfig()
     quality: QualityConfig = QualityConfig()
     seed: int = 42

@@ -39,7 +39,7 @@ class Pick(Section):
     within: Annotated[float, Field(ge=0.0)] = 0.0
 
 
-class TuneSettings(Section):
+class TuneConfig(Section):
     """What to search with, for how long, where the study lives and what to optimise."""
 
     method: Method = "none"
@@ -64,7 +64,7 @@ class TuneSettings(Section):
         return self.method != "none"
 
     @model_validator(mode="after")
-    def _rules(self) -> TuneSettings:
+    def _rules(self) -> TuneConfig:
         from engine.config.schema.rules import check_name, refuse
 
         if not self.searching:
