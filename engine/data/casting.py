@@ -27,13 +27,7 @@ def apply_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame
         key = f"dataset.dtypes.{column}"
         if column not in frame.columns:
             raise ConfigError(unknown_column_message(key, column, frame.columns))
-        try:
-            target = pandas_dtype(str(dtype))
-        except TypeError as error:
-            raise ConfigError(
-                f"{key}: unknown dtype {dtype!r}.{did_you_mean(dtype, COMMON_DTYPES)} "
-                f"Common dtypes: {', '.join(COMMON_DTYPES)}."
-            ) from error
+        target = named_dtype(dtype, key)
         try:
             frame[column] = _cast(frame[column], target)
         except (TypeError, ValueError) as error:
@@ -43,6 +37,18 @@ def apply_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame
                 "gaps), or fix the column."
             ) from error
     return frame
+
+
+def named_dtype(dtype: str, key: str) -> np.dtype | ExtensionDtype:
+    """The pandas dtype ``dtype`` names; an unknown name is a ConfigError with did-you-mean (the
+    config schema asks this before any data loads)."""
+    try:
+        return pandas_dtype(str(dtype))
+    except TypeError as error:
+        raise ConfigError(
+            f"{key}: unknown dtype {dtype!r}.{did_you_mean(dtype, COMMON_DTYPES)} "
+            f"Common dtypes: {', '.join(COMMON_DTYPES)}."
+        ) from error
 
 
 def _cast(column: pd.Series, dtype: np.dtype | ExtensionDtype) -> pd.Series:

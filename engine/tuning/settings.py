@@ -11,7 +11,7 @@ def check_pick(pick: Pick, objectives: tuple[str, ...]) -> None:
     if pick.objective is not None and pick.objective not in objectives:
         raise ConfigError(
             f"tune.pick.objective: {pick.objective!r} is not one of this run's objectives "
-            f"{list(objectives)}."
+            f"{list(objectives)}.{did_you_mean(pick.objective, objectives)}"
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from engine.config.schema.base import Count, Label, NonNegativeFloat, Section
 
@@ -25,6 +25,15 @@ class DatasetBase(Section):
     group_column: str | None = None
     time_column: str | None = None
     dtypes: dict[str, str] | None = None
+
+    @field_validator("dtypes")
+    @classmethod
+    def _known_dtypes(cls, dtypes: dict[str, str] | None) -> dict[str, str] | None:
+        from engine.data.casting import named_dtype
+
+        for column, dtype in (dtypes or {}).items():
+            named_dtype(dtype, f"dataset.dtypes.{column}")
+        return dtypes
 
     @property
     def dropped(self) -> list[str]:
