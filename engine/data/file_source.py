@@ -74,15 +74,22 @@ def _missing_file_error(path_text: str, resolved: Path) -> DataError:
     )
 
 
-def _csv_options(path: Path, options: dict[str, Any], na_values: list[Any]) -> dict[str, Any]:
-    """Check ``read_options`` against ``pandas.read_csv`` and add the suffix's separator."""
+def check_read_options(dataset: FileDataset) -> None:
+    """The format ``dataset.path`` is read as is known, and for CSV each ``read_options`` name
+    is a ``pandas.read_csv`` option (the config schema asks this before any data loads)."""
+    if _file_format(Path(dataset.path), dataset.format) != "csv":
+        return  # read_parquet hands its options on to the Parquet engine
     known = inspect.signature(pd.read_csv).parameters
-    for name in options:
+    for name in dataset.read_options or {}:
         if name not in known:
             raise ConfigError(
                 f"dataset.read_options.{name}: pandas.read_csv has no option '{name}'."
                 f"{did_you_mean(name, known)}"
             )
+
+
+def _csv_options(path: Path, options: dict[str, Any], na_values: list[Any]) -> dict[str, Any]:
+    """``read_options`` with the suffix's separator (a .tsv file is tab-separated)."""
     if path.suffix.lower() == ".tsv":
         options.setdefault("sep", "\t")
     # read_options.na_values, when given, wins over dataset.na_values.

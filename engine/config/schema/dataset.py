@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from engine.config.schema.base import Count, Label, NonNegativeFloat, Section
 
@@ -56,6 +56,13 @@ class FileDataset(DatasetBase):
     format: FileFormat = "auto"
     na_values: list[str] | None = None
     read_options: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _readable(self) -> FileDataset:
+        from engine.data.file_source import check_read_options
+
+        check_read_options(self)
+        return self
 
 
 class SqlDataset(DatasetBase):
