@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 from pandas.api import types
 
-KINDS = ("numeric", "categorical", "datetime")
+from engine.config.schema.features import KINDS
 
 
 def column_kind(series: pd.Series) -> str:

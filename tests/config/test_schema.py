@@ -119,6 +119,9 @@ def test_mistakes_that_need_no_data_are_refused_up_front(overrides: list[str],
      "dataset.dtypes.mean radius: unknown dtype 'flaot64'. Did you mean 'float64'?"),
     (["dataset=titanic", "dataset.read_options={sepp: ';'}"],
      "dataset.read_options.sepp: pandas.read_csv has no option 'sepp'. Did you mean 'sep'?"),
+    (["features.transformers.numeric.dtype=numerc"],
+     "features.transformers.numeric.dtype: 'numerc' is neither a kind of column nor a pandas "
+     "dtype. Did you mean 'numeric'?"),
     (["~dataset.source"], "dataset.source is required but is not set; it says which kind of "
                           "dataset this is. Valid options: file, sklearn, sql, synthetic."),
 ])  # fmt: skip

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from engine.config.schema.base import Section
+from engine.errors import did_you_mean
+
+KINDS = ("numeric", "categorical", "datetime")
 
 
 class FeatureBlock(Section):
@@ -19,6 +22,22 @@ class FeatureBlock(Section):
     columns: list[str] = []
     exclude: list[str] = []
     steps: list[dict[str, Any]] = []
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_kind(cls, dtype: str | None) -> str | None:
+        if dtype is None or dtype in KINDS:
+            return dtype
+        from pandas.api.types import pandas_dtype
+
+        try:
+            pandas_dtype(dtype)
+        except TypeError:
+            raise ValueError(
+                f"{dtype!r} is neither a kind of column nor a pandas dtype."
+                f"{did_you_mean(dtype, KINDS)} Use {', '.join(KINDS)}, or a pandas dtype such as "
+                "float32") from None
+        return dtype
 
     @model_validator(mode="after")
     def _says_which_columns(self) -> FeatureBlock:
