@@ -41,17 +41,8 @@ def make_text(
     another topic's, the rest shared words, so a bag of words separates the topics well but not
     perfectly.
     """
+    check_text_settings(n_classes=n_classes, noise=noise, weights=weights)
     topics = list(TOPICS)[:n_classes]
-    if not 2 <= n_classes <= len(TOPICS):
-        raise ConfigError(
-            f"dataset.n_classes: synthetic text has {len(TOPICS)} topics "
-            f"({', '.join(TOPICS)}); use 2 to {len(TOPICS)}, got {n_classes!r}."
-        )
-    if not 0 <= noise <= 1 - TOPIC_WORD_SHARE:
-        raise ConfigError(
-            "dataset.noise: for synthetic text, the share of words from another topic, from 0 "
-            f"to {1 - TOPIC_WORD_SHARE:.1f}; got {noise!r}."
-        )
     rng = np.random.default_rng(random_state)
     labels = rng.choice(n_classes, size=n_samples, p=_class_shares(weights, n_classes))
     lengths = rng.integers(5, 21, size=n_samples)
@@ -74,6 +65,22 @@ def make_text(
         "wait_hours": rng.lognormal(1.0, 0.8, size=n_samples).round(2),
         "target": [topics[label] for label in labels],
     })
+
+
+def check_text_settings(*, n_classes: int, noise: float, weights: list[float] | None) -> None:
+    """The topic count, noise share and class weights synthetic text can make (the config
+    schema asks this before any data loads)."""
+    if not 2 <= n_classes <= len(TOPICS):
+        raise ConfigError(
+            f"dataset.n_classes: synthetic text has {len(TOPICS)} topics "
+            f"({', '.join(TOPICS)}); use 2 to {len(TOPICS)}, got {n_classes!r}."
+        )
+    if not 0 <= noise <= 1 - TOPIC_WORD_SHARE:
+        raise ConfigError(
+            "dataset.noise: for synthetic text, the share of words from another topic, from 0 "
+            f"to {1 - TOPIC_WORD_SHARE:.1f}; got {noise!r}."
+        )
+    _class_shares(weights, n_classes)
 
 
 def _class_shares(weights: list[float] | None, n_classes: int) -> np.ndarray | None:

@@ -122,6 +122,8 @@ def test_mistakes_that_need_no_data_are_refused_up_front(overrides: list[str],
     (["features.transformers.numeric.dtype=numerc"],
      "features.transformers.numeric.dtype: 'numerc' is neither a kind of column nor a pandas "
      "dtype. Did you mean 'numeric'?"),
+    (["dataset=synthetic_text", "dataset.n_classes=7"],
+     "dataset.n_classes: synthetic text has 5 topics"),
     (["~dataset.source"], "dataset.source is required but is not set; it says which kind of "
                           "dataset this is. Valid options: file, sklearn, sql, synthetic."),
 ])  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -74,7 +75,8 @@ class SqlDataset(DatasetBase):
 
 
 class SyntheticDataset(DatasetBase):
-    """Data generated with make_classification / make_regression, seeded."""
+    """Data generated with make_classification / make_regression, or support messages with a
+    free-text column (``kind: text``: 2 to 5 topics, a noise share up to 0.7), seeded."""
 
     source: Literal["synthetic"]
     kind: SyntheticKind
@@ -85,6 +87,18 @@ class SyntheticDataset(DatasetBase):
     noise: NonNegativeFloat | None = None
     weights: list[float] | None = None
     random_state: int | None = None
+
+    @model_validator(mode="after")
+    def _text_it_can_make(self) -> SyntheticDataset:
+        if self.kind == "text":
+            from engine.data.synthetic_text import check_text_settings, make_text
+
+            defaults = inspect.signature(make_text).parameters
+            check_text_settings(
+                n_classes=self.n_classes or defaults["n_classes"].default,
+                noise=defaults["noise"].default if self.noise is None else self.noise,
+                weights=self.weights)
+        return self
 
 
 DatasetConfig = SklearnDataset | FileDataset | SqlDataset | SyntheticDataset
