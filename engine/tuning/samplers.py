@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.config.binding import check_parameters
-from engine.config.schema.tune import ENGINE_SET, MULTI_OBJECTIVE, PRUNERS, SAMPLERS
+from engine.config.schema.tune import MULTI_OBJECTIVE, PRUNERS, SAMPLERS, checked_options
 from engine.data.validation import check_choice
 from engine.errors import ConfigError
 
@@ -45,7 +44,7 @@ def make_sampler(
             f"Use one of {', '.join(MULTI_OBJECTIVE)} (nsga2 is made for it)."
         )
     cls = getattr(optuna.samplers, SAMPLERS[method])
-    options = _options(options, cls, "tune.sampler_options")
+    options = checked_options(options, cls, "tune.sampler_options")
     if method == "grid":
         return cls(dict(grid or {}), seed=seed, **options)
     if method == "tpe":
@@ -60,16 +59,5 @@ def make_pruner(name: Any, options: Mapping[str, Any] | None) -> BasePruner:
 
     name = check_choice(name or "none", PRUNERS, key="tune.pruner", what="pruner")
     cls = getattr(optuna.pruners, PRUNERS[name])
-    return cls(**_options(options, cls, "tune.pruner_options"))
+    return cls(**checked_options(options, cls, "tune.pruner_options"))
 
-
-def _options(options: Mapping[str, Any] | None, cls: type, key: str) -> dict[str, Any]:
-    options = dict(options or {})
-    for name in options:
-        if name in ENGINE_SET:
-            raise ConfigError(
-                f"{key}.{name}: the engine sets '{name}' itself (from `seed` and the model's "
-                "search_space); remove it."
-            )
-    check_parameters(cls, options, key)
-    return options

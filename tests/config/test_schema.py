@@ -27,6 +27,7 @@ from engine.config.schema import (
     TuneConfig,
     json_schema,
     parse_dataset,
+    parse_experiment,
     parse_section,
 )
 from engine.config.schema.dataset import DatasetConfig
@@ -164,6 +165,13 @@ def test_a_dataset_file_states_only_what_differs_from_the_defaults() -> None:
     with pytest.raises(ConfigError, match=r"dataset.source: unknown source 'csv'. "
                                           r"Valid options: file, sklearn, sql, synthetic."):
         parse_dataset({"source": "csv", "path": "churn.csv"})
+
+
+def test_a_tune_file_without_studies_dir_keeps_studies_beside_the_runs() -> None:
+    experiment = parse_experiment({"dataset": {"source": "sklearn", "loader": "iris"},
+                                   "model": {}, "paths": {"output_dir": "/srv/runs"},
+                                   "tune": {"method": "tpe", "n_trials": 5}})
+    assert experiment.tune.studies_dir == "/srv/runs/studies"
 
 
 def test_values_are_strict() -> None:

@@ -170,6 +170,8 @@ def test_a_failing_experiment_fails_the_gate(tmp_path: Path) -> None:
     ({"rf": "model=random_forest"}, {},
      r"experiments\.rf: expected a list of overrides, got 'model=random_forest'"),
     ({}, {}, r"experiments is empty"),
+    ({"rf": ["model=random_forest"]}, {"jobs": 0},
+     r"bad.yaml: jobs: 0 workers cannot run anything"),
 ])
 def test_a_malformed_suite_exits_2_naming_the_entry(tmp_path: Path, experiments: dict[str, Any],
                                                     sections: dict[str, Any],

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 
 class Section(BaseModel):
@@ -38,3 +45,13 @@ def _whole_float_as_int(value: Any) -> Any:
 
 Count = Annotated[int, Field(ge=1), BeforeValidator(_whole_float_as_int)]
 """A count of at least 1, which may be written as 1e6."""
+
+
+def _some_workers(value: int) -> int:
+    if value == 0:
+        raise ValueError("0 workers cannot run anything; use 1, a count, or -1 for one per core")
+    return value
+
+
+Workers = Annotated[int, AfterValidator(_some_workers)]
+"""Worker processes: a count, or -1 for one per core (joblib's convention)."""

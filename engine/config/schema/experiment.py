@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from engine.config.schema.base import Section
+from engine.config.schema.base import Section, Workers
 from engine.config.schema.dataset import TaggedDataset
 from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.features import FeaturesConfig
@@ -37,7 +37,7 @@ class ExperimentConfig(Section):
     deploy: DeployConfig = DeployConfig()
     quality: QualityConfig = QualityConfig()
     seed: int = 42
-    n_jobs: int = 1
+    n_jobs: Workers = 1
     report: bool = True
     allowed_targets: list[str] = []
 
@@ -52,13 +52,6 @@ class ExperimentConfig(Section):
         paths = values.get("paths") if isinstance(values.get("paths"), dict) else {}
         output_dir = (paths or {}).get("output_dir") or PathsConfig().output_dir
         return {**values, "tune": {**values["tune"], "studies_dir": f"{output_dir}/studies"}}
-
-    @field_validator("n_jobs")
-    @classmethod
-    def _some_workers(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("0 workers cannot run anything; use 1, a count, or -1 for all")
-        return value
 
     @field_validator("allowed_targets", mode="before")
     @classmethod

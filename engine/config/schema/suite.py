@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
-from engine.config.schema.base import NonNegativeFloat, Positive, Section
+from engine.config.schema.base import NonNegativeFloat, Positive, Section, Workers
 from engine.errors import did_you_mean
 
 TIMINGS = ("fit_seconds", "predict_ms")
@@ -70,7 +70,7 @@ class SuiteFile(Section):
 
     name: str | None = None
     baseline: str | None = None
-    jobs: Annotated[int, Field(ge=-1)] = -1  # -1: one per core; 0 is refused below
+    jobs: Workers = -1
     overrides: list[str] = []
     significance: Significance = Significance()
     timing: TimingRepeats = TimingRepeats()
@@ -79,10 +79,3 @@ class SuiteFile(Section):
                            Field(min_length=1)]
 
     _guard_keys = field_validator("guards")(_check_guard_keys)
-
-    @field_validator("jobs")
-    @classmethod
-    def _some_jobs(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("0 jobs run nothing; use 1, a count, or -1 for one per core")
-        return value

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from engine.config.schema.base import Fraction, Positive, Section
+from engine.errors import ConfigError
 
 Method = Literal["none", "tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2"]
 Pruner = Literal["none", "median", "successive_halving", "hyperband"]
@@ -91,28 +93,38 @@ class TuneConfig(Section):
         return self
 
 
+def checked_options(options: Mapping[str, Any] | None, cls: type, key: str) -> dict[str, Any]:
+    """``options`` for the Optuna sampler or pruner ``cls``: each one of its keywords, none the
+    engine sets itself. Used by the schema and by the Hydra sweeper's own settings."""
+    from engine.config.binding import check_parameters
+
+    options = dict(options or {})
+    for option in options:
+        if option in ENGINE_SET:
+            raise ConfigError(f"{key}.{option}: the engine sets '{option}' itself (from `seed` "
+                              "and the model's search_space); remove it.")
+    check_parameters(cls, options, key)
+    return options
+
+
 def _check_options(name: str, options: dict[str, Any] | None, kind: str,
                    classes: dict[str, str]) -> None:
-    """Each of ``tune.<kind>_options`` is a keyword of the Optuna class ``name`` means."""
+    """Each of ``tune.<kind>_options`` is a keyword of the Optuna class ``name`` means, with a
+    value it accepts."""
     if not options:
         return
     import optuna
 
-    from engine.config.binding import check_parameters
     from engine.config.schema.rules import refuse
     from engine.errors import first_line
 
     key = f"tune.{kind}_options"
-    for option in options:
-        if option in ENGINE_SET:
-            refuse(f"{key}.{option}: the engine sets '{option}' itself (from `seed` and the "
-                   "model's search_space); remove it.")
     if name == "none":
         refuse(f"{key}: tune.{'method' if kind == 'sampler' else kind} is none, which takes no "
                f"options; remove {key} or pick a {kind}.")
     module = optuna.samplers if kind == "sampler" else optuna.pruners
     cls = getattr(module, classes[name])
-    check_parameters(cls, options, key)
+    checked_options(options, cls, key)
     if name != "grid":  # the grid sampler is built with the search space, in the run
         try:
             cls(**options)
