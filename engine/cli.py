@@ -89,10 +89,14 @@ def run_hydra(args: list[str]) -> None:
     import hydra
     from hydra._internal.utils import get_args_parser
 
-    from engine.config.compose import CONFIG_DIR, CONFIG_NAME
+    from engine.config.compose import CONFIG_DIR, CONFIG_NAME, user_config_dir
 
     parsed = get_args_parser().parse_args(args)
     _refuse_stray_words(parsed.overrides)
+    config_dir = user_config_dir(parsed.config_dir)
+    if config_dir is not None:  # $ENGINE_CONFIG_DIR, or --config-dir made absolute
+        args = [*args, "--config-dir", str(config_dir)]
+        parsed.config_dir = str(config_dir)
     inspecting = parsed.help or parsed.hydra_help or parsed.cfg or parsed.info
     if parsed.multirun and not (inspecting or parsed.shell_completion):
         from engine.sweep_preflight import preflight_sweep
@@ -159,13 +163,18 @@ def _record_failure(error: Exception, run_dir: Path, hydra_cfg: HydraConf) -> st
 
 
 def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: HydraConf) -> float:
-    from engine.config.compose import resolved_config, runtime_choices, spec_from_hydra
+    from engine.config.compose import (
+        config_dirs,
+        resolved_config,
+        runtime_choices,
+        spec_from_hydra,
+    )
     from engine.experiment import run_experiment
     from engine.tracking.summary import make_console
 
     resume_gc()
 
-    spec = spec_from_hydra(cfg, runtime_choices(hydra_cfg))
+    spec = spec_from_hydra(cfg, runtime_choices(hydra_cfg), config_dirs(hydra_cfg))
     OmegaConf.save(OmegaConf.create(resolved_config(cfg)), run_dir / "resolved_config.yaml")
     result = run_experiment(
         spec, run_dir, project_dir=Path(hydra_cfg.runtime.cwd), console=make_console()

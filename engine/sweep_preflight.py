@@ -7,22 +7,23 @@ checked once instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra._internal.hydra import Hydra
-from hydra._internal.utils import create_config_search_path
-from hydra.core.config_search_path import SearchPathQuery
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 
-from engine.config.compose import CONFIG_DIR, CONFIG_NAME, runtime_choices, spec_from_hydra
+from engine.config.compose import (
+    CONFIG_NAME,
+    config_dirs,
+    initialize,
+    runtime_choices,
+    spec_from_hydra,
+    user_config_dir,
+)
 from engine.config.hydra_errors import user_message
 from engine.errors import ConfigError, EngineError
 from engine.experiment import validate_spec
@@ -33,11 +34,12 @@ def preflight_sweep(overrides: Sequence[str], *, config_dir: str | None = None,
                     config_name: str = CONFIG_NAME) -> int:
     """Compose and validate each job's config (each probe, for Optuna); return how many.
 
-    ``config_dir`` and ``config_name`` are the command line's ``--config-dir`` and
-    ``--config-name``: the user's own group files and primary config, found as Hydra finds them.
+    ``config_dir`` and ``config_name`` are the command line's ``--config-dir`` (else
+    ``$ENGINE_CONFIG_DIR``) and ``--config-name``: the user's own group files and primary config,
+    found as Hydra finds them.
     """
     parsed = OverridesParser.create().parse_overrides(list(overrides))
-    with _initialize(config_dir):
+    with initialize(user_config_dir(config_dir)):
         if uses_optuna_sweeper(parsed):
             jobs, label = optuna_probe_jobs(parsed, config_name), "optuna sweep check"
         else:
@@ -46,7 +48,8 @@ def preflight_sweep(overrides: Sequence[str], *, config_dir: str | None = None,
         for number, job in enumerate(jobs):
             try:
                 cfg = _compose(config_name, job)
-                validate_spec(spec_from_hydra(cfg, runtime_choices(cfg.hydra)))
+                validate_spec(spec_from_hydra(cfg, runtime_choices(cfg.hydra),
+                                              config_dirs(cfg.hydra)))
             except (EngineError, HydraException) as error:
                 raise ConfigError(
                     f"{label} {number} ({' '.join(job)}): {user_message(error)} No job was started."
@@ -69,25 +72,6 @@ def optuna_probe_jobs(overrides: Sequence[Override],
         raise ConfigError(f"{user_message(error)} No job was started.") from None
     space = parse_sweep([*params_overrides(params), *(str(o.input_line) for o in overrides)])
     return space.probe_jobs()
-
-
-@contextmanager
-def _initialize(config_dir: str | None) -> Iterator[None]:
-    """Hydra set up as the CLI sets it up: the engine's conf/, and ``--config-dir`` after it
-    (where an installed engine's user keeps their own group files)."""
-    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        if config_dir is not None:
-            directory = Path(config_dir).resolve()
-            if not directory.is_dir():
-                raise ConfigError(f"--config-dir {config_dir}: no such directory ({directory}). "
-                                  "Give the folder that holds your config groups, e.g. "
-                                  "--config-dir my_conf for my_conf/model/my_model.yaml.")
-            search_path = create_config_search_path(str(CONFIG_DIR))
-            search_path.prepend(provider="command-line", path=f"file://{directory}",
-                                anchor=SearchPathQuery(provider="schema"))
-            GlobalHydra.instance().clear()
-            Hydra.create_main_hydra2(task_name="app", config_search_path=search_path)
-        yield
 
 
 def _compose(config_name: str, job: Sequence[str]) -> DictConfig:

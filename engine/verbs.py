@@ -273,6 +273,8 @@ def schema(args: Sequence[str]) -> None:
                         help="the schema of one group's files (conf/<group>/*.yaml)")
     parser.add_argument("--effective", nargs="*", metavar="OVERRIDE",
                         help="show the validated config for these overrides (e.g. model=svm)")
+    parser.add_argument("--config-dir", help="your own folder of config groups, as for a run "
+                        "(default: $ENGINE_CONFIG_DIR)")
     options = parser.parse_args(args)
     import json
 
@@ -281,7 +283,7 @@ def schema(args: Sequence[str]) -> None:
     if options.effective is not None:
         from engine.config.compose import compose_spec
 
-        spec = compose_spec(options.effective)
+        spec = compose_spec(options.effective, config_dir=options.config_dir)
         sections = {name: getattr(spec, name).model_dump(mode="json") for name in (
             "dataset", "features", "split", "metrics", "tune", "deploy", "quality")}
         print(yaml.safe_dump({**sections, "model": {"name": spec.model.name,

@@ -1,8 +1,15 @@
-"""Composing the experiment config exactly as the CLI does, for sweeps' preflight and tests."""
+"""Composing the experiment config exactly as the CLI does, for sweeps' preflight and tests.
+
+The engine's own ``conf/`` comes first; a user's folder of config groups (``--config-dir`` or
+``$ENGINE_CONFIG_DIR``, never the working directory) adds options beside it, and its optional
+``project/default.yaml`` sets project-wide keys such as ``allowed_targets``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,6 +25,29 @@ if TYPE_CHECKING:
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 CONFIG_NAME = "config"
+CONFIG_DIR_VARIABLE = "ENGINE_CONFIG_DIR"
+
+
+def user_config_dir(given: str | None = None) -> Path | None:
+    """The user's config folder: ``given`` (``--config-dir``), else ``$ENGINE_CONFIG_DIR``, else
+    none; a folder that does not exist is a ConfigError."""
+    source = "--config-dir" if given is not None else CONFIG_DIR_VARIABLE
+    value = given if given is not None else os.environ.get(CONFIG_DIR_VARIABLE) or None
+    if value is None:
+        return None
+    directory = Path(value).expanduser().resolve()
+    if not directory.is_dir():
+        raise ConfigError(f"{source} {value}: no such directory ({directory}). Give the folder "
+                          "that holds your config groups, e.g. my_conf for "
+                          "my_conf/dataset/churn.yaml.")
+    return directory
+
+
+def config_dirs(hydra_cfg: DictConfig | HydraConf) -> list[Path]:
+    """The folders of config files Hydra searched, in its order: the engine's ``conf/``, then
+    the user's (``--config-dir``, ``hydra.searchpath``)."""
+    return [Path(source.path) for source in hydra_cfg.runtime.config_sources
+            if source.schema == "file"]
 
 
 def resolved_config(cfg: DictConfig) -> dict[str, Any]:
@@ -47,8 +77,10 @@ def runtime_choices(hydra_cfg: DictConfig | HydraConf) -> dict[str, str | None]:
     return cast(dict[str, str | None], OmegaConf.to_container(hydra_cfg.runtime.choices))
 
 
-def spec_from_hydra(cfg: DictConfig, choices: Mapping[str, str | None]) -> ExperimentSpec:
-    """The spec for a config Hydra composed; ``choices`` is hydra.runtime.choices."""
+def spec_from_hydra(cfg: DictConfig, choices: Mapping[str, str | None],
+                    search: Sequence[Path] = (CONFIG_DIR,)) -> ExperimentSpec:
+    """The spec for a config Hydra composed; ``choices`` is hydra.runtime.choices and
+    ``search`` the folders its config files came from (:func:`config_dirs`)."""
     from engine.config.spec import spec_from_config  # pydantic stays out of --help
 
     config = resolved_config(cfg)
@@ -56,16 +88,18 @@ def spec_from_hydra(cfg: DictConfig, choices: Mapping[str, str | None]) -> Exper
     chosen = {k: v for k, v in choices.items() if v is not None}
     # The family the `model` group chose keeps this run's overrides (model.search_space.C.high=..)
     candidates = {
-        name: config["model"] if name == chosen.get("model") else candidate_model(cfg, name)
+        name: config["model"] if name == chosen.get("model") else candidate_model(cfg, name, search)
         for name in (names if isinstance(names, list) else [])
     }
     return spec_from_config(config, chosen, candidates=candidates)
 
 
-def candidate_model(cfg: DictConfig, name: str) -> dict[str, Any]:
+def candidate_model(cfg: DictConfig, name: str,
+                    search: Sequence[Path] = (CONFIG_DIR,)) -> dict[str, Any]:
     """The ``model=<name>`` config section, resolved against this run's config (``${seed}``),
-    for a search across model families (``tune.models``)."""
-    options = sorted(path.stem for path in (CONFIG_DIR / "model").glob("*.yaml"))
+    for a search across model families (``tune.models``); ``search`` are the folders of config
+    groups, the engine's first, as Hydra searches them."""
+    options = sorted({path.stem for folder in search for path in (folder / "model").glob("*.yaml")})
     if name not in options:
         raise ConfigError(
             f"tune.models: no model config '{name}'.{did_you_mean(name, options)} "
@@ -73,26 +107,53 @@ def candidate_model(cfg: DictConfig, name: str) -> dict[str, Any]:
         )
     root = OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key not in ("hydra", "model")])
     OmegaConf.set_struct(root, False)
-    root.model = _model_file(name)
+    root.model = _model_file(name, search)
     try:
         return cast(dict[str, Any], OmegaConf.to_container(root.model, resolve=True))
     except OmegaConfBaseException as error:
         raise ConfigError(f"tune.models: model={name}: {first_line(error)}.") from None
 
 
-def _model_file(name: str) -> DictConfig:
-    """``conf/model/<name>.yaml`` merged over the model configs its ``defaults`` list names."""
-    # a shipped model file is a mapping, never a list
-    own = cast(DictConfig, OmegaConf.load(CONFIG_DIR / "model" / f"{name}.yaml"))
+def _model_file(name: str, search: Sequence[Path]) -> DictConfig:
+    """``model/<name>.yaml`` (the first found in ``search``) merged over the model configs its
+    ``defaults`` list names."""
+    path = next(folder / "model" / f"{name}.yaml" for folder in search
+                if (folder / "model" / f"{name}.yaml").is_file())
+    own = OmegaConf.load(path)
+    if not isinstance(own, DictConfig):
+        raise ConfigError(f"tune.models: model={name}: {path} holds a list; a model config is a "
+                          "mapping of _target_ and parameters.")
     defaults = own.pop("defaults", [])
-    parents = [_model_file(parent) for parent in defaults if parent != "_self_"]
+    parents = [_model_file(parent, search) for parent in defaults if parent != "_self_"]
     return cast(DictConfig, OmegaConf.merge(*parents, own))
 
 
-def compose_spec(overrides: Sequence[str] = ()) -> ExperimentSpec:
-    """Compose ``conf/`` with command-line style overrides and return the spec."""
-    from hydra import compose, initialize_config_dir
+@contextmanager
+def initialize(config_dir: Path | None = None) -> Iterator[None]:
+    """Hydra's compose API set up as the CLI sets it up: the engine's conf/, and the user's
+    ``config_dir`` after it, as ``--config-dir`` adds it."""
+    from hydra import initialize_config_dir
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+    from hydra.core.global_hydra import GlobalHydra
 
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        if config_dir is not None:
+            search_path = create_config_search_path(str(CONFIG_DIR))
+            search_path.prepend(provider="command-line", path=f"file://{config_dir}",
+                                anchor=SearchPathQuery(provider="schema"))
+            GlobalHydra.instance().clear()
+            Hydra.create_main_hydra2(task_name="app", config_search_path=search_path)
+        yield
+
+
+def compose_spec(overrides: Sequence[str] = (), *,
+                 config_dir: str | None = None) -> ExperimentSpec:
+    """Compose ``conf/`` (and the user's folder: ``config_dir``, else ``$ENGINE_CONFIG_DIR``)
+    with command-line style overrides and return the spec."""
+    from hydra import compose
+
+    with initialize(user_config_dir(config_dir)):
         cfg = compose(CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
-    return spec_from_hydra(cfg, runtime_choices(cfg.hydra))
+    return spec_from_hydra(cfg, runtime_choices(cfg.hydra), config_dirs(cfg.hydra))

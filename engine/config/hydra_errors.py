@@ -39,11 +39,13 @@ def translate_hydra_error(error: HydraException) -> ConfigError:
 
 
 def _unknown_key(full_key: str, key: str, siblings: list[str]) -> ConfigError:
+    parent = full_key[: -len(key)].rstrip(".")
     suggestion = did_you_mean(key, siblings, prefix=full_key[: -len(key)])
+    listing = (f" Keys here: {', '.join(sorted(siblings))}." if siblings else
+               f" {parent or 'The config'} has no keys of its own.")
     return ConfigError(
-        f"{full_key}: no such key in the config.{suggestion} Keys here: "
-        f"{', '.join(sorted(siblings))}. To add a key the config does not list, prefix it "
-        f"with '+' (+{full_key}=...)."
+        f"{full_key}: no such key in the config.{suggestion}{listing} To add a key the config "
+        f"does not list, prefix it with '+' (+{full_key}=...)."
     )
 
 

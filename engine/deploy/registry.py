@@ -16,11 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.deploy.bundle import MANIFEST_FILE, Bundle, find_bundle, load_bundle
 from engine.errors import ConfigError, DataError, did_you_mean
 from engine.tracking.files import default_output_dir
+
+if TYPE_CHECKING:
+    from engine.deploy.bundle import Bundle
+
+# engine.deploy.bundle imports scikit-learn, which only registering and serving need: it is
+# imported where they start, so `registry list`, `alias` and `promote` start without it.
 
 REGISTRY_VARIABLE = "ENGINE_REGISTRY"
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
@@ -80,6 +85,8 @@ class Registry:
                  alias: str | None = None) -> ModelVersion:
         """Register the run's bundle as the next version of ``name`` (and point ``alias`` at
         it)."""
+        from engine.deploy.bundle import load_bundle
+
         _check_name(name, "model name")
         bundle = load_bundle(run_dir)  # verifies the manifest
         digest = _manifest_digest(bundle.directory)
@@ -189,6 +196,8 @@ class Registry:
 def resolve_model(reference: str, registry_path: Path | None = None
                   ) -> tuple[Bundle, dict[str, Any]]:
     """The bundle a run directory or a registry reference names, and its lineage."""
+    from engine.deploy.bundle import find_bundle, load_bundle
+
     path = Path(reference)
     if path.exists():
         return load_bundle(path), {"run_dir": str(find_bundle(path).parent.resolve())}
@@ -209,6 +218,8 @@ def resolve_model(reference: str, registry_path: Path | None = None
 
 
 def _manifest_digest(bundle_dir: Path) -> str:
+    from engine.deploy.bundle import MANIFEST_FILE
+
     return hashlib.sha256((bundle_dir / MANIFEST_FILE).read_bytes()).hexdigest()
 
 
