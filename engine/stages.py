@@ -163,6 +163,7 @@ def evaluate(plan: RunPlan, fitted: Fitted, run_dir: Path) -> HeldOut:
         return HeldOut({}, {}, {})
     X_test, y_test = plan.data.X.iloc[plan.test_idx], plan.y[plan.test_idx]
     pipeline = fitted.pipeline
+    metrics = plan.metrics.answered_by(pipeline)  # a family a search picked may lack probabilities
     # Transform the test rows once and run each prediction method once: the scores, their
     # intervals, the evaluation and the predictions file share the responses.
     responses = Responses(pipeline[-1], pipeline[:-1].transform(X_test))
@@ -171,12 +172,12 @@ def evaluate(plan: RunPlan, fitted: Fitted, run_dir: Path) -> HeldOut:
     predictions = prediction_columns(responses, plan.classes)
     pd.concat([frame, predictions], axis=1).to_csv(run_dir / "predictions.csv", index=False)
     bootstrap = plan.bootstrap
-    intervals = (holdout_intervals(responses, y_test, plan.metrics.scorers, bootstrap)
+    intervals = (holdout_intervals(responses, y_test, metrics.scorers, bootstrap)
                  if bootstrap.resamples else {})
     evaluated = evaluate_holdout(pipeline, X_test, y_test, responses, task=plan.data.task,
-                                 classes=plan.classes, metrics=plan.metrics,
+                                 classes=plan.classes, metrics=metrics,
                                  settings=plan.evaluation, bootstrap=bootstrap)
-    return HeldOut(score_responses(responses, y_test, plan.metrics), intervals, evaluated)
+    return HeldOut(score_responses(responses, y_test, metrics), intervals, evaluated)
 
 
 def overfitting(plan: RunPlan, selection: Selection, fitted: Fitted,

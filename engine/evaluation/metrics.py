@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sklearn.metrics import get_scorer
 
@@ -19,10 +21,6 @@ DEFAULT_SCORERS = {
     ),
     "regression": ("neg_root_mean_squared_error", "neg_mean_absolute_error", "r2"),
 }
-PROBABILITY_SCORERS = (
-    "neg_log_loss", "neg_brier_score", "roc_auc_ovr", "roc_auc_ovo", "roc_auc_ovr_weighted",
-    "roc_auc_ovo_weighted",
-)
 BINARY_ONLY_SCORERS = {
     "roc_auc": "roc_auc_ovr", "average_precision": "f1_macro", "precision": "precision_macro",
     "recall": "recall_macro", "f1": "f1_macro", "jaccard": "jaccard_macro",
@@ -37,6 +35,36 @@ class MetricSet:
     primary: str
     scorers: tuple[str, ...]
 
+    def answered_by(self, model: Any) -> MetricSet:
+        """The scorers ``model`` can answer: a family a search picked may lack predict_proba,
+        and its scores then leave out what only probabilities give (log loss, Brier)."""
+        missing = unanswered(self.scorers, model)
+        return MetricSet(self.primary, tuple(n for n in self.scorers if n not in missing))
+
+
+def response_methods(name: str) -> tuple[str, ...]:
+    """The prediction methods scorer ``name`` reads, the first the model has: ROC AUC and
+    average precision take ``decision_function`` or ``predict_proba``, log loss only the latter."""
+    method = get_scorer(name)._response_method
+    return (method,) if isinstance(method, str) else tuple(method)
+
+
+def needs_probabilities(name: str) -> bool:
+    """Whether scorer ``name`` reads class probabilities and nothing else."""
+    return response_methods(name) == ("predict_proba",)
+
+
+def missing_method(name: str, model: Any) -> str | None:
+    """The method scorer ``name`` needs and ``model`` lacks (None: it can be scored)."""
+    methods = response_methods(name)
+    return None if any(hasattr(model, m) for m in methods) else " or ".join(methods)
+
+
+def unanswered(names: Iterable[str], model: Any) -> dict[str, str]:
+    """``{scorer: the method it needs}`` for each of ``names`` that ``model`` cannot answer."""
+    return {name: method for name in names
+            if (method := missing_method(name, model)) is not None}
+
 
 def resolve_metrics(
     metrics: MetricsConfig, task: str, *, has_probabilities: bool = True
@@ -49,7 +77,7 @@ def resolve_metrics(
     scorers = metrics.scorers
     if scorers == "auto":
         names = [n for n in DEFAULT_SCORERS[task]
-                 if has_probabilities or n not in PROBABILITY_SCORERS]
+                 if has_probabilities or not needs_probabilities(n)]
     else:
         names = list(scorers)
     primary = metrics.primary
@@ -60,7 +88,7 @@ def resolve_metrics(
         names.insert(0, primary)
     for name in names:
         _check_suits_task(name, task)
-        if name in PROBABILITY_SCORERS and not has_probabilities:
+        if not has_probabilities and needs_probabilities(name):
             raise ConfigError(
                 f"metrics: '{name}' scores class probabilities, which this model does not give. "
                 "Drop it from metrics.scorers, or use a model with predict_proba."
