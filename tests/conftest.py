@@ -114,3 +114,57 @@ def only_run_dir(output_dir: Path) -> Path:
     """The single run directory a CLI run made under ``output_dir``."""
     (run_dir,) = (output_dir / "runs").iterdir()
     return run_dir
+
+
+CHURN_DATASET = """\
+name: churn
+source: file
+path: {path}
+target: churned
+"""
+USER_MODEL = """\
+_target_:
+  classification: {target}
+C: 0.5
+max_iter: 500
+search_space:
+  C: {{type: float, low: 0.01, high: 10.0, log: true}}
+"""
+USER_CLASS = """\
+from sklearn.linear_model import LogisticRegression
+
+
+class ChurnModel(LogisticRegression):
+    \"\"\"A user's own estimator: scikit-learn's, under the user's package name.\"\"\"
+"""
+
+
+def write_user_project(directory: Path, *, trusted: bool = True) -> Path:
+    """A user's project in ``directory``: ``churn.csv`` (200 rows), the package ``churnlib``
+    (one estimator class), and the config folder ``conf/`` with ``dataset/churn.yaml``,
+    ``model/my_logistic.yaml`` (scikit-learn's class), ``model/churn_model.yaml`` (churnlib's)
+    and, when ``trusted``, ``project/default.yaml`` allowing ``churnlib.``. Returns conf/."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    tenure = rng.integers(1, 72, 200)
+    charges = rng.uniform(20, 120, 200).round(2)
+    plan = rng.choice(["basic", "plus", "pro"], 200)
+    churned = (charges / 120 - tenure / 72 + rng.normal(0, 0.3, 200) > 0).astype(int)
+    rows = ["tenure,charges,plan,churned"] + [
+        f"{t},{c},{p},{y}" for t, c, p, y in zip(tenure, charges, plan, churned, strict=True)]
+    (directory / "churn.csv").write_text("\n".join(rows) + "\n")
+    (directory / "churnlib").mkdir()
+    (directory / "churnlib" / "__init__.py").write_text(USER_CLASS)
+    conf = directory / "conf"
+    for group in ("dataset", "model", "project"):
+        (conf / group).mkdir(parents=True)
+    (conf / "dataset" / "churn.yaml").write_text(
+        CHURN_DATASET.format(path=directory / "churn.csv"))
+    (conf / "model" / "my_logistic.yaml").write_text(
+        USER_MODEL.format(target="sklearn.linear_model.LogisticRegression"))
+    (conf / "model" / "churn_model.yaml").write_text(
+        USER_MODEL.format(target="churnlib.ChurnModel"))
+    if trusted:
+        (conf / "project" / "default.yaml").write_text("allowed_targets: [churnlib.]\n")
+    return conf

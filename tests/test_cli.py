@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, only_run_dir
+from tests.conftest import REPO, only_run_dir, write_user_project
 
 
 def test_default_run_writes_a_complete_run_directory(cli, tmp_path: Path) -> None:
@@ -274,3 +274,54 @@ def test_a_caller_passing_arguments_keeps_its_collector(capsys) -> None:
     main(["--cfg", "job"])
     assert gc.isenabled() and gc.get_freeze_count() == frozen
     assert "model:" in capsys.readouterr().out
+
+
+def test_help_lists_every_command_and_the_users_config_folder() -> None:
+    from engine.cli import VERBS
+
+    done = subprocess.run([sys.executable, "-m", "engine", "--help"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for verb in VERBS:
+        assert f"python -m engine {verb} " in done.stdout, verb
+    assert "--config-dir my_conf" in done.stdout and "ENGINE_CONFIG_DIR=my_conf" in done.stdout
+    assert "allowed_targets: [mypackage.]" in done.stdout
+
+
+def test_a_users_project_runs_from_its_config_folder(in_process_cli, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "churnlib", raising=False)
+    conf = str(write_user_project(tmp_path))
+    env = {"ENGINE_CONFIG_DIR": conf}
+    done = in_process_cli("dataset=churn", "model=churn_model", *QUICK_IRIS[2:], env=env)
+    assert done.returncode == 0, done.stderr
+    run = json.loads((only_run_dir(tmp_path) / "run.json").read_text())
+    assert (run["choices"]["dataset"], run["choices"]["model"]) == ("churn", "churn_model")
+    shown = in_process_cli("--config-dir", conf, "dataset=churn", "--cfg", "job")
+    assert shown.returncode == 0 and "name: churn" in shown.stdout, shown.stderr
+    assert "- churnlib." in shown.stdout  # allowed_targets from project/default.yaml
+    effective = in_process_cli("schema", "--effective", "dataset=churn", "model=churn_model",
+                               "--config-dir", conf)
+    assert effective.returncode == 0, effective.stderr
+    assert "name: churn" in effective.stdout and "churnlib.ChurnModel" in effective.stdout
+
+
+@pytest.mark.parametrize("where", ["flag", "variable"])
+def test_a_missing_config_folder_exits_2_with_one_line(in_process_cli, tmp_path: Path,
+                                                       where: str) -> None:
+    missing = str(tmp_path / "my_conf")
+    done = (in_process_cli("--config-dir", missing, "dataset=churn") if where == "flag" else
+            in_process_cli("dataset=churn", env={"ENGINE_CONFIG_DIR": missing}))
+    assert done.returncode == 2
+    source = "--config-dir" if where == "flag" else "ENGINE_CONFIG_DIR"
+    assert done.stderr.startswith(f"error: {source} {missing}: no such directory")
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_sweep_checks_its_jobs_against_the_folder_the_variable_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.sweep_preflight import preflight_sweep
+
+    monkeypatch.setenv("ENGINE_CONFIG_DIR", str(write_user_project(tmp_path)))
+    assert preflight_sweep(["dataset=churn", "model=my_logistic,dummy"]) == 2

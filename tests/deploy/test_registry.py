@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -10,7 +13,7 @@ import pytest
 
 from engine.deploy.registry import Registry, resolve_model
 from engine.errors import ConfigError, DataError
-from tests.conftest import run_cli, run_main
+from tests.conftest import REPO, run_cli, run_main
 from tests.deploy.conftest import start_server
 
 
@@ -89,3 +92,35 @@ def test_serving_an_unknown_model_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "no such run directory, and no registry at" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_registry_target_registers_a_challenger_to_promote(tmp_path: Path) -> None:
+    env = {"ENGINE_REGISTRY": str(tmp_path / "registry.db")}
+    done = run_main(["dataset=iris", "model=logistic_regression",
+                     "deploy.targets=[bundle,registry]", "split.cv.n_splits=2", "report=false",
+                     "metrics.bootstrap.resamples=0", "metrics.explain.importance_repeats=0"],
+                    tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    registry = Registry(tmp_path / "registry.db")
+    assert registry.resolve("iris-logistic_regression@challenger").version == 1
+    done = run_main(["registry", "promote", "iris-logistic_regression"], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    assert "iris-logistic_regression@champion -> version 1 (was challenger)" in done.stdout
+    assert registry.resolve("iris-logistic_regression@champion").version == 1
+
+
+def test_registry_commands_start_without_scikit_learn(trained_run: Path, tmp_path: Path) -> None:
+    """Listing, aliasing and promoting read SQLite only; scikit-learn (1 s) waits for register
+    and serve."""
+    Registry(tmp_path / "registry.db").register(trained_run, "churn", alias="challenger")
+    probe = ("import sys\n"
+             "from engine.cli import main\n"
+             "for args in (['list'], ['promote', 'churn'], ['alias', 'churn', 'old', '1']):\n"
+             "    main(['registry', *args])\n"
+             "print('HEAVY', sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', "
+             "'pandas', 'torch'}))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "ENGINE_REGISTRY": str(tmp_path / "registry.db")})
+    assert done.returncode == 0, done.stderr
+    assert "churn@champion -> version 1" in done.stdout
+    assert "HEAVY []" in done.stdout
