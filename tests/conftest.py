@@ -8,7 +8,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from unittest import mock
 
@@ -22,6 +22,33 @@ from tests.postgres import postgres_url  # noqa: F401  (the fixture, for every t
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ENGINE_SHARED_DATA", REPO.parent / "shared" / "data"))
 FAST = ("split.cv.n_splits=3",)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_lands_in_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs, sweeps, studies and the registry (``paths.output_dir`` follows ENGINE_OUTPUT_DIR),
+    and Hypothesis's example database (schemathesis), go to a temporary folder, never into the
+    checkout's outputs/ or .hypothesis/; a developer's own ENGINE_* settings do not reach the
+    tests."""
+    scratch = tmp_path_factory.mktemp("session")
+    with mock.patch.dict(os.environ):
+        for name in ("ENGINE_CONFIG_DIR", "ENGINE_REGISTRY", "ENGINE_TRACEBACK"):
+            os.environ.pop(name, None)
+        os.environ["ENGINE_OUTPUT_DIR"] = str(scratch / "outputs")
+        os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(scratch / "hypothesis")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _servers_tests_work_in_a_temporary_folder(request: pytest.FixtureRequest,
+                                             tmp_path: Path) -> Iterator[None]:
+    """A test of a running server has no use for the working directory, and the tools it
+    drives write there (schemathesis its .schemathesis/ cache): run it from its tmp_path."""
+    if "server" not in request.fixturenames:
+        yield
+        return
+    with contextlib.chdir(tmp_path):
+        yield
 
 
 @pytest.fixture
