@@ -55,7 +55,7 @@ def refused(overrides: list[str], message: str) -> None:
          "quality.max_missing: unknown key. Did you mean 'max_missing_fraction'?"),
         ("+features.transformers.numeric.colums=[a]",
          "features.transformers.numeric.colums: unknown key. Did you mean 'columns'?"),
-        ("+deploy.rest={prot: 80}", "deploy.rest.prot: unknown key. Did you mean 'port'?"),
+        ("+deploy.rest.prot=80", "deploy.rest.prot: unknown key. Did you mean 'port'?"),
     ],
 )  # fmt: skip
 def test_a_sweep_preflight_refuses_a_typo_in_every_group(override: str, message: str) -> None:
@@ -298,3 +298,17 @@ def test_effective_values_show_every_default(tmp_path: Path) -> None:
     assert effective.split.cv.n_splits == 3
     assert effective.tune.max_failure_fraction == 0.5
     assert effective.deploy.rest.port == 8080
+
+
+@pytest.mark.parametrize("option", sorted(path.stem for path in (CONFIG_DIR / "deploy").glob(
+    "*.yaml")))
+def test_deploy_settings_live_in_one_file_and_need_no_plus(option: str) -> None:
+    """bundle.yaml states every deploy setting (the schema's defaults, as the test above pins);
+    the other deploy files only add their target, so any setting is an override away."""
+    stated = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "deploy" / f"{option}.yaml"))
+    if option != "bundle":
+        assert stated == {"defaults": ["bundle", "_self_"], "targets": ["bundle", option]}
+    spec = compose_spec([f"deploy={option}", "deploy.registry.name=churn",
+                         "deploy.rest.port=9000", "deploy.quantize=null"])
+    assert (spec.deploy.registry.name, spec.deploy.rest.port) == ("churn", 9000)
+    assert spec.deploy.registry.alias == "challenger"
