@@ -1,0 +1,156 @@
+"""What the README runner changes about the README's commands, each with its reason: the commands
+it skips, the budgets it shrinks, what it puts in place of a placeholder, the servers it starts in
+the background, and the files a reader is assumed to have.
+
+Every skip, rewrite and placeholder must match a README command (``check_plan``), so none of them
+outlives the command it was written for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A README command (exactly as the README has it) that the runner does not run."""
+
+    command: str
+    reason: str
+    needs_shared_file: str | None = None  # skipped only when ../shared/data lacks this file
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """``old`` replaced by ``new`` in every command that contains it; ``{port}`` in ``new`` is a
+    free TCP port."""
+
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """``token`` stands for the run directory printed by the latest run of ``source``."""
+
+    token: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Server:
+    """A command starting with ``prefix`` is a long-lived server: it is started in the background,
+    counted as passing once ``probe`` answers 200 on its ``--port``, then stopped."""
+
+    prefix: str
+    probe: str
+
+
+SHRINK = "a smaller budget, so the README step fits in a few minutes of CI"
+FREE_PORT = "a free port: the README's 8080 may be taken on a shared machine"
+
+SKIPS = (
+    Skip("pytest", ".ci/run runs the default suite as its own step just before this one "
+         "(about 4.5 minutes on 2 cores); twice would double it"),
+    Skip("python -m engine experiment=german_credit_costs",
+         "needs ../shared/data/german_credit.csv",
+         needs_shared_file="german_credit.csv"),
+    Skip("python -m engine predict outputs/runs/<german credit run> applicants.csv "
+         "--what-if checking_status=A14", "needs the German credit run above",
+         needs_shared_file="german_credit.csv"),
+    Skip("python -m engine experiment=adult_hist_gbm", "needs ../shared/data/adult.csv",
+         needs_shared_file="adult.csv"),
+    Skip("python -m engine experiment=adult_fairness", "needs ../shared/data/adult.csv",
+         needs_shared_file="adult.csv"),
+    Skip("python -m engine dataset=adult model=mlp features=embeddings",
+         "needs ../shared/data/adult.csv", needs_shared_file="adult.csv"),
+)
+
+REWRITES = (
+    Rewrite("python -m venv .venv", "python -m venv .venv && share_site_packages .venv",
+            "the scratch environment also sees the runner's installed packages (a .pth file), so "
+            "the install command resolves every dependency at once instead of downloading torch "
+            "again (.ci/run has just installed them from scratch); the engine itself is installed "
+            "into the scratch environment"),
+    Rewrite("cd anywhere", 'cd "$(mktemp -d)"', "'anywhere' stands for any folder"),
+    Rewrite(" [--metric accuracy] [--alpha 0.05]", "",
+            "square brackets mark optional arguments; the output shown is without them"),
+    Rewrite("tune.n_trials=50", "tune.n_trials=4", SHRINK),
+    Rewrite("tune.timeout=120", "tune.timeout=5", SHRINK),
+    Rewrite("tune.study_name=rf_bc", "tune.study_name=rf_bc tune.n_trials=4", SHRINK),
+    Rewrite("model=svm tune=tpe tune.pruner=median", "model=svm tune=tpe tune.pruner=median "
+            "tune.n_trials=8", SHRINK),
+    Rewrite("'tune.models=[logistic_regression,svm,hist_gbm]'",
+            "'tune.models=[logistic_regression,svm,hist_gbm]' tune.n_trials=6", SHRINK),
+    Rewrite("'tune.pick={objective: fit_time, within: 0.005}'",
+            "'tune.pick={objective: fit_time, within: 0.005}' tune.n_trials=4", SHRINK),
+    Rewrite("model=mlp tune=tpe tune.pruner=median",
+            "model=mlp tune=tpe tune.pruner=median tune.n_trials=4 model.max_epochs=20", SHRINK),
+    Rewrite("dataset=adult model=mlp features=embeddings",
+            "dataset=adult model=mlp features=embeddings model.max_epochs=2 split=holdout",
+            SHRINK),
+    Rewrite("hydra.sweeper.n_trials=20", "hydra.sweeper.n_trials=4", SHRINK),
+    Rewrite("--port 8080", "--port {port}", FREE_PORT),
+    Rewrite("serve breast_cancer-hist_gbm@champion",
+            "serve breast_cancer-hist_gbm@champion --port {port}", FREE_PORT),
+    Rewrite("outputs/studies/rf_bc.journal", "outputs/studies/rf_bc.journal --port {port}",
+            FREE_PORT),
+    Rewrite("outputs/studies/rf_bc.db", "outputs/studies/rf_bc.db --port {port}", FREE_PORT),
+)
+
+PLACEHOLDERS = (
+    Placeholder("outputs/runs/<timestamp>", "python -m engine"),
+    Placeholder("outputs/runs/<b>", "python -m engine"),
+    Placeholder("outputs/runs/<a>", "python -m engine model=logistic_regression"),
+    Placeholder("outputs/runs/<german credit run>",
+                "python -m engine experiment=german_credit_costs"),
+)
+
+SERVERS = (
+    Server("python -m engine serve ", "/ready"),
+    Server("optuna-dashboard ", "/"),
+)
+
+# The model file the README's `$EDITOR my_conf/model/my_model.yaml` stands for.
+MY_MODEL_YAML = """\
+_target_:
+  classification: sklearn.linear_model.LogisticRegression
+C: 0.5
+max_iter: 500
+"""
+
+# The package the README's `model.module={_target_: mypkg.nets.MyNet, hidden: 64}` names.
+MY_NETWORK = '''\
+"""A network of a user's own, as the README's model=torch line names it."""
+
+from torch import nn
+
+
+class MyNet(nn.Module):
+    def __init__(self, n_features: int, n_outputs: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(),
+                                    nn.Linear(hidden, n_outputs))
+
+    def forward(self, x):
+        return self.layers(x)
+'''
+
+
+def unused(commands: list[str]) -> list[str]:
+    """The skips, rewrites and placeholders that match none of ``commands``."""
+    stale = [f"skip {skip.command!r}" for skip in SKIPS if skip.command not in commands]
+    stale += [f"rewrite {rewrite.old!r}" for rewrite in REWRITES
+              if not any(rewrite.old in command for command in commands)]
+    stale += [f"placeholder {placeholder.token!r}" for placeholder in PLACEHOLDERS
+              if not any(placeholder.token in command for command in commands)
+              or placeholder.source not in commands]
+    return stale
+
+
+def rewrite(command: str) -> str:
+    """``command`` with every declared rewrite applied (``{port}`` left for the runner)."""
+    for change in REWRITES:
+        command = command.replace(change.old, change.new)
+    return command
