@@ -1,4 +1,5 @@
-"""Feature blocks: supervised steps, function parameters from the allow-list, step classes."""
+"""Feature blocks: supervised steps, function parameters from the allow-list, step classes, and
+the date features."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from sklearn.feature_selection import SelectFromModel, SelectKBest, chi2, f_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted
 
 from engine.config.compose import compose_spec
@@ -19,6 +21,7 @@ from engine.deploy.batch_predict import predict_rows
 from engine.deploy.bundle import load_bundle
 from engine.errors import ConfigError
 from engine.experiment import RunResult, validate_spec
+from engine.features.dates import DateFeatures
 from engine.features.preprocessor import build_preprocessor
 
 TEXT_DATA = ("dataset=synthetic_text", "dataset.n_samples=400", "features=text",
@@ -177,3 +180,57 @@ def test_supervised_steps_are_tuned(run: Callable[..., RunResult]) -> None:
     k = load_bundle(result.run_dir).pipeline.named_steps["features"].named_transformers_[
         "text"].named_steps["selectkbest"].k
     assert k == best["text__selectkbest__k"]
+
+
+@parametrize_with_checks([DateFeatures(), DateFeatures(parts=["month", "elapsed_days"])],
+                         expected_failed_checks=lambda _: {
+                             "check_dtype_object": "a dict among the dates is refused with a "
+                             "ValueError naming the column, not a TypeError"})
+def test_date_features_keep_the_estimator_contract(estimator: DateFeatures, check: Any) -> None:
+    check(estimator)
+
+
+def test_date_features_give_each_part_and_the_days_since_the_earliest_training_date() -> None:
+    train = pd.DataFrame({"signup": pd.to_datetime(["2024-03-01", "2024-01-01", None])})
+    dates = DateFeatures().fit(train)
+    assert list(dates.get_feature_names_out()) == [
+        "signup_year", "signup_month", "signup_day", "signup_weekday", "signup_elapsed_days"]
+    np.testing.assert_array_equal(dates.transform(train), [
+        [2024, 3, 1, 4, 60], [2024, 1, 1, 0, 0], [np.nan] * 5])  # 2024-03-01 is a Friday
+
+
+def test_date_features_take_unseen_dates_text_and_zones() -> None:
+    """A date after every training date is further on; ISO text and zoned times are read (in
+    UTC), as rows sent to predict or serve arrive."""
+    dates = DateFeatures(parts=["year", "hour", "elapsed_days"]).fit(
+        pd.DataFrame({"at": pd.to_datetime(["2024-01-01", "2024-01-02"])}))
+    new = pd.DataFrame({"at": ["2031-06-15T10:30:00", "2024-01-01T12:00:00+02:00", None]})
+    np.testing.assert_allclose(dates.transform(new), [
+        [2031, 10, (pd.Timestamp("2031-06-15T10:30") - pd.Timestamp("2024-01-01")).days + 0.4375],
+        [2024, 10, 10 / 24], [np.nan, np.nan, np.nan]])
+
+
+def test_date_features_refuse_text_that_is_no_date() -> None:
+    dates = DateFeatures().fit(pd.DataFrame({"at": ["2024-01-01"]}))
+    with pytest.raises(ValueError, match="column 'at' holds values that are not dates"):
+        dates.transform(pd.DataFrame({"at": ["next tuesday"]}))
+
+
+def test_a_date_block_emits_the_parts_its_config_names() -> None:
+    features = parse_section(FeaturesConfig, {"transformers": {"when": {
+        "dtype": "datetime", "steps": [{"_target_": "engine.features.dates.DateFeatures",
+                                        "parts": ["quarter", "dayofyear"]}]}}}, "features.")
+    frame = pd.DataFrame({"day": pd.to_datetime(["2024-12-31", "2024-02-01"]), "n": [1, 2]})
+    block = build_preprocessor(features).fit(frame)
+    assert list(block.get_feature_names_out()) == ["day_quarter", "day_dayofyear"]
+    np.testing.assert_array_equal(block.transform(frame), [[4, 366], [1, 32]])
+
+
+def test_an_unknown_date_part_is_refused_before_any_data() -> None:
+    features = parse_section(FeaturesConfig, {"transformers": {"date": {
+        "dtype": "datetime", "steps": [{"_target_": "engine.features.dates.DateFeatures",
+                                        "parts": ["year", "weekdays"]}]}}}, "features.")
+    with pytest.raises(ConfigError, match=r"^features\.transformers\.date\.steps\[0\]\.parts: "
+                       r"The 'parts' parameter of DateFeatures must be a non-empty list of year, "
+                       r".*Got \['year', 'weekdays'\] instead\. Did you mean 'weekday'\?"):
+        build_preprocessor(features)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import pandas as pd
+
+from engine.data.column_types import ColumnTypes
 
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """Features ``X`` (target and dropped columns removed) and target ``y``, aligned by position.
 
-    ``groups`` and ``order`` come from ``dataset.group_column`` and ``dataset.time_column``.
+    ``groups`` and ``order`` come from ``dataset.group_column`` and ``dataset.time_column``;
+    ``column_types`` records the columns the loader read as dates and the markers it found.
     """
 
     name: str
@@ -23,6 +26,7 @@ class Dataset:
     groups: pd.Series | None = None
     order: pd.Series | None = None
     dropped_missing_target: int = 0
+    column_types: ColumnTypes = field(default_factory=ColumnTypes)
 
     @property
     def is_classification(self) -> bool:

@@ -29,6 +29,9 @@ DEFAULT_SEVERITY: dict[Check, Severity] = {
     "id_like_columns": "warning",
     "leakage": "error",
     "class_imbalance": "warning",
+    "missing_markers": "warning",
+    "high_cardinality": "warning",
+    "date_columns": "info",
 }
 
 
@@ -46,6 +49,8 @@ def check_quality(data: Dataset, settings: QualityConfig, *, seed: int,
         X.drop(columns=list(text_columns)), unique_fraction=settings.id_like_unique_fraction,
         severity=severity["id_like_columns"])
     candidates = [column for column in X.columns if column not in {*constant, *id_like}]
+    many_levels = X[[column for column in candidates
+                     if column not in {*text_columns, *data.column_types.markers}]]
     findings = [
         *checks.missing_values(
             missing,
@@ -57,6 +62,12 @@ def check_quality(data: Dataset, settings: QualityConfig, *, seed: int,
         *checks.duplicate_rows(duplicates, n_rows, severity=severity["duplicate_rows"]),
         *constant_findings,
         *id_like_findings,
+        *checks.missing_markers(data.column_types, X.columns, severity=severity["missing_markers"]),
+        *checks.high_cardinality(
+            many_levels, unique_fraction=settings.high_cardinality_fraction,
+            levels=settings.high_cardinality_levels, severity=severity["high_cardinality"]),
+        *checks.date_columns(X, suggest_split=data.order is None,
+                            severity=severity["date_columns"]),
         *checks.leakage(
             data, candidates, threshold=settings.leakage_threshold,
             sample_rows=settings.sample_rows, seed=seed, severity=severity["leakage"],

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_float_dtype, is_integer_dtype, is_numeric_dtype
 
+from engine.data.column_types import ColumnTypes
 from engine.data.dataset import Dataset
 from engine.data.findings import Finding
 from engine.data.leakage import single_feature_scores
-from engine.data.validation import shown
+from engine.data.validation import pasteable, shown
 
 
 def is_categorical(column: pd.Series) -> bool:
@@ -119,6 +122,84 @@ def id_like_columns(
                 )
             )
     return id_like, findings
+
+
+def missing_markers(types: ColumnTypes, columns: Collection[str], *,
+                    severity: str) -> list[Finding]:
+    """Columns of numbers or dates read as text because of a few markers such as ``?``."""
+    findings = []
+    for column, found in types.markers.items():
+        if column not in columns:
+            continue
+        listed = ", ".join(f"{shown(value)} in {count:,} rows" for value, count in found.items())
+        findings.append(
+            Finding(
+                "missing_markers",
+                severity,
+                f"column '{column}' holds {types.kinds[column]} apart from {listed}, so it was "
+                "read as text and would be encoded as categories. If those values mark missing "
+                f"data, {types.fix}.",
+                column=column,
+                value=sum(found.values()),
+            )
+        )
+    return findings
+
+
+def high_cardinality(X: pd.DataFrame, *, unique_fraction: float, levels: int,
+                     severity: str) -> list[Finding]:
+    """Text or category columns with more distinct values than a model can learn as categories."""
+    findings = []
+    for column in X.columns:
+        values = X[column]
+        if is_bool_dtype(values) or not is_categorical(values):
+            continue
+        count = int(values.nunique())
+        fraction = count / len(values)
+        if fraction <= unique_fraction and count <= levels:
+            continue
+        findings.append(
+            Finding(
+                "high_cardinality",
+                severity,
+                f"column '{column}' has {count:,} distinct values in {len(values):,} rows "
+                f"({fraction:.1%}; quality.high_cardinality_fraction={unique_fraction}, "
+                f"quality.high_cardinality_levels={levels}); as categories most are too rare to "
+                "learn from, and a one-hot encoding keeps only the most frequent. Drop it with "
+                "dataset.drop, derive a coarser column from it, or, if it is free text, give it a "
+                "text block (see features=text).",
+                column=str(column),
+                value=count,
+            )
+        )
+    return findings
+
+
+def date_columns(X: pd.DataFrame, *, suggest_split: bool, severity: str) -> list[Finding]:
+    """Date columns, which become date features; with no time order yet, how to split by one."""
+    findings = []
+    for column in X.columns:
+        values = X[column]
+        if not pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        span = (f" from {values.min():%Y-%m-%d} to {values.max():%Y-%m-%d}"
+                if values.notna().any() else "")
+        split = (
+            " To test on the latest rows instead of random ones, split by time: "
+            f"{pasteable('split', 'time')} {pasteable('dataset.time_column', str(column))} "
+            "(the column then orders the rows instead of being a feature)."
+            if suggest_split else ""
+        )
+        findings.append(
+            Finding(
+                "date_columns",
+                severity,
+                f"column '{column}' holds dates{span}; features=auto turns it into year, month, "
+                f"day, weekday and days since the earliest training date.{split}",
+                column=str(column),
+            )
+        )
+    return findings
 
 
 def leakage(

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pandas as pd
 from pandas.api.types import is_float_dtype, is_numeric_dtype
 
-from engine.config.schema.dataset import DatasetConfig
+from engine.config.schema.dataset import DatasetConfig, FileDataset
 from engine.data.builtin_sources import read_sklearn, read_synthetic
 from engine.data.casting import apply_dtypes
+from engine.data.column_types import ColumnTypes, type_columns
 from engine.data.dataset import Dataset
 from engine.data.file_source import read_file
 from engine.data.sql_source import read_sql
 from engine.data.task import infer_task, resolve_task
-from engine.data.validation import shown, unknown_column_message
+from engine.data.validation import pasteable, shown, unknown_column_message
 from engine.errors import ConfigError, DataError
 
 __all__ = ["SOURCES", "infer_task", "load_dataset"]
@@ -53,10 +55,31 @@ def load_dataset(dataset: DatasetConfig, *, seed: int) -> Dataset:
         raise DataError(
             f"dataset '{name}' has no rows (source '{source}'); check {EMPTY_HINT[source]}."
         )
-    return _split_columns(frame, dataset, name)
+    frame, types = type_columns(frame, skip=[dataset.target, *dataset.dropped])
+    if types.markers:
+        types = replace(types, fix=_marker_fix(dataset, types.marker_values))
+    return _split_columns(frame, dataset, name, types)
 
 
-def _split_columns(frame: pd.DataFrame, dataset: DatasetConfig, name: str) -> Dataset:
+def _marker_fix(dataset: DatasetConfig, markers: list[str]) -> str:
+    """How to read ``markers`` as missing values: an override to paste on the command line (the
+    markers added to those already configured), or for SQL a change to the query."""
+    if not isinstance(dataset, FileDataset):
+        return f"read them as NULL in dataset.query, e.g. NULLIF(column, {markers[0]!r})"
+    options = dataset.read_options or {}
+    key, configured = "dataset.na_values", dataset.na_values
+    if "na_values" in options:  # read_options.na_values wins over dataset.na_values
+        key, configured = "dataset.read_options.na_values", options["na_values"]
+        if isinstance(configured, dict):
+            return f"add them to the lists in {key} for those columns"
+    if isinstance(configured, str):
+        configured = [configured]
+    values = list(dict.fromkeys([*map(str, configured or []), *markers]))
+    return f"read them as missing values with {pasteable(key, values)}"
+
+
+def _split_columns(frame: pd.DataFrame, dataset: DatasetConfig, name: str,
+                   types: ColumnTypes) -> Dataset:
     """Separate target, groups and time order from the features."""
     target = dataset.target
     if target not in frame.columns:
@@ -89,6 +112,7 @@ def _split_columns(frame: pd.DataFrame, dataset: DatasetConfig, name: str) -> Da
         groups=_groups(frame, group_column),
         order=_time_order(frame, time_column),
         dropped_missing_target=dropped,
+        column_types=types,
     )
 
 

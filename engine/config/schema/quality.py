@@ -11,7 +11,8 @@ from engine.config.schema.base import Fraction, Section
 Severity = Literal["info", "warning", "error"]
 FailOn = Literal["info", "warning", "error", "never"]
 Check = Literal["missing_values", "missing_target", "duplicate_rows", "constant_columns",
-                "id_like_columns", "leakage", "class_imbalance"]
+                "id_like_columns", "leakage", "class_imbalance", "missing_markers",
+                "high_cardinality", "date_columns"]
 
 
 class QualityConfig(Section):
@@ -21,6 +22,8 @@ class QualityConfig(Section):
     severity: dict[Check, Severity] | None = None
     max_missing_fraction: Fraction = 0.5
     id_like_unique_fraction: Fraction = 0.95
+    high_cardinality_fraction: Fraction = 0.5
+    high_cardinality_levels: Annotated[int, Field(ge=2)] = 200
     leakage_threshold: Fraction = 0.98
     imbalance_ratio: Annotated[float, Field(ge=1.0)] = 10.0
     sample_rows: Annotated[int, Field(ge=100)] = 5000
