@@ -104,9 +104,12 @@ def test_predict_writes_labels_and_probabilities(in_process_cli, tmp_path: Path)
         (["predcit", "run", "rows.csv"], "unknown command 'predcit'. Did you mean 'predict'?"),
         (["model.C=[1,"], "override 'model.C=[1,': no viable alternative at input '[1,'"),
         (["split=group"], "split.test_strategy=group needs dataset.group_column"),
+        (["+extra={}", "extra.key=1"], "extra.key: no such key in the config. extra has no keys "
+                                       "of its own. To add a key the config does not list, "
+                                       "prefix it with '+' (+extra.key=...)."),
     ],
     ids=["group-option", "key", "group-name", "type", "seed-type", "missing-file", "target",
-         "allow-list", "scorer", "unknown-command", "parse", "group-split"],
+         "allow-list", "scorer", "unknown-command", "parse", "group-split", "key-of-empty"],
 )
 def test_user_errors_exit_2_with_one_clear_line(in_process_cli, args: list[str],
                                                 message: str) -> None:
