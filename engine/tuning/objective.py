@@ -26,17 +26,23 @@ from sklearn.pipeline import Pipeline
 
 from engine.config.schema.tune import COST_OBJECTIVES
 from engine.errors import first_line
-from engine.evaluation.metrics import MetricSet
+from engine.evaluation.metrics import MetricSet, unanswered
 from engine.tuning.pipeline_space import PipelineSpace
 from engine.tuning.progress import EpochReporter, report, resolve_prune_on
 
 if TYPE_CHECKING:
     from optuna.trial import Trial
 
+FIX_MODEL = "fix the model or its search_space"
 
 
 class TrialFailed(Exception):
-    """A trial that cannot give a score (a NaN, a fit error); recorded as FAIL."""
+    """A trial that cannot give a score (a NaN, a metric the model cannot answer); recorded
+    as FAIL with ``fix``, what the user should change."""
+
+    def __init__(self, message: str, fix: str = FIX_MODEL) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass
@@ -59,13 +65,20 @@ class CVObjective:
             return self._evaluate(trial)
         except optuna.TrialPruned:
             raise
+        except TrialFailed as error:
+            trial.set_user_attr("error", str(error))
+            trial.set_user_attr("fix", error.fix)
+            raise
         except Exception as error:
             trial.set_user_attr("error", f"{type(error).__name__}: {first_line(error)}")
+            trial.set_user_attr("fix", FIX_MODEL)
             raise
 
     def _evaluate(self, trial: Trial) -> float | tuple[float, ...]:
         pipeline = clone(self.pipeline).set_params(**self.space.suggest(trial))
-        scorer = check_scoring(pipeline, scoring=list(self.metrics.scorers))
+        self._check_answers_objectives(pipeline)
+        # a family without predict_proba (SVC) is scored on what it answers, log loss left out
+        scorer = check_scoring(pipeline, scoring=list(self.metrics.answered_by(pipeline).scorers))
         folds: list[dict[str, float]] = []
         fit_seconds, size = 0.0, 0
         pruning = len(self.objectives) == 1
@@ -103,6 +116,22 @@ class CVObjective:
         result = tuple(float(values[name]) for name in self.objectives)
         return result[0] if len(result) == 1 else result
 
+    def _check_answers_objectives(self, pipeline: Pipeline) -> None:
+        """The trial's model must answer the primary scorer and the objectives; the search
+        checks every family up front, so only a drawn parameter (SVC's probability=False) fails
+        this."""
+        needed = dict.fromkeys((self.metrics.primary, *self.objectives))
+        missing = unanswered([n for n in needed if n not in COST_OBJECTIVES], pipeline)
+        if missing:
+            name, method = next(iter(missing.items()))
+            answered = self.metrics.answered_by(pipeline).scorers
+            example = f" (e.g. {answered[0]})" if answered else ""
+            raise TrialFailed(
+                f"{name} needs {method}, which this trial's {type(pipeline[-1]).__name__} "
+                "lacks",
+                fix=f"choose metrics.primary and tune.objectives that every trial's model "
+                    f"answers{example}, or a search_space whose every draw gives {method}",
+            )
 
     @staticmethod
     def _running(objective: str, folds: list[dict[str, float]], fit_seconds: float,

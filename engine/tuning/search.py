@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,13 @@ from engine.config.schema.tune import TuneConfig
 from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.errors import ConfigError, EngineError
 from engine.evaluation.metrics import MetricSet
-from engine.tuning.objective import objective_direction, trial_pipeline_params
+from engine.models.estimators import build_estimator
+from engine.tuning.objective import FIX_MODEL, objective_direction, trial_pipeline_params
 from engine.tuning.pipeline_space import PipelineSpace
 from engine.tuning.plots import PlotProcess
 from engine.tuning.recovery import counted_trials, requeue_interrupted
 from engine.tuning.results import pareto_front, pick_trial, write_results
-from engine.tuning.settings import check_objective_names, check_pick
+from engine.tuning.settings import check_families_answer, check_objective_names, check_pick
 from engine.tuning.storage import storage_location
 from engine.tuning.workers import WorkerJob, build_space, failure_message, open_study, run_workers
 
@@ -64,6 +66,11 @@ def run_search(
                        for o in settings.objectives or ("auto",))
     check_objective_names(objectives, metrics.scorers)
     check_pick(settings.pick, objectives)
+    models = {name: build_estimator(family, task, spec.allowed_targets)
+              for name, family in families.items()}
+    for note in check_families_answer(metrics, objectives, models, objectives_key=(
+            "tune.objectives" if settings.objectives else "metrics.primary")):
+        warnings.warn(note, UserWarning, stacklevel=2)
     studies_dir = Path(settings.studies_dir)
     prefix = "models" if families else spec.model.name
     name = settings.study_name or f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -146,6 +153,13 @@ def _check_same_search(study: Any, signature: dict[str, Any]) -> None:
         study.set_user_attr("search", signature)
         return
     for key, value in signature.items():
+        if key == "space" and stored.get(key) != value:
+            raise ConfigError(
+                f"tune.study_name={study.study_name}: the search space changed since the study "
+                f"began: {space_changes(stored.get(key) or {}, value)}. Name a new study for "
+                "this space (tune.study_name=<new name>), or revert the search_space to resume "
+                "this one."
+            )
         if stored.get(key) != value:
             raise ConfigError(
                 f"tune.study_name={study.study_name}: the stored study searched a different "
@@ -154,17 +168,38 @@ def _check_same_search(study: Any, signature: dict[str, Any]) -> None:
             )
 
 
+def space_changes(stored: dict[str, Any], current: dict[str, Any]) -> str:
+    """Each parameter added, removed or given another distribution, old and new readable:
+    ``svm.C was float from 0.001 to 1000 (log), is now float from 0.01 to 1000 (log)``."""
+    return "; ".join(
+        f"{name} was {_distribution(stored.get(name))}, is now {_distribution(current.get(name))}"
+        for name in dict.fromkeys([*stored, *current]) if stored.get(name) != current.get(name)
+    )
+
+
+def _distribution(entry: list[Any] | None) -> str:
+    """A signature entry ``[kind, low, high, step, log, choices]`` in words."""
+    if entry is None:
+        return "not searched"
+    kind, low, high, step, log, choices = entry
+    if kind == "categorical":
+        return f"categorical [{', '.join(choices)}]"
+    return (f"{kind} from {low:g} to {high:g}" + (f" in steps of {step:g}" if step else "")
+            + (" (log)" if log else ""))
+
+
 def _best_or_fail(study: Any, objectives: tuple[str, ...], settings: TuneConfig,
                   problem: str | None) -> Any:
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if problem or not complete:
         failed = [t for t in counted_trials(study) if t.state.name == "FAIL"]
         first = failed[0].user_attrs.get("error", "no message") if failed else ""
+        fix = failed[0].user_attrs.get("fix", FIX_MODEL) if failed else FIX_MODEL
         reason = problem or "no trial completed"
         raise EngineError(
             f"tune: the search stopped: {reason}. First failure (trial "
             f"{failed[0].number if failed else '-'}): {first}. All trials are in study "
-            f"'{study.study_name}'; fix the model or its search_space and rerun."
+            f"'{study.study_name}'; {fix}, then rerun."
         )
     return pick_trial(study, objectives, settings.pick)
 
