@@ -26,7 +26,7 @@ import pytest
 
 from engine.errors import ConfigError
 from engine.sweep_preflight import preflight_sweep
-from tests.conftest import REPO
+from tests.conftest import REPO, write_user_project
 
 CONF = REPO / "engine" / "conf"
 # What a build does not need from the working tree: VCS data, environments, caches, build output.
@@ -34,7 +34,7 @@ NOT_SOURCES = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "build",
                                      "multirun")
 # The engine's own environment variables, which would point runs away from the defaults.
 ENGINE_VARIABLES = ("ENGINE_OUTPUT_DIR", "ENGINE_SHARED_DATA", "ENGINE_TRACEBACK",
-                    "ENGINE_REGISTRY")
+                    "ENGINE_REGISTRY", "ENGINE_CONFIG_DIR")
 INSTALL_TIMEOUT = 1800
 USER_MODEL = """\
 _target_:
@@ -53,13 +53,14 @@ def outside_environment(directory: Path) -> dict[str, str]:
     return environment | {"COLUMNS": "200", "GIT_CEILING_DIRECTORIES": str(directory.parent)}
 
 
-def run_outside(command: Sequence[str | Path], directory: Path,
-                timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` in ``directory`` with :func:`outside_environment`. Never from the checkout:
-    ``python -m pip`` there would take its engine.egg-info for an installed engine."""
+def run_outside(command: Sequence[str | Path], directory: Path, timeout: float = 600,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in ``directory`` with :func:`outside_environment` (and ``env``). Never
+    from the checkout: ``python -m pip`` there would take its engine.egg-info for an installed
+    engine."""
     return subprocess.run([str(part) for part in command], cwd=directory,
-                          env=outside_environment(directory), capture_output=True, text=True,
-                          timeout=timeout)
+                          env=outside_environment(directory) | (env or {}), capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def run_checked(command: Sequence[str | Path], directory: Path,
@@ -137,10 +138,12 @@ class Installed:
     python: Path
     workdir: Path
 
-    def run(self, *args: str | Path, script: bool = False) -> subprocess.CompletedProcess[str]:
-        """``python -m engine ARGS`` (or the ``engine`` console script) from the work directory."""
+    def run(self, *args: str | Path, script: bool = False, cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """``python -m engine ARGS`` (or the ``engine`` console script) from the work directory
+        (or ``cwd``), with ``env`` added to the environment."""
         command = [self.python.parent / "engine"] if script else [self.python, "-m", "engine"]
-        return run_outside([*command, *args], self.workdir)
+        return run_outside([*command, *args], cwd or self.workdir, env=env)
 
 
 @pytest.fixture(scope="module", params=["wheel", "source"])
@@ -263,6 +266,39 @@ def test_a_users_group_file_joins_through_config_dir(installed: Installed) -> No
                          "dataset=iris", "report=false")
     assert done.returncode == 0, done.stderr
     assert "my_logistic on iris" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_users_project_runs_from_the_folder_it_names(installed: Installed) -> None:
+    """The user's repository: churn.csv, their package churnlib (importable from the working
+    directory, as `python -m` puts it on the path) and conf/ with dataset/churn.yaml, two models
+    and project/default.yaml trusting churnlib."""
+    project = installed.workdir / "churn_project"
+    project.mkdir()
+    conf = write_user_project(project)
+    env = {"ENGINE_CONFIG_DIR": "conf"}
+    done = installed.run("dataset=churn", "model=churn_model", "report=false", cwd=project,
+                         env=env)
+    assert done.returncode == 0, done.stderr
+    assert "churn_model on churn" in done.stdout
+    run = json.loads(next((project / "outputs" / "runs").glob("*/run.json")).read_text())
+    assert run["choices"]["dataset"] == "churn"
+    shown = installed.run("schema", "--effective", "dataset=churn", cwd=project, env=env)
+    assert shown.returncode == 0 and "target: churned" in shown.stdout, shown.stderr
+    done = installed.run("-m", "--config-dir", conf, "dataset=churn", "report=false",
+                         "model=my_logistic,churn_model", cwd=project)
+    assert done.returncode == 0, done.stderr
+    (sweep_dir,) = (project / "outputs" / "multiruns").iterdir()
+    rows = list(csv.DictReader((sweep_dir / "leaderboard.csv").open()))
+    assert {(row["model"], row["status"]) for row in rows} == {
+        ("my_logistic", "ok"), ("churn_model", "ok")}
+    (conf / "project" / "default.yaml").unlink()
+    refused = installed.run("dataset=churn", "model=churn_model", cwd=project, env=env)
+    assert refused.returncode == 2
+    assert "'churnlib.ChurnModel' is outside the allow-list" in refused.stderr
+    missing = installed.run("dataset=churn", cwd=project, env={"ENGINE_CONFIG_DIR": "nowhere"})
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: ENGINE_CONFIG_DIR nowhere: no such directory")
 
 
 def write_user_model(directory: Path) -> Path:
