@@ -32,7 +32,8 @@ def predict(args: Sequence[str]) -> None:
     )
     parser.add_argument(
         "--strict", action="store_true",
-        help="treat extra columns and unseen categories as errors instead of warnings",
+        help="treat extra columns and categories unseen in training as errors (exit 2) instead "
+             "of warnings",
     )
     parser.add_argument(
         "--keep", default="", metavar="COLUMNS",
@@ -180,6 +181,9 @@ def serve(args: Sequence[str]) -> None:
                         help="most rows in one request (413 above it)")
     parser.add_argument("--registry", type=Path, help="the registry database (default: "
                         "$ENGINE_REGISTRY, else outputs/registry.db)")
+    parser.add_argument("--strict", action="store_true",
+                        help="answer 422 to rows with extra columns or categories unseen in "
+                             "training, instead of predicting them with warnings")
     options = parser.parse_args(args)
     import uvicorn
 
@@ -189,7 +193,7 @@ def serve(args: Sequence[str]) -> None:
     bundle, lineage = resolve_model(options.model, options.registry)
     limits = Limits(max_body_bytes=int(options.max_body_mb * 1024 * 1024),
                     max_rows=options.max_rows)
-    app = create_app(bundle, lineage=lineage, limits=limits)
+    app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict)
     make_console(stderr=True).print(
         f"serving {bundle.metadata.model} from {bundle.directory} at "
         f"http://{options.host}:{options.port} (OpenAPI docs at /docs)", highlight=False)

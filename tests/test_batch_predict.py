@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.deploy.batch_predict import predict_rows, read_rows
+from engine.deploy.batch_predict import apply_reading, predict_rows, read_rows
 from engine.deploy.bundle import load_bundle
 from engine.errors import SchemaError
+from engine.tracking.records import DatasetReading
 
 
 @pytest.fixture
@@ -86,3 +87,19 @@ def test_rows_in_the_training_file_format_predict_like_the_training_rows(run, tm
 
     with pytest.raises(SchemaError, match="column 'flag': 'maybe' is not a true/false"):
         predict_rows(bundle, pd.DataFrame({"size": [1.0], "flag": ["maybe"]}))
+
+
+def test_rows_already_parsed_are_read_by_the_training_files_rules() -> None:
+    """JSON rows (the REST service's) and Parquet files get the markers and casts read_csv and
+    dataset.dtypes gave the training file: "?" and -999 missing, yes/no as booleans."""
+    reading = DatasetReading(na_values=["?", "-999"], dtypes={"flag": "bool"})
+    rows = pd.DataFrame({"size": ["1.5", "?", -999, 2.0], "flag": ["yes", "no", "no", "yes"]})
+    read = apply_reading(rows, reading)
+    assert read["size"].isna().tolist() == [False, True, True, False]
+    assert read["flag"].tolist() == [True, False, False, True] and read["flag"].dtype == bool
+    assert rows["size"].iloc[1] == "?"  # the caller's rows are left as they were
+    with pytest.raises(SchemaError, match=r"^column 'flag': 'maybe' is not a true/false, yes/no "
+                                          r"or 1/0 value; the model was trained with "
+                                          r"dataset.dtypes.flag='bool': send values of that "
+                                          r"type.$"):
+        apply_reading(pd.DataFrame({"flag": ["maybe"]}), reading)

@@ -22,6 +22,7 @@ from engine.tracking.records import (
     UnfinishedRunRecord,
     read_finished_run,
     read_metrics,
+    read_record,
     read_run,
     write_record,
 )
@@ -188,3 +189,24 @@ def test_a_sweep_job_with_a_damaged_record_is_a_failed_row_saying_why(tmp_path: 
     assert rows["1"]["status"] == "failed"
     assert rows["1"]["error"].startswith(f"{tmp_path / '1' / 'metrics.json'}: not valid JSON")
     assert (rows["2"]["status"], rows["2"]["error"]) == ("failed", "killed")
+
+
+def test_a_failed_export_fails_the_run_and_is_left_out_of_its_exports(tmp_path: Path) -> None:
+    error = "deploy.targets: the onnx graph of model (Ridge) differs from scikit-learn"
+    made = {"file": "model.pt", "parity": {"rows": 3, "max_abs_diff": 0.0}}
+    run = RunRecord.model_validate({**RUN_V1, "exports": {"onnx": {"error": error},
+                                                          "torchscript": made}})
+    assert (run.status, run.error, run.exports) == ("failed", error, {"torchscript": made})
+    write_record(tmp_path / "run.json", run)
+    assert read_run(tmp_path) == run
+    fairness = {**RUN_V1, "status": "failed", "error": "metrics.fairness.limits: the model fails"}
+    run = RunRecord.model_validate({**fairness, "exports": {"onnx": {"error": error}}})
+    assert (run.status, run.error, run.exports) == ("failed", fairness["error"], {})
+
+
+def test_a_bundle_written_before_it_kept_its_reading_rules_reads_with_none(
+        tmp_path: Path) -> None:
+    older = {key: value for key, value in BUNDLE_V1.items() if key != "reading"}
+    write(tmp_path / "metadata.json", older)
+    metadata = read_record(tmp_path / "metadata.json", BundleMetadata)
+    assert metadata.reading.na_values is None and metadata.reading.dtypes is None

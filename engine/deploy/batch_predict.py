@@ -12,7 +12,7 @@ import pandas as pd
 from engine.data.casting import apply_dtypes
 from engine.deploy.bundle import Bundle
 from engine.deploy.input_schema import conform
-from engine.errors import DataError, SchemaError, did_you_mean, first_line
+from engine.errors import ConfigError, DataError, SchemaError, did_you_mean, first_line
 from engine.evaluation.responses import Responses
 from engine.tracking.records import DatasetReading
 
@@ -40,8 +40,39 @@ def read_rows(path: Path, reading: DatasetReading | None = None) -> pd.DataFrame
         frame = reader(path, **options)
     except (ValueError, OSError) as error:
         raise DataError(f"input: cannot read '{path}': {first_line(error)}.") from None
+    return apply_reading(frame, reading)
+
+
+def apply_reading(frame: pd.DataFrame, reading: DatasetReading) -> pd.DataFrame:
+    """Rows already parsed (a request's JSON, a Parquet file) read by the training data's rules:
+    its ``na_values`` markers missing, its ``dtypes`` cast (on the columns present).
+
+    A value the cast refuses is a SchemaError naming the column, e.g. ``'maybe'`` for a column
+    trained as ``bool``.
+    """
+    markers = [*(reading.na_values or ()), *_numbers(reading.na_values or ())]
+    if markers:
+        hits = frame.isin(markers)
+        frame = frame.mask(hits) if hits.to_numpy().any() else frame
     dtypes = {c: t for c, t in (reading.dtypes or {}).items() if c in frame.columns}
-    return apply_dtypes(frame, dtypes)
+    frame = frame.copy() if dtypes else frame
+    for column, dtype in dtypes.items():
+        try:
+            apply_dtypes(frame, {column: dtype})
+        except ConfigError as error:
+            cause = first_line(error.__cause__) if error.__cause__ else str(error)
+            raise SchemaError(
+                f"column '{column}': {cause}; the model was trained with "
+                f"dataset.dtypes.{column}={dtype!r}: send values of that type."
+            ) from None
+    return frame
+
+
+def _numbers(markers: Sequence[str]) -> list[float]:
+    """The markers that are numbers, as numbers: ``"-999"`` marks -999 in a JSON number column,
+    as read_csv's ``na_values`` does in a CSV file."""
+    numbers = pd.to_numeric(pd.Series(list(markers), dtype=object), errors="coerce").dropna()
+    return [float(number) for number in numbers]
 
 
 def check_output_path(path: Path) -> Path:
@@ -67,13 +98,11 @@ def write_rows(frame: pd.DataFrame, path: Path) -> Path:
 
 def predict_rows(
     bundle: Bundle, rows: pd.DataFrame, *, strict: bool = False, keep: Sequence[str] = (),
-    refuse_unseen: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Predictions (and class probabilities for classifiers) for rows checked against the schema.
 
-    With ``strict`` every schema warning (extra columns, unseen categories) is an error, with
-    ``refuse_unseen`` only unseen categories are; the input columns named in ``keep`` (an id,
-    say) are copied in front of the predictions.
+    With ``strict`` every schema warning (extra columns, unseen categories) is an error; the
+    input columns named in ``keep`` (an id, say) are copied in front of the predictions.
     """
     if rows.empty:
         raise SchemaError("input: the file has no rows to predict.")
@@ -83,17 +112,28 @@ def predict_rows(
                 f"--keep: the input has no column '{column}'."
                 f"{did_you_mean(column, map(str, rows.columns))}"
             )
-    passed_through = [bundle.metadata.target, *keep]
-    features, warnings = conform(rows, bundle.schema, passed_through=passed_through,
-                                 refuse_unseen=refuse_unseen)
+    features, warnings = check_rows(bundle, rows, strict=strict, keep=keep)
+    kept = rows[list(keep)].reset_index(drop=True)
+    return pd.concat([kept, predict_features(bundle, features)], axis=1), warnings
+
+
+def check_rows(bundle: Bundle, rows: pd.DataFrame, *, strict: bool = False,
+               keep: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """The rows conformed to the bundle's schema, and warnings about what was tolerated (an
+    unseen category, an extra column other than the target and ``keep``); with ``strict``
+    each is a SchemaError (``python -m engine predict --strict``, ``serve --strict``)."""
+    features, warnings = conform(rows, bundle.schema, refuse_unseen=strict,
+                                 passed_through=[bundle.metadata.target, *keep])
     if strict and warnings:
         raise SchemaError("input (--strict): " + "; ".join(warnings) + ".")
-    classes = bundle.metadata.classes
+    return features, warnings
+
+
+def predict_features(bundle: Bundle, features: pd.DataFrame) -> pd.DataFrame:
+    """The predictions for rows :func:`check_rows` conformed."""
     pipeline = bundle.pipeline
-    predictions = prediction_columns(Responses(pipeline[-1], pipeline[:-1].transform(features)),
-                                     classes)
-    kept = rows[list(keep)].reset_index(drop=True)
-    return pd.concat([kept, predictions], axis=1), warnings
+    return prediction_columns(Responses(pipeline[-1], pipeline[:-1].transform(features)),
+                              bundle.metadata.classes)
 
 
 def prediction_columns(responses: Responses, classes: list[Any]) -> pd.DataFrame:

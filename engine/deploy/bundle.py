@@ -1,4 +1,5 @@
-"""The model bundle: the fitted Pipeline, its input schema, metadata and a SHA-256 manifest."""
+"""The model bundle: the fitted Pipeline, its input schema, metadata and a SHA-256 manifest;
+beside them a sample request for the REST service and a sample input file for ``predict``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from engine.errors import DataError
@@ -19,6 +21,8 @@ PIPELINE_FILE = "pipeline.joblib"
 SCHEMA_FILE = "schema.json"
 METADATA_FILE = "metadata.json"
 MANIFEST_FILE = "MANIFEST.json"
+SAMPLE_REQUEST_FILE = "sample_request.json"
+SAMPLE_INPUT_FILE = "sample_input.csv"
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,24 @@ def save_bundle(
     files = (PIPELINE_FILE, SCHEMA_FILE, METADATA_FILE)
     write_record(directory / MANIFEST_FILE,
                  BundleManifest(sha256={f: _sha256(directory / f) for f in files}))
+    write_samples(directory, schema, metadata)
     return directory
+
+
+def write_samples(directory: Path, schema: dict[str, Any], metadata: BundleMetadata) -> None:
+    """The schema's example rows as a request body for ``/invocations`` (MLflow's
+    ``dataframe_records``) and as a file for ``predict``, written as the training file was
+    (its ``read_options``' separator and encoding). Copies for people to try; nothing loads them,
+    so the manifest does not seal them."""
+    examples = schema.get("examples")
+    if not examples:
+        return
+    write_json(directory / SAMPLE_REQUEST_FILE, {"dataframe_records": examples})
+    options = metadata.reading.read_options or {}
+    pd.DataFrame.from_records(examples).to_csv(
+        directory / SAMPLE_INPUT_FILE, index=False,
+        sep=options.get("sep", options.get("delimiter", ",")),
+        encoding=options.get("encoding", "utf-8"))
 
 
 def find_bundle(path: Path) -> Path:

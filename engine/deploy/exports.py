@@ -4,14 +4,16 @@ A scikit-learn Pipeline exports whole to ONNX (skl2onnx: raw columns in, see
 ``engine.deploy.sklearn_onnx``); a PyTorch model exports its network (the features' output
 columns in, float32) to ONNX or TorchScript. Each export goes to ``<run_dir>/exports/`` and is
 checked for parity on held-out rows; what it takes and how closely it matched are recorded in
-``exports/exports.json``.
+``exports/exports.json``. An export that fails (its graph disagrees with the model, say) is
+recorded there as ``{"error": ...}`` and the run's other outputs are still written; run.json
+then has ``status: failed`` with that error (``RunRecord``), and the command exits 2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,9 +21,12 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from engine.config.schema.deploy import DeployConfig
-from engine.errors import ConfigError
-from engine.models.estimators import is_torch_estimator
+from engine.errors import ConfigError, EngineError
+from engine.models.estimators import is_torch_estimator, model_classes
 from engine.tracking.files import write_json
+
+if TYPE_CHECKING:
+    from engine.config.spec import ExperimentSpec
 
 EXPORT_DIR = "exports"
 EXPORT_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
@@ -35,7 +40,9 @@ def check_export_targets(targets: Sequence[str], classes: Iterable[type], model:
     """Refuse an export target the model cannot take, before any data is loaded.
 
     ``wrappers`` are what the metrics options wrap the model in, by config key
-    (``metrics.calibration``, ``metrics.threshold``); ``quantize`` is ``deploy.quantize``.
+    (``metrics.calibration``, ``metrics.threshold``); ``quantize`` is ``deploy.quantize``. Of the
+    features, only blocks that name their columns are checked here: one that picks them by kind
+    may find none in the data, and is checked by :func:`check_export_columns` once it is read.
     """
     from engine.deploy.quantization import check_quantize
 
@@ -71,13 +78,34 @@ def check_export_targets(targets: Sequence[str], classes: Iterable[type], model:
                 raise ConfigError(str(error)) from None
 
 
+def check_export_columns(spec: ExperimentSpec, frame: pd.DataFrame) -> None:
+    """Refuse the onnx target of a scikit-learn model, once the data is read and before
+    training, when a features block that takes some of ``frame``'s columns (``dtype:
+    datetime`` finding a date column) has a step skl2onnx cannot convert; one line naming the
+    step, its columns and the fix."""
+    if "onnx" not in spec.deploy.targets:
+        return
+    classes = [cls for model in (spec.model, *spec.candidates.values())
+               for cls in model_classes(model, spec.allowed_targets).values()]
+    if all(is_torch_estimator(cls) for cls in classes):
+        return  # a network's export starts after the features
+    from engine.deploy.sklearn_onnx import OnnxExportError, feature_steps, refuse_unconvertible
+    from engine.features.preprocessor import build_preprocessor
+
+    preprocessor = build_preprocessor(spec.features, allowed=spec.allowed_targets)
+    try:
+        refuse_unconvertible(feature_steps(preprocessor, frame))
+    except OnnxExportError as error:
+        raise ConfigError(str(error)) from None
+
+
 def export_model(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,
                  schema: Mapping[str, Any], deploy: DeployConfig,
                  run_dir: Path) -> dict[str, Any]:
     """Write each export target for the fitted Pipeline; the record of what was made.
 
     ``X_rows`` and ``y_rows`` are held-out rows (encoded target) for the parity checks and the
-    quantized network's accuracy.
+    quantized network's accuracy. A target that fails is recorded as ``{"error": message}``.
     """
     wanted = [target for target in deploy.targets if target in EXPORT_FILES]
     if not wanted:
@@ -90,10 +118,18 @@ def export_model(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,
     else:
         from engine.deploy.sklearn_onnx import export_pipeline_onnx
 
-        record = {"onnx": export_pipeline_onnx(fitted, X_rows.head(CHECK_ROWS), schema,
-                                               directory / EXPORT_FILES["onnx"])}
+        record = {"onnx": _recorded(lambda: export_pipeline_onnx(
+            fitted, X_rows.head(CHECK_ROWS), schema, directory / EXPORT_FILES["onnx"]))}
     write_json(directory / "exports.json", record)
     return record
+
+
+def _recorded(export: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What ``export`` made, or ``{"error": message}`` when it failed."""
+    try:
+        return export()
+    except EngineError as error:
+        return {"error": str(error)}
 
 
 def _export_network(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,
@@ -108,14 +144,17 @@ def _export_network(fitted: Pipeline, X_rows: pd.DataFrame, y_rows: np.ndarray,
     columns = [str(name) for name in features.columns]
     record: dict[str, Any] = {}
     for target in wanted:
-        check = exporters[target](network, features, directory / EXPORT_FILES[target])
-        record[target] = {
-            "file": check.path.name,
-            "input": {"name": "features", "dtype": "float32", "columns": columns},
-            "output": "class probabilities" if classifier else "prediction",
-            "parity": {"rows": check.rows_checked, "max_abs_diff": check.max_abs_diff},
-        }
-    if quantize:
+        def exported(target: str = target) -> dict[str, Any]:
+            check = exporters[target](network, features, directory / EXPORT_FILES[target])
+            return {
+                "file": check.path.name,
+                "input": {"name": "features", "dtype": "float32", "columns": columns},
+                "output": "class probabilities" if classifier else "prediction",
+                "parity": {"rows": check.rows_checked, "max_abs_diff": check.max_abs_diff},
+            }
+
+        record[target] = _recorded(exported)
+    if quantize and "error" not in record.get("onnx", {}):
         from engine.deploy.quantization import quantize_network
 
         y = np.searchsorted(network.classes_, y_rows) if classifier else y_rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,10 +14,13 @@ from engine.errors import SchemaError
 from engine.features.selectors import column_kind
 
 MAX_LISTED_CATEGORIES = 1000
+SHOWN_CATEGORIES = 5  # in a message: the first few, then how many more
+EXAMPLE_ROWS = 3
 
 
 def infer_schema(X: pd.DataFrame, *, text_columns: Sequence[str] = ()) -> dict[str, Any]:
-    """Column names, dtypes, kinds, missing-value tolerance and the categories seen in training.
+    """Column names, dtypes, kinds, missing-value tolerance and the categories seen in training,
+    and the first few rows as ``examples`` (JSON values; the bundle's sample request and input).
 
     ``text_columns`` (those a feature block takes as 1-D text) are of kind ``text``: free text,
     with no list of categories to hold new rows to.
@@ -39,7 +43,8 @@ def infer_schema(X: pd.DataFrame, *, text_columns: Sequence[str] = ()) -> dict[s
                 "categories": categories,
             }
         )
-    return {"columns": columns}
+    examples = json.loads(X.head(EXAMPLE_ROWS).to_json(orient="records", date_format="iso"))
+    return {"columns": columns, "examples": examples}
 
 
 def conform(
@@ -50,7 +55,7 @@ def conform(
 
     Missing columns and values of the wrong type raise a SchemaError naming the column; extra
     columns (other than ``passed_through``: the target, kept ids) are dropped with a warning,
-    and unseen categories are reported (refused with ``refuse_unseen``, as the server does).
+    and unseen categories are reported (refused with ``refuse_unseen``: ``--strict``).
     A text column takes any text; a value that is not a string is read as one, and a missing
     one as empty text unless training had missing text (which the model's steps then fill).
     """
@@ -71,8 +76,8 @@ def conform(
         values, warning = _conform_column(frame[column["name"]], column)
         conformed[column["name"]] = values
         if warning and refuse_unseen and column["kind"] == "categorical":
-            raise SchemaError(f"{warning}. Send one of the categories seen in training: "
-                              f"{', '.join(repr(v) for v in column['categories'][:20])}.")
+            raise SchemaError(f"input (--strict): {warning}. Send one of the categories seen in "
+                              f"training: {shown_values(column['categories'])}.")
         if warning:
             warnings.append(warning)
     return pd.DataFrame(conformed, index=frame.index), warnings
@@ -130,12 +135,17 @@ def _conform_categories(
     warning = None
     if unseen:
         count = int(present.astype(str).isin(unseen).sum())
-        shown = ", ".join(repr(v) for v in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
         warning = (
             f"column '{column['name']}': {count} row(s) have categories unseen in training "
-            f"({shown}); the model sees them as unknown or missing"
+            f"({shown_values(unseen)}); the model sees them as unknown or missing"
         )
     return mapped, warning
+
+
+def shown_values(values: Sequence[Any], limit: int = SHOWN_CATEGORIES) -> str:
+    """The first ``limit`` values, then how many more: ``'a', 'b', 'c' ... and 877 more``."""
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f" ... and {len(values) - limit} more" if len(values) > limit else "")
 
 
 def _native(value: Any) -> Any:

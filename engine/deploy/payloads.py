@@ -25,11 +25,13 @@ class PayloadError(SchemaError):
     """A request body that is not rows in a known format (answered 400)."""
 
 
-def rows_from_body(body: bytes, content_type: str, columns: Sequence[str]) -> pd.DataFrame:
-    """The rows in a request body; ``columns`` order rows sent as plain lists."""
+def rows_from_body(body: bytes, content_type: str, columns: Sequence[str], *,
+                   na_values: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows in a request body; ``columns`` order rows sent as plain lists, ``na_values``
+    are a CSV body's missing-value markers besides pandas' own (the training file's)."""
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("text/csv", "application/csv"):
-        return _rows_from_csv(body)
+        return _rows_from_csv(body, na_values)
     if kind not in ("application/json", ""):
         raise PayloadError(f"Content-Type '{kind}' is not supported; send application/json "
                            "(MLflow's formats) or text/csv.")
@@ -90,9 +92,9 @@ def _rows_from_columns(value: Mapping[str, Any], key: str) -> pd.DataFrame:
     return _scalar_frame(pd.DataFrame({str(k): v for k, v in value.items()}), key)
 
 
-def _rows_from_csv(body: bytes) -> pd.DataFrame:
+def _rows_from_csv(body: bytes, na_values: Sequence[str] | None) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(io.BytesIO(body))
+        frame = pd.read_csv(io.BytesIO(body), na_values=list(na_values) if na_values else None)
     except (ValueError, UnicodeDecodeError) as error:
         raise PayloadError(f"the CSV body cannot be read: {error}.") from None
     if frame.empty:

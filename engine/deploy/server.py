@@ -1,15 +1,19 @@
 """The REST service of a model bundle: FastAPI on uvicorn (``python -m engine serve``).
 
 - ``POST /invocations``: MLflow's scoring protocol (``engine.deploy.payloads``), answering
-  ``{"predictions": [...]}``, so MLflow clients work unchanged.
-- ``POST /predict``: ``{"records": [...]}`` in, predictions and class probabilities out; the
-  records are validated against the bundle's schema (the OpenAPI spec lists every column).
+  ``{"predictions": [...], "warnings": [...]}``, so MLflow clients work unchanged.
+- ``POST /predict``: ``{"records": [...]}`` in, predictions, class probabilities and warnings
+  out; the records are validated against the bundle's schema (the OpenAPI spec lists every
+  column, and a few of each column's categories as examples).
 - ``GET /health`` (alive), ``/ready`` (the model answered a warm-up prediction), ``/metadata``
   (schema, model, metrics, lineage) and ``/metrics`` (Prometheus text: requests, latency
   histogram, errors, rows).
 
-Every prediction goes through ``predict_rows``, the code ``python -m engine predict`` runs, so
-both give the same numbers; concurrent requests are predicted together
+Rows are read by the training data's rules (its ``na_values`` markers and ``dtypes``, kept in the
+bundle) and checked by ``check_rows``, as ``python -m engine predict`` does, so both give the
+same numbers and the same warnings: a category unseen in training is predicted with a warning
+in the response, or refused (422) by a server started with ``strict``. Each request's rows are
+checked on their own, then concurrent requests are predicted together
 (``engine.deploy.batching``). A bad request is a 4xx naming the problem; a body above the size
 limit or with too many rows is a 413; nothing a client sends raises past the handlers.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -37,9 +41,10 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 
-from engine.deploy.batch_predict import predict_rows
+from engine.deploy.batch_predict import apply_reading, check_rows, predict_features
 from engine.deploy.batching import MicroBatcher
 from engine.deploy.bundle import Bundle
+from engine.deploy.input_schema import SHOWN_CATEGORIES, conform
 from engine.deploy.payloads import PayloadError, rows_from_body, rows_from_records
 from engine.errors import SchemaError, first_line
 
@@ -78,9 +83,10 @@ class TooLarge(Exception):
 
 
 def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
-               limits: Limits | None = None) -> FastAPI:
+               limits: Limits | None = None, strict: bool = False) -> FastAPI:
     """The app serving ``bundle``; ``lineage`` (run directory, registry version) goes to
-    /metadata."""
+    /metadata. With ``strict`` a category unseen in training or an extra column is a 422, as
+    ``predict --strict`` refuses it; otherwise a warning in the response."""
     limits = limits or Limits()
     columns = [column["name"] for column in bundle.schema["columns"]]
     classes = bundle.metadata.classes
@@ -116,7 +122,8 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
 
     app = FastAPI(title=f"engine model: {bundle.metadata.model}",
                   description="Predictions from an engine model bundle.", lifespan=lifespan)
-    record_model = schema_record_model(bundle.schema)
+    record_model = schema_record_model(bundle.schema,
+                                       missing_markers=bundle.metadata.reading.na_values or ())
     # The row model is made at run time from the bundle's schema, so mypy cannot take it as a type
     records_type = list[record_model]  # type: ignore[valid-type]
     request_model = create_model("PredictRequest", records=(records_type, Field(
@@ -152,7 +159,9 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
             rows = rows_of()
             if len(rows) > limits.max_rows:
                 raise TooLarge(f"{len(rows)} rows; the limit is {limits.max_rows} a request")
-            predictions, warnings = await batcher.predict(rows)
+            features, warnings = check_rows(
+                bundle, apply_reading(rows, bundle.metadata.reading), strict=strict)
+            predictions, _ = await batcher.predict(features)
         except TooLarge as error:
             return _error(413, str(error))
         except PayloadError as error:
@@ -172,8 +181,10 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         if body is None:
             return _error(413, f"the body is larger than {limits.max_body_bytes} bytes")
         content_type = request.headers.get("content-type", "application/json")
-        return await answer(lambda: rows_from_body(body, content_type, columns),
-                            lambda frame, _: {"predictions": _native(frame["prediction"])})
+        return await answer(lambda: rows_from_body(body, content_type, columns,
+                                                   na_values=bundle.metadata.reading.na_values),
+                            lambda frame, warnings: {"predictions": _native(frame["prediction"]),
+                                                     "warnings": warnings})
 
     async def predict(payload: Any) -> Response:
         records = [record.model_dump(by_alias=True) for record in payload.records]
@@ -230,22 +241,30 @@ INVOCATIONS_BODY = {"requestBody": {"required": True, "content": {
                             "description": "A header row with the column names, then rows"}}}}}
 
 
-def schema_record_model(schema: dict[str, Any]) -> type[BaseModel]:
+def schema_record_model(schema: dict[str, Any], *,
+                        missing_markers: Sequence[str] = ()) -> type[BaseModel]:
     """A pydantic model of one row: every column required (null allowed for missing), numbers
-    (not booleans or text) for numeric columns, text for free-text columns, one of the categories
-    seen in training for the others (any string, number or boolean when there were too many to
-    list); other keys are ignored."""
+    (not booleans or text) or one of the training file's ``missing_markers`` (``"?"``) for
+    numeric columns, text for free-text columns, a string, number or boolean for the others, with
+    a few of the categories seen in training as examples (an unseen one is the schema check's to
+    warn about or refuse); other keys are ignored."""
     fields: dict[str, Any] = {}
+    markers = Literal[tuple(missing_markers)] if missing_markers else None
     for index, column in enumerate(schema["columns"]):
+        known = column.get("categories") or []
         if column["kind"] == "numeric":
-            annotation: Any = Annotated[float, Strict()] | None
+            number: Any = Annotated[float, Strict()]
+            annotation: Any = number | markers | None if markers else number | None
         elif column["kind"] == "text":
             annotation = str | None
-        elif column["categories"]:
-            annotation = Literal[tuple(column["categories"])] | None
         else:
             annotation = str | float | bool | None
-        fields[f"column_{index}"] = (annotation, Field(alias=column["name"]))
+        described = (f"One of the {len(known)} categories seen in training, e.g. "
+                     f"{', '.join(map(str, known[:SHOWN_CATEGORIES]))}; another is predicted "
+                     "with a warning (refused by a strict server)." if known else None)
+        fields[f"column_{index}"] = (annotation, Field(
+            alias=column["name"], examples=known[:SHOWN_CATEGORIES] or None,
+            description=described))
     return create_model("Record", __config__=ConfigDict(extra="ignore"), **fields)
 
 
@@ -265,14 +284,16 @@ def _invalid_request_message(error: RequestValidationError) -> str:
 
 
 def warm_up_row(schema: dict[str, Any]) -> pd.DataFrame:
-    """One plausible row: 0 for numbers, the first category seen for the others."""
+    """One plausible row, conformed to the schema: 0 for numbers, the first category seen for
+    the others."""
     row = {column["name"]: 0.0 if column["kind"] == "numeric" else
            (column["categories"] or [None])[0] for column in schema["columns"]}
-    return pd.DataFrame([row])
+    return conform(pd.DataFrame([row]), schema)[0]
 
 
-def _predict(bundle: Bundle, rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    return predict_rows(bundle, rows, refuse_unseen=True)
+def _predict(bundle: Bundle, features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The predictions for rows ``check_rows`` conformed (their warnings came with that)."""
+    return predict_features(bundle, features), []
 
 
 def _native(values: pd.Series) -> list[Any]:

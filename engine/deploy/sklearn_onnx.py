@@ -6,8 +6,9 @@ columns (text, category, boolean) are strings, ``str(value)``, with ``"nan"`` fo
 The features are computed in float64, as scikit-learn does, then cast to float32 for the model
 (ai.onnx.ml's operators take float32; scikit-learn's trees cast too). A classifier's graph
 answers ``label`` (the index into the run's classes) and ``probabilities`` [N, classes]; a
-regressor's ``variable`` [N, 1]. A category the model never saw makes a one-hot encoder's graph
-fail, as the REST service refuses it (an ordinal encoder's maps it to its ``unknown_value``).
+regressor's ``variable`` [N, 1]. A category the model never saw is encoded as scikit-learn
+encodes it: a one-hot encoder's graph gives it the infrequent column (``handle_unknown:
+infrequent_if_exist``) or none (``ignore``), an ordinal encoder's its ``unknown_value``.
 """
 
 from __future__ import annotations
@@ -27,15 +28,22 @@ from skl2onnx.algebra.onnx_ops import (
     OnnxGather,
     OnnxIdentity,
     OnnxIsNaN,
+    OnnxMatMul,
+    OnnxOneHotEncoder,
+    OnnxReduceSumApi11,
+    OnnxReshape,
+    OnnxSub,
     OnnxWhere,
 )
 from skl2onnx.common.data_types import (
     DoubleTensorType,
     FloatTensorType,
+    Int64TensorType,
     StringTensorType,
     guess_proto_type,
 )
 from skl2onnx.operator_converters.imputer_op import convert_sklearn_imputer
+from skl2onnx.operator_converters.one_hot_encoder import convert_sklearn_one_hot_encoder
 from skl2onnx.shape_calculators.imputer import calculate_sklearn_imputer_output_shapes
 from skl2onnx.sklapi import CastTransformer
 from sklearn.calibration import CalibratedClassifierCV
@@ -43,9 +51,10 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from engine.deploy.parity import largest_difference
-from engine.errors import EngineError
+from engine.errors import EngineError, first_line
 
 OPSET = {"": 18, "ai.onnx.ml": 3}
 PARITY_TOLERANCE = 1e-4  # the graph computes in float32, scikit-learn in float64
@@ -69,15 +78,37 @@ def unconvertible_step(steps: Iterable[tuple[str, type]]) -> tuple[str, type] | 
     return None
 
 
-def feature_steps(preprocessor: ColumnTransformer) -> Iterator[tuple[str, type]]:
-    """Each transformer of the features, named by its config key."""
+def feature_steps(preprocessor: ColumnTransformer,
+                  frame: pd.DataFrame | None = None) -> Iterator[tuple[str, type]]:
+    """Each transformer of the blocks that take a column, named by its config key (and the
+    columns, once known).
+
+    A fitted preprocessor's blocks took the columns they were fitted on; an unfitted one's pick
+    theirs from ``frame``. Without ``frame``, only blocks that name their columns are listed: a
+    block picking by kind (``dtype: datetime``) may find no column in the data.
+    """
     blocks = getattr(preprocessor, "transformers_", preprocessor.transformers)
-    for block, steps, _ in blocks:
+    for block, steps, selection in blocks:
+        columns = _block_columns(selection, frame)
+        if isinstance(steps, str) or not columns:
+            continue
+        on = f" of column(s) {', '.join(map(str, columns[:5]))}"
         if isinstance(steps, Pipeline):
             for index, (_, step) in enumerate(steps.steps):
-                yield f"features.transformers.{block}.steps[{index}]", type(step)
-        elif not isinstance(steps, str):
-            yield f"features.transformers.{block}", type(steps)
+                yield f"features.transformers.{block}.steps[{index}]{on}", type(step)
+        else:
+            yield f"features.transformers.{block}{on}", type(steps)
+
+
+def _block_columns(selection: Any, frame: pd.DataFrame | None) -> list[Any] | None:
+    """A block's columns: those named or fitted, those its selector picks from ``frame``, or
+    None while unknown."""
+    if callable(selection):
+        if frame is not None:
+            return list(selection(frame))
+        names = list(getattr(selection, "names", ()))
+        return names or None
+    return [selection] if isinstance(selection, str | int) else list(selection)
 
 
 def fitted_steps(pipeline: Pipeline) -> list[tuple[str, type]]:
@@ -98,8 +129,9 @@ def refuse_unconvertible(steps: Iterable[tuple[str, type]]) -> None:
     if found:
         where, cls = found
         raise OnnxExportError(
-            f"deploy.targets: onnx cannot convert {where} ({cls.__name__}): "
-            "skl2onnx has no converter for it. Change that setting, or drop the onnx target."
+            f"deploy.targets: onnx cannot convert {where} ({cls.__name__}): skl2onnx has no "
+            "converter for it. Take that step out, or drop onnx from deploy.targets "
+            "(deploy=bundle)."
         )
 
 
@@ -123,20 +155,9 @@ def onnx_inputs(frame: pd.DataFrame, schema: Mapping[str, Any]) -> dict[str, np.
     return feeds
 
 
-def seen_rows(frame: pd.DataFrame, schema: Mapping[str, Any]) -> pd.Series:
-    """Which rows hold only categories (a missing value included) seen in training."""
-    seen = pd.Series(True, index=frame.index)
-    for column in schema["columns"]:
-        if column["kind"] != "numeric" and column["categories"] is not None:
-            known = {str(v) for v in column["categories"]}
-            values = frame[column["name"]]
-            seen &= values.isna() & column["nullable"] | values.map(str).isin(known)
-    return seen
-
-
-def export_pipeline_onnx(pipeline: Pipeline, X_check: pd.DataFrame, schema: Mapping[str, Any],
+def export_pipeline_onnx(pipeline: Pipeline, rows: pd.DataFrame, schema: Mapping[str, Any],
                          path: Path) -> dict[str, Any]:
-    """Convert the fitted Pipeline to ``path``, run it in onnxruntime on ``X_check`` and compare.
+    """Convert the fitted Pipeline to ``path``, run it in onnxruntime on ``rows`` and compare.
 
     Returns the record for exports.json: the inputs, outputs and the parity measured.
     """
@@ -152,9 +173,7 @@ def export_pipeline_onnx(pipeline: Pipeline, X_check: pd.DataFrame, schema: Mapp
             f"{str(error).splitlines()[0][:300]}"
         ) from None
     names = _input_names(graph, types)
-    rows = X_check[seen_rows(X_check, schema)]
     parity = _parity(pipeline, rows, _run(graph, onnx_inputs(rows, schema), names))
-    parity["unseen_rows_skipped"] = len(X_check) - len(rows)
     difference, agreement = parity["max_abs_diff"], parity["label_agreement"]
     if (difference or 0.0) > PARITY_TOLERANCE or agreement not in (None, 1.0):
         measured = [f"largest difference {difference:.3g} (allowed {PARITY_TOLERANCE})"
@@ -192,18 +211,26 @@ def _input_names(graph: Any, types: list[tuple[str, Any]]) -> dict[str, str]:
 
 
 def _run(graph: Any, feeds: Mapping[str, np.ndarray], names: Mapping[str, str]) -> list[Any]:
+    """The graph's outputs in onnxruntime; a graph that cannot answer the held-out rows (which
+    scikit-learn did answer) is an OnnxExportError."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(graph.SerializeToString(),
-                                           providers=["CPUExecutionProvider"])
-    return session.run(None, {names[column]: values for column, values in feeds.items()})
+    try:
+        session = onnxruntime.InferenceSession(graph.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        return session.run(None, {names[column]: values for column, values in feeds.items()})
+    except Exception as error:  # onnxruntime's errors (Fail, InvalidArgument) share no other base
+        raise OnnxExportError(
+            "deploy.targets: onnxruntime cannot run the onnx graph on held-out rows scikit-learn "
+            f"predicts: {first_line(error)[:300]}; no export was kept."
+        ) from None
 
 
 def _parity_culprit(pipeline: Pipeline, rows: pd.DataFrame, schema: Mapping[str, Any],
                     steps: Sequence[tuple[str, type]]) -> str:
     """Whether the features or the model differ: the features' graph alone is checked."""
     types = input_types(schema)
-    graph = _convert(Pipeline(pipeline.steps[:-1]), types, classifier=False)
+    graph = _convert(Pipeline(_taking_columns(pipeline.steps[:-1])), types, classifier=False)
     features = _run(graph, onnx_inputs(rows, schema), _input_names(graph, types))[0]
     expected = np.asarray(pipeline[:-1].transform(rows), dtype=np.float64)
     if np.allclose(features, expected, rtol=1e-6, atol=1e-6, equal_nan=True):
@@ -213,10 +240,25 @@ def _parity_culprit(pipeline: Pipeline, rows: pd.DataFrame, schema: Mapping[str,
 
 
 def _graph_pipeline(pipeline: Pipeline) -> Pipeline:
-    """What is converted: the features, a cast to float32, then the model."""
+    """What is converted: the features (without the blocks that found no column), a cast to
+    float32, then the model."""
     *features, (name, model) = pipeline.steps
-    return Pipeline([*features, ("float32", CastTransformer(dtype=np.float32)),
+    return Pipeline([*_taking_columns(features), ("float32", CastTransformer(dtype=np.float32)),
                      (name, _float32_thresholds(model))])
+
+
+def _taking_columns(steps: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The steps, a fitted ColumnTransformer's empty blocks dropped (skl2onnx would still look
+    for a converter for their steps)."""
+    kept = []
+    for name, step in steps:
+        if isinstance(step, ColumnTransformer) and any(
+                len(columns) == 0 for _, _, columns in step.transformers_):
+            step = copy.copy(step)
+            step.transformers_ = [(block, "drop" if len(columns) == 0 else transformer, columns)
+                                  for block, transformer, columns in step.transformers_]
+        kept.append((name, step))
+    return kept
 
 
 def _float32_thresholds(model: Any) -> Any:
@@ -308,5 +350,95 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and np.isnan(value)
 
 
+def _one_hot_shape(operator: Any) -> None:
+    """The encoder's real width: infrequent categories grouped, a dropped one left out."""
+    encoder = operator.raw_operator
+    kind = Int64TensorType if np.issubdtype(encoder.dtype, np.signedinteger) else FloatTensorType
+    operator.outputs[0].type = kind([operator.inputs[0].get_first_dimension(),
+                                     sum(_output_widths(encoder))])
+
+
+def _one_hot_encoder(scope: Any, operator: Any, container: Any) -> None:
+    """OneHotEncoder on text columns, categories never seen included: each column one-hot over
+    its training categories (all zeros for another), times the matrix of what the encoder's own
+    ``transform`` outputs for each category and for an unseen one, so infrequent groups,
+    ``drop`` and ``handle_unknown`` come out as in scikit-learn (skl2onnx's converter fails on
+    an unseen category unless ``handle_unknown='ignore'``). Other inputs go to skl2onnx's."""
+    encoder, version = operator.raw_operator, container.target_opset
+    columns = _text_columns(operator, version)
+    if columns is None or len(columns) != len(encoder.categories_):
+        convert_sklearn_one_hot_encoder(scope, operator, container)
+        return
+    hots, unseen = [], []
+    for column, categories in zip(columns, encoder.categories_, strict=True):
+        names = [MISSING_CATEGORY if pd.isna(c) else str(c) for c in categories]
+        hot = OnnxReshape(
+            OnnxOneHotEncoder(column, cats_strings=names, op_version=1,
+                              zeros=0 if encoder.handle_unknown == "error" else 1),
+            np.array([-1, len(names)], dtype=np.int64), op_version=version)
+        hots.append(hot)
+        unseen.append(OnnxSub(np.ones((1, 1), dtype=np.float32),
+                              OnnxReduceSumApi11(hot, axes=[1], keepdims=1, op_version=version),
+                              op_version=version))
+    encoded = OnnxMatMul(OnnxConcat(*hots, *unseen, axis=1, op_version=version),
+                         _encoding_matrix(encoder), op_version=version)
+    if np.issubdtype(encoder.dtype, np.signedinteger):
+        encoded = OnnxCast(encoded, to=guess_proto_type(Int64TensorType()), op_version=version)
+    OnnxIdentity(encoded, op_version=version,
+                 output_names=operator.outputs[:1]).add_to(scope, container)
+
+
+def _text_columns(operator: Any, version: int) -> list[Any] | None:
+    """Each input column [N, 1] of a text input; None when an input is not text or its width
+    is unknown."""
+    columns: list[Any] = []
+    for variable in operator.inputs:
+        width = variable.type.shape[1]
+        if not isinstance(variable.type, StringTensorType) or not isinstance(width, int):
+            return None
+        columns += [variable] if width == 1 else [
+            OnnxGather(variable, np.array([index], dtype=np.int64), axis=1, op_version=version)
+            for index in range(width)]
+    return columns
+
+
+def _encoding_matrix(encoder: OneHotEncoder) -> np.ndarray:
+    """A row per training category of each column, then a row per column for an unseen one:
+    the encoder's output for it, within that column's own output columns."""
+    widths = _output_widths(encoder)
+    ends = np.cumsum(widths)
+    base = np.array([categories[0] for categories in encoder.categories_], dtype=object)
+    names = getattr(encoder, "feature_names_in_", None)
+    grouped = getattr(encoder, "infrequent_categories_", [None] * len(widths))
+    rows, unseen = [], []
+    for index, categories in enumerate(encoder.categories_):
+        probe = np.tile(base, (len(categories), 1))
+        probe[:, index] = categories
+        encoded = encoder.transform(pd.DataFrame(probe, columns=names) if names is not None
+                                    else probe)
+        encoded = np.asarray(encoded.toarray() if hasattr(encoded, "toarray") else encoded,
+                             dtype=np.float32)
+        own = np.zeros_like(encoded)
+        own[:, ends[index] - widths[index]:ends[index]] = \
+            encoded[:, ends[index] - widths[index]:ends[index]]
+        rows.append(own)
+        infrequent = grouped[index] if encoder.handle_unknown in ("infrequent_if_exist",
+                                                                  "warn") else None
+        unseen.append(own[int(np.flatnonzero(pd.Series(categories).isin(infrequent))[0])]
+                      if infrequent is not None else np.zeros(own.shape[1], dtype=np.float32))
+    return np.vstack([*rows, *unseen])
+
+
+def _output_widths(encoder: OneHotEncoder) -> list[int]:
+    """How many output columns each input column has, read from the output's feature names."""
+    named = copy.copy(encoder).set_params(feature_name_combiner=lambda column, _: str(column))
+    names = list(named.get_feature_names_out())
+    columns = getattr(encoder, "feature_names_in_",
+                      [f"x{index}" for index in range(len(encoder.categories_))])
+    return [names.count(str(column)) for column in columns]
+
+
 update_registered_converter(SimpleImputer, "SklearnSimpleImputer", _imputer_shape,
                             _numeric_imputer)
+update_registered_converter(OneHotEncoder, "SklearnOneHotEncoder", _one_hot_shape,
+                            _one_hot_encoder)

@@ -26,6 +26,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from engine.errors import RecordError
@@ -169,7 +170,8 @@ class GitState(Part):
 
 class RunRecord(Record):
     """run.json of a run that trained and evaluated its model. ``status`` is failed, with the
-    ``error``, when a declared check (a fairness limit) failed."""
+    ``error``, when a declared check (a fairness limit) failed or an export did; ``exports``
+    holds the exports made (exports/exports.json records the failed one's error too)."""
 
     status: Literal["ok", "failed"]
     error: str | None = None
@@ -187,6 +189,24 @@ class RunRecord(Record):
     deploy: dict[str, Any] = {}
     packages: dict[str, str]
     git: GitState
+
+    @model_validator(mode="before")
+    @classmethod
+    def _failed_exports(cls, data: Any) -> Any:
+        """An export recorded as ``{"error": ...}`` (see ``engine.deploy.exports``) fails the
+        run with that error, unless it failed already (a fairness limit's error comes first),
+        and is left out of ``exports``."""
+        exports = data.get("exports") if isinstance(data, dict) else None
+        if not isinstance(exports, dict):
+            return data
+        errors = {target: entry["error"] for target, entry in exports.items()
+                  if isinstance(entry, dict) and isinstance(entry.get("error"), str)}
+        if not errors:
+            return data
+        made = {target: entry for target, entry in exports.items() if target not in errors}
+        failure = ({"status": "failed", "error": next(iter(errors.values()))}
+                   if data.get("status") == "ok" else {})
+        return {**data, "exports": made, **failure}
 
 
 class UnfinishedRunRecord(Record):

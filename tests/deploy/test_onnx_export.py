@@ -1,5 +1,6 @@
 """deploy=onnx for scikit-learn pipelines: the graph takes raw columns, reproduces the bundle's
-predictions in onnxruntime, and a step that cannot be converted is named."""
+predictions in onnxruntime (a category never seen included), a step that cannot be converted is
+named, and a graph that disagrees fails the run in one line with its other outputs written."""
 
 from __future__ import annotations
 
@@ -20,17 +21,20 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from engine.config.compose import compose_spec
 from engine.deploy.batch_predict import predict_rows
 from engine.deploy.bundle import load_bundle
+from engine.deploy.exports import check_export_columns
 from engine.deploy.input_schema import infer_schema
 from engine.deploy.sklearn_onnx import PARITY_TOLERANCE, OnnxExportError, export_pipeline_onnx
+from engine.errors import ConfigError
 from engine.experiment import run_experiment
 from engine.features.preprocessor import build_preprocessor
-from tests.conftest import REPO
+from tests.conftest import REPO, only_run_dir, run_main
 from tests.deploy.conftest import mixed_frame
 
 
@@ -88,12 +92,44 @@ def test_the_onnx_graph_answers_as_engine_predict_on_new_rows(onnx_run: Path) ->
     assert (classes[labels] == predicted["prediction"]).all()
 
 
-def test_the_graph_refuses_a_category_it_never_saw(onnx_run: Path) -> None:
+def test_the_graph_answers_a_category_it_never_saw_as_engine_predict(onnx_run: Path) -> None:
     record = json.loads((onnx_run / "exports" / "exports.json").read_text())["onnx"]
-    rows = pd.DataFrame({"city": ["madrid"], "size": [50.0], "member": [True]})
+    rows = pd.DataFrame({"city": ["madrid", "oslo"], "size": [50.0, 50.0],
+                         "member": [True, True]})
     session = onnxruntime.InferenceSession(str(onnx_run / "exports" / "model.onnx"))
-    with pytest.raises(Exception, match="Unknown Category"):
-        session.run(None, contract_inputs(rows, record))
+    _, probabilities = session.run(None, contract_inputs(rows, record))
+    predicted, warnings = predict_rows(load_bundle(onnx_run), rows)
+    assert "categories unseen in training ('madrid')" in warnings[0]
+    np.testing.assert_allclose(probabilities, predicted[["proba_no", "proba_yes"]],
+                               atol=PARITY_TOLERANCE)
+
+
+@pytest.mark.filterwarnings("ignore:Found unknown categories")  # as scikit-learn should
+@pytest.mark.parametrize("encoder", [
+    {"handle_unknown": "ignore"},
+    {"handle_unknown": "ignore", "drop": "first"},
+    {"handle_unknown": "infrequent_if_exist", "min_frequency": 5},
+    {"handle_unknown": "infrequent_if_exist", "max_categories": 2, "drop": "if_binary"},
+    {"handle_unknown": "warn", "min_frequency": 5},
+])
+def test_unseen_and_infrequent_categories_encode_as_scikit_learn(tmp_path, encoder) -> None:
+    """Held-out rows with a city never seen, a rare one and a missing one, as one input and as
+    several: the graph's probabilities are scikit-learn's."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"city": rng.choice(["a", "b", "c", "rare"], 300, p=[.4, .3, .29, .01]),
+                      "member": rng.random(300) < 0.5})
+    X.loc[::17, "city"] = None
+    y = ((X["city"] == "a") | X["member"]).astype(int)
+    new = pd.DataFrame({"city": ["lima", "rare", None, "b"], "member": [True, False, True, True]})
+    for columns in (["city"], ["city", "member"]):
+        pipeline = Pipeline([
+            ("features", ColumnTransformer([("categorical", OneHotEncoder(
+                sparse_output=False, **encoder), columns)])),
+            ("model", LogisticRegression())]).fit(X, y)
+        record = export_pipeline_onnx(pipeline, pd.concat([X.head(40), new]), infer_schema(X),
+                                      tmp_path / "m.onnx")
+        assert record["parity"]["rows"] == 44
+        assert record["parity"]["max_abs_diff"] <= PARITY_TOLERANCE
 
 
 MIXED = with_missing_categories(mixed_frame(300, 2))
@@ -128,7 +164,7 @@ def test_shipped_features_and_models_export_with_parity(tmp_path, features, mode
     record = export_pipeline_onnx(pipeline, X_MIXED, infer_schema(X), tmp_path / "m.onnx")
     assert (tmp_path / "m.onnx").is_file()
     parity = record["parity"]
-    assert parity["rows"] + parity["unseen_rows_skipped"] == len(X_MIXED)
+    assert parity["rows"] == len(X_MIXED)  # categories the schema never saw included
     if isinstance(model, SVC):  # no probabilities: compared on labels
         assert parity["max_abs_diff"] is None and parity["label_agreement"] == 1.0
     else:
@@ -171,8 +207,9 @@ def test_a_parity_failure_names_the_step_and_keeps_no_file(tmp_path) -> None:
 
 @pytest.mark.parametrize(("overrides", "named"), [
     (["model=dummy"], "model (DummyClassifier)"),
-    (["features.transformers.numeric.steps=[{_target_: sklearn.preprocessing.SplineTransformer}]"],
-     "features.transformers.numeric.steps[0] (SplineTransformer)"),
+    (["+features.transformers.numeric.columns=[mean radius]",
+      "features.transformers.numeric.steps=[{_target_: sklearn.preprocessing.SplineTransformer}]"],
+     "features.transformers.numeric.steps[0] of column(s) mean radius (SplineTransformer)"),
     (["metrics.threshold=f1"], "metrics.threshold (FixedThresholdClassifier)"),
 ])
 def test_a_step_skl2onnx_cannot_convert_is_named_before_training(in_process_cli, overrides,
@@ -188,3 +225,45 @@ def test_int8_quantization_is_refused_for_a_scikit_learn_model(in_process_cli) -
     done = in_process_cli("deploy=onnx", "deploy.quantize=int8")
     assert done.returncode == 2
     assert "deploy.quantize=int8 quantizes the ONNX export of a PyTorch network" in done.stderr
+
+
+def test_a_block_picking_columns_by_kind_is_checked_against_the_data(tmp_path) -> None:
+    """Before the data, a block that picks by kind may find no column; once it is read, one that
+    takes columns and cannot convert is refused, naming them."""
+    spec = compose_spec(["deploy=onnx", "features.transformers.numeric.steps="
+                         "[{_target_: sklearn.preprocessing.SplineTransformer}]"])
+    check_export_columns(spec, X_MIXED[["city", "member"]])
+    with pytest.raises(ConfigError, match=r"^deploy.targets: onnx cannot convert features."
+                       r"transformers.numeric.steps\[0\] of column\(s\) size "
+                       r"\(SplineTransformer\): skl2onnx has no converter for it. Take that "
+                       r"step out, or drop onnx from deploy.targets \(deploy=bundle\).$"):
+        check_export_columns(spec, X_MIXED)
+
+
+def test_a_parity_failure_is_one_line_and_the_run_keeps_its_other_outputs(tmp_path) -> None:
+    """Inputs near 1e8 lose their last digits in the model's float32: the graph's predictions
+    are thousands off. The run exits 2 with one line; the bundle, metrics and report are
+    written, run.json says failed, and no graph is kept."""
+    rng = np.random.default_rng(0)
+    digits = rng.uniform(0, 10, 300)
+    data = tmp_path / "large.csv"
+    pd.DataFrame({"x": 1e8 + digits, "y": 1000 * digits}).to_csv(data, index=False)
+    done = run_main(["dataset=titanic", f"dataset.path={data}", "dataset.target=y",
+                     "dataset.drop=[]", "model=ridge", "deploy=onnx", "split.cv.n_splits=3",
+                     "quality.severity={leakage: info}",
+                     "features.transformers.numeric.steps="
+                     "[{_target_: sklearn.preprocessing.FunctionTransformer}]"],
+                    tmp_path / "out")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: deploy.targets: the onnx graph of model (Ridge) differs from "
+                           "scikit-learn on 60 held-out rows: largest difference")
+    run_dir = only_run_dir(tmp_path / "out")
+    for name in ("metrics.json", "report.html", "model/MANIFEST.json", "exports/exports.json"):
+        assert (run_dir / name).is_file(), name
+    assert not (run_dir / "exports" / "model.onnx").exists()
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "failed" and run["error"] == line.removeprefix("error: ")
+    assert json.loads((run_dir / "exports" / "exports.json").read_text()) == {
+        "onnx": {"error": run["error"]}}
