@@ -18,6 +18,7 @@ from pandas.api.types import is_object_dtype, is_string_dtype
 
 PARSED_SHARE = 0.95  # this share of the present values parsing makes the rest markers
 MAX_MARKERS = 10  # more distinct odd values than this are data, not missing-value markers
+SCREEN_ROWS = 1000  # a column whose first present values are mostly not numbers or dates is text
 ISO_DATE = (r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
             r"(?:Z|[+-]\d{2}:?\d{2})?)?")
 ZONE = r"(?:Z|[+-]\d{2}:?\d{2})$"
@@ -56,9 +57,10 @@ def type_columns(frame: pd.DataFrame, *, skip: Iterable[str] = ()) -> tuple[pd.D
         values = frame[column]
         if column in skipped or not _is_text(values):
             continue
-        present = values.dropna().astype(str).str.strip()
-        if present.empty:
+        present = values.dropna()
+        if present.empty or not _may_parse(present.iloc[:SCREEN_ROWS].astype(str).str.strip()):
             continue
+        present = present.astype(str).str.strip()
         as_date = present.str.fullmatch(ISO_DATE)
         if as_date.all():
             parsed = _dates(values, zoned=bool(present.str.contains(ZONE).any()))
@@ -74,6 +76,13 @@ def type_columns(frame: pd.DataFrame, *, skip: Iterable[str] = ()) -> tuple[pd.D
                 kinds[str(column)] = kind
                 break
     return frame, ColumnTypes(dates=tuple(dates), markers=markers, kinds=kinds)
+
+
+def _may_parse(head: pd.Series) -> bool:
+    """Whether at least half of the first values are numbers or ISO dates: a cheap screen that
+    spares the full scan of the ordinary text columns of a large file."""
+    numbers = pd.to_numeric(head, errors="coerce").notna().mean()
+    return bool(max(numbers, head.str.fullmatch(ISO_DATE).mean()) >= 0.5)
 
 
 def _is_text(values: pd.Series) -> bool:

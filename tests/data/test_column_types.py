@@ -170,10 +170,14 @@ def test_odd_values_count_as_markers_only_in_a_column_almost_all_numbers() -> No
         "almost": [*numbers, "?", "?", "-", "n.a.", "?"],
         "mixed": [*numbers[:90], *[f"code{index}" for index in range(10)]],
         "dates": [*[f"2024-01-{day:02d}" for day in range(1, 29)] * 3, *["unknown"] * 16],
+        "nearly_dates": [*[f"2024-01-{day:02d}" for day in range(1, 26)] * 4],
     })
-    _, types = type_columns(frame)
-    assert types.markers == {"almost": {"?": 3, "-": 1, "n.a.": 1}}
-    assert types.kinds == {"almost": "numbers"}
+    frame.loc[[3, 50], "nearly_dates"] = "unknown"
+    typed, types = type_columns(frame)
+    assert types.markers == {"almost": {"?": 3, "-": 1, "n.a.": 1},
+                             "nearly_dates": {"unknown": 2}}
+    assert types.kinds == {"almost": "numbers", "nearly_dates": "dates"}
+    assert not types.dates and typed["nearly_dates"].iloc[3] == "unknown"
 
 
 @pytest.mark.parametrize(("config", "fix"), [
