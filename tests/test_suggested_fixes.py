@@ -52,7 +52,7 @@ def rows(variant: str, count: int = 200) -> pd.DataFrame:
     """200 rows of two numbers, a colour and an outcome (good or bad) with a ``variant``'s flaw:
     ``missing`` (x2 75% missing), ``leak`` (a column that is the outcome), ``imbalanced``
     (10 bad rows), ``rare`` (a class of 3 rows), ``single`` (a class of 1 row), ``grouped``
-    (a patient_id column), ``dated`` (a date column)."""
+    (a patient_id column), ``dated`` (a date column), ``marked`` (x2 with ``?`` in 10 rows)."""
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x1": rng.normal(size=count), "x2": rng.normal(size=count),
                           "color": rng.choice(["red", "blue"], count)})
@@ -69,6 +69,9 @@ def rows(variant: str, count: int = 200) -> pd.DataFrame:
         frame["patient_id"] = np.arange(count) // 5
     elif variant == "dated":
         frame["date"] = pd.date_range("2024-01-01", periods=count, freq="D").astype(str)
+    elif variant == "marked":
+        frame["x2"] = frame.x2.round(3).astype(object)
+        frame.loc[:9, "x2"] = "?"
     return frame
 
 
@@ -96,6 +99,12 @@ CASES = [
          "grouped"),
     Case("group-split", ("split=group",), r"or use (split=default)\.", "grouped"),
     Case("time-column", ("split=time",), r"e\.g\. (dataset\.time_column=date)", "dated"),
+    Case("date-finding", ("quality.fail_on=info",),
+         r"split by time: (split=time dataset\.time_column=date) ", "dated"),
+    Case("missing-markers", ("quality.fail_on=warning",),
+         r"read them as missing values with (\"dataset\.na_values=\['\?'\]\")", "marked"),
+    Case("missing-markers-severity", ("quality.fail_on=warning",),
+         r"set (quality\.severity\.missing_markers=info) ", "marked"),
     Case("costs", ("metrics.threshold=cost",), r"e\.g\. ('metrics\.costs=\{.*?\}')"),
     Case("drop", ("dataset.drop=[id]",), r"e\.g\. (dataset\.drop=\[\])\."),
     Case("text-features", ("features=passthrough",), r"Encode them: (features=auto) "),
@@ -211,22 +220,25 @@ def test_config_only_cases_fail_before_any_data(project: Path) -> None:
 # A suggestion in a message: a word that offers it, then key=value (possibly quoted).
 SUGGESTION = re.compile(r"\b(?:[Ss]et|[Uu]se|with|e\.g\.|[Tt]ry|or|[Ee]ncode them:)\s+"
                         r"[`'\"(]?\+?([a-z_][a-z_]*(?:\.[a-z_{}]+)*)=(?!=)")
+# An override written by engine.data.validation.pasteable, ready for the shell.
+PASTEABLE = re.compile(r"pasteable\([\"']([a-z_.]+)[\"']")
 
 
 def suggested_keys() -> dict[str, set[str]]:
-    """The keys of the overrides the engine's messages suggest, and the files suggesting them;
-    an f-string continued on the next line is joined first."""
+    """The keys of the overrides the engine's messages suggest (after a word that offers them,
+    or made by ``pasteable``), and the files suggesting them; an f-string continued on the next
+    line is joined first."""
     keys: dict[str, set[str]] = {}
     for path in sorted((REPO / "engine").rglob("*.py")):
         text = re.sub(r"([\"'])\s*\n\s*(?:rf|fr|f|r)?\1", "", path.read_text())
-        for found in SUGGESTION.finditer(text):
+        for found in [*SUGGESTION.finditer(text), *PASTEABLE.finditer(text)]:
             keys.setdefault(found[1], set()).add(str(path.relative_to(REPO)))
     return keys
 
 
 def test_every_suggestion_in_the_source_has_a_case() -> None:
     cases = [*CASES, *(param.values[0] for param in BROKEN)]
-    covered = {re.sub(r"\\", "", re.search(r"\(['`]?([\w.\\]+?)=", case.suggestion)[1])
+    covered = {re.sub(r"\\", "", re.search(r"\((?:\\?[\"'`])?([\w.\\]+?)=", case.suggestion)[1])
                for case in cases if isinstance(case, Case)}
     missing = {key: sorted(files) for key, files in suggested_keys().items()
                if key not in covered and key not in NOT_TRIGGERED}
