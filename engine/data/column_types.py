@@ -46,8 +46,9 @@ def type_columns(frame: pd.DataFrame, *, skip: Iterable[str] = ()) -> tuple[pd.D
                                                                              ColumnTypes]:
     """``frame`` with its ISO date text columns as datetimes, and what was found.
 
-    Columns in ``skip`` (the target) are left alone, as are columns already typed (numbers,
-    categories, booleans, datetimes): a ``dataset.dtypes`` cast is the user's decision.
+    Columns in ``skip`` (the target, dropped columns and those ``dataset.dtypes`` casts: the
+    user's decision) are left alone, as are columns already typed (numbers, categories,
+    booleans, datetimes).
     """
     skipped = set(skip)
     dates: list[str] = []

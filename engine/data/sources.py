@@ -55,7 +55,8 @@ def load_dataset(dataset: DatasetConfig, *, seed: int) -> Dataset:
         raise DataError(
             f"dataset '{name}' has no rows (source '{source}'); check {EMPTY_HINT[source]}."
         )
-    frame, types = type_columns(frame, skip=[dataset.target, *dataset.dropped])
+    frame, types = type_columns(frame, skip=[dataset.target, *dataset.dropped,
+                                             *(dataset.dtypes or {})])
     if types.markers:
         types = replace(types, fix=_marker_fix(dataset, types.marker_values))
     return _split_columns(frame, dataset, name, types)

@@ -213,3 +213,9 @@ def test_the_high_cardinality_thresholds_are_settings(churn_csv: Path) -> None:
     assert [f.column for f in check_quality(data, QualityConfig(), seed=0).findings
             if f.check == "high_cardinality"] == ["referral_code"]
     assert "high_cardinality" not in {f.check for f in check_quality(data, loose, seed=0).findings}
+
+
+def test_a_column_cast_by_dataset_dtypes_keeps_its_type(churn_csv: Path) -> None:
+    data = load_dataset({"source": "file", "path": str(churn_csv), "target": "churned",
+                         "dtypes": {"signup_date": "str"}}, seed=0)
+    assert data.X["signup_date"].dtype == "str" and not data.column_types.dates
