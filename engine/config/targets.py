@@ -43,7 +43,8 @@ def check_allowed(target: str, key: str, extra_prefixes: Iterable[str] = ()) -> 
         raise ConfigError(
             f"{key}: '{target}' is outside the allow-list of modules a config may load "
             f"({', '.join(prefixes)}). If you trust it, allow its module with "
-            f"`allowed_targets=[{module_prefix}]` on the command line or in your config."
+            f"`allowed_targets=[{module_prefix}]` on the command line, or for every run in "
+            f"your config folder's project/default.yaml (allowed_targets: [{module_prefix}])."
         )
 
 
