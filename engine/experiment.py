@@ -28,6 +28,7 @@ from engine.features.preprocessor import build_preprocessor
 from engine.models.estimators import model_classes, validate_model
 from engine.reporting.run_report import write_run_report
 from engine.run_plan import check_out_of_fold_settings, make_plan
+from engine.threads import limited_threads, threads_per_process
 from engine.tracking.files import write_json
 from engine.tracking.records import METRICS_FILE, RUN_FILE, RunRecord, write_record
 from engine.tracking.summary import print_summary
@@ -95,7 +96,9 @@ def run_experiment(
     clock.lap("prepare_seconds")
     if spec.tune.searching:
         quiet_optuna()  # before the warnings are collected, so it outlasts that block
-    with collected_warnings() as caught:
+    # Every fit, prediction and worker below shares the machine's cores (engine.threads).
+    threads = threads_per_process(work=plan.train_cells)
+    with collected_warnings() as caught, limited_threads(threads):
         selection = stages.select(plan, run_dir, console)
         clock.lap("tune_seconds" if spec.tune.searching else "cv_seconds")
         fitted, fit_seconds = stages.fit(plan, selection, fit_repeats)

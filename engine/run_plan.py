@@ -59,6 +59,11 @@ class RunPlan:
     def y_train(self) -> np.ndarray:
         return self.y[self.train_idx]
 
+    @property
+    def train_cells(self) -> int:
+        """Training rows x columns: the fit's size for the thread budget (engine.threads)."""
+        return len(self.train_idx) * self.data.X.shape[1]
+
     @cached_property
     def folds(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The CV folds as (fit rows, validation rows) of the training rows, made once."""

@@ -41,6 +41,7 @@ from engine.evaluation.scoring import cross_validate_pipeline, score_holdout, sc
 from engine.features.preprocessor import text_columns
 from engine.models.estimators import build_estimator
 from engine.run_plan import RunPlan
+from engine.threads import threads_per_process, worker_processes, worker_threads
 from engine.tracking.files import write_json
 from engine.tracking.provenance import git_state, package_versions
 from engine.tracking.records import BundleMetadata, MetricsRecord
@@ -131,13 +132,18 @@ def select(plan: RunPlan, run_dir: Path, console: Console) -> Selection:
 
 
 def cross_validate(plan: RunPlan, run_dir: Path, console: Console) -> dict[str, Any]:
-    """CV scores on the training rows (written to cv_scores.csv); empty when CV is off."""
+    """CV scores on the training rows (written to cv_scores.csv); empty when CV is off.
+
+    ``n_jobs`` folds at a time (-1: one per available core), each worker with its share of the
+    cores' threads."""
     if plan.cv is None:
         return {}
-    with console.status(f"cross-validating {plan.spec.model.name} ({len(plan.folds)} folds)"):
+    workers = min(worker_processes(plan.spec.n_jobs), len(plan.folds))
+    with (console.status(f"cross-validating {plan.spec.model.name} ({len(plan.folds)} folds)"),
+          worker_threads(threads_per_process(workers, work=plan.train_cells))):
         scores = cross_validate_pipeline(
             plan.pipeline, plan.X_train, plan.y_train, cv=plan.folds, groups=None,
-            metrics=plan.metrics, n_jobs=plan.spec.n_jobs,
+            metrics=plan.metrics, n_jobs=workers,
         )
     scores.folds.to_csv(run_dir / "cv_scores.csv")
     return scores.summary()

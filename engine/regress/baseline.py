@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.regress.measurement import Measurement
+from engine.threads import available_cores
 from engine.tracking.files import read_json, write_json
 from engine.tracking.provenance import git_state, package_versions
 
@@ -48,7 +48,7 @@ def write_baseline(path: Path, suite_name: str, measurements: dict[str, Measurem
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "git": git_state(project_dir),
         "packages": package_versions(),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "jobs": jobs},
+        "machine": {"platform": platform.platform(), "cpus": available_cores(), "jobs": jobs},
     }
     write_json(path, {"recorded": recorded,
                       "experiments": {name: measured.to_json()

@@ -17,7 +17,6 @@ Example (``sweeps/ci.yaml`` is the full one)::
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import yaml
 from engine.config.schema import parse_section
 from engine.config.schema.suite import TIMINGS, ExperimentEntry, Guards, SuiteFile
 from engine.errors import ConfigError, did_you_mean
+from engine.threads import worker_processes
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def load_suite(path: Path, extra_overrides: tuple[str, ...] = ()) -> Suite:
         name=name,
         path=path,
         baseline=path.parent / (suite.baseline or f"baselines/{name}.json"),
-        jobs=os.cpu_count() or 1 if suite.jobs == -1 else suite.jobs,
+        jobs=worker_processes(suite.jobs),
         alpha=suite.significance.alpha,
         fit_repeats=suite.timing.fit_repeats,
         predict_repeats=suite.timing.predict_repeats,

@@ -3,7 +3,8 @@ study's budget is spent.
 
 The calling process is worker 0 (with the progress bar); ``n_jobs - 1`` more are spawned, not
 forked, so no OpenMP or lock state is inherited. Each worker limits its BLAS/OpenMP threads to its
-share of the cores, so two workers on two cores do not fight over them.
+share of the available cores (:mod:`engine.threads`), so two workers on two cores do not fight
+over them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ import pandas as pd
 from engine.config.schema.tune import TuneConfig
 from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.evaluation.metrics import MetricSet
+from engine.threads import limited_threads, threads_per_process
 from engine.tuning.objective import CVObjective, objective_direction
 from engine.tuning.pipeline_space import PipelineSpace, space_for
 from engine.tuning.recovery import counted_trials, worker_id
@@ -96,8 +97,6 @@ def run_worker(
 
     ``opened`` is the study and space the calling process has already (worker 0).
     """
-    from threadpoolctl import threadpool_limits
-
     from engine.models.pipeline import build_pipeline
 
     if opened is None:
@@ -117,15 +116,14 @@ def run_worker(
     if remaining == 0 or (job.deadline is not None and time.time() >= job.deadline):
         return
     timeout = None if job.deadline is None else job.deadline - time.time()
-    threads = max(1, (os.cpu_count() or 1) // job.settings.n_jobs)
-    limits = threadpool_limits(threads) if job.settings.n_jobs > 1 else nullcontext()
+    threads = threads_per_process(job.settings.n_jobs, work=job.X.shape[0] * job.X.shape[1])
     me = worker_id()
 
     def tagged(trial: Any) -> Any:
         trial.set_user_attr("worker", me)
         return objective(trial)
 
-    with limits:
+    with limited_threads(threads):
         study.optimize(tagged, n_trials=remaining, timeout=timeout, catch=(Exception,),
                        callbacks=callbacks)
 

@@ -8,6 +8,9 @@ when given, is called as ``epoch_callback(epoch, loss)`` after each epoch with t
 stopping uses (the tuner's pruning hook); it is a plain parameter, so clear it before pickling a
 model fitted with one that cannot be pickled.
 
+Training uses this process's share of the cores (:mod:`engine.threads`): one intra-op thread
+when a step is too small for threads to pay, restored to the previous count after the fit.
+
 Pickling keeps the constructor parameters and the weights as a ``torch.save``'d state dict;
 unpickling rebuilds the module from its class and loads the weights with
 ``torch.load(weights_only=True)``: no module object is ever unpickled.
@@ -37,6 +40,7 @@ from engine.errors import ConfigError, did_you_mean
 from engine.models.torch.devices import PRECISIONS, amp_dtype, resolve_device
 from engine.models.torch.loop import SCHEDULES, LoopSettings, forward_all, train_module
 from engine.models.torch.mlp import TabularMLP
+from engine.threads import SMALL_STEP_WORK, threads_per_process, torch_threads
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 ROUTES = ("module", "optimizer")
@@ -192,16 +196,23 @@ class TorchEstimator(BaseEstimator):
             # torch.compile wraps a Module in an OptimizedModule; its stubs say only Callable
             trained = cast(nn.Module, torch.compile(self.module_)) if self.compile else self.module_
             generator = torch.Generator(device=self.device_).manual_seed(seed)
-            history = train_module(
-                trained, loss_fn.to(self.device_), optimizer,
-                (X_all[train], y_all[train]),
-                None if valid is None else (X_all[valid], y_all[valid]),
-                settings, generator, on_epoch=self.epoch_callback)
+            with torch_threads(self._fit_threads(len(train))):
+                history = train_module(
+                    trained, loss_fn.to(self.device_), optimizer,
+                    (X_all[train], y_all[train]),
+                    None if valid is None else (X_all[valid], y_all[valid]),
+                    settings, generator, on_epoch=self.epoch_callback)
         self.module_.eval()
         self.train_loss_ = history.train_loss
         self.validation_loss_ = history.valid_loss
         self.best_epoch_ = history.best_epoch
         self.n_epochs_ = len(history.train_loss)
+
+    def _fit_threads(self, rows: int) -> int:
+        """Intra-op threads for training: this process's share of the cores, or one when a
+        step (rows per batch x parameters) is too small for threads to pay."""
+        step = min(self.batch_size, rows) * sum(p.numel() for p in self.module_.parameters())
+        return threads_per_process(work=step, small=SMALL_STEP_WORK)
 
     def _training_input(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """Validated float32 X and y, and the columns holding category codes."""
