@@ -37,7 +37,7 @@ class Command:
 
 @dataclass(frozen=True)
 class Shown:
-    """Output the README shows for ``command``."""
+    """Output the README shows for ``command``; ``line`` is the README line of its first line."""
 
     command: Command
     lines: tuple[str, ...]
@@ -128,7 +128,7 @@ def transcript(fence: Fence, block: int) -> list[Shown]:
     for offset, line in enumerate(fence.lines):
         if line.startswith("$ "):
             command = Command(line[2:].strip(), fence.line + offset, block)
-            shown.append(Shown(command, (), fence.line + offset))
+            shown.append(Shown(command, (), fence.line + offset + 1))
         else:
             last = shown[-1]
             shown[-1] = Shown(last.command, (*last.lines, line), last.line)

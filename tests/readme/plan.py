@@ -1,9 +1,10 @@
 """What the README runner changes about the README's commands, each with its reason: the commands
-it skips, the budgets it shrinks, what it puts in place of a placeholder, the servers it starts in
-the background, and the files a reader is assumed to have.
+it skips, the exit statuses it expects besides 0, the budgets it shrinks, what it puts in place of
+a placeholder, the servers it starts in the background, and the files a reader is assumed to
+have.
 
-Every skip, rewrite and placeholder must match a README command (``check_plan``), so none of them
-outlives the command it was written for.
+Every skip, status, rewrite and placeholder must match a README command (``unused``), so none of
+them outlives the command it was written for.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ class Skip:
     command: str
     reason: str
     needs_shared_file: str | None = None  # skipped only when ../shared/data lacks this file
+
+
+@dataclass(frozen=True)
+class Status:
+    """A README command whose documented outcome is a non-zero exit status."""
+
+    command: str
+    status: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,13 @@ SKIPS = (
          "needs ../shared/data/adult.csv", needs_shared_file="adult.csv"),
 )
 
+# A transcript whose output starts with `error:` is expected to exit 2 (the runner's rule); these
+# are the other commands that must not exit 0.
+STATUSES = (
+    Status("python -m engine regress sweeps/ci.yaml --set features=passthrough", 1,
+           "regress exits 1 when something regressed, and the output shown says it did"),
+)
+
 REWRITES = (
     Rewrite("python -m venv .venv", "python -m venv .venv && share_site_packages .venv",
             "the scratch environment also sees the runner's installed packages (a .pth file), so "
@@ -86,7 +103,7 @@ REWRITES = (
     Rewrite("'tune.pick={objective: fit_time, within: 0.005}'",
             "'tune.pick={objective: fit_time, within: 0.005}' tune.n_trials=4", SHRINK),
     Rewrite("model=mlp tune=tpe tune.pruner=median",
-            "model=mlp tune=tpe tune.pruner=median tune.n_trials=4 model.max_epochs=20", SHRINK),
+            "model=mlp tune=tpe tune.pruner=median tune.n_trials=3 model.max_epochs=5", SHRINK),
     Rewrite("dataset=adult model=mlp features=embeddings",
             "dataset=adult model=mlp features=embeddings model.max_epochs=2 split=holdout",
             SHRINK),
@@ -139,8 +156,10 @@ class MyNet(nn.Module):
 
 
 def unused(commands: list[str]) -> list[str]:
-    """The skips, rewrites and placeholders that match none of ``commands``."""
+    """The skips, statuses, rewrites and placeholders that match none of ``commands``."""
     stale = [f"skip {skip.command!r}" for skip in SKIPS if skip.command not in commands]
+    stale += [f"status {status.command!r}" for status in STATUSES
+              if status.command not in commands]
     stale += [f"rewrite {rewrite.old!r}" for rewrite in REWRITES
               if not any(rewrite.old in command for command in commands)]
     stale += [f"placeholder {placeholder.token!r}" for placeholder in PLACEHOLDERS

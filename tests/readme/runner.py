@@ -11,7 +11,8 @@ skips, the smaller budgets, the placeholders, the servers started in the backgro
 is declared, each with its reason, in tests/readme/plan.py.
 
 A command fails when it exits with another status than expected (0; 2 for a transcript whose
-output starts with ``error:``, the engine's status for a user's mistake) or when a line of the
+output starts with ``error:``, the engine's status for a user's mistake; or the status plan.py
+declares for it) or when a line of the
 output the README shows for it is missing from its real output. Which parts of a shown line are
 compared (its stable words, not scores, timings or run directories) is the rule in
 tests/readme/stable.py. The runner exits 1 when a command failed, naming it with its exit status
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 from tests.readme.markdown import Command, Item, Shown, read_readme
-from tests.readme.plan import unused
+from tests.readme.plan import rewrite, unused
 from tests.readme.scratch import PRELUDE, environment, make_scratch
 from tests.readme.session import Outcome, Session
 from tests.readme.shell import Shell, ShellError
@@ -38,10 +39,14 @@ TAIL_LINES = 40
 
 
 def readme_commands(items: list[Item]) -> list[str]:
-    """Every distinct command the README's code blocks hold, in order."""
-    commands = [item.text for item in items if isinstance(item, Command)]
-    commands += [item.command.text for item in items if isinstance(item, Shown)]
-    return list(dict.fromkeys(commands))
+    """Every distinct command the README's code blocks hold, in order (of two that are the same
+    once rewritten, the first)."""
+    commands = [item if isinstance(item, Command) else item.command for item in items
+                if isinstance(item, Command | Shown)]
+    distinct: dict[str, str] = {}
+    for command in commands:
+        distinct.setdefault(rewrite(command.text), command.text)
+    return list(distinct.values())
 
 
 def describe(outcome: Outcome) -> str:

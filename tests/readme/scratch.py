@@ -73,6 +73,7 @@ def make_scratch(repository: Path, scratch: Path) -> Path:
     """The checkout's copy in ``scratch``, with its fixtures and ``../shared``; its root."""
     checkout = scratch / "checkout"
     copy_checkout(repository, checkout)
+    (scratch / "tmp").mkdir()
     shared = repository.parent / "shared"
     if shared.is_dir():
         (scratch / "shared").symlink_to(shared)
@@ -84,7 +85,8 @@ def environment(scratch: Path) -> dict[str, str]:
     """This process's environment for the README's shell: the engine's variables left out (they
     would point runs and the registry away from the defaults the README describes), except
     ENGINE_SHARED_DATA; this Python first on PATH; tables as wide as the README shows them; the
-    editor a copy of the model file; git looking no higher than the scratch folder."""
+    editor a copy of the model file; temporary files and folders (`cd "$(mktemp -d)"`) inside the
+    scratch folder, so none is left behind; git looking no higher than the scratch folder."""
     kept = {name: value for name, value in os.environ.items()
             if (not name.startswith("ENGINE_") or name == "ENGINE_SHARED_DATA")
             and name != "PYTHONPATH"}
@@ -93,6 +95,7 @@ def environment(scratch: Path) -> dict[str, str]:
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), kept.get("PATH", "")]),
         "COLUMNS": "200",
         "EDITOR": f"cp {scratch / 'my_model.yaml'}",
+        "TMPDIR": str(scratch / "tmp"),
         "GIT_CEILING_DIRECTORIES": str(scratch),
         "README_SITE_PACKAGES": "\n".join(site_packages),
     }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.readme.markdown import Command, File, Item, Shown
-from tests.readme.plan import PLACEHOLDERS, SERVERS, SKIPS, Server, Skip, rewrite
+from tests.readme.plan import PLACEHOLDERS, SERVERS, SKIPS, STATUSES, Server, Skip, rewrite
 from tests.readme.scratch import shared_data
 from tests.readme.shell import Shell, ShellError
 from tests.readme.stable import missing_lines
@@ -80,14 +80,17 @@ class Session:
         self.block = -1
 
     def play(self, items: list[Item]) -> list[Outcome]:
-        """Every item in order: files written, commands run, shown outputs checked."""
+        """Every item in order: files written, commands run, shown outputs checked. A shown
+        output of a command that ran already (the same once rewritten) is checked against that
+        run."""
         for item in items:
             if isinstance(item, File):
                 target = self.checkout / item.path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(item.text)
             elif isinstance(item, Command):
-                self.execute(item, expected=0)
+                self.execute(item, expected=next((status.status for status in STATUSES
+                                                  if status.command == item.text), 0))
             else:
                 self.check(item)
         return list(self.outcomes.values())
@@ -101,19 +104,19 @@ class Session:
         return None
 
     def check(self, shown: Shown) -> None:
-        outcome = self.outcomes.get(shown.command.text)
+        outcome = self.outcomes.get(rewrite(shown.command.text))
         if outcome is None:
             first = next((line for line in shown.lines if line.strip()), "")
             outcome = self.execute(shown.command, expected=2 if first.startswith("error:") else 0)
         if outcome.skipped or outcome.status is None:
             return
-        for line in missing_lines(shown.lines, outcome.output):
-            outcome.problems.append(f"README line {shown.line}: shown line missing from the "
-                                    f"output: {line.strip()}")
+        for index in missing_lines(shown.lines, outcome.output):
+            outcome.problems.append(f"README line {shown.line + index}: shown line missing from "
+                                    f"the output: {shown.lines[index].strip()}")
 
     def execute(self, command: Command, *, expected: int) -> Outcome:
         outcome = Outcome(command, expected=expected)
-        self.outcomes[command.text] = outcome
+        self.outcomes[rewrite(command.text)] = outcome
         skip = self.skip_for(command)
         if skip:
             outcome.skipped = skip.reason

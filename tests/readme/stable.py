@@ -67,15 +67,15 @@ def find_run(haystack: list[str], run: list[str], start: int) -> int:
     return -1
 
 
-def missing_lines(shown: tuple[str, ...], real: str) -> list[str]:
-    """The shown lines whose stable words the real output lacks."""
+def missing_lines(shown: tuple[str, ...], real: str) -> list[int]:
+    """The indices of the shown lines whose stable words the real output lacks."""
     words = stable_words(real)
-    missing: list[str] = []
-    for line in shown:
+    missing: list[int] = []
+    for index, line in enumerate(shown):
         position = 0
         for run in stable_runs(line):
             position = find_run(words, run, position)
             if position < 0:
-                missing.append(line)
+                missing.append(index)
                 break
     return missing
