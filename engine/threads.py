@@ -37,10 +37,13 @@ SMALL_STEP_WORK = 100_000_000
 """A PyTorch fit whose step does less work than this (rows per batch x the module's parameters)
 trains on one thread.
 
-Measured on a 2-core machine, 30 features: the default MLP (width 256, batch 256: 19M per
-step) was 0.95-1.11x as fast with two threads as with one, from 500 to 20,000 rows, quiet. On a
-busy machine two threads were 11x slower at 19M, 7.6x at 143M and 3.3x at 1,109M per step, and
-``model=mlp`` on breast_cancer took 140 s loaded against 12 s with one thread."""
+Measured on a 2-core machine, 30 features, best of 4-5 fits each way, interleaved: the default
+MLP (width 256, batch 256: 19M per step) was 0.95-1.11x as fast with two threads as with one,
+from 500 to 20,000 rows, on a quiet machine. On one busy with other work (load average 8), two
+threads were 11x slower than one at 19M per step, 7.6x at 143M (width and batch 512) and 3.3x
+at 1,109M (1024), and ``model=mlp`` on breast_cancer took 140 s under cpu_load.py against 12 s
+with one thread. Where above 19M threads start to pay on a quiet machine was not measured (it
+was busy); 100M keeps every default-sized MLP on one thread."""
 
 _LIMIT: ContextVar[int | None] = ContextVar("engine_thread_limit", default=None)
 
