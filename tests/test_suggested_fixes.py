@@ -119,6 +119,8 @@ CASES = [
     Case("study-name", (*SEARCH, "tune.study_name=rf/adult"),
          r"\(e\.g\. (tune\.study_name=rf_adult)\)"),
     Case("empty-search-space", ("tune=tpe", "model=dummy"), r"or use (tune=none)\."),
+    Case("empty-search-space-with-budget", (*SEARCH, "model=dummy"), r"or use (tune=none)\."),
+    Case("cv-folds", ("split.cv.n_splits=5",), r"Lower it: (split\.cv\.n_splits=\d+)", "rare"),
     Case("quantize", ("deploy=onnx", "deploy.quantize=int8"), r"Set (deploy\.quantize=null) ",
          data=None),
     Case("test-size", ("split.test_size=2.0",), r"Use e\.g\. (split\.test_size=0\.2),",
@@ -179,24 +181,7 @@ def attempt(project: Path, tmp_path: Path) -> Callable[..., str]:
     return _attempt
 
 
-# Known broken, in files of others. tune/none.yaml lists only `method`, so a search's own
-# settings on the command line (tune.n_trials=2) are unknown keys once `tune=none` is pasted after
-# them. Plain k-fold on a class of 2 training rows leaves it out of a fold's training rows, and
-# scoring that fold (ROC AUC over the classes) raises a ValueError, a traceback.
-BROKEN = [
-    pytest.param(Case("empty-search-space-with-budget", (*SEARCH, "model=dummy"),
-                      r"or use (tune=none)\."),
-                 marks=pytest.mark.xfail(strict=True, reason="tune/none.yaml lacks tune's keys")),
-    pytest.param(Case("cv-folds", ("split.cv.n_splits=5",), r"or use (split\.cv\.strategy=kfold)",
-                      "rare"),
-                 marks=pytest.mark.xfail(strict=True, raises=ValueError,
-                                         reason="a fold without a class fails its scoring")),
-]
-
-
-@pytest.mark.parametrize("case", [*CASES, *BROKEN],
-                         ids=[*(case.name for case in CASES), "empty-search-space-with-budget",
-                              "cv-folds"])
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_the_suggested_fix_works_when_pasted(attempt: Callable[..., str], case: Case) -> None:
     message = attempt(case)
     found = re.search(case.suggestion, message)
@@ -237,13 +222,12 @@ def suggested_keys() -> dict[str, set[str]]:
 
 
 def test_every_suggestion_in_the_source_has_a_case() -> None:
-    cases = [*CASES, *(param.values[0] for param in BROKEN)]
     covered = {re.sub(r"\\", "", re.search(r"\((?:\\?[\"'`])?([\w.\\]+?)=", case.suggestion)[1])
-               for case in cases if isinstance(case, Case)}
+               for case in CASES}
     missing = {key: sorted(files) for key, files in suggested_keys().items()
                if key not in covered and key not in NOT_TRIGGERED}
     assert not missing, f"suggested overrides without a case in {__name__}: {missing}"
-    assert {"quality.severity.missing_values", "allowed_targets", "split.cv.strategy",
+    assert {"quality.severity.missing_values", "allowed_targets", "split.cv.n_splits",
             "dataset.group_column", "tune.pruner"} <= covered
 
 

@@ -194,8 +194,7 @@ def _check_fold_classes(y: pd.Series, n_splits: int) -> None:
         raise DataError(
             f"split.cv.n_splits: class {shown(counts.idxmin())} has only {counts.min()} training "
             f"rows, fewer than split.cv.n_splits={n_splits}, so stratified folds cannot all "
-            f"hold it. Lower split.cv.n_splits to {max(counts.min(), 2)}, or use "
-            "split.cv.strategy=kfold."
+            f"hold it. Lower it: split.cv.n_splits={max(counts.min(), 2)}."
         )
 
 

@@ -228,7 +228,7 @@ def test_too_few_members_for_stratified_folds() -> None:
     with pytest.raises(
         DataError,
         match=r"split.cv.n_splits: class 1 has only 3 training rows, fewer than "
-        r"split.cv.n_splits=5.*Lower split.cv.n_splits to 3, or use split.cv.strategy=kfold",
+        r"split.cv.n_splits=5.*Lower it: split.cv.n_splits=3\.",
     ):
         make_cv(data, SPLIT, seed=0, train_idx=np.arange(30))
 
