@@ -108,6 +108,11 @@ REWRITES = (
             "dataset=adult model=mlp features=embeddings model.max_epochs=2 split=holdout",
             SHRINK),
     Rewrite("hydra.sweeper.n_trials=20", "hydra.sweeper.n_trials=4", SHRINK),
+    Rewrite("python -m engine regress sweeps/ci.yaml --baseline other.json",
+            "cp sweeps/baselines/ci.json other.json && "
+            "python -m engine regress sweeps/ci.yaml --baseline other.json",
+            "other.json: the baseline the --update-baseline line above wrote, by another name "
+            "(its timings measured on this machine, as a baseline's must be)"),
     Rewrite("--port 8080", "--port {port}", FREE_PORT),
     Rewrite("serve breast_cancer-hist_gbm@champion",
             "serve breast_cancer-hist_gbm@champion --port {port}", FREE_PORT),

@@ -63,8 +63,6 @@ def write_fixtures(repository: Path, checkout: Path, scratch: Path) -> None:
     (checkout / "mypkg").mkdir()
     (checkout / "mypkg" / "__init__.py").write_text("")
     (checkout / "mypkg" / "nets.py").write_text(MY_NETWORK)
-    # `regress ... --baseline other.json`: a baseline by another name.
-    shutil.copy2(checkout / "sweeps" / "baselines" / "ci.json", checkout / "other.json")
     # `$EDITOR my_conf/model/my_model.yaml`: the editor writes this model file.
     (scratch / "my_model.yaml").write_text(MY_MODEL_YAML)
 

@@ -4,8 +4,8 @@ The rule: both texts are cut into words at whitespace and at the box-drawing cha
 tables and rules (so column widths, the terminal's width and where a long cell wraps do not
 matter). A word is *variable*, and dropped from both, when it
 
-- holds a ``<placeholder>`` (``outputs/runs/<run>/...``) or is an absolute path (a run
-  directory),
+- holds a ``<placeholder>`` (``outputs/runs/<run>/...``), is an absolute path (a run
+  directory) or a path with a run of four digits (``outputs/runs/2026-11-24_10-14-15-964429``),
 - has no letter once every number in it (``0.9924``, ``-1.2e-05``, ``11.8%``, ``2,000``) is
   blanked: a score, a count, a timing, a timestamp, ``±``, ``[0.97,``,
 - and in what is left, numbers and the 8-hex-digit suffix of a generated name (``svm-bf724571``)
@@ -25,12 +25,14 @@ PLACEHOLDER = re.compile(r"<[^<>\n]*>")
 HIDDEN = "\x00"
 NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 GENERATED_SUFFIX = re.compile(r"(?<=-)[0-9a-f]{8}\b")
+DATED = re.compile(r"\d{4}")
 ELISIONS = {"...", "…"}
 
 
 def stable_word(word: str) -> str | None:
     """``word`` with its variable parts blanked, or None when nothing stable is left."""
-    if HIDDEN in word or word.lstrip("([{'\"").startswith("/"):
+    path = "/" in word
+    if HIDDEN in word or (path and (word.lstrip("([{'\"").startswith("/") or DATED.search(word))):
         return None
     blanked = NUMBER.sub("#", GENERATED_SUFFIX.sub("#", word))
     return blanked if any(character.isalpha() for character in blanked) else None

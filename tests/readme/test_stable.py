@@ -20,6 +20,7 @@ run directory: /tmp/readme-x/checkout/outputs/runs/2026-11-30_18-40-28-727639
 @pytest.mark.parametrize(("word", "expected"), [
     ("0.9924", None), ("[0.9741,", None), ("±", None), ("11.8%", None), ("-1.2e-05", None),
     ("/work/main/outputs/runs/2026-11-24_10-14-15-964429", None), ("\x00/predictions", None),
+    ("outputs/runs/2026-11-24_09-15-07-505058", None),
     ("(roc_auc=0.9946)", "(roc_auc=#)"), ("svm-bf724571", "svm-#"), ("f1_macro", "f#_macro"),
     ("exports/model.onnx", "exports/model.onnx"),
 ])
