@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import socket
 import time
 import urllib.error
@@ -68,6 +69,9 @@ def answers(url: str) -> bool:
 
 
 class Session:
+    """The README's items played in ``shell``: outcomes by command (once rewritten), and the run
+    directory each command printed last, for the placeholders that name it."""
+
     def __init__(self, shell: Shell, checkout: Path, logs: Path, repository: Path, *,
                  timeout: float) -> None:
         self.shell = shell
@@ -104,6 +108,8 @@ class Session:
         return None
 
     def check(self, shown: Shown) -> None:
+        """Check a shown output against its command's run, running the command first when no
+        code block above ran it (a transcript's own command)."""
         outcome = self.outcomes.get(rewrite(shown.command.text))
         if outcome is None:
             first = next((line for line in shown.lines if line.strip()), "")
@@ -115,6 +121,8 @@ class Session:
                                     f"the output: {shown.lines[index].strip()}")
 
     def execute(self, command: Command, *, expected: int) -> Outcome:
+        """Run ``command`` (skipped, rewritten, its placeholders filled, served in the background
+        as plan.py says) and record its outcome."""
         outcome = Outcome(command, expected=expected)
         self.outcomes[rewrite(command.text)] = outcome
         skip = self.skip_for(command)
@@ -123,7 +131,7 @@ class Session:
             return outcome
         if command.block != self.block:
             self.block = command.block
-            self.shell.run(f"cd {self.checkout}", Path("/dev/null"), timeout=30)
+            self.shell.run(f"cd {shlex.quote(str(self.checkout))}", Path("/dev/null"), timeout=30)
         try:
             outcome.ran = self.resolve(rewrite(command.text).replace("{port}", str(free_port())))
         except LookupError as error:

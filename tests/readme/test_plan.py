@@ -25,3 +25,12 @@ def test_a_rewrite_keeps_the_command_and_shrinks_its_budget() -> None:
     assert rewrite("python -m engine serve outputs/runs/<timestamp> --port 8080") == (
         "python -m engine serve outputs/runs/<timestamp> --port {port}")
 
+
+
+def test_a_transcript_without_a_blocks_optional_arguments_is_that_blocks_command() -> None:
+    block = ("python -m engine compare outputs/runs/<a> outputs/runs/<b> [--metric accuracy] "
+             "[--alpha 0.05]")
+    transcript = "python -m engine compare outputs/runs/<a> outputs/runs/<b>"
+    assert block in COMMANDS
+    assert transcript not in COMMANDS
+    assert rewrite(block) == rewrite(transcript)
