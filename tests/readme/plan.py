@@ -96,10 +96,6 @@ REWRITES = (
     Rewrite("tune.n_trials=50", "tune.n_trials=4", SHRINK),
     Rewrite("tune.timeout=120", "tune.timeout=5", SHRINK),
     Rewrite("tune.study_name=rf_bc", "tune.study_name=rf_bc tune.n_trials=4", SHRINK),
-    Rewrite("model=svm tune=tpe tune.pruner=median", "model=svm tune=tpe tune.pruner=median "
-            "tune.n_trials=8", SHRINK),
-    Rewrite("'tune.models=[logistic_regression,svm,hist_gbm]'",
-            "'tune.models=[logistic_regression,svm,hist_gbm]' tune.n_trials=6", SHRINK),
     Rewrite("'tune.pick={objective: fit_time, within: 0.005}'",
             "'tune.pick={objective: fit_time, within: 0.005}' tune.n_trials=4", SHRINK),
     Rewrite("model=mlp tune=tpe tune.pruner=median",
@@ -107,7 +103,6 @@ REWRITES = (
     Rewrite("dataset=adult model=mlp features=embeddings",
             "dataset=adult model=mlp features=embeddings model.max_epochs=2 split=holdout",
             SHRINK),
-    Rewrite("hydra.sweeper.n_trials=20", "hydra.sweeper.n_trials=4", SHRINK),
     Rewrite("python -m engine regress sweeps/ci.yaml --baseline other.json",
             "cp sweeps/baselines/ci.json other.json && "
             "python -m engine regress sweeps/ci.yaml --baseline other.json",
