@@ -27,7 +27,7 @@ from engine.evaluation.settings import evaluation_settings
 from engine.features.preprocessor import build_preprocessor
 from engine.models.estimators import model_classes, validate_model
 from engine.reporting.run_report import write_run_report
-from engine.run_plan import check_out_of_fold_settings, make_plan
+from engine.run_plan import RunPlan, check_out_of_fold_settings, make_plan
 from engine.threads import limited_threads, threads_per_process
 from engine.tracking.files import write_json
 from engine.tracking.records import METRICS_FILE, RUN_FILE, RunRecord, write_record
@@ -94,11 +94,19 @@ def run_experiment(
     validate_spec(spec)
     plan = make_plan(spec, stages.load_and_check(spec, run_dir, console, data))
     clock.lap("prepare_seconds")
+    # Every fit, prediction, worker, export and the report share the machine's cores.
+    with limited_threads(threads_per_process(work=plan.train_cells)):
+        return _run_plan(plan, run_dir, clock, project_dir=project_dir, console=console,
+                         fit_repeats=fit_repeats)
+
+
+def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir: Path,
+              console: Console, fit_repeats: int) -> RunResult:
+    """Select, fit, test and save the planned experiment; see :func:`run_experiment`."""
+    spec = plan.spec
     if spec.tune.searching:
         quiet_optuna()  # before the warnings are collected, so it outlasts that block
-    # Every fit, prediction and worker below shares the machine's cores (engine.threads).
-    threads = threads_per_process(work=plan.train_cells)
-    with collected_warnings() as caught, limited_threads(threads):
+    with collected_warnings() as caught:
         selection = stages.select(plan, run_dir, console)
         clock.lap("tune_seconds" if spec.tune.searching else "cv_seconds")
         fitted, fit_seconds = stages.fit(plan, selection, fit_repeats)
