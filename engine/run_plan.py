@@ -20,6 +20,7 @@ from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
 from engine.data.splits import make_cv, split_holdout
 from engine.data.target_encoding import encode_target
+from engine.deploy.exports import check_export_columns
 from engine.errors import ConfigError
 from engine.evaluation.bootstrap import BootstrapSettings, bootstrap_settings
 from engine.evaluation.decision_threshold import check_costs, check_threshold_task
@@ -103,6 +104,7 @@ def make_plan(spec: ExperimentSpec, data: Dataset) -> RunPlan:
     if evaluation.threshold:
         check_threshold_task(evaluation.threshold, data.task, plan.has_probabilities())
     check_features_suit_model(pipeline, plan.X_train, plan.y_train)
+    check_export_columns(spec, data.X)
     return plan
 
 

@@ -131,6 +131,8 @@ CASES = [
     Case("task", ("model=ridge", "dataset.target=x1", "dataset.task=binary"),
          r"Use (dataset\.task=regression) "),
     Case("task-model", ("dataset=diabetes",), r"\(e\.g\. (model=random_forest) ", data=None),
+    Case("cuda", ("model=mlp", "model.device=cuda", "model.max_epochs=2"),
+         r"Use (model\.device=auto) ", data=None),
     Case("calibration", ("dataset=diabetes", "model=ridge", "metrics.calibration=sigmoid"),
          r"Use (metrics\.calibration=none)\.", data=None),
 ]
@@ -140,12 +142,11 @@ CASES = [
 NOT_TRIGGERED = {
     "key": "engine/config/schema/translate.py: the placeholder in a docstring; the cases 'seed', "
            "'n-splits' and 'test-size' paste what it writes",
-    "device": "engine/models/torch/devices.py: only on a machine that lacks Apple's MPS; the "
-              "override is model.device=cpu, not device=cpu as the message writes (reported)",
+    "model.device": "engine/models/torch/devices.py: only on a machine that lacks Apple's MPS",
     "dataset.dtypes.{column}": "engine/deploy/batch_predict.py: states the setting the model "
                                "was trained with, to explain a request's refused column",
-    "precision": "engine/models/torch/export.py: an export that differs from the model, which "
-                 "no config makes on purpose; the override is model.precision=32 (reported)",
+    "model.precision": "engine/models/torch/export.py: an export that differs from the model, "
+                       "which no config makes on purpose",
 }
 
 

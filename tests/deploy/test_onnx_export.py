@@ -35,6 +35,7 @@ from engine.errors import ConfigError
 from engine.experiment import run_experiment
 from engine.features.preprocessor import build_preprocessor
 from tests.conftest import REPO, only_run_dir, run_main
+from tests.data.churn_csv import write_churn_csv
 from tests.deploy.conftest import mixed_frame
 
 
@@ -267,3 +268,19 @@ def test_a_parity_failure_is_one_line_and_the_run_keeps_its_other_outputs(tmp_pa
     assert run["status"] == "failed" and run["error"] == line.removeprefix("error: ")
     assert json.loads((run_dir / "exports" / "exports.json").read_text()) == {
         "onnx": {"error": run["error"]}}
+
+
+def test_a_date_column_with_onnx_is_refused_before_training(tmp_path) -> None:
+    """features=auto turns the churn file's ISO dates into date parts, which skl2onnx cannot
+    convert: the run stops once the data is read, naming the column, and trains nothing."""
+    data = write_churn_csv(tmp_path / "churn.csv")
+    done = run_main(["dataset=titanic", f"dataset.path={data}", "dataset.target=churned",
+                     "dataset.drop=[customer_id]", "dataset.na_values=['?']",
+                     "quality.fail_on=never", "deploy=onnx"], tmp_path / "out")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: deploy.targets: onnx cannot convert features."
+                                  "transformers.date.steps[0] of column(s) signup_date "
+                                  "(DateFeatures)")
+    run_dir = only_run_dir(tmp_path / "out")
+    assert not (run_dir / "metrics.json").exists() and not (run_dir / "model").exists()

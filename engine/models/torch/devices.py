@@ -31,14 +31,14 @@ def resolve_device(name: str) -> torch.device:
             raise ValueError(
                 f"The 'device' parameter asks for {name!r}, but this machine has no CUDA device "
                 f"(torch {torch.__version__}, torch.cuda.is_available() is False). Use "
-                "device=auto to run on what is there, or install a CUDA build of torch."
+                "model.device=auto to run on what is there, or install a CUDA build of torch."
             )
         if device.index is not None and device.index >= count:
             raise ValueError(f"The 'device' parameter asks for {name!r}, but this machine has "
                              f"{count} CUDA device(s): cuda:0 to cuda:{count - 1}.")
     elif device.type == "mps" and not _mps_available():
         raise ValueError(f"The 'device' parameter asks for {name!r}, but Apple's MPS backend is "
-                         "not available here. Use device=auto or device=cpu.")
+                         "not available here. Use model.device=auto or model.device=cpu.")
     elif device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(
             f"The 'device' parameter must be auto, cpu, cuda, cuda:<index> or mps; got {name!r}."

@@ -117,7 +117,7 @@ def _parity(target: str, estimator: Any, X_check: np.ndarray, exported: np.ndarr
         raise ExportError(
             f"deploy.targets: the {target} export differs from the model by up to "
             f"{difference:.3g} on {len(X_check)} held-out rows (allowed {PARITY_TOLERANCE}); "
-            "it was not kept. Export with precision=32 or report the network as a bug."
+            "it was not kept. Export with model.precision=32 or report the network as a bug."
         )
     return ExportCheck(path=path, rows_checked=len(X_check), max_abs_diff=difference)
 
