@@ -241,8 +241,9 @@ def save(plan: RunPlan, selection: Selection, fitted: Fitted, held_out: HeldOut,
         "metrics": {"cv": selection.cv, "test": held_out.scores},
         "seed": spec.seed,
         "data_fingerprint": data.fingerprint,
-        "reading": {key: getattr(spec.dataset, key, None)
-                    for key in ("na_values", "read_options", "dtypes")},
+        "reading": {**{key: getattr(spec.dataset, key, None)
+                       for key in ("na_values", "read_options", "dtypes")},
+                    "drop": spec.dataset.dropped},
         **provenance,
     }))
     rows = plan.test_idx if len(plan.test_idx) else plan.train_idx

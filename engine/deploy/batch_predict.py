@@ -122,8 +122,9 @@ def check_rows(bundle: Bundle, rows: pd.DataFrame, *, strict: bool = False,
     """The rows conformed to the bundle's schema, and warnings about what was tolerated (an
     unseen category, an extra column other than the target and ``keep``); with ``strict``
     each is a SchemaError (``python -m engine predict --strict``, ``serve --strict``)."""
+    dropped = bundle.metadata.reading.drop or []
     features, warnings = conform(rows, bundle.schema, refuse_unseen=strict,
-                                 passed_through=[bundle.metadata.target, *keep])
+                                 passed_through=[bundle.metadata.target, *dropped, *keep])
     if strict and warnings:
         raise SchemaError("input (--strict): " + "; ".join(warnings) + ".")
     return features, warnings

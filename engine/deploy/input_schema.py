@@ -106,11 +106,26 @@ def _conform_column(series: pd.Series, column: Mapping[str, Any]) -> tuple[pd.Se
         text = series.map(lambda v: missing if pd.isna(v) else str(v)).astype(object)
         return text.astype(dtype) if dtype != "object" else text, None
     if kind == "datetime":
-        try:
-            return pd.to_datetime(series), None
-        except (TypeError, ValueError) as error:
-            raise SchemaError(f"column '{name}': expected dates ({dtype}): {error}") from None
+        return _conform_dates(series, name, dtype), None
     return _conform_categories(series, column)
+
+
+def _conform_dates(series: pd.Series, name: str, dtype: str) -> pd.Series:
+    """ISO dates and datetimes, mixed forms and offsets included, as the training dtype: in UTC
+    when it had a timezone, else naive."""
+    try:
+        dates = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+    except (TypeError, ValueError):  # a value pandas cannot even coerce, such as a dict
+        dates = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
+    bad = dates.isna() & series.notna()
+    if bad.any():
+        examples = ", ".join(repr(v) for v in series[bad].astype(str).unique()[:3])
+        raise SchemaError(
+            f"column '{name}': expected ISO dates ({dtype}), e.g. 2024-03-01 or "
+            f"2024-03-01T12:30:00, found {examples} in {int(bad.sum())} row(s), first at row "
+            f"{int(bad.to_numpy().argmax())}. Fix those values or leave them empty for missing."
+        )
+    return dates if "UTC" in dtype else dates.dt.tz_localize(None)
 
 
 def _conform_categories(

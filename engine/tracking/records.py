@@ -223,6 +223,7 @@ class DatasetReading(Part):
     na_values: list[Any] | None = None
     read_options: dict[str, Any] | None = None
     dtypes: dict[str, str] | None = None
+    drop: list[str] | None = None  # columns training dropped: rows may still carry them
 
 
 class BundleScores(Part):

@@ -15,7 +15,9 @@ import onnxruntime
 import pandas as pd
 import pytest
 
+from engine.deploy.input_schema import conform
 from engine.deploy.sklearn_onnx import PARITY_TOLERANCE
+from engine.errors import SchemaError
 from tests.conftest import only_run_dir, run_main
 from tests.deploy.conftest import start_server
 
@@ -208,3 +210,47 @@ def test_the_onnx_export_encodes_unseen_categories_as_scikit_learn(run_dir: Path
     np.testing.assert_allclose(probabilities[:, 1], predicted["proba_yes"],
                                atol=PARITY_TOLERANCE)
     assert (np.array(["no", "yes"])[labels] == predicted["prediction"]).all()
+
+
+def test_strict_accepts_a_column_training_dropped(run_dir: Path, tmp: Path,
+                                                  strict_server: str) -> None:
+    """Rows cut from the training file still carry its id column (dataset.drop): not an
+    unexpected column, so --strict answers them, quietly."""
+    rows = churn_frame(20, 2).drop(columns=["churn"])
+    rows = rows[rows["agent"].isin(churn_frame(400, 0)["agent"])]
+    path = tmp / "known.csv"
+    rows.to_csv(path, index=False)
+    done = run_main(["predict", str(run_dir), str(path), "-o", str(tmp / "known_out.csv"),
+                     "--strict"], tmp)
+    assert done.returncode == 0, done.stderr
+    assert "does not use" not in done.stderr
+    answer = httpx.post(f"{strict_server}/invocations", content=path.read_text(),
+                        headers={"content-type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["warnings"] == []
+
+
+@pytest.mark.parametrize("dtype", ["datetime64[ns]", "datetime64[ns, UTC]"])
+def test_dates_in_mixed_iso_forms_conform_to_the_training_dtype(dtype: str) -> None:
+    schema = {"columns": [{"name": "start", "kind": "datetime", "dtype": dtype,
+                           "nullable": True, "categories": None}]}
+    rows = pd.DataFrame({"start": ["2031-01-15", "2024-01-01T12:00:00", None,
+                                   "2024-01-01T12:00:00+02:00"]})
+    conformed, warnings = conform(rows, schema)
+    assert warnings == []
+    assert str(conformed["start"].dtype).startswith("datetime64") \
+        and ("UTC" in str(conformed["start"].dtype)) == ("UTC" in dtype)
+    assert conformed["start"].dt.strftime("%Y-%m-%d %H:%M").tolist()[:2] == [
+        "2031-01-15 00:00", "2024-01-01 12:00"]
+    assert conformed["start"].isna().tolist() == [False, False, True, False]
+    assert conformed["start"].iloc[3].hour == 10
+
+
+def test_a_value_that_is_not_a_date_is_one_line_naming_the_column() -> None:
+    schema = {"columns": [{"name": "start", "kind": "datetime", "dtype": "datetime64[ns]",
+                           "nullable": True, "categories": None}]}
+    with pytest.raises(SchemaError, match=r"^column 'start': expected ISO dates "
+                       r"\(datetime64\[ns\]\), e.g. 2024-03-01 or 2024-03-01T12:30:00, found "
+                       r"'soon' in 1 row\(s\), first at row 1. Fix those values or leave them "
+                       r"empty for missing.$"):
+        conform(pd.DataFrame({"start": ["2024-01-01", "soon"]}), schema)
