@@ -182,10 +182,7 @@ def test_supervised_steps_are_tuned(run: Callable[..., RunResult]) -> None:
     assert k == best["text__selectkbest__k"]
 
 
-@parametrize_with_checks([DateFeatures(), DateFeatures(parts=["month", "elapsed_days"])],
-                         expected_failed_checks=lambda _: {
-                             "check_dtype_object": "a dict among the dates is refused with a "
-                             "ValueError naming the column, not a TypeError"})
+@parametrize_with_checks([DateFeatures(), DateFeatures(parts=["month", "elapsed_days"])])
 def test_date_features_keep_the_estimator_contract(estimator: DateFeatures, check: Any) -> None:
     check(estimator)
 

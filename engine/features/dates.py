@@ -117,7 +117,10 @@ def _dates(values: pd.Series, column: Any) -> pd.Series:
         except (TypeError, ValueError, OverflowError):
             try:
                 values = pd.to_datetime(values, utc=True, format="mixed")
-            except (TypeError, ValueError, OverflowError) as error:
+            except TypeError:  # a value that is neither text nor a number, such as a dict
+                raise TypeError(f"DateFeatures: column {column!r}: each date argument must be a "
+                                "string or a number") from None
+            except (ValueError, OverflowError) as error:
                 raise ValueError(f"DateFeatures: column {column!r} holds values that are not "
                                  f"dates: {first_line(error)}") from None
     if getattr(values.dt, "tz", None) is not None:
