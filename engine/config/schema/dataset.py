@@ -27,6 +27,16 @@ class DatasetBase(Section):
     time_column: str | None = None
     dtypes: dict[str, str] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _other_sources_keys_unset(cls, values: Any) -> Any:
+        """conf/dataset_keys.yaml sets every source's keys to null under each dataset: a null
+        key of another source (``url`` under a file) is no key at all."""
+        if not isinstance(values, dict):
+            return values
+        return {key: value for key, value in values.items()
+                if value is not None or key in cls.model_fields}
+
     @field_validator("dtypes")
     @classmethod
     def _known_dtypes(cls, dtypes: dict[str, str] | None) -> dict[str, str] | None:
