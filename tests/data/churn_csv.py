@@ -8,6 +8,7 @@ and depends on the charges, the tenure (from the signup date) and the support ca
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +46,7 @@ def write_churn_csv(path: Path, n_rows: int = N_ROWS, *, seed: int = 0) -> Path:
     """Write :func:`churn_frame` to ``path`` as CSV; returns the path."""
     churn_frame(n_rows, seed=seed).to_csv(path, index=False)
     return path
+
+
+if __name__ == "__main__":  # python -m tests.data.churn_csv PATH: the README's "own CSV"
+    write_churn_csv(Path(sys.argv[1]))

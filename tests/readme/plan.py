@@ -60,6 +60,10 @@ class Server:
 SHRINK = "a smaller budget, so the README step fits in a few minutes of CI"
 FREE_PORT = "a free port: the README's 8080 may be taken on a shared machine"
 
+CURL = ("a request to the server of the command above, which the runner stops once /ready "
+        "answers; tests/deploy/test_read_rules.py posts the bundle's sample request to a real "
+        "server")
+
 SKIPS = (
     Skip("pytest", ".ci/run runs the default suite as its own step just before this one "
          "(about 4.5 minutes on 2 cores); twice would double it"),
@@ -75,6 +79,9 @@ SKIPS = (
          needs_shared_file="adult.csv"),
     Skip("python -m engine dataset=adult model=mlp features=embeddings",
          "needs ../shared/data/adult.csv", needs_shared_file="adult.csv"),
+    Skip("curl -s -H 'Content-Type: application/json' -d "
+         "@outputs/runs/<churn run>/model/sample_request.json "
+         "http://127.0.0.1:8080/invocations", CURL),
 )
 
 # A transcript whose output starts with `error:` is expected to exit 2 (the runner's rule); these
@@ -120,6 +127,10 @@ PLACEHOLDERS = (
     Placeholder("outputs/runs/<timestamp>", "python -m engine"),
     Placeholder("outputs/runs/<b>", "python -m engine"),
     Placeholder("outputs/runs/<a>", "python -m engine model=logistic_regression"),
+    Placeholder("outputs/runs/<churn run>",
+                "python -m engine --config-dir conf dataset=churn \"dataset.na_values=['?']\" "
+                "'dataset.drop=[customer_id,referral_code]' model=logistic_regression "
+                "'deploy.targets=[bundle,registry]'"),
     Placeholder("outputs/runs/<german credit run>",
                 "python -m engine experiment=german_credit_costs"),
 )
@@ -129,7 +140,7 @@ SERVERS = (
     Server("optuna-dashboard ", "/"),
 )
 
-# The model file the README's `$EDITOR my_conf/model/my_model.yaml` stands for.
+# The model file the README's `$EDITOR my_project/conf/model/my_model.yaml` stands for.
 MY_MODEL_YAML = """\
 _target_:
   classification: sklearn.linear_model.LogisticRegression

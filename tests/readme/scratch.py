@@ -63,7 +63,7 @@ def write_fixtures(repository: Path, checkout: Path, scratch: Path) -> None:
     (checkout / "mypkg").mkdir()
     (checkout / "mypkg" / "__init__.py").write_text("")
     (checkout / "mypkg" / "nets.py").write_text(MY_NETWORK)
-    # `$EDITOR my_conf/model/my_model.yaml`: the editor writes this model file.
+    # `$EDITOR my_project/conf/model/my_model.yaml`: the editor writes this model file.
     (scratch / "my_model.yaml").write_text(MY_MODEL_YAML)
 
 
