@@ -176,6 +176,10 @@ def attempt(project: Path, tmp_path: Path) -> Callable[..., str]:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_the_suggested_fix_works_when_pasted(attempt: Callable[..., str], case: Case) -> None:
+    if case.name == "cuda":
+        torch = pytest.importorskip("torch")
+        if torch.cuda.is_available():
+            pytest.skip("the message is about a machine without CUDA")
     message = attempt(case)
     found = re.search(case.suggestion, message)
     assert found, f"no suggestion {case.suggestion!r} in: {message!r}"
