@@ -322,6 +322,18 @@ def test_a_missing_config_folder_exits_2_with_one_line(in_process_cli, tmp_path:
     assert done.stderr.count("\n") == 1
 
 
+def test_a_file_named_as_a_shipped_option_is_refused_not_silently_shadowed(
+        in_process_cli, tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "hist_gbm.yaml").write_text("max_iter: 10\n")
+    done = in_process_cli("--config-dir", str(tmp_path), "model=hist_gbm")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr == (
+        f"error: --config-dir {tmp_path}: model/hist_gbm.yaml has the name of an option the "
+        "engine ships (model=hist_gbm), which would be chosen instead of yours. Rename yours "
+        "(e.g. model/my_hist_gbm.yaml) and choose it by that name.\n")
+
+
 def test_a_sweep_checks_its_jobs_against_the_folder_the_variable_names(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.sweep_preflight import preflight_sweep

@@ -40,6 +40,15 @@ def user_config_dir(given: str | None = None) -> Path | None:
         raise ConfigError(f"{source} {value}: no such directory ({directory}). Give the folder "
                           "that holds your config groups, e.g. my_conf for "
                           "my_conf/dataset/churn.yaml.")
+    shadowed = sorted(str(path.relative_to(directory)) for path in directory.glob("*/*.yaml")
+                      if (CONFIG_DIR / path.relative_to(directory)).is_file())
+    if shadowed:
+        group, name = Path(shadowed[0]).parent.name, Path(shadowed[0]).stem
+        raise ConfigError(
+            f"{source} {value}: {', '.join(shadowed)} has the name of an option the engine ships "
+            f"({group}={name}), which would be chosen instead of yours. Rename yours (e.g. "
+            f"{group}/my_{name}.yaml) and choose it by that name."
+        )
     return directory
 
 

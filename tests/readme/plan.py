@@ -128,9 +128,9 @@ PLACEHOLDERS = (
     Placeholder("outputs/runs/<b>", "python -m engine"),
     Placeholder("outputs/runs/<a>", "python -m engine model=logistic_regression"),
     Placeholder("outputs/runs/<churn run>",
-                "python -m engine --config-dir conf dataset=churn \"dataset.na_values=['?']\" "
-                "'dataset.drop=[customer_id,referral_code]' model=logistic_regression "
-                "'deploy.targets=[bundle,registry]'"),
+                "python -m engine --config-dir conf dataset=telco_churn "
+                "\"dataset.na_values=['?']\" 'dataset.drop=[customer_id,referral_code]' "
+                "model=logistic_regression 'deploy.targets=[bundle,registry]'"),
     Placeholder("outputs/runs/<german credit run>",
                 "python -m engine experiment=german_credit_costs"),
 )
