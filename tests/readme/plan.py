@@ -87,6 +87,8 @@ SKIPS = (
 # A transcript whose output starts with `error:` is expected to exit 2 (the runner's rule); these
 # are the other commands that must not exit 0.
 STATUSES = (
+    Status("python -m engine predict outputs/runs/<churn run> new.csv -o new_scored.csv --strict",
+           2, "--strict refuses the unseen category, as the output shown says"),
     Status("python -m engine regress sweeps/ci.yaml --set features=passthrough", 1,
            "regress exits 1 when something regressed, and the output shown says it did"),
 )
