@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.tracking.summary import make_console
@@ -174,10 +175,10 @@ def serve(args: Sequence[str]) -> None:
     parser.add_argument("model", help="a run directory, or a registered model as NAME@ALIAS or "
                                       "NAME/VERSION (e.g. churn@champion)")
     parser.add_argument("--host", default="127.0.0.1", help="interface (0.0.0.0 for all)")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--max-body-mb", type=float, default=10.0,
+    parser.add_argument("--port", type=_port, default=8080, help="0 to 65535 (0: any free one)")
+    parser.add_argument("--max-body-mb", type=_positive(float), default=10.0,
                         help="largest request body in MB (413 above it)")
-    parser.add_argument("--max-rows", type=int, default=10_000,
+    parser.add_argument("--max-rows", type=_positive(int), default=10_000,
                         help="most rows in one request (413 above it)")
     parser.add_argument("--registry", type=Path, help="the registry database (default: "
                         "$ENGINE_REGISTRY, else outputs/registry.db)")
@@ -194,10 +195,48 @@ def serve(args: Sequence[str]) -> None:
     limits = Limits(max_body_bytes=int(options.max_body_mb * 1024 * 1024),
                     max_rows=options.max_rows)
     app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict)
+    listening = _listen(options.host, options.port)
+    port = listening.getsockname()[1]
     make_console(stderr=True).print(
         f"serving {bundle.metadata.model} from {bundle.directory} at "
-        f"http://{options.host}:{options.port} (OpenAPI docs at /docs)", highlight=False)
-    uvicorn.run(app, host=options.host, port=options.port, log_level="warning")
+        f"http://{options.host}:{port} (OpenAPI docs at /docs)", highlight=False)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before uvicorn starts, so a taken port is one line (exit 2)."""
+    from engine.errors import EngineError
+
+    try:
+        return socket.create_server((host, port))
+    except OSError as error:
+        raise EngineError(
+            f"serve --host {host} --port {port}: cannot listen there ({error.strerror}). "
+            "Choose another port (e.g. --port 0 for any free one), or stop what holds it."
+        ) from None
+
+
+def _port(text: str) -> int:
+    number = int(text)
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port: give 0 to 65535")
+    return number
+
+
+_port.__name__ = "port"  # argparse's "invalid port value: 'abc'"
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` above zero."""
+
+    def parse(text: str) -> float:
+        number = kind(text)
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"{text} must be above 0")
+        return number
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def registry(args: Sequence[str]) -> None:

@@ -189,3 +189,29 @@ def test_a_schema_driven_fuzz_run_gets_no_server_error(server: str) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
     assert generated and int(generated[1]) > 100 and generated[1] == generated[2], done.stdout
+
+
+def test_a_port_already_taken_is_one_line_and_exit_2(trained_run: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "engine", "serve", str(trained_run),
+                               "--port", str(port)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"error: serve --host 127.0.0.1 --port {port}: cannot listen "
+                                  "there (")
+    assert done.stderr.rstrip().endswith("Choose another port (e.g. --port 0 for any free one), "
+                                         "or stop what holds it.")
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--max-body-mb", "-1", "argument --max-body-mb: -1 must be above 0"),
+    ("--max-rows", "0", "argument --max-rows: 0 must be above 0"),
+    ("--port", "70000", "argument --port: 70000 is not a port: give 0 to 65535"),
+    ("--port", "abc", "argument --port: invalid port value: 'abc'"),
+])
+def test_serve_limits_that_cannot_work_are_refused_before_starting(
+        in_process_cli, trained_run: Path, option: str, value: str, message: str) -> None:
+    done = in_process_cli("serve", str(trained_run), option, value)
+    assert done.returncode == 2 and message in done.stderr
