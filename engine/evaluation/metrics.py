@@ -8,19 +8,9 @@ from typing import Any
 
 from sklearn.metrics import get_scorer
 
-from engine.config.schema.metrics import MetricsConfig
+from engine.config.schema.metrics import DEFAULT_SCORERS, MetricsConfig
 from engine.errors import ConfigError
 
-DEFAULT_SCORERS = {
-    "binary": (
-        "roc_auc", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "neg_log_loss",
-    ),
-    "multiclass": (
-        "f1_macro", "accuracy", "balanced_accuracy", "precision_macro", "recall_macro",
-        "roc_auc_ovr", "neg_log_loss",
-    ),
-    "regression": ("neg_root_mean_squared_error", "neg_mean_absolute_error", "r2"),
-}
 BINARY_ONLY_SCORERS = {
     "roc_auc": "roc_auc_ovr", "average_precision": "f1_macro", "precision": "precision_macro",
     "recall": "recall_macro", "f1": "f1_macro", "jaccard": "jaccard_macro",
@@ -80,10 +70,7 @@ def resolve_metrics(
                  if has_probabilities or not needs_probabilities(n)]
     else:
         names = list(scorers)
-    primary = metrics.primary
-    if primary == "auto":
-        default = DEFAULT_SCORERS[task][0]
-        primary = default if default in names else names[0]
+    primary = metrics.primary_for(task)
     if primary not in names:
         names.insert(0, primary)
     for name in names:

@@ -86,6 +86,16 @@ def test_a_sweep_preflight_refuses_a_typo_in_every_group(override: str, message:
         (["tune=tpe", "tune.study_name='a b'"], "tune.study_name: 'a b' cannot name a study file"),
         (["tune=tpe", "split=holdout"],
          "tune.method=tpe: a search scores each trial by cross-validation"),
+        (["tune=nsga2", "tune.objectives=[roc_auc,fit_time]", "tune.pick={objective: fit_tme}"],
+         "tune.pick.objective: 'fit_tme' is not one of this run's objectives ['roc_auc', "
+         "'fit_time']. Did you mean 'fit_time'?"),
+        (["tune=nsga2", "dataset.task=binary", "tune.objectives=[auto,fit_time]",
+          "tune.pick={objective: roc_au}"],
+         "tune.pick.objective: 'roc_au' is not one of this run's objectives ['roc_auc', "
+         "'fit_time']. Did you mean 'roc_auc'?"),
+        (["tune=tpe", "metrics.primary=accuracy", "tune.pick={objective: acuracy}"],
+         "tune.pick.objective: 'acuracy' is not one of this run's objectives ['accuracy']. "
+         "Did you mean 'accuracy'?"),
         (["model._target_=sklearn.cluster.KMeans", "~model.learning_rate", "~model.max_iter",
           "~model.max_leaf_nodes", "~model.min_samples_leaf", "~model.l2_regularization",
           "~model.early_stopping", "~model.search_space"],
@@ -132,6 +142,21 @@ def test_mistakes_that_need_no_data_are_refused_up_front(overrides: list[str],
 def test_option_values_and_missing_tags_are_refused_up_front(overrides: list[str],
                                                             message: str) -> None:
     refused(overrides, message)
+
+
+def test_a_misspelt_pick_objective_is_refused_before_the_data_loads(in_process_cli) -> None:
+    missing = ("dataset=titanic", "dataset.path=/nonexistent/churn.csv", "tune=nsga2",
+               "tune.objectives=[auto,fit_time]")
+    typo = in_process_cli(*missing, "tune.pick={objective: fit_tme}")
+    assert typo.returncode == 2
+    assert typo.stderr.strip() == ("error: tune.pick.objective: 'fit_tme' is not one of this "
+                                   "run's objectives ['auto', 'fit_time']. Did you mean "
+                                   "'fit_time'?")
+    loads = in_process_cli(*missing, "tune.pick={objective: fit_time}")  # reaches the data
+    assert loads.returncode == 2 and "'/nonexistent/churn.csv' does not exist" in loads.stderr
+    # While the data has not said the task, auto may be any task's primary metric.
+    compose_spec(["tune=nsga2", "tune.objectives=[auto,fit_time]",
+                  "tune.pick={objective: neg_root_mean_squared_error}"])
 
 
 def test_null_means_the_default_and_switches_a_fairness_limit_off() -> None:

@@ -10,7 +10,7 @@ from engine.config.schema.base import Section, Workers
 from engine.config.schema.dataset import TaggedDataset
 from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.features import FeaturesConfig
-from engine.config.schema.metrics import MetricsConfig
+from engine.config.schema.metrics import DEFAULT_SCORERS, MetricsConfig
 from engine.config.schema.quality import QualityConfig
 from engine.config.schema.rules import refuse
 from engine.config.schema.split import NEEDS_GROUPS, NEEDS_TIME, SplitConfig
@@ -82,4 +82,7 @@ class ExperimentConfig(Section):
             refuse(f"tune.method={self.tune.method}: a search scores each trial by "
                    "cross-validation, but split.cv.strategy is none. Use split=default (or set "
                    "split.cv.strategy).")
+        if self.tune.searching:
+            tasks = DEFAULT_SCORERS if dataset.task == "auto" else [dataset.task]
+            self.tune.check_pick(list(dict.fromkeys(self.metrics.primary_for(t) for t in tasks)))
         return self

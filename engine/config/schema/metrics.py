@@ -9,6 +9,17 @@ from pydantic import Field, model_validator
 from engine.config.schema.base import Label, NonNegative, NonNegativeFloat, Section
 
 Calibration = Literal["none", "sigmoid", "isotonic"]
+# The scorers ``auto`` gives each task, the first one primary.
+DEFAULT_SCORERS = {
+    "binary": (
+        "roc_auc", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "neg_log_loss",
+    ),
+    "multiclass": (
+        "f1_macro", "accuracy", "balanced_accuracy", "precision_macro", "recall_macro",
+        "roc_auc_ovr", "neg_log_loss",
+    ),
+    "regression": ("neg_root_mean_squared_error", "neg_mean_absolute_error", "r2"),
+}
 FairnessMeasure = Literal["demographic_parity_difference", "demographic_parity_ratio",
                           "equalized_odds_difference", "equalized_odds_ratio"]
 
@@ -70,6 +81,14 @@ class MetricsConfig(Section):
     slices: SlicesConfig = SlicesConfig()
     fairness: FairnessConfig = FairnessConfig()
     explain: ExplainConfig = ExplainConfig()
+
+    def primary_for(self, task: str) -> str:
+        """The primary scorer: ``auto`` is the task's first default, or the first scorer listed
+        when that default is not among them."""
+        default = DEFAULT_SCORERS[task][0]
+        if self.primary != "auto":
+            return self.primary
+        return default if self.scorers == "auto" or default in self.scorers else self.scorers[0]
 
     @model_validator(mode="after")
     def _names(self) -> MetricsConfig:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from engine.config.schema.base import Fraction, Positive, Section
-from engine.errors import ConfigError
+from engine.errors import ConfigError, did_you_mean
 
 Method = Literal["none", "tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2"]
 Pruner = Literal["none", "median", "successive_halving", "hyperband"]
@@ -91,6 +91,17 @@ class TuneConfig(Section):
         _check_options(self.method, self.sampler_options, "sampler", SAMPLERS)
         _check_options(self.pruner, self.pruner_options, "pruner", PRUNERS)
         return self
+
+    def check_pick(self, primaries: Sequence[str]) -> None:
+        """``pick.objective`` is one of the objectives, ``auto`` read as the primary metric
+        (``primaries``: each task's while the data has not said the task)."""
+        from engine.config.schema.rules import refuse
+
+        wanted, written = self.pick.objective, self.objectives or ["auto"]
+        valid = [n for o in written for n in (primaries if o == "auto" else [o])]
+        if wanted is not None and wanted not in valid:
+            refuse(f"tune.pick.objective: {wanted!r} is not one of this run's objectives "
+                   f"{valid if len(primaries) == 1 else written}.{did_you_mean(wanted, valid)}")
 
 
 def checked_options(options: Mapping[str, Any] | None, cls: type, key: str) -> dict[str, Any]:
