@@ -25,6 +25,7 @@ from engine.evaluation.paired_tests import (
     paired_bootstrap,
 )
 from engine.evaluation.responses import Responses
+from engine.tracking.files import damaged, read_csv
 from engine.tracking.records import (
     METRICS_FILE,
     RUN_FILE,
@@ -33,6 +34,8 @@ from engine.tracking.records import (
     read_finished_run,
     read_metrics,
 )
+
+PREDICTION_COLUMNS = ("row", "y_true", "prediction")
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,19 @@ def load_run(path: Path) -> StoredRun:
     cv_file = path / "cv_scores.csv"
     return StoredRun(
         path=path, metrics=read_metrics(path), record=read_finished_run(path, "compare"),
-        predictions=pd.read_csv(files["predictions.csv"]),
-        cv_folds=pd.read_csv(cv_file) if cv_file.is_file() else None,
+        predictions=_with_columns(files["predictions.csv"], PREDICTION_COLUMNS),
+        cv_folds=read_csv(cv_file) if cv_file.is_file() else None,
     )
+
+
+def _with_columns(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The CSV file at ``path``, refused when it lacks one of ``columns``."""
+    frame = read_csv(path)
+    missing = [column for column in columns if column not in frame]
+    if missing:
+        raise damaged(path, f"has no column {', '.join(map(repr, missing))} (its columns: "
+                            f"{', '.join(map(str, frame.columns))})")
+    return frame
 
 
 def check_comparable(first: StoredRun, second: StoredRun, metric: str) -> None:
@@ -105,6 +118,7 @@ def compare_runs(first_path: Path, second_path: Path, *, metric: str | None = No
     if first.cv_folds is not None and second.cv_folds is not None and \
             metric in first.cv_folds and metric in second.cv_folds:
         ratio = fold_size_ratio(first.record.split)
+        _check_same_folds(first, second)
         results.append((corrected_resampled_t_test(first.cv_folds[metric],
                                                    second.cv_folds[metric], ratio, 1 - alpha),
                         float(first.cv_folds[metric].mean()),
@@ -122,6 +136,16 @@ def compare_runs(first_path: Path, second_path: Path, *, metric: str | None = No
         results.append((mcnemar_test(right[0].to_numpy(), right[1].to_numpy()),
                         float(right[0].mean()), float(right[1].mean())))
     return Comparison(metric, first, second, results, _verdict(metric, results[0][0], alpha))
+
+
+def _check_same_folds(first: StoredRun, second: StoredRun) -> None:
+    """Both runs' cv_scores.csv hold a row per fold of the same split, so as many rows."""
+    counts = [len(run.cv_folds) if run.cv_folds is not None else 0 for run in (first, second)]
+    if counts[0] != counts[1]:
+        raise DataError(f"compare: {first.path}/cv_scores.csv has {counts[0]} folds and "
+                        f"{second.path}/cv_scores.csv {counts[1]}, though both runs share their "
+                        "split; one file was changed after its run wrote it. Re-run that "
+                        "experiment to write it again.")
 
 
 def fold_size_ratio(split: dict[str, Any]) -> float:

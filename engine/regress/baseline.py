@@ -4,17 +4,18 @@ was recorded (git commit, date, package versions, machine)."""
 from __future__ import annotations
 
 import datetime
-import json
 import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, RecordError
 from engine.regress.measurement import Measurement
 from engine.threads import available_cores
 from engine.tracking.files import read_json, write_json
 from engine.tracking.provenance import git_state, package_versions
+
+RECORD_AGAIN = "Record it again with --update-baseline."
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,15 @@ def read_baseline(path: Path) -> Baseline | None:
     if not path.is_file():
         return None
     try:
-        record = read_json(path)
+        record = read_json(path, fix=RECORD_AGAIN)
+    except RecordError as error:
+        raise ConfigError(f"baseline {error}") from None
+    try:
         experiments = {name: Measurement.from_json(entry)
                        for name, entry in record["experiments"].items()}
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+    except (KeyError, TypeError, AttributeError) as error:
         raise ConfigError(f"baseline {path}: not a baseline this engine wrote ({error!r}). "
-                          "Record it again with --update-baseline.") from None
+                          f"{RECORD_AGAIN}") from None
     return Baseline(path, record.get("recorded", {}), experiments)
 
 

@@ -15,10 +15,16 @@ from engine.errors import ConfigError
 from engine.regress.baseline import read_baseline, write_baseline
 from engine.regress.guards import FAILING, check_experiment
 from engine.regress.measurement import Measurement
-from engine.regress.outcome_files import console_table, headline, junit_xml, markdown, write_text
+from engine.regress.outcome_files import (
+    append_text,
+    console_table,
+    headline,
+    junit_xml,
+    markdown,
+)
 from engine.regress.runner import load_suite_data, plan_suite, run_planned
 from engine.regress.suite import load_suite
-from engine.tracking.files import write_json
+from engine.tracking.files import write_json, write_text
 
 STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 
@@ -67,7 +73,7 @@ def run_gate(suite_path: Path, *, baseline_path: Path | None, update_baseline: b
                  "suite": str(suite_path), "baseline": str(baseline_file),
                  "seconds": seconds, "checks": [asdict(check) for check in checks]})]
     if os.environ.get(STEP_SUMMARY_VARIABLE):
-        files.append(write_text(Path(os.environ[STEP_SUMMARY_VARIABLE]), text, append=True))
+        files.append(append_text(Path(os.environ[STEP_SUMMARY_VARIABLE]), text))
     console.print("wrote " + ", ".join(str(file) for file in files), highlight=False)
 
     failed = [name for name, measured in measurements.items() if measured.failed]

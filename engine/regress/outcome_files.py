@@ -98,9 +98,11 @@ def junit_xml(suite: str, checks: Sequence[Check], seconds: float) -> str:
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_text(path: Path, text: str, *, append: bool = False) -> Path:
+def append_text(path: Path, text: str) -> Path:
+    """Add ``text`` to the end of ``path`` (``$GITHUB_STEP_SUMMARY``, a file the CI runner owns
+    and reads after the step: appended to, never replaced)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a" if append else "w") as handle:
+    with path.open("a", encoding="utf-8") as handle:
         handle.write(text)
     return path
 

@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hydra.errors import HydraException
 from joblib import Parallel, delayed
 
 from engine.config.compose import compose_spec
-from engine.config.hydra_errors import user_message
+from engine.config.hydra_errors import CONFIG_ERRORS, user_message
 from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
 from engine.data.sources import load_dataset
@@ -27,6 +26,7 @@ from engine.experiment import run_experiment, validate_spec
 from engine.models.pipeline import build_pipeline
 from engine.regress.measurement import Measurement, read_measurement
 from engine.regress.suite import Suite, SuiteExperiment
+from engine.tracking.files import write_text
 from engine.tracking.summary import make_console
 
 
@@ -46,7 +46,7 @@ def plan_suite(suite: Suite) -> list[PlannedExperiment]:
         try:
             spec = compose_spec(experiment.overrides)
             validate_spec(spec)
-        except (EngineError, HydraException) as error:
+        except CONFIG_ERRORS as error:
             raise ConfigError(f"{suite.path}: experiments.{experiment.name} "
                               f"({' '.join(experiment.overrides)}): {user_message(error)}"
                               ) from None
@@ -128,6 +128,6 @@ def measure_experiment(plan: PlannedExperiment, data: Dataset, run_dir: Path,
     except EngineError as error:
         message = user_message(error)
     except Exception as error:
-        (run_dir / "error.txt").write_text(traceback.format_exc())
+        write_text(run_dir / "error.txt", traceback.format_exc())
         message = f"{type(error).__name__}: {user_message(error)} (traceback in error.txt)"
     return Measurement(experiment.name, overrides, error=message)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from engine.config.hydra_errors import yaml_syntax_error
 from engine.config.schema import parse_section
 from engine.config.schema.suite import TIMINGS, ExperimentEntry, Guards, SuiteFile
 from engine.errors import ConfigError, did_you_mean
@@ -86,7 +87,7 @@ def load_suite(path: Path, extra_overrides: tuple[str, ...] = ()) -> Suite:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        raise yaml_syntax_error(error, path) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping such as "
                           f"{{experiments: {{name: [overrides]}}}}, got {raw!r}.")

@@ -20,7 +20,7 @@ from engine.reporting.evaluation_sections import (
     threshold_chart,
 )
 from engine.reporting.html_page import number, page, render, table
-from engine.tracking.files import read_json
+from engine.tracking.files import read_json, write_text
 from engine.tracking.records import (
     METRICS_FILE,
     RUN_FILE,
@@ -62,11 +62,9 @@ def write_run_report(run_dir: Path) -> Path:
         ("Tuning", tuning_section(metrics.tuning, run_dir / "tuning")),
         ("Provenance", provenance_section(run)),
     ]
-    path = run_dir / REPORT_FILE
-    path.write_text(page(f"{run.model} on {data.name}", sections, subtitle=subtitle,
-                         error=(run.error or "") if run.status == "failed" else ""),
-                    encoding="utf-8")
-    return path
+    return write_text(run_dir / REPORT_FILE, page(
+        f"{run.model} on {data.name}", sections, subtitle=subtitle,
+        error=(run.error or "") if run.status == "failed" else ""))
 
 
 def metrics_section(metrics: MetricsRecord) -> Markup:

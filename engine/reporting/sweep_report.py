@@ -15,6 +15,7 @@ from engine.errors import EngineError
 from engine.evaluation.run_comparison import compare_runs
 from engine.reporting.html_page import number, page, render, table
 from engine.reporting.run_report import REPORT_FILE
+from engine.tracking.files import write_text
 from engine.tracking.records import read_metrics
 
 TEMPLATE = "sweep_report.html"
@@ -32,10 +33,8 @@ def write_sweep_report(sweep_dir: Path, rows: Sequence[Mapping[str, Any]]) -> Pa
                          top_runs_section(sweep_dir, top, primary)))
     failed = len(rows) - len(finished)
     subtitle = f"{len(rows)} jobs, {failed} failed · {sweep_dir}"
-    path = sweep_dir / REPORT_FILE
-    path.write_text(page(f"Sweep {sweep_dir.name}", sections, subtitle=subtitle),
-                    encoding="utf-8")
-    return path
+    return write_text(sweep_dir / REPORT_FILE,
+                      page(f"Sweep {sweep_dir.name}", sections, subtitle=subtitle))
 
 
 def leaderboard_section(sweep_dir: Path, rows: Sequence[Mapping[str, Any]]) -> Markup:

@@ -6,13 +6,13 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from rich.table import Table
 
 from engine.errors import RecordError
 from engine.reporting.sweep_report import write_sweep_report
+from engine.tracking.files import atomic_path, read_yaml, write_text
 from engine.tracking.records import RUN_FILE, read_metrics, read_run
 from engine.tracking.summary import make_console
 
@@ -27,7 +27,7 @@ def collect_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
     job_dirs = [d for d in sweep_dir.iterdir() if d.is_dir() and (d / ".hydra").is_dir()]
     for job_dir in sorted(job_dirs, key=lambda d: int(d.name) if d.name.isdigit() else d.name):
         overrides_file = job_dir / ".hydra" / "overrides.yaml"
-        overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+        overrides = read_yaml(overrides_file) if overrides_file.exists() else []
         row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(overrides or []),
                                "status": "failed", "error": "killed", "model": "", "dataset": ""}
         if (job_dir / RUN_FILE).exists():
@@ -75,14 +75,13 @@ def rank_jobs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_leaderboard(rows: list[dict[str, Any]], sweep_dir: Path) -> tuple[Path, Path]:
     """leaderboard.csv and leaderboard.md in the sweep directory."""
     csv_path, md_path = sweep_dir / "leaderboard.csv", sweep_dir / "leaderboard.md"
-    with csv_path.open("w", newline="") as handle:
+    with atomic_path(csv_path) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_cell(row.get(c)) for c in COLUMNS) + " |" for row in rows]
-    md_path.write_text("\n".join(lines) + "\n")
-    return csv_path, md_path
+    return csv_path, write_text(md_path, "\n".join(lines) + "\n")
 
 
 def leaderboard_table(rows: list[dict[str, Any]]) -> Table:

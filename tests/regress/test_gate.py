@@ -191,7 +191,8 @@ def test_a_missing_suite_or_broken_baseline_exits_2(tmp_path: Path) -> None:
     (tmp_path / "baselines").mkdir()
     (tmp_path / "baselines" / "s.json").write_text("{not json")
     status, output, _ = regress(tmp_path, str(suite))
-    assert status == 2 and "not a baseline this engine wrote" in output
+    assert status == 2 and "s.json: not valid JSON (Expecting property name" in output
+    assert "Record it again with --update-baseline." in output
     status, output, _ = regress(tmp_path, str(suite), "--update-baseline")
     assert status == 0 and "It is rewritten from this run" in output
     assert "wine" in json.loads((tmp_path / "baselines" / "s.json").read_text())["experiments"]
