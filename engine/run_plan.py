@@ -93,9 +93,6 @@ def make_plan(spec: ExperimentSpec, data: Dataset) -> RunPlan:
     check_columns("metrics.slices.columns", evaluation.slice_columns, columns)
     check_columns("metrics.fairness.sensitive", evaluation.fairness.sensitive, columns)
     train_idx, test_idx = split_holdout(data, spec.split, seed=spec.seed)
-    if not len(test_idx) and (evaluation.slice_columns or evaluation.fairness.sensitive):
-        raise ConfigError("metrics.slices / metrics.fairness: they are measured on the test rows, "
-                          "but split.test_size is 0. Give the split a test share (e.g. 0.2).")
     cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
     plan = RunPlan(spec=spec, data=data, y=y, classes=classes, pipeline=pipeline,
                    metrics=metrics, evaluation=evaluation,

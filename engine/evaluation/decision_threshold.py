@@ -24,17 +24,14 @@ CANDIDATES = 201
 
 
 def check_threshold_task(objective: str, task: str, has_probabilities: bool) -> None:
-    """A tuned threshold needs a binary task, probabilities and a scorer of hard predictions."""
+    """A tuned threshold needs a binary task and probabilities (the schema has checked that
+    ``objective`` scores hard predictions)."""
     if task != "binary":
         raise ConfigError(f"metrics.threshold: a decision threshold applies to binary targets "
                           f"only and this target is {task}. Remove metrics.threshold.")
     if not has_probabilities:
         raise ConfigError("metrics.threshold: the model gives no class probabilities "
                           "(predict_proba) to threshold. Use another model or drop the option.")
-    if objective != "cost" and get_scorer(objective)._response_method != "predict":
-        raise ConfigError(f"metrics.threshold: {objective} scores probabilities, so no threshold "
-                          "changes it. Use a scorer of predicted labels such as f1, "
-                          "balanced_accuracy or accuracy, or cost.")
 
 
 def check_costs(costs: Mapping[str, Mapping[str, float]], classes: list[Any]) -> np.ndarray:

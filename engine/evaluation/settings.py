@@ -55,14 +55,10 @@ def evaluation_settings(metrics: MetricsConfig) -> EvaluationSettings:
         threshold=metrics.threshold,
         costs={str(actual): {str(predicted): cost for predicted, cost in row.items()}
                for actual, row in (metrics.costs or {}).items()},
-        slice_columns=_names(metrics.slices.columns),
+        slice_columns=tuple(metrics.slices.columns),
         slice_bins=metrics.slices.bins,
-        fairness=FairnessSettings(sensitive=_names(metrics.fairness.sensitive), limits=limits),
+        fairness=FairnessSettings(sensitive=tuple(metrics.fairness.sensitive), limits=limits),
         importance_repeats=metrics.explain.importance_repeats,
         dependence_features=metrics.explain.dependence_features,
         explain_rows=metrics.explain.max_rows,
     )
-
-
-def _names(value: list[str] | str) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)

@@ -102,6 +102,11 @@ def test_a_sweep_preflight_refuses_a_typo_in_every_group(override: str, message:
          "model._target_: sklearn.cluster.KMeans is neither a scikit-learn classifier nor a "
          "regressor"),
         (["metrics.threshold=f2"], "metrics.threshold: 'f2' is neither a scikit-learn scorer"),
+        (["metrics.threshold=roc_auc"], "metrics.threshold: roc_auc scores probabilities, so no "
+                                        "threshold changes it."),
+        (["split.test_size=0", "metrics.slices.columns=age"],
+         "metrics.slices / metrics.fairness: they are measured on the test rows, but "
+         "split.test_size is 0."),
         (["metrics.bootstrap.confidence=1.5"],
          "metrics.bootstrap.confidence: 1.5 is not a number between 0.0 and 1.0 (both "
          "excluded)."),

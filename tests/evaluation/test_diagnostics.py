@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss, confusion_matrix, f1_score, roc_auc_score
 
+from engine.config.schema import MetricsConfig, parse_section
 from engine.deploy.bundle import load_bundle
 from engine.errors import ConfigError
 from engine.evaluation.decision_threshold import check_costs, check_threshold_task, tune_threshold
@@ -71,7 +72,7 @@ def test_threshold_and_cost_mistakes_are_refused() -> None:
     with pytest.raises(ConfigError, match="binary targets only and this target is multiclass"):
         check_threshold_task("f1", "multiclass", True)
     with pytest.raises(ConfigError, match="roc_auc scores probabilities"):
-        check_threshold_task("roc_auc", "binary", True)
+        parse_section(MetricsConfig, {"threshold": "roc_auc"})
     with pytest.raises(ConfigError, match=r"'goood' is not a class.*Did you mean 'good'"):
         check_costs({"bad": {"goood": 5}}, ["bad", "good"])
 

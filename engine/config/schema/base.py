@@ -36,6 +36,9 @@ NonNegative = Annotated[int, Field(ge=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 Label = str | int | float | bool
 """A class label as YAML writes it."""
+Names = Annotated[list[str], BeforeValidator(lambda value: [value] if isinstance(value, str)
+                                             else value, json_schema_input_type=list[str] | str)]
+"""Column names: a list, or one name on its own."""
 
 
 def _whole_float_as_int(value: Any) -> Any:

@@ -82,6 +82,10 @@ class ExperimentConfig(Section):
             refuse(f"tune.method={self.tune.method}: a search scores each trial by "
                    "cross-validation, but split.cv.strategy is none. Use split=default (or set "
                    "split.cv.strategy).")
+        if split.test_size == 0 and (self.metrics.slices.columns or
+                                     self.metrics.fairness.sensitive):
+            refuse("metrics.slices / metrics.fairness: they are measured on the test rows, but "
+                   "split.test_size is 0. Give the split a test share (e.g. 0.2).")
         if self.tune.searching:
             tasks = DEFAULT_SCORERS if dataset.task == "auto" else [dataset.task]
             self.tune.check_pick(list(dict.fromkeys(self.metrics.primary_for(t) for t in tasks)))

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from engine.config.schema.base import Label, NonNegative, NonNegativeFloat, Section
+from engine.config.schema.base import Label, Names, NonNegative, NonNegativeFloat, Section
 
 Calibration = Literal["none", "sigmoid", "isotonic"]
 # The scorers ``auto`` gives each task, the first one primary.
@@ -43,7 +43,7 @@ class DiagnosticsConfig(Section):
 
 
 class SlicesConfig(Section):
-    columns: list[str] | str = []
+    columns: Names = []
     bins: Annotated[int, Field(ge=2)] = 4
 
 
@@ -55,7 +55,7 @@ class FairnessLimit(Section):
 
 
 class FairnessConfig(Section):
-    sensitive: list[str] | str = []
+    sensitive: Names = []
     limits: dict[FairnessMeasure, FairnessLimit | None] = {  # null switches a limit off
         "demographic_parity_difference": FairnessLimit(warn=0.1),
         "equalized_odds_difference": FairnessLimit(warn=0.1)}
@@ -94,7 +94,7 @@ class MetricsConfig(Section):
     def _names(self) -> MetricsConfig:
         if self.scorers == "auto" and self.primary == "auto" and self.threshold is None:
             return self  # nothing named, so no need to import scikit-learn's list
-        from sklearn.metrics import get_scorer_names
+        from sklearn.metrics import get_scorer, get_scorer_names
 
         from engine.config.schema.rules import check_name, refuse
 
@@ -105,9 +105,14 @@ class MetricsConfig(Section):
             check_name(key, name, valid, "is not a scikit-learn scorer name",
                        "See sklearn.metrics.get_scorer_names() for the full list.")
         if self.threshold is not None:
-            check_name("metrics.threshold", self.threshold, [*get_scorer_names(), "cost"],
+            check_name("metrics.threshold", self.threshold, [*valid, "cost"],
                        "is neither a scikit-learn scorer name nor 'cost'",
                        "Use e.g. f1, balanced_accuracy, or cost with metrics.costs.")
+        if self.threshold not in (None, "cost") and \
+                get_scorer(self.threshold)._response_method != "predict":
+            refuse(f"metrics.threshold: {self.threshold} scores probabilities, so no threshold "
+                   "changes it. Use a scorer of predicted labels such as f1, balanced_accuracy "
+                   "or accuracy, or cost.")
         if self.threshold == "cost" and not self.costs:
             refuse("metrics.threshold: cost needs metrics.costs, e.g. 'metrics.costs={bad: "
                    "{good: 5}, good: {bad: 1}}' (actual -> predicted -> cost).")

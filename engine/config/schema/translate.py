@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from engine.config.schema.rules import RULE
@@ -52,7 +53,7 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
     context = detail.get("ctx") or {}
     if kind == RULE:
         return str(context["message"])
-    path, parent = _locate(detail["loc"], model)
+    path, parent, node = _locate(detail["loc"], model)
     if kind == "union_tag_invalid":
         path.append(str(context.get("discriminator", "")).strip("'"))
         value = context.get("tag")
@@ -60,12 +61,12 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
                            for part in path).lstrip(".")
     last = next((str(part) for part in reversed(path) if isinstance(part, str)), key)
     container = str(path[-2]) if len(path) > 1 else ""
-    example = _example(key, last, parent)
+    field = parent.model_fields.get(last) if parent else None
+    example = _example(key, field)
     if kind == "union_tag_not_found":
         tag = str(context.get("discriminator", "")).strip("'")
-        valid = sorted(_member_tags(_walk_model(path, model)))
         return (f"{key}.{tag} is required but is not set; it says which kind of {last} this is. "
-                f"{options_hint(valid)}")
+                f"{options_hint(_tags(node))}")
     if kind == "extra_forbidden":
         valid = sorted(parent.model_fields) if parent else []
         return f"{key}: unknown key.{did_you_mean(last, valid)} {options_hint(valid)}"
@@ -79,7 +80,7 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
         return (f"{key}: unknown {noun} {value!r}.{did_you_mean(str(value), valid)} "
                 f"{options_hint(valid)}")
     if kind in BOUNDS:
-        return f"{key}: {value!r} is not a {_range(kind, context, parent, last)}.{example}"
+        return f"{key}: {value!r} is not a {_range(kind, context, field)}.{example}"
     if kind in WHOLE:
         return f"{key}: must be an integer, got {value!r}.{example}"
     if kind in NUMBER:
@@ -100,22 +101,23 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
     return f"{key}: {reason}{'' if reason.endswith(('.', '?')) else '.'}"
 
 
-def _locate(loc: Sequence[int | str], model: type[BaseModel]) -> tuple[list[int | str], Any]:
-    """The key path a user wrote, and the model holding its last key.
+def _locate(loc: Sequence[int | str], model: type[BaseModel]
+            ) -> tuple[list[int | str], type[BaseModel] | None, Any]:
+    """The key path a user wrote, the model holding its last key, and the type at that key.
 
     ``loc`` loses the tags pydantic adds: a union member's (``dataset.file.path``), a plain
     union's member label (``list[str]``), a dict's ``[key]``.
     """
     path: list[int | str] = []
     node: Any = model
-    parent: Any = None
+    parent = None
     for part in loc:
-        if isinstance(part, str) and not _is_field(node, part):
+        if isinstance(part, str) and part not in _fields(node):
             if part == "[key]":  # the key itself is the bad value: name the mapping
                 path.pop()
                 continue
-            if _member(node, part):
-                node = _member(node, part)
+            if part in _tags(node):
+                node = _tags(node)[part]
                 continue
             alternatives = [arg for arg in _args(node) if arg is not type(None)]
             if len(alternatives) > 1:
@@ -124,13 +126,11 @@ def _locate(loc: Sequence[int | str], model: type[BaseModel]) -> tuple[list[int 
                 continue
         path.append(part)
         parent, node = _model(node), _child(node, part)
-    return path, parent
+    return path, parent, node
 
 
-def _range(kind: str, context: dict[str, Any], parent: type[BaseModel] | None,
-           last: str) -> str:
+def _range(kind: str, context: dict[str, Any], field: FieldInfo | None) -> str:
     """``whole number >= 2``, or ``number in [0.0, 1.0]`` where the field has both ends."""
-    field = parent.model_fields.get(last) if parent else None
     ends = {type(rule).__name__: value for rule in (field.metadata if field else [])
             for value in [getattr(rule, type(rule).__name__.lower(), None)] if value is not None}
     bound = next(iter(context.values()))
@@ -142,61 +142,36 @@ def _range(kind: str, context: dict[str, Any], parent: type[BaseModel] | None,
     return f"{noun} {BOUNDS[kind]} {bound}"
 
 
-def _example(key: str, last: str, parent: type[BaseModel] | None) -> str:
+def _example(key: str, field: FieldInfo | None) -> str:
     """`` Use e.g. key=default.`` where the key has a default worth showing."""
-    field = parent.model_fields.get(last) if parent else None
-    if field is None or field.is_required() or field.default is None or \
-            isinstance(field.default, BaseModel | list | dict):
+    default = None if field is None or field.is_required() else field.default
+    if default is None or isinstance(default, BaseModel | list | dict):
         return ""
-    default = field.default
-    shown = str(default).lower() if isinstance(default, bool) else default
-    return f" Use e.g. {key}={shown}."
+    return f" Use e.g. {key}={str(default).lower() if isinstance(default, bool) else default}."
 
 
-def _walk_model(path: Sequence[int | str], model: type[BaseModel]) -> Any:
-    node: Any = model
-    for part in path:
-        node = _child(node, part)
-    return node
-
-
-def _member_tags(node: Any) -> list[str]:
-    """The discriminator values of a tagged union's members (``source: file``, ...)."""
-    return [str(typing.get_args(field.annotation)[0]) for arg in _args(node)
+def _tags(node: Any) -> dict[str, type[BaseModel]]:
+    """A tagged union's members by their discriminator value (``file``: FileDataset)."""
+    return {str(typing.get_args(field.annotation)[0]): arg for arg in _args(node)
             if isinstance(arg, type) and issubclass(arg, BaseModel)
             for field in arg.model_fields.values()
             if typing.get_origin(field.annotation) is typing.Literal
-            and len(typing.get_args(field.annotation)) == 1]
+            and len(typing.get_args(field.annotation)) == 1}
 
 
 def _child(node: Any, part: int | str) -> Any:
     """The type one step down: a model's field, a dict's value, a list's item."""
-    model = _model(node)
-    if model is not None and isinstance(part, str) and part in model.model_fields:
-        return model.model_fields[part].annotation
+    if isinstance(part, str) and part in _fields(node):
+        return _fields(node)[part].annotation
     for arg in _args(node):
-        origin = typing.get_origin(arg)
-        if origin is dict:
-            return typing.get_args(arg)[1]
-        if origin is list:
-            return typing.get_args(arg)[0]
+        if typing.get_origin(arg) in (dict, list):
+            return typing.get_args(arg)[-1]
     return None
 
 
-def _is_field(node: Any, part: str) -> bool:
+def _fields(node: Any) -> dict[str, FieldInfo]:
     model = _model(node)
-    return model is not None and part in model.model_fields
-
-
-def _member(node: Any, tag: str) -> Any:
-    """The union member of ``node`` whose ``source`` (discriminator) literal is ``tag``."""
-    for arg in _args(node):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            for field in arg.model_fields.values():
-                if typing.get_origin(field.annotation) is typing.Literal and \
-                        typing.get_args(field.annotation) == (tag,):
-                    return arg
-    return None
+    return model.model_fields if model else {}
 
 
 def _model(node: Any) -> type[BaseModel] | None:
