@@ -1,7 +1,8 @@
 """The command line: Hydra runs experiments and sweeps; words such as ``predict`` are verbs.
 
 Thin on purpose: parse argv, hand overrides to Hydra, print results. A user's mistake prints one
-line and exits 2 (``ENGINE_TRACEBACK=1`` shows the traceback); bugs keep their traceback.
+line and exits 2 (``ENGINE_TRACEBACK=1`` shows the traceback); bugs keep their traceback. Ctrl-C
+prints one line and exits 130, its run recorded as ``interrupted``.
 Nothing heavy is imported before it is needed, so ``--help`` and ``--cfg job`` stay fast.
 """
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 VERBS = ("predict", "compare", "report", "regress", "serve", "registry", "schema")
 TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a process stopped by Ctrl-C
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -44,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_hydra(args)
     except (EngineError, HydraException, OSError) as error:
         exit_for_user_error(error)
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C): the run stopped; a named study (tune.study_name) resumes "
+              "where it stopped when the same command runs again.", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT)
     finally:
         resume_gc(freeze=False)  # on, even when start-up failed
 
@@ -124,7 +130,8 @@ def _refuse_stray_words(overrides: Sequence[str]) -> None:
 def run_job(cfg: DictConfig) -> float:
     """Hydra's task function: run one experiment and return its primary metric.
 
-    In a sweep a failing job is recorded in its run.json and the sweep goes on.
+    In a sweep a failing job is recorded in its run.json and the sweep goes on; Ctrl-C is
+    recorded (status ``interrupted``) and stops the sweep.
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -134,6 +141,9 @@ def run_job(cfg: DictConfig) -> float:
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         return _run(cfg, run_dir, hydra_cfg)
+    except KeyboardInterrupt:
+        _record_interruption(run_dir, hydra_cfg)
+        raise
     except (EngineError, HydraException) as error:
         message = _record_failure(error, run_dir, hydra_cfg)
         if not in_sweep:
@@ -160,6 +170,16 @@ def _record_failure(error: Exception, run_dir: Path, hydra_cfg: HydraConf) -> st
     write_record(run_dir / RUN_FILE, UnfinishedRunRecord.model_validate(
         {"status": "failed", "error": message, "choices": runtime_choices(hydra_cfg)}))
     return message
+
+
+def _record_interruption(run_dir: Path, hydra_cfg: HydraConf) -> None:
+    """Write the run.json of a run stopped by Ctrl-C."""
+    from engine.config.compose import runtime_choices
+    from engine.tracking.records import RUN_FILE, UnfinishedRunRecord, write_record
+
+    write_record(run_dir / RUN_FILE, UnfinishedRunRecord.model_validate(
+        {"status": "interrupted", "error": "interrupted (Ctrl-C)",
+         "choices": runtime_choices(hydra_cfg)}))
 
 
 def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: HydraConf) -> float:

@@ -210,9 +210,10 @@ class RunRecord(Record):
 
 
 class UnfinishedRunRecord(Record):
-    """run.json of a run that stopped before it trained a model: why, and the config choices."""
+    """run.json of a run that stopped before it trained a model (failed, or interrupted by
+    Ctrl-C): why, and the config choices."""
 
-    status: Literal["failed"] = "failed"
+    status: Literal["failed", "interrupted"] = "failed"
     error: str
     choices: dict[str, str | None] = {}
 

@@ -205,9 +205,14 @@ def _best_or_fail(study: Any, objectives: tuple[str, ...], settings: TuneConfig,
 
 
 def _state_counts(study: Any) -> dict[str, int]:
+    """Trials by state; a failed trial that is run again (Ctrl-C, a dead worker) is INTERRUPTED."""
+    counted = {t.number for t in counted_trials(study)}
     counts: dict[str, int] = {}
     for trial in study.get_trials(deepcopy=False):
-        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+        state = trial.state.name
+        if state == "FAIL" and trial.number not in counted:
+            state = "INTERRUPTED"
+        counts[state] = counts.get(state, 0) + 1
     return counts
 
 

@@ -228,7 +228,7 @@ def report_best(study: Study, location: str, path: Path) -> None:
         "trials": {
             "finished": _finished(study),
             "complete": len(complete),
-            "failed": sum(t.state == TrialState.FAIL for t in trials),
+            "failed": sum(t.state == TrialState.FAIL for t in counted_trials(study)),
         },
         "best_trial": None if best is None else {
             "number": best.number,

@@ -5,12 +5,17 @@ The calling process is worker 0 (with the progress bar); ``n_jobs - 1`` more are
 forked, so no OpenMP or lock state is inherited. Each worker limits its BLAS/OpenMP threads to its
 share of the available cores (:mod:`engine.threads`), so two workers on two cores do not fight
 over them.
+
+Ctrl-C stops every worker: each flags the trial it was running to be run again
+(:mod:`engine.tuning.recovery`), and the calling process passes the interrupt on to the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import time
 import warnings
 from collections.abc import Callable
@@ -27,7 +32,13 @@ from engine.evaluation.metrics import MetricSet
 from engine.threads import limited_threads, threads_per_process
 from engine.tuning.objective import CVObjective, objective_direction
 from engine.tuning.pipeline_space import PipelineSpace, space_for
-from engine.tuning.recovery import counted_trials, worker_id
+from engine.tuning.recovery import (
+    counted_trials,
+    in_flight,
+    interrupted_trial,
+    requeue_interrupted,
+    worker_id,
+)
 from engine.tuning.samplers import make_pruner, make_sampler
 from engine.tuning.storage import open_storage
 
@@ -95,8 +106,22 @@ def run_worker(
 ) -> None:
     """Run trials on the shared study until the budget (total trials or deadline) is spent.
 
-    ``opened`` is the study and space the calling process has already (worker 0).
+    ``opened`` is the study and space the calling process has already (worker 0); a spawned
+    worker ends quietly on Ctrl-C, the calling process hears of it as KeyboardInterrupt.
     """
+    if not job.parent:
+        _optimize(job, on_trial, opened)
+        return
+    signal.signal(signal.SIGINT, _interrupt_once)
+    with contextlib.suppress(KeyboardInterrupt):
+        _optimize(job, on_trial, opened)
+
+
+def _optimize(
+    job: WorkerJob,
+    on_trial: Callable[[Any, Any], None] | None,
+    opened: tuple[optuna.Study, PipelineSpace] | None,
+) -> None:
     from engine.models.pipeline import build_pipeline
 
     if opened is None:
@@ -121,7 +146,11 @@ def run_worker(
 
     def tagged(trial: Any) -> Any:
         trial.set_user_attr("worker", me)
-        return objective(trial)
+        try:
+            return objective(trial)
+        except KeyboardInterrupt:
+            interrupted_trial(study, trial, "interrupted (Ctrl-C)")
+            raise
 
     with limited_threads(threads):
         study.optimize(tagged, n_trials=remaining, timeout=timeout, catch=(Exception,),
@@ -144,9 +173,21 @@ def run_workers(
         process.start()
     try:
         run_worker(job, on_trial, opened)
+    except KeyboardInterrupt:  # a `kill -INT` reaches this process only; Ctrl-C reaches them all
+        for process in others:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGINT)
+        raise
     finally:
         for process in others:
             process.join()
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    """A spawned worker's SIGINT handler: the first one interrupts it, later ones (the terminal's
+    and the one passed on by the calling process) are ignored while it flags its trial."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def quiet_optuna() -> None:
@@ -179,19 +220,19 @@ def _stop_if_orphaned(parent: int) -> Callable[[Any, Any], None]:
 
 class _StopRule:
     """Stop when the study's total reaches ``n_trials`` (counting other workers' running
-    trials) or when too many trials failed."""
+    trials) or when too many trials failed; first re-queue the trials of workers that died."""
 
     def __init__(self, settings: TuneConfig) -> None:
         self.settings = settings
 
     def __call__(self, study: optuna.Study, trial: Any) -> None:
+        requeue_interrupted(study)
         if failure_message(study, self.settings) is not None:
             study.stop()
             return
         if self.settings.n_trials is None:
             return
-        running = [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"]
-        if len(counted_trials(study)) + len(running) >= self.settings.n_trials:
+        if len(counted_trials(study)) + len(in_flight(study)) >= self.settings.n_trials:
             study.stop()
 
 
