@@ -110,7 +110,8 @@ def test_a_misspelt_function_gets_did_you_mean(name: str, suggestion: str) -> No
 
 
 @pytest.mark.parametrize(("target", "message"), [
-    ("torch.load", r"'torch.load' is a function, not a class; a `_target_` names a class"),
+    ("torch.load", r"'torch.load' is a function, not a class; a `_target_` here names a "
+                   r"scikit-learn transformer class, e.g. sklearn.preprocessing.StandardScaler"),
     ("numpy.load", r"'numpy.load' is outside the allow-list of modules a config may load"),
     ("builtins.eval", r"'builtins.eval' is outside the allow-list"),
     ("sklearn.ensemble.RandomForestClassifier",

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from engine.errors import ConfigError, did_you_mean, first_line, options_hint
@@ -135,6 +135,48 @@ def _model_file(name: str, search: Sequence[Path]) -> DictConfig:
     defaults = own.pop("defaults", [])
     parents = [_model_file(parent, search) for parent in defaults if parent != "_self_"]
     return cast(DictConfig, OmegaConf.merge(*parents, own))
+
+
+def check_hydra_targets(cfg: DictConfig) -> None:
+    """Each ``_target_`` in Hydra's own config (``hydra.callbacks.<name>``, ``hydra.sweeper``,
+    ``hydra.launcher``) names a class of the kind its place takes, from the allow-list (see
+    :func:`engine.config.targets.hydra_kind`); run on a composed config before Hydra
+    instantiates any of them."""
+    from engine.config.targets import hydra_kind, import_target
+
+    allowed = _allowed_targets(cfg)
+    for place in _target_places(OmegaConf.to_container(cfg.hydra, resolve=False), "hydra"):
+        key = f"{place}._target_"
+        try:
+            target = OmegaConf.select(cfg, key)
+        except OmegaConfBaseException as error:
+            raise ConfigError(f"{key}: {first_line(error)}.") from None
+        import_target(target, key, allowed, kind=hydra_kind(place))
+
+
+def _target_places(node: object, path: str) -> Iterator[str]:
+    """The key of every mapping under ``node`` that holds a ``_target_``."""
+    if isinstance(node, Mapping):
+        if "_target_" in node:
+            yield path
+        for name, value in node.items():
+            yield from _target_places(value, f"{path}.{name}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _target_places(value, f"{path}[{index}]")
+
+
+def _allowed_targets(cfg: DictConfig) -> tuple[str, ...]:
+    """The user's ``allowed_targets`` prefixes (none while the key is malformed: the schema
+    reports that)."""
+    value = OmegaConf.select(cfg, "allowed_targets", throw_on_resolution_failure=False)
+    if not isinstance(value, ListConfig):
+        return ()
+    try:
+        listed = OmegaConf.to_container(value, resolve=True)
+    except OmegaConfBaseException:
+        return ()
+    return tuple(prefix for prefix in cast(list[Any], listed) if isinstance(prefix, str))
 
 
 @contextmanager

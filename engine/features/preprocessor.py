@@ -10,12 +10,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from engine.config.binding import from_config_values, instantiate_checked
 from engine.config.schema.features import FeatureBlock, FeaturesConfig
-from engine.config.targets import import_target
+from engine.config.targets import ESTIMATOR, TRANSFORMER, Kind, import_target
 from engine.errors import ConfigError, did_you_mean
 from engine.features.selectors import ColumnSelector
-
-TRANSFORMER = ("fit", "transform", "get_params")  # what a step's class must have
-ESTIMATOR = ("fit", "get_params")  # what an estimator parameter's class must have
 
 
 def build_preprocessor(
@@ -78,26 +75,14 @@ def _steps(steps: Sequence[Mapping[str, Any]], key: str,
                            for index, step in enumerate(steps)))
 
 
-def _component(
-    config: Mapping[str, Any], key: str, allowed: tuple[str, ...], kind: tuple[str, ...]
-) -> Any:
-    """The instance ``config`` describes, its class checked to have the methods ``kind`` lists.
+def _component(config: Mapping[str, Any], key: str, allowed: tuple[str, ...], kind: Kind) -> Any:
+    """The instance ``config`` describes, its class of the ``kind`` its place takes.
 
     A parameter given as a mapping with its own ``_target_`` is an estimator built the same
     way (SelectFromModel's ``estimator``); function names and lists become what the class takes
     (see :func:`from_config_values`).
     """
-    target = config["_target_"]
-    cls = import_target(target, f"{key}._target_", allowed)
-    lacking = [method for method in kind if not hasattr(cls, method)]
-    if lacking:
-        what = "transformer" if kind == TRANSFORMER else "estimator"
-        example = ("sklearn.preprocessing.StandardScaler" if kind == TRANSFORMER
-                   else "sklearn.linear_model.LogisticRegression")
-        raise ConfigError(
-            f"{key}._target_: '{target}' is not a scikit-learn {what} (it has no "
-            f"{', '.join(lacking)}); name one such as {example}."
-        )
+    cls = import_target(config["_target_"], f"{key}._target_", allowed, kind=kind)
     params = {
         name: _component(value, f"{key}.{name}", allowed, ESTIMATOR)
         if isinstance(value, Mapping) and "_target_" in value else value

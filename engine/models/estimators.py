@@ -6,14 +6,12 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sklearn.base import ClassifierMixin, RegressorMixin
-
 from engine.config.binding import accepted_parameters, instantiate_checked
 from engine.config.spec import ModelSpec
-from engine.config.targets import import_target
+from engine.config.targets import CLASSIFIER, ESTIMATOR, NN_MODULE, REGRESSOR, Kind, import_target
 from engine.errors import ConfigError, did_you_mean
 
-KINDS = {"classification": "classifier", "regression": "regressor"}
+KINDS = {"classification": CLASSIFIER, "regression": REGRESSOR}
 
 
 def task_family(task: str) -> str:
@@ -38,7 +36,7 @@ def validate_model(model: ModelSpec, allowed: Iterable[str] = ()) -> None:
     kept for that family and left out for the other; one that no estimator takes is an error.
     """
     classes = model_classes(model, allowed)
-    params = _component_params(model.params, allowed)
+    params = _component_params(model.params, allowed, classes.values())
     accepted = {family: accepted_parameters(cls) for family, cls in classes.items()}
     known = set().union(*(names or set() for names in accepted.values()))
     takes_anything = any(names is None for names in accepted.values())
@@ -79,7 +77,8 @@ def build_estimator(model: ModelSpec, task: str, allowed: Iterable[str] = ()) ->
             f"Pick a model with a {family} estimator (e.g. model=random_forest or "
             f"model=hist_gbm), or declare the task with dataset.task=..."
         )
-    params = _params_for(classes[family], _component_params(model.params, allowed),
+    params = _params_for(classes[family],
+                         _component_params(model.params, allowed, classes.values()),
                          classes.values())
     return instantiate_checked(classes[family], params, "model")
 
@@ -88,36 +87,23 @@ def model_classes(model: ModelSpec, allowed: Iterable[str] = ()) -> dict[str, ty
     """The estimator class per task family it can learn, imported through the allow-list.
 
     A class named per family must be a classifier or a regressor as its family says; one class
-    for both (``_target_: sklearn.linear_model.Ridge``) serves the family it belongs to, and
-    must belong to one (a clusterer predicts no target)."""
+    for both (``_target_: sklearn.linear_model.Ridge``) must be an estimator, and serves the
+    family it belongs to (a clusterer, predicting no target, belongs to none)."""
     allowed = tuple(allowed)
-    one_class = len(set(model.targets.values())) == 1
-    classes = {}
-    for family, path in model.targets.items():
-        key = "model._target_" if one_class else f"model._target_.{family}"
-        cls = import_target(path, key, allowed)
-        if _learns(cls, family):
-            classes[family] = cls
-        elif not one_class:
-            kind = KINDS[family]
-            raise ConfigError(
-                f"{key}: {path} is not a scikit-learn {kind}, so it cannot learn a {family} "
-                f"target. Name a {kind} class (e.g. model=hist_gbm), or one class for the task "
-                "it learns (`_target_: sklearn.linear_model.Ridge`)."
-            )
+    if len(set(model.targets.values())) > 1:
+        return {family: import_target(path, f"model._target_.{family}", allowed,
+                                      kind=KINDS[family])
+                for family, path in model.targets.items()}
+    path = next(iter(model.targets.values()))
+    cls = import_target(path, "model._target_", allowed, kind=ESTIMATOR)
+    classes = {family: cls for family in model.targets if not KINDS[family].missing(cls)}
     if not classes:
         raise ConfigError(
-            f"model._target_: {next(iter(model.targets.values()))} is neither a scikit-learn "
-            "classifier nor a regressor, so it cannot learn a target (a clusterer or a "
-            "transformer predicts none). Name an estimator class, e.g. model=hist_gbm."
+            f"model._target_: {path} is neither a scikit-learn classifier nor a regressor, so "
+            "it cannot learn a target (a clusterer or a transformer predicts none). Name an "
+            "estimator class, e.g. model=hist_gbm."
         )
     return classes
-
-
-def _learns(cls: type, family: str) -> bool:
-    """Whether ``cls`` is an estimator of ``family``'s kind (by scikit-learn's mixins)."""
-    mixin = ClassifierMixin if family == "classification" else RegressorMixin
-    return isinstance(cls, type) and issubclass(cls, mixin)
 
 
 def _params_for(cls: type, params: dict[str, Any], classes: Iterable[type]) -> dict[str, Any]:
@@ -136,19 +122,28 @@ def _declared(cls: type) -> set[str]:
     return set(cls._get_param_names()) if hasattr(cls, "_get_param_names") else set()
 
 
-def _component_params(params: dict[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
+def _component_params(params: dict[str, Any], allowed: Iterable[str],
+                      classes: Iterable[type]) -> dict[str, Any]:
     """Flatten a component given by ``_target_`` into the class plus routed parameters.
 
     ``module: {_target_: engine.models.torch.TabularMLP, width: 64}`` becomes
-    ``module=TabularMLP, module__width=64``: the skorch-style routing a tuner reaches.
+    ``module=TabularMLP, module__width=64``: the skorch-style routing a tuner reaches. The
+    component is a class of the kind its place takes (:func:`component_kind`).
     """
     flat: dict[str, Any] = {}
     for name, value in params.items():
         if isinstance(value, Mapping) and "_target_" in value:
             flat[name] = import_target(value["_target_"], f"model.{name}._target_",
-                                       tuple(allowed))
+                                       tuple(allowed), kind=component_kind(name, classes))
             flat.update({f"{name}__{key}": item for key, item in value.items()
                          if key != "_target_"})
         else:
             flat[name] = value
     return flat
+
+
+def component_kind(name: str, classes: Iterable[type]) -> Kind:
+    """What a model parameter given by ``_target_`` must be: the network of a PyTorch
+    estimator's ``module``, else an estimator (a meta-estimator's ``estimator``)."""
+    torch_owned = any(is_torch_estimator(cls) for cls in classes)
+    return NN_MODULE if name == "module" and torch_owned else ESTIMATOR
