@@ -16,6 +16,7 @@ from engine.deploy.bundle import MANIFEST_FILE, load_bundle, save_bundle
 from engine.errors import RecordError
 from engine.tracking.leaderboard import collect_jobs
 from engine.tracking.records import (
+    BundleManifest,
     BundleMetadata,
     MetricsRecord,
     RunRecord,
@@ -163,7 +164,7 @@ def test_a_finished_runs_record_missing_a_key_names_it(tmp_path: Path) -> None:
         read_run(tmp_path)
 
 
-def test_a_bundle_from_a_newer_engine_is_refused_before_its_pipeline_is_unpickled(
+def test_a_bundle_from_a_newer_engine_is_refused_before_its_pipeline_is_loaded(
         tmp_path: Path) -> None:
     pipeline = Pipeline([("model", DummyClassifier())]).fit([[0], [1]], ["no", "yes"])
     save_bundle(tmp_path / "model", pipeline, {"columns": []},
@@ -175,6 +176,19 @@ def test_a_bundle_from_a_newer_engine_is_refused_before_its_pipeline_is_unpickle
     with pytest.raises(RecordError, match=r"MANIFEST.json: schema version 2 is newer than this "
                                           r"engine reads \(1\)"):
         load_bundle(tmp_path)
+
+
+def test_a_manifest_written_before_bundles_were_signed_reads_unsigned(tmp_path: Path) -> None:
+    digests = {"pipeline.joblib": "a" * 64, "schema.json": "b" * 64, "metadata.json": "c" * 64}
+    write(tmp_path / MANIFEST_FILE, {"sha256": digests})
+    older = read_record(tmp_path / MANIFEST_FILE, BundleManifest)
+    assert (older.schema_version, older.sha256, older.hmac_sha256) == (1, digests, None)
+    signed = BundleManifest(sha256=digests, hmac_sha256="d" * 64)
+    write_record(tmp_path / MANIFEST_FILE, signed)
+    assert read_record(tmp_path / MANIFEST_FILE, BundleManifest) == signed
+    # the signature covers the version and digests, whatever the file's layout
+    assert signed.signed_bytes() == older.signed_bytes() == json.dumps(
+        {"schema_version": 1, "sha256": digests}, sort_keys=True, separators=(",", ":")).encode()
 
 
 def test_a_sweep_job_with_a_damaged_record_is_a_failed_row_saying_why(tmp_path: Path) -> None:

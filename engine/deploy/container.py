@@ -64,8 +64,8 @@ def uses_torch(bundle: Bundle) -> bool:
 
 def pinned_requirements(bundle: Bundle, *, include_torch: bool) -> list[str]:
     """The engine's runtime requirements and the packages the bundle recorded, pinned to the
-    versions it was trained with (else the ones installed here): unpickling a model with
-    another scikit-learn or numpy is not safe."""
+    versions it was trained with (else the ones installed here): a pipeline saved by one
+    scikit-learn, numpy or skops need not load, or predict the same, under another."""
     trained_with = {name.lower(): version for name, version in
                     bundle.metadata.packages.items()}
     names = {re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower()

@@ -2,7 +2,8 @@
 and aliases (``champion``, ``challenger``) that point at one version each.
 
 A version links back to its run directory and records the SHA-256 of the bundle's manifest, so
-a bundle changed after registration is refused rather than served under the old name.
+a bundle changed after registration is refused, before any of it is loaded, rather than served
+under the old name.
 """
 
 from __future__ import annotations
@@ -66,11 +67,8 @@ class Registry:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        connection = self._open()
         try:
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.executescript(SCHEMA)
             connection.execute("BEGIN IMMEDIATE")  # one writer at a time: versions never clash
             yield connection
             connection.execute("COMMIT")
@@ -81,15 +79,34 @@ class Registry:
         finally:
             connection.close()
 
+    def _open(self) -> sqlite3.Connection:
+        """The database, its tables made; a path that is a directory or a file of another kind
+        is refused in one line."""
+        if self.path.is_dir():
+            raise DataError(f"registry {self.path}: is a directory, not a registry database; "
+                            f"point {REGISTRY_VARIABLE} at a file such as "
+                            f"{self.path / 'registry.db'}.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise DataError(f"registry {self.path}: not a SQLite registry database ({error}); "
+                            f"point {REGISTRY_VARIABLE} at the registry's file, or at a new path "
+                            "to start one.") from None
+        return connection
+
     def register(self, run_dir: Path, name: str, *, description: str = "",
-                 alias: str | None = None) -> ModelVersion:
+                 alias: str | None = None, trust_pickle: bool = False) -> ModelVersion:
         """Register the run's bundle as the next version of ``name`` (and point ``alias`` at
-        it)."""
-        from engine.deploy.bundle import load_bundle
+        it); the bundle must load (``trust_pickle`` as for :func:`load_bundle`)."""
+        from engine.deploy.bundle import find_bundle, load_bundle
 
         _check_name(name, "model name")
-        bundle = load_bundle(run_dir)  # verifies the manifest
-        digest = _manifest_digest(bundle.directory)
+        digest = _manifest_digest(find_bundle(run_dir))
+        bundle = load_bundle(run_dir, trust_pickle=trust_pickle)  # verifies the manifest
         with self._connect() as db:
             latest = db.execute("SELECT MAX(version) FROM versions WHERE name = ?",
                                 (name,)).fetchone()[0]
@@ -193,25 +210,29 @@ class Registry:
         db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?, ?)", (name, alias, version))
 
 
-def resolve_model(reference: str, registry_path: Path | None = None
-                  ) -> tuple[Bundle, dict[str, Any]]:
-    """The bundle a run directory or a registry reference names, and its lineage."""
+def resolve_model(reference: str, registry_path: Path | None = None, *,
+                  trust_pickle: bool = False) -> tuple[Bundle, dict[str, Any]]:
+    """The bundle a run directory or a registry reference names, and its lineage. A registered
+    bundle's manifest must match the digest registered before any of the bundle is loaded;
+    ``trust_pickle`` as for :func:`load_bundle`."""
     from engine.deploy.bundle import find_bundle, load_bundle
 
     path = Path(reference)
     if path.exists():
-        return load_bundle(path), {"run_dir": str(find_bundle(path).parent.resolve())}
+        return (load_bundle(path, trust_pickle=trust_pickle),
+                {"run_dir": str(find_bundle(path).parent.resolve())})
     registry = Registry(registry_path)
-    if not registry.path.is_file():
+    if not registry.path.exists():
         raise ConfigError(f"model '{reference}': no such run directory, and no registry at "
                           f"{registry.path} to look it up in (register one with python -m "
                           "engine registry register RUN NAME).")
     version = registry.resolve(reference)
-    bundle = load_bundle(Path(version.run_dir))
-    if _manifest_digest(bundle.directory) != version.manifest_sha256:
+    directory = find_bundle(Path(version.run_dir))
+    if _manifest_digest(directory) != version.manifest_sha256:
         raise DataError(f"registry: {version.name} version {version.version}'s bundle in "
                         f"{version.run_dir} changed after it was registered; register the run "
                         "again to serve it.")
+    bundle = load_bundle(directory, trust_pickle=trust_pickle)
     return bundle, {"run_dir": version.run_dir, "registered": {
         "name": version.name, "version": version.version, "aliases": list(version.aliases),
         "created": version.created}}

@@ -249,9 +249,18 @@ class BundleMetadata(Record):
 
 
 class BundleManifest(Record):
-    """The bundle's MANIFEST.json: the SHA-256 of each file it seals."""
+    """The bundle's MANIFEST.json: the SHA-256 of each file it seals, and, when the run had a
+    signing key, ``hmac_sha256``: the HMAC-SHA256 of :meth:`signed_bytes` under that key.
+    A manifest written before bundles were signed has no ``hmac_sha256`` and reads as None."""
 
     sha256: dict[str, str]
+    hmac_sha256: str | None = None
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes the signature covers: the version and the digests as compact
+        JSON with sorted keys, so the file's layout does not matter."""
+        return json.dumps({"schema_version": self.schema_version, "sha256": self.sha256},
+                          sort_keys=True, separators=(",", ":")).encode()
 
 
 RUN_KINDS = ("finished", "unfinished")

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
+import joblib
 import pytest
 
+from engine.deploy.bundle import PICKLE_FILE, PIPELINE_FILE
 from engine.deploy.registry import Registry, resolve_model
 from engine.errors import ConfigError, DataError
 from tests.conftest import REPO, run_cli, run_main
 from tests.deploy.conftest import start_server
+from tests.deploy.test_bundle_trust import reseal, swap_in_pickle
 
 
 @pytest.fixture
@@ -66,6 +71,53 @@ def test_a_bundle_changed_after_registration_is_refused(two_runs: tuple[Path, Pa
     manifest.write_text(manifest.read_text().replace("{", "{ ", 1))
     with pytest.raises(DataError, match="changed after it was registered"):
         resolve_model("churn@champion", registry_path)
+
+
+def test_a_pipeline_swapped_after_registration_is_refused_before_it_loads(
+        two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    registry_path = tmp_path / "registry.db"
+    Registry(registry_path).register(two_runs[1], "churn", alias="champion")
+    marker = tmp_path / "ran"
+    swap_in_pickle(two_runs[1] / "model", marker)  # the manifest resealed to match
+    with pytest.raises(DataError, match="changed after it was registered"):
+        resolve_model("churn@champion", registry_path, trust_pickle=True)
+    assert not marker.exists()
+
+
+def test_an_older_pickled_bundle_registers_and_serves_only_when_trusted(
+        two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    bundle = two_runs[1] / "model"
+    pipeline = resolve_model(str(two_runs[1]))[0].pipeline
+    (bundle / PIPELINE_FILE).unlink()
+    joblib.dump(pipeline, bundle / PICKLE_FILE)
+    reseal(bundle, PICKLE_FILE)
+    registry = Registry(tmp_path / "registry.db")
+    with pytest.raises(DataError, match="pass --trust-pickle if you trust its origin"):
+        registry.register(two_runs[1], "churn", alias="champion")
+    registry.register(two_runs[1], "churn", alias="champion", trust_pickle=True)
+    with pytest.raises(DataError, match="is a pickle written by an older version"):
+        resolve_model("churn@champion", registry.path)
+    assert resolve_model("churn@champion", registry.path, trust_pickle=True)[0].pipeline
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda path: path.write_text("not a database\n" * 100),
+     r"registry .*registry.db: not a SQLite registry database \(file is not a database\); "
+     r"point ENGINE_REGISTRY at"),
+    (lambda path: path.mkdir(),
+     r"registry .*registry.db: is a directory, not a registry database; point ENGINE_REGISTRY "
+     r"at a file such as"),
+])
+def test_a_registry_path_that_is_no_database_is_one_line_and_exit_2(
+        trained_run: Path, tmp_path: Path, make: Any, message: str) -> None:
+    path = tmp_path / "registry.db"
+    make(path)
+    with pytest.raises(DataError, match=message):
+        Registry(path).versions()
+    for args in (["registry", "list"], ["serve", "churn@champion"]):
+        done = run_main(args, tmp_path, {"ENGINE_REGISTRY": str(path)})
+        assert done.returncode == 2, done.stderr
+        assert re.search(message, done.stderr) and "Traceback" not in done.stderr
 
 
 def test_registry_commands_and_serving_an_alias(trained_run: Path, tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ model fitted with one that cannot be pickled.
 Training uses this process's share of the cores (:mod:`engine.threads`): one intra-op thread
 when a step is too small for threads to pay, restored to the previous count after the fit.
 
-Pickling keeps the constructor parameters and the weights as a ``torch.save``'d state dict;
-unpickling rebuilds the module from its class and loads the weights with
+Saving (skops in a bundle, or pickle) keeps the constructor parameters and the weights as a
+``torch.save``'d state dict; loading rebuilds the module from its class and loads the weights with
 ``torch.load(weights_only=True)``: no module object is ever unpickled.
 """
 
@@ -321,16 +321,22 @@ class TorchEstimator(BaseEstimator):
     # pickling ------------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
+        """Plain values only, as skops (and pickle) can keep them: the weights as the bytes of
+        a ``torch.save``'d state dict, the device as its name."""
         state = dict(super().__getstate__())  # object.__getstate__ gives __dict__ itself
         module = state.pop("module_", None)
         if module is not None:
             buffer = io.BytesIO()
             torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, buffer)
             state["module_weights_"] = buffer.getvalue()
+        if "device_" in state:
+            state["device_"] = str(state["device_"])
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         weights = state.pop("module_weights_", None)
+        if "device_" in state:
+            state = {**state, "device_": torch.device(state["device_"])}
         super().__setstate__(state)
         if weights is None:
             return
