@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from engine.tracking.summary import make_console
 
@@ -166,7 +169,8 @@ def regress(args: Sequence[str]) -> None:
 
 def serve(args: Sequence[str]) -> None:
     """Serve a run's model bundle (or a registered version) over HTTP."""
-    parser = argparse.ArgumentParser(
+    keep_alive_s = 5  # uvicorn's default, stated: a client idle this long is disconnected
+    parser = _OneLineErrors(
         prog="engine serve",
         description="Serve a model over HTTP with FastAPI on uvicorn: POST /invocations (MLflow's "
                     "formats), POST /predict, GET /health, /ready, /metadata, /metrics; the "
@@ -177,30 +181,52 @@ def serve(args: Sequence[str]) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface (0.0.0.0 for all)")
     parser.add_argument("--port", type=_port, default=8080, help="0 to 65535 (0: any free one)")
     parser.add_argument("--max-body-mb", type=_positive(float), default=10.0,
-                        help="largest request body in MB (413 above it)")
+                        help="largest request body in MB, however it is sent (413 above it)")
     parser.add_argument("--max-rows", type=_positive(int), default=10_000,
                         help="most rows in one request (413 above it)")
+    parser.add_argument("--max-cell-chars", type=_positive(int), default=65_536,
+                        help="longest text in one cell or column name (413 above it)")
+    parser.add_argument("--timeout", type=_positive(float), default=60.0, metavar="SECONDS",
+                        help="a request's body must arrive (408) and its answer come (503) "
+                             f"within this; a connection idle for {keep_alive_s} s (or not "
+                             "sending its request's headers) is closed")
+    parser.add_argument("--token", default=os.environ.get("ENGINE_SERVE_TOKEN"),
+                        help="require 'Authorization: Bearer TOKEN' on every endpoint but "
+                             "/health (401 otherwise); default $ENGINE_SERVE_TOKEN")
     parser.add_argument("--registry", type=Path, help="the registry database (default: "
                         "$ENGINE_REGISTRY, else outputs/registry.db)")
     parser.add_argument("--strict", action="store_true",
                         help="answer 422 to rows with extra columns or categories unseen in "
                              "training, instead of predicting them with warnings")
     options = parser.parse_args(args)
+    if options.token is not None and not options.token.strip():
+        parser.error("argument --token: the token is empty; give one, or leave it out")
     import uvicorn
 
     from engine.deploy.registry import resolve_model
-    from engine.deploy.server import Limits, create_app
+    from engine.deploy.server import HeaderDeadline, Limits, create_app
 
     bundle, lineage = resolve_model(options.model, options.registry)
     limits = Limits(max_body_bytes=int(options.max_body_mb * 1024 * 1024),
-                    max_rows=options.max_rows)
-    app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict)
+                    max_rows=options.max_rows, max_cell_chars=options.max_cell_chars,
+                    timeout_s=options.timeout)
+    app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict,
+                     token=options.token)
     listening = _listen(options.host, options.port)
     port = listening.getsockname()[1]
     make_console(stderr=True).print(
         f"serving {bundle.metadata.model} from {bundle.directory} at "
-        f"http://{options.host}:{port} (OpenAPI docs at /docs)", highlight=False)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listening])
+        f"http://{options.host}:{port} (OpenAPI docs at /docs)"
+        + (", bearer token required" if options.token else ""), highlight=False)
+    uvicorn.Server(uvicorn.Config(app, http=HeaderDeadline, log_level="warning",
+                                  timeout_keep_alive=keep_alive_s)).run(sockets=[listening])
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (exit 2), as the engine's other errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -227,12 +253,12 @@ _port.__name__ = "port"  # argparse's "invalid port value: 'abc'"
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
-    """An argparse type: a number of ``kind`` above zero."""
+    """An argparse type: a finite number of ``kind`` above zero (not nan, not inf)."""
 
     def parse(text: str) -> float:
         number = kind(text)
-        if number <= 0:
-            raise argparse.ArgumentTypeError(f"{text} must be above 0")
+        if not math.isfinite(number) or number <= 0:
+            raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
         return number
 
     parse.__name__ = kind.__name__

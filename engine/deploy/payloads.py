@@ -5,24 +5,105 @@ MLflow's ``/invocations`` takes JSON with exactly one of ``dataframe_split`` (``
 data}``), ``dataframe_records`` (a list of row objects), ``instances`` or ``inputs`` (row
 objects, a mapping of columns to lists, or rows as lists in the schema's column order), plus
 an optional ``params``; or CSV with a header row.
+
+A JSON body's nesting is measured while it streams in (:class:`JsonDepth`), before any parser
+sees it, so a body nested 100,000 deep is refused, not a recursion error.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from pandas.api import types
 
 from engine.errors import SchemaError
 
 JSON_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*(\\?)(")?', re.DOTALL)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
 class PayloadError(SchemaError):
     """A request body that is not rows in a known format (answered 400)."""
+
+
+class TooLarge(SchemaError):
+    """A body, a row count or a cell above the limits (answered 413)."""
+
+
+class JsonDepth:
+    """The deepest nesting of a JSON text fed in chunks, without parsing it: strings are cut
+    out and brackets counted by regular expressions and numpy, so the cost is a few passes at C
+    speed whatever the body holds. ``JsonDepth().feed(b'{"a": [[1]]}')`` is 3."""
+
+    def __init__(self) -> None:
+        self.deepest = 0
+        self._depth = 0
+        self._in_string = False
+        self._escaped = False  # the last chunk ended inside a string, on a backslash
+
+    def feed(self, chunk: bytes) -> int:
+        """Take the next chunk; the deepest nesting so far."""
+        start = 0
+        if self._in_string and chunk:
+            closed, self._escaped = _string_end(chunk, int(self._escaped))
+            if closed is None:
+                return self.deepest
+            start, self._in_string = closed, False
+        outside = _STRING.sub(b"", chunk[start:])
+        opened = outside.find(b'"')
+        if opened >= 0:  # a string runs on into the next chunk
+            self._in_string = True
+            self._escaped = _string_end(outside, opened + 1)[1]
+            outside = outside[:opened]
+        self._count(outside.translate(None, _NOT_BRACKETS))
+        return self.deepest
+
+    def _count(self, brackets: bytes) -> None:
+        if not brackets:
+            return
+        codes = np.frombuffer(brackets, np.uint8)
+        levels = self._depth + np.cumsum(np.where((codes == ord("[")) | (codes == ord("{")),
+                                                  1, -1))
+        self.deepest = max(self.deepest, int(levels.max()))
+        self._depth = int(levels[-1])
+
+
+def _string_end(text: bytes, start: int) -> tuple[int | None, bool]:
+    """Where a string running at ``start`` closes (None: not in ``text``), and whether ``text``
+    ends inside it on a lone backslash (escaping the next chunk's first byte)."""
+    rest = _STRING_REST.match(text, start)
+    if rest is None or rest[2] is None:
+        return None, bool(rest and rest[1])
+    return rest.end(), False
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a body of this Content-Type is read as JSON (none given is JSON)."""
+    kind = content_type.split(";")[0].strip().lower()
+    return kind in ("", "application/json") or kind.endswith("+json")
+
+
+def check_cell_sizes(frame: pd.DataFrame, limit: int) -> None:
+    """Refuse a column name or a text cell longer than ``limit`` characters (TooLarge), naming
+    the column and the row."""
+    for name in map(str, frame.columns):
+        if len(name) > limit:
+            raise TooLarge(f"a column name of {len(name):,} characters ('{name[:20]}...'); the "
+                           f"limit is {limit:,} characters a cell (--max-cell-chars).")
+    for column in frame.columns[frame.dtypes.map(types.is_string_dtype)]:
+        lengths = frame[column].map(lambda v: len(v) if isinstance(v, str) else 0).to_numpy()
+        if len(lengths) and lengths.max() > limit:
+            raise TooLarge(f"column '{column}', row {int(lengths.argmax())}: a cell of "
+                           f"{int(lengths.max()):,} characters; the limit is {limit:,} "
+                           "characters a cell (--max-cell-chars).")
 
 
 def rows_from_body(body: bytes, content_type: str, columns: Sequence[str], *,
@@ -32,7 +113,7 @@ def rows_from_body(body: bytes, content_type: str, columns: Sequence[str], *,
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("text/csv", "application/csv"):
         return _rows_from_csv(body, na_values)
-    if kind not in ("application/json", ""):
+    if not is_json(kind):
         raise PayloadError(f"Content-Type '{kind}' is not supported; send application/json "
                            "(MLflow's formats) or text/csv.")
     try:

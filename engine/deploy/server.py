@@ -14,19 +14,29 @@ bundle) and checked by ``check_rows``, as ``python -m engine predict`` does, so 
 same numbers and the same warnings: a category unseen in training is predicted with a warning
 in the response, or refused (422) by a server started with ``strict``. Each request's rows are
 checked on their own, then concurrent requests are predicted together
-(``engine.deploy.batching``). A bad request is a 4xx naming the problem; a body above the size
-limit or with too many rows is a 413; nothing a client sends raises past the handlers.
+(``engine.deploy.batching``), up to one model call per core at once, each on one thread.
+
+Nothing a client sends can knock the server over: :class:`RequestGuard` checks the bearer token
+(401), and the body while it streams in, whatever its transfer encoding: its size (413), its
+JSON nesting (400) and how long it takes to arrive (408); a request with no answer within the
+timeout is a 503. A cell above its size limit or too many rows is a 413, anything else a client
+gets wrong a 4xx naming the problem, and :class:`ObservedRequests` counts every answer, an
+exception escaping a handler included (a JSON 500 without a traceback; the log has it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
+import h11
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request, Response
@@ -40,24 +50,44 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from engine.deploy.batch_predict import apply_reading, check_rows, predict_features
 from engine.deploy.batching import MicroBatcher
 from engine.deploy.bundle import Bundle
 from engine.deploy.input_schema import SHOWN_CATEGORIES, conform
-from engine.deploy.payloads import PayloadError, rows_from_body, rows_from_records
+from engine.deploy.payloads import (
+    JsonDepth,
+    PayloadError,
+    TooLarge,
+    check_cell_sizes,
+    is_json,
+    rows_from_body,
+    rows_from_records,
+)
 from engine.errors import SchemaError, first_line
+from engine.threads import thread_limit
 
 ENDPOINTS = ("/invocations", "/predict", "/health", "/ready", "/metadata", "/metrics")
+OPEN_ENDPOINTS = ("/health",)  # answered without the bearer token
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096)
+CLIENT_GONE = 499  # nginx's code for a client that closed the connection before its answer
+LOG = logging.getLogger("engine.serve")
 
 
 class Limits(BaseModel):
-    """Request limits: body bytes and rows per request."""
+    """Request limits: body bytes, rows per request, JSON nesting (MLflow's formats need 4
+    levels), characters per cell, and seconds for a request's body to arrive and its answer."""
 
     max_body_bytes: int = 10 * 1024 * 1024
     max_rows: int = 10_000
+    max_depth: int = 32
+    max_cell_chars: int = 65_536
+    timeout_s: float = 60.0
 
 
 class PredictResponse(BaseModel):
@@ -72,40 +102,212 @@ class ErrorResponse(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description} for status, description in (
-        (400, "The body cannot be read (not JSON or CSV, or none of MLflow's formats)"),
-        (413, "The body or its row count is above the limits"),
+        (400, "The body cannot be read (not JSON or CSV, none of MLflow's formats, or nested "
+              "deeper than the limit)"),
+        (401, "The server needs a bearer token (Authorization: Bearer TOKEN)"),
+        (408, "The body did not arrive within the timeout"),
+        (413, "The body, its row count or one of its cells is above the limits"),
         (422, "The rows do not fit the schema: the column, the value and what was expected"),
-        (503, "The model is not ready"))}
+        (503, "The model is not ready, or had no answer within the timeout"))}
 
 
-class TooLarge(Exception):
-    """A body or a row count above the limits (answered 413)."""
+class _Refused(Exception):
+    """A request refused while its body streams in: the status and the message to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Body:
+    """A request's body as the app receives it, refused (:class:`_Refused`) as soon as it passes
+    the size limit or, for JSON, the nesting limit; never held here."""
+
+    def __init__(self, receive: Receive, limits: Limits, *, json: bool) -> None:
+        self._receive = receive
+        self._limits = limits
+        self._depth = JsonDepth() if json else None
+        self.size = 0
+        self.complete = False
+        self.refused: _Refused | None = None
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._check(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+        return message
+
+    def _check(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        limits = self._limits
+        if self.size > limits.max_body_bytes:
+            self._refuse(413, f"the body is larger than {limits.max_body_bytes:,} bytes, the "
+                              "limit (--max-body-mb)")
+        if self._depth is not None and self._depth.feed(chunk) > limits.max_depth:
+            self._refuse(400, f"the JSON body is nested more than {limits.max_depth} levels "
+                              f"deep, the limit (MLflow's formats need 4); send rows as "
+                              "flat objects or lists")
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.refused = _Refused(status, message)
+        raise self.refused
+
+
+class RequestGuard:
+    """ASGI middleware: the bearer token, then the body's size, nesting and arrival time while it
+    streams in (a chunked upload included), and the request's deadline. A refused body is
+    answered at once and the connection closed, so the rest of an upload is never read."""
+
+    def __init__(self, app: ASGIApp, *, limits: Limits, token: str | None) -> None:
+        self.app = app
+        self.limits = limits
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        refusal = self._unauthorized(scope["path"], headers) or self._declared_size(headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        body = _Body(receive, self.limits, json=is_json(headers.get("content-type", "")))
+        started = False
+
+        async def send_unless_refused(message: Message) -> None:
+            nonlocal started
+            if body.refused is None:  # else the app is answering the error it was raised
+                started = True
+                await send(message)
+
+        try:
+            async with asyncio.timeout(self.limits.timeout_s):
+                await self.app(scope, body.receive, send_unless_refused)
+        except _Refused:
+            pass
+        except TimeoutError:
+            if started:
+                raise
+            body.refused = self._late(body)
+        if body.refused is not None and not started:
+            await _error(body.refused.status, str(body.refused),
+                         headers={"connection": "close"})(scope, receive, send)
+
+    def _unauthorized(self, path: str, headers: Headers) -> Response | None:
+        if self.token is None or path in OPEN_ENDPOINTS:
+            return None
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode("latin-1"), self.token.encode()):
+            return None
+        challenge = 'Bearer realm="engine"' + (', error="invalid_token"' if given else "")
+        return _error(401, "this server needs its bearer token: send the header 'Authorization: "
+                           "Bearer TOKEN' with the --token (or ENGINE_SERVE_TOKEN) it was "
+                           "started with" + ("; the one sent is not it" if given else ""),
+                      headers={"www-authenticate": challenge})
+
+    def _declared_size(self, headers: Headers) -> Response | None:
+        length = headers.get("content-length")
+        if length is None:
+            return None
+        if not length.isdigit():
+            return _error(400, f"Content-Length is not a number: {length[:40]!r}")
+        if int(length) <= self.limits.max_body_bytes:
+            return None
+        return _error(413, f"the body is {int(length):,} bytes, larger than "
+                           f"{self.limits.max_body_bytes:,} bytes, the limit (--max-body-mb)",
+                      headers={"connection": "close"})
+
+    def _late(self, body: _Body) -> _Refused:
+        seconds = f"{self.limits.timeout_s:g} s"
+        if not body.complete:
+            return _Refused(408, f"the body did not arrive within {seconds} (--timeout); "
+                                 f"{body.size:,} bytes came")
+        return _Refused(503, f"no answer within {seconds} (--timeout): the model is busy; "
+                             "retry later")
+
+
+class _Metrics:
+    """The Prometheus counters and histograms /metrics shows."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("engine_requests", "Requests by endpoint and status code.",
+                                ["endpoint", "status"], registry=self.registry)
+        self.latency = Histogram("engine_request_latency_seconds", "Request latency by "
+                                 "endpoint.", ["endpoint"], buckets=LATENCY_BUCKETS,
+                                 registry=self.registry)
+        self.errors = Counter("engine_request_errors", "Requests answered with an error, by "
+                              "kind.", ["endpoint", "kind"], registry=self.registry)
+        self.rows = Counter("engine_predicted_rows", "Rows predicted.", registry=self.registry)
+        self.batch_rows = Histogram("engine_batch_rows", "Rows per model call (concurrent "
+                                    "requests are predicted together).", buckets=BATCH_BUCKETS,
+                                    registry=self.registry)
+
+    def observe(self, endpoint: str, status: int, seconds: float) -> None:
+        self.latency.labels(endpoint).observe(seconds)
+        self.requests.labels(endpoint, str(status)).inc()
+        if status >= 400:
+            self.errors.labels(endpoint, "client" if status < 500 else "server").inc()
+
+
+class ObservedRequests:
+    """ASGI middleware, outermost: every request counted with its status and latency. An
+    exception escaping a handler is logged with its traceback and answered with a JSON 500
+    that has none; a client gone before its answer counts as 499."""
+
+    def __init__(self, app: ASGIApp, *, metrics: _Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 0
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        except ClientDisconnect:
+            status = status or CLIENT_GONE
+        except Exception:
+            LOG.exception("%s %s failed", scope["method"], scope["path"])
+            if not status:
+                await _error(500, "internal error: the server's log has the details")(
+                    scope, receive, observed_send)
+        finally:
+            endpoint = scope["path"] if scope["path"] in ENDPOINTS else "other"
+            self.metrics.observe(endpoint, status or 500, time.perf_counter() - started)
 
 
 def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
-               limits: Limits | None = None, strict: bool = False) -> FastAPI:
+               limits: Limits | None = None, strict: bool = False,
+               token: str | None = None) -> FastAPI:
     """The app serving ``bundle``; ``lineage`` (run directory, registry version) goes to
     /metadata. With ``strict`` a category unseen in training or an extra column is a 422, as
-    ``predict --strict`` refuses it; otherwise a warning in the response."""
+    ``predict --strict`` refuses it; otherwise a warning in the response. With ``token`` every
+    endpoint but /health needs ``Authorization: Bearer TOKEN``."""
     limits = limits or Limits()
     columns = [column["name"] for column in bundle.schema["columns"]]
     classes = bundle.metadata.classes
     state: dict[str, Any] = {"ready": False, "reason": "warming up"}
-    # One prediction thread: the model's own thread pools (OpenMP, BLAS) are made once, not
-    # once per request thread, and concurrent requests queue instead of oversubscribing cores.
-    predictor = ThreadPoolExecutor(1, thread_name_prefix="predict")
-    registry = CollectorRegistry()
-    requests = Counter("engine_requests", "Requests by endpoint and status code.",
-                       ["endpoint", "status"], registry=registry)
-    latency = Histogram("engine_request_latency_seconds", "Request latency by endpoint.",
-                        ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
-    errors = Counter("engine_request_errors", "Requests answered with an error, by kind.",
-                     ["endpoint", "kind"], registry=registry)
-    rows_predicted = Counter("engine_predicted_rows", "Rows predicted.", registry=registry)
-    batch_rows = Histogram("engine_batch_rows", "Rows per model call (concurrent requests are "
-                           "predicted together).", buckets=BATCH_BUCKETS, registry=registry)
+    # One model call per core at once, each on one thread: on a busy host, a call's own OpenMP
+    # pool fighting the others for cores is what collapses throughput.
+    calls = thread_limit()
+    predictor = ThreadPoolExecutor(calls, thread_name_prefix="predict",
+                                   initializer=one_thread_per_call)
+    metrics = _Metrics()
     batcher = MicroBatcher(lambda rows: _predict(bundle, rows), predictor,
-                           max_rows=limits.max_rows, on_batch=batch_rows.observe)
+                           max_rows=limits.max_rows, concurrency=calls,
+                           on_batch=metrics.batch_rows.observe)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -122,6 +324,8 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
 
     app = FastAPI(title=f"engine model: {bundle.metadata.model}",
                   description="Predictions from an engine model bundle.", lifespan=lifespan)
+    app.add_middleware(RequestGuard, limits=limits, token=token)
+    app.add_middleware(ObservedRequests, metrics=metrics)  # the last added is the outermost
     record_model = schema_record_model(bundle.schema,
                                        missing_markers=bundle.metadata.reading.na_values or ())
     # The row model is made at run time from the bundle's schema, so mypy cannot take it as a type
@@ -133,24 +337,6 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     async def invalid_request(_: Request, error: RequestValidationError) -> Response:
         return _error(422, _invalid_request_message(error))
 
-    @app.middleware("http")
-    async def observe(request: Request,
-                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        endpoint = request.url.path if request.url.path in ENDPOINTS else "other"
-        started = time.perf_counter()
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > limits.max_body_bytes:
-            response: Response = _error(413 if length.isdigit() else 400,
-                                        f"the body is larger than {limits.max_body_bytes} bytes"
-                                        if length.isdigit() else "Content-Length is not a number")
-        else:
-            response = await call_next(request)
-        latency.labels(endpoint).observe(time.perf_counter() - started)
-        requests.labels(endpoint, str(response.status_code)).inc()
-        if response.status_code >= 400:
-            errors.labels(endpoint, "client" if response.status_code < 500 else "server").inc()
-        return response
-
     async def answer(rows_of: Callable[[], pd.DataFrame],
                      shape: Callable[[pd.DataFrame, list[str]], dict[str, Any]]) -> Response:
         if not state["ready"]:
@@ -158,7 +344,9 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         try:
             rows = rows_of()
             if len(rows) > limits.max_rows:
-                raise TooLarge(f"{len(rows)} rows; the limit is {limits.max_rows} a request")
+                raise TooLarge(f"{len(rows)} rows; the limit is {limits.max_rows} a request "
+                               "(--max-rows)")
+            check_cell_sizes(rows, limits.max_cell_chars)
             features, warnings = check_rows(
                 bundle, apply_reading(rows, bundle.metadata.reading), strict=strict)
             predictions, _ = await batcher.predict(features)
@@ -170,16 +358,14 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
             return _error(422, str(error))
         except (ValueError, TypeError) as error:  # the model refused values it cannot score
             return _error(422, f"the model cannot score these rows: {first_line(error)}")
-        rows_predicted.inc(len(predictions))
+        metrics.rows.inc(len(predictions))
         return JSONResponse(shape(predictions, warnings))
 
     @app.post("/invocations", openapi_extra=INVOCATIONS_BODY, responses=ERROR_RESPONSES,
               summary="MLflow scoring protocol: dataframe_split, dataframe_records, instances, "
                       "inputs or CSV")
     async def invocations(request: Request) -> Response:
-        body = await _body(request, limits.max_body_bytes)
-        if body is None:
-            return _error(413, f"the body is larger than {limits.max_body_bytes} bytes")
+        body = await request.body()
         content_type = request.headers.get("content-type", "application/json")
         return await answer(lambda: rows_from_body(body, content_type, columns,
                                                    na_values=bundle.metadata.reading.na_values),
@@ -218,10 +404,64 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                 "limits": limits.model_dump()}
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    async def metrics_text() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    if token is not None:
+        _declare_bearer(app)
     return app
+
+
+def _declare_bearer(app: FastAPI) -> None:
+    """The OpenAPI spec says every operation but /health needs the bearer token (so /docs has
+    an Authorize button and a fuzzer can check that none answers without it)."""
+    spec = app.openapi()
+    spec["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    spec["security"] = [{"bearer": []}]
+    for path in OPEN_ENDPOINTS:
+        for operation in spec["paths"][path].values():
+            operation["security"] = []
+
+
+class HeaderDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, with a deadline for each request's headers: a client that
+    has not sent them within ``timeout_keep_alive`` seconds of connecting (or of its previous
+    answer) is disconnected. uvicorn's own timer restarts on every byte, so a slowloris sending
+    a header byte now and then could hold a connection for hours."""
+
+    _headers_due: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._expect_headers()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._expect_headers()
+
+    def _expect_headers(self) -> None:
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+        self._headers_due = self.loop.call_later(self.timeout_keep_alive, self._headers_late)
+
+    def _headers_late(self) -> None:
+        if self.conn.their_state is h11.IDLE:  # no request under way: its headers never came
+            self.timeout_keep_alive_handler()
+
+
+def one_thread_per_call() -> None:
+    """A prediction thread's initializer: its model calls use one thread (OpenMP's pool is set
+    per calling thread, BLAS's and PyTorch's intra-op pool for the process).
+
+    Set once per thread, not around each call: ``threadpoolctl`` takes about 9 ms to find the
+    loaded libraries each time, and restoring BLAS's process-wide setting after each call would
+    race between concurrent calls."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 INVOCATIONS_BODY = {"requestBody": {"required": True, "content": {
@@ -278,7 +518,8 @@ def _invalid_request_message(error: RequestValidationError) -> str:
         else:
             place = ".".join(map(str, where)) or "the body"
         given = problem.get("input")
-        got = "" if isinstance(given, dict | list) else f" (got {given!r})"
+        shown = repr(given) if len(repr(given)) <= 80 else f"{repr(given)[:60]}... (a long value)"
+        got = "" if isinstance(given, dict | list) else f" (got {shown})"
         problems.append(f"{place}: {problem['msg']}{got}")
     return "; ".join(problems) + "."
 
@@ -310,17 +551,6 @@ def _probabilities(frame: pd.DataFrame, classes: list[Any]) -> list[dict[str, fl
     return [dict(zip(map(str, classes), row.tolist(), strict=True)) for row in values]
 
 
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The body, read in chunks; None once it passes ``limit`` bytes (a chunked upload has no
-    Content-Length to refuse it by)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, *, headers: dict[str, str] | None = None
+           ) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -8,13 +8,17 @@ the scikit-learn and pandas the engine has, so both servers run the same fitted 
 
 then, from the repository root:
 
-    python tests/bench/bench_serving.py [--mlflow-venv /tmp/mlflow-venv]
+    python tests/bench/bench_serving.py [--load] [--mlflow-venv /tmp/mlflow-venv]
 
 Trains the default experiment (hist_gbm on breast_cancer), serves it with
 ``python -m engine serve`` and sends
 1. 1,024 single-row ``/invocations`` requests from 32 concurrent clients (32 each): errors
    (target 0), throughput, median and p99 latency;
 2. single-row requests from 16 concurrent clients for 20 s: throughput and p99.
+With ``--load``, (2) runs for 10 s at a time on a quiet machine and on one made busy by
+``../shared/tools/cpu_load.py`` (the one "busy machine" of every under-load figure: two busy
+loops), interleaved quiet, loaded, quiet, loaded; the ratio is loaded over quiet throughput
+(target >= 0.5).
 With ``--mlflow-venv``, the same fitted pipeline is saved with ``mlflow.sklearn.save_model`` and
 served by ``mlflow models serve --env-manager local`` (its defaults otherwise), and (2) runs
 against it too; the ratios are ours over MLflow's (target: 2x the throughput, a lower p99).
@@ -25,8 +29,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -40,6 +46,7 @@ from common import REPO, engine_command, timed_process
 from sklearn.datasets import load_breast_cancer
 
 PORT = 8765
+CPU_LOAD = REPO.parent / "shared" / "tools" / "cpu_load.py"
 ROW = {"dataframe_records": load_breast_cancer(as_frame=True).data.head(1).to_dict("records")}
 SAVE_FOR_MLFLOW = """
 import sys, joblib, mlflow.sklearn
@@ -112,6 +119,34 @@ def serving(command: Sequence[str], url: str, env: dict[str, str] | None = None
         server.wait()
 
 
+@contextmanager
+def busy_machine(seconds: float) -> Iterator[None]:
+    """``cpu_load.py`` spinning while the block runs (it stops by itself after ``seconds``)."""
+    spinning = subprocess.Popen([sys.executable, str(CPU_LOAD), "--seconds", str(seconds)])
+    try:
+        time.sleep(0.5)  # its busy loops started
+        yield
+    finally:
+        spinning.send_signal(signal.SIGINT)  # its own clean-up stops the busy loops
+        spinning.wait()
+
+
+def quiet_and_loaded(url: str, rounds: int = 2, seconds: float = 10.0) -> None:
+    """16 clients for ``seconds``, quiet then under ``cpu_load.py``, ``rounds`` times; each
+    figure and the ratio of the loaded to the quiet throughput."""
+    quiet, loaded = [], []
+    for _ in range(rounds):
+        quiet.append(load(url, 16, seconds=seconds))
+        print(f"  quiet:  {quiet[-1]}")
+        with busy_machine(seconds + 5):
+            loaded.append(load(url, 16, seconds=seconds))
+        print(f"  loaded: {loaded[-1]}")
+    ratio = sum(x.per_second for x in loaded) / sum(x.per_second for x in quiet)
+    print(f"under load / quiet throughput: {ratio:.2f} (target >= 0.5); p99 quiet "
+          f"{max(x.p99_ms for x in quiet):.0f} ms, loaded {max(x.p99_ms for x in loaded):.0f} ms "
+          "(the worse round of each)")
+
+
 def mlflow_server(pipeline: Path, venv: Path, directory: Path) -> tuple[list[str], dict]:
     """Save the pipeline as an MLflow model; the command and environment serving it."""
     model = directory / "mlflow-model"
@@ -128,6 +163,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mlflow-venv", type=Path,
                         help="virtualenv with mlflow (see the module's docstring)")
+    parser.add_argument("--load", action="store_true",
+                        help="also measure throughput on a machine busy with cpu_load.py")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as outputs:
         timed_process(engine_command("report=false"), env={"ENGINE_OUTPUT_DIR": outputs})
@@ -138,6 +175,9 @@ def main() -> None:
                   f"{load(ours_url, 32, requests=32)}")
             ours = load(ours_url, 16, seconds=20.0)
             print(f"engine, 16 clients for 20 s: {ours}")
+            if args.load:
+                print(f"engine, 16 clients, quiet and under {CPU_LOAD.name}, interleaved:")
+                quiet_and_loaded(ours_url)
         if not args.mlflow_venv:
             print("pass --mlflow-venv to compare with mlflow models serve")
             return
