@@ -125,8 +125,8 @@ def test_a_damaged_csv_is_one_line_naming_it(tmp_path: Path, text: str | bytes,
 def test_a_damaged_json_or_yaml_file_names_the_place(tmp_path: Path) -> None:
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps({"test": {"accuracy": 0.9}})[:15])
-    with pytest.raises(RecordError, match=r"metrics.json: not valid JSON at line 1, column 11 "
-                                          r"\(Unterminated string.*\); the file was damaged"):
+    with pytest.raises(RecordError, match=r"metrics.json: not valid JSON \(Unterminated string "
+                                          r".* at line 1 column 11\); the file was damaged"):
         read_json(metrics)
     overrides = tmp_path / "overrides.yaml"
     overrides.write_text("- model=svm\n- [seed=1\n")

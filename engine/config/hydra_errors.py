@@ -101,7 +101,7 @@ def _nearest_key(missing: str, root: Container | None) -> str:
     if not isinstance(node, DictConfig):
         return ""
     prefix = f"{parent_key}." if parent_key else ""
-    siblings = [f"{prefix}{name!s}" for name in node.keys()]
+    siblings = [f"{prefix}{name}" for name in map(str, node)]
     listing = f" Keys in {parent_key}: {', '.join(siblings)}." if parent_key else ""
     return f"{did_you_mean(missing, siblings)}{listing}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -180,7 +181,9 @@ def _time_order(frame: pd.DataFrame, column: str | None) -> pd.Series | None:
     order = frame[column]
     if not is_numeric_dtype(order) and not pd.api.types.is_datetime64_any_dtype(order):
         try:
-            order = pd.to_datetime(order)
+            with warnings.catch_warnings():  # parsed one by one: the error below says if not
+                warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+                order = pd.to_datetime(order)
         except (TypeError, ValueError) as error:
             raise DataError(
                 f"dataset.time_column: cannot read column '{column}' as dates: {error}. "

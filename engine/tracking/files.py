@@ -95,11 +95,13 @@ def read_json(path: Path, *, fix: str = RERUN) -> Any:
     """The JSON in ``path``; a file that cannot be read or parsed is a RecordError naming it,
     what is wrong and ``fix``."""
     text = _read_text(path, fix)
+    if not text.strip():
+        raise damaged(path, "empty", fix)
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise damaged(path, f"not valid JSON at line {error.lineno}, column {error.colno} "
-                            f"({error.msg})", fix) from None
+        raise damaged(path, f"not valid JSON ({error.msg} at line {error.lineno} column "
+                            f"{error.colno})", fix) from None
 
 
 def read_csv(path: Path, *, fix: str = RERUN, **options: Any) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from engine.tracking.summary import make_console
 
 COLUMNS = ("rank", "job", "overrides", "dataset", "model", "primary", "cv_mean", "cv_std", "test",
            "status", "error")
+RERUN_SWEEP = "Run the sweep again to write it."
 
 
 def collect_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -27,7 +28,7 @@ def collect_jobs(sweep_dir: Path) -> list[dict[str, Any]]:
     job_dirs = [d for d in sweep_dir.iterdir() if d.is_dir() and (d / ".hydra").is_dir()]
     for job_dir in sorted(job_dirs, key=lambda d: int(d.name) if d.name.isdigit() else d.name):
         overrides_file = job_dir / ".hydra" / "overrides.yaml"
-        overrides = read_yaml(overrides_file) if overrides_file.exists() else []
+        overrides = read_yaml(overrides_file, fix=RERUN_SWEEP) if overrides_file.exists() else []
         row: dict[str, Any] = {"job": job_dir.name, "overrides": " ".join(overrides or []),
                                "status": "failed", "error": "killed", "model": "", "dataset": ""}
         if (job_dir / RUN_FILE).exists():

@@ -370,3 +370,37 @@ def test_repeated_column_names_are_refused(tmp_path: Path) -> None:
     config = {"source": "sql", "url": f"sqlite:///{database}", "target": "returned"}
     with pytest.raises(DataError, match=r"the sql source returned repeated column names \['id'\]"):
         load_dataset({**config, "query": "SELECT id, id, returned FROM orders"}, seed=0)
+
+
+def test_repeated_csv_header_names_are_refused_but_a_dotted_name_is_not(tmp_path: Path) -> None:
+    repeated = write(tmp_path / "repeated.csv", "x1,x1,label\n1,2,a\n3,4,b\n")
+    with pytest.raises(DataError, match=r"repeats the column name\(s\) 'x1' in its header "
+                                        r"\(pandas would silently rename the second to 'x1.1'\)"):
+        load_dataset(file_config(repeated), seed=0)
+    dotted = write(tmp_path / "dotted.csv", "x1,x1.1,label\n1,2,a\n3,4,b\n")
+    assert list(load_dataset(file_config(dotted), seed=0).X.columns) == ["x1", "x1.1"]
+
+
+def test_a_one_column_header_names_the_separator_to_read_with(tmp_path: Path) -> None:
+    semicolons = write(tmp_path / "semi.csv", "age;label\n1;a\n2;b\n")
+    with pytest.raises(DataError, match=re.escape(
+            "was read as one column named 'age;label': its header holds ';', the file's "
+            "separator it seems. Read it with \"++dataset.read_options.sep=';'\".")):
+        load_dataset(file_config(semicolons), seed=0)
+    data = load_dataset(file_config(semicolons, read_options={"sep": ";"}), seed=0)
+    assert list(data.X.columns) == ["age"]
+
+
+def test_a_folder_is_refused_with_its_data_files_but_a_parquet_folder_is_read(
+        tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("not data")
+    write(tmp_path / "b.csv", PEOPLE_CSV)
+    write(tmp_path / "a.tsv", PEOPLE_CSV)
+    with pytest.raises(DataError, match=re.escape(
+            f"dataset.path: '{tmp_path}' is a directory, not a data file. Data files in it: "
+            f"a.tsv, b.csv; e.g. dataset.path={tmp_path / 'a.tsv'}.")):
+        load_dataset(file_config(str(tmp_path)), seed=0)
+    parquet = tmp_path / "people.parquet"
+    parquet.mkdir()
+    pd.read_csv(tmp_path / "b.csv").to_parquet(parquet / "part-0.parquet")
+    assert len(load_dataset(file_config(str(parquet)), seed=0).X) == 6
