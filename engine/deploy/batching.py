@@ -6,9 +6,8 @@ service predicts every waiting request in one call and hands each its own rows b
 waits on a timer: an idle service predicts a lone request at once, and a batch is simply what
 queued up during the previous prediction. Requests are only batched with others sending the
 same columns and dtypes; if a batch fails, its requests are predicted one by one, so each gets
-its own answer (and its own error). Up to ``concurrency`` batches are predicted at once (the
-server makes it one per core, each call on one thread); a request whose client gave up before
-its turn (its deadline passed) is dropped, not predicted.
+its own answer (and its own error). A request whose client gave up before its turn (its
+deadline passed) is dropped, not predicted.
 """
 
 from __future__ import annotations
@@ -35,20 +34,16 @@ class _Waiting:
 
 
 class MicroBatcher:
-    """Queues requests' rows and predicts what has queued up in one call to ``predict`` on
-    ``executor``, with at most ``concurrency`` calls at once (as many as the executor's
-    threads)."""
+    """Queues requests' rows and predicts what has queued up in one call to ``predict``,
+    on ``executor`` (one call at a time)."""
 
     def __init__(self, predict: Callable[[pd.DataFrame], Prediction], executor: Executor, *,
-                 max_rows: int, concurrency: int = 1,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 max_rows: int, on_batch: Callable[[int], None] | None = None) -> None:
         self._predict = predict
         self._executor = executor
         self._max_rows = max_rows
-        self._slots = asyncio.Semaphore(concurrency)
         self._on_batch = on_batch or (lambda rows: None)
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
-        self._running: set[asyncio.Task[None]] = set()
 
     async def predict(self, rows: pd.DataFrame) -> Prediction:
         """The predictions for ``rows`` (and the schema's warnings about them)."""
@@ -57,16 +52,13 @@ class MicroBatcher:
         return await answer
 
     async def run(self) -> None:
-        """Serve the queue until cancelled: each free slot takes what has queued up."""
-        try:
-            while True:
-                await self._slots.acquire()
-                task = asyncio.create_task(self._answer_batch(await self._next_batch()))
-                self._running.add(task)
-                task.add_done_callback(self._finished)
-        finally:
-            for task in self._running:
-                task.cancel()
+        """Serve the queue until cancelled."""
+        while True:
+            groups: dict[tuple[Any, ...], list[_Waiting]] = {}
+            for waiting in await self._next_batch():
+                groups.setdefault(waiting.signature, []).append(waiting)
+            for group in groups.values():
+                await self._answer(group)
 
     async def _next_batch(self) -> list[_Waiting]:
         """The requests waiting (at least one), up to about ``max_rows`` rows."""
@@ -78,17 +70,6 @@ class MicroBatcher:
                 batch.append(waiting)
                 size += len(waiting.rows)
         return batch
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._slots.release()
-
-    async def _answer_batch(self, batch: list[_Waiting]) -> None:
-        groups: dict[tuple[Any, ...], list[_Waiting]] = {}
-        for waiting in batch:
-            groups.setdefault(waiting.signature, []).append(waiting)
-        for group in groups.values():
-            await self._answer(group)
 
     async def _answer(self, group: list[_Waiting]) -> None:
         rows = group[0].rows if len(group) == 1 else pd.concat(

@@ -14,7 +14,7 @@ bundle) and checked by ``check_rows``, as ``python -m engine predict`` does, so 
 same numbers and the same warnings: a category unseen in training is predicted with a warning
 in the response, or refused (422) by a server started with ``strict``. Each request's rows are
 checked on their own, then concurrent requests are predicted together
-(``engine.deploy.batching``), up to one model call per core at once, each on one thread.
+(``engine.deploy.batching``) in one model call on one thread.
 
 Nothing a client sends can knock the server over: :class:`RequestGuard` checks the bearer token
 (401), and the body while it streams in, whatever its transfer encoding: its size (413), its
@@ -69,7 +69,6 @@ from engine.deploy.payloads import (
     rows_from_records,
 )
 from engine.errors import SchemaError, first_line
-from engine.threads import thread_limit
 
 ENDPOINTS = ("/invocations", "/predict", "/health", "/ready", "/metadata", "/metrics")
 OPEN_ENDPOINTS = ("/health",)  # answered without the bearer token
@@ -299,15 +298,16 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     columns = [column["name"] for column in bundle.schema["columns"]]
     classes = bundle.metadata.classes
     state: dict[str, Any] = {"ready": False, "reason": "warming up"}
-    # One model call per core at once, each on one thread: on a busy host, a call's own OpenMP
-    # pool fighting the others for cores is what collapses throughput.
-    calls = thread_limit()
-    predictor = ThreadPoolExecutor(calls, thread_name_prefix="predict",
+    # One model call at a time, on one thread: concurrent requests are batched into it, and
+    # on a busy host a model's own OpenMP pool (or a second call) fighting for cores is what
+    # collapses throughput. Measured with bench_serving.py --load on 2 cores (hist_gbm, one
+    # row a request, 16 clients): one call on one thread kept 0.57 of its quiet throughput
+    # (86-95 of 158-160 requests/s), two concurrent one-thread calls 0.33 (34-45 of 113-129).
+    predictor = ThreadPoolExecutor(1, thread_name_prefix="predict",
                                    initializer=one_thread_per_call)
     metrics = _Metrics()
     batcher = MicroBatcher(lambda rows: _predict(bundle, rows), predictor,
-                           max_rows=limits.max_rows, concurrency=calls,
-                           on_batch=metrics.batch_rows.observe)
+                           max_rows=limits.max_rows, on_batch=metrics.batch_rows.observe)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
