@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -180,14 +181,15 @@ def test_the_openapi_spec_describes_every_column(server: str) -> None:
 def fuzz(url: str, *options: str, checks: str = "not_a_server_error") -> str:
     """schemathesis against a live server: every phase, valid and invalid (``--mode all``)
     requests generated from its OpenAPI spec; fails on any 5xx (and the other ``checks``).
-    Its output."""
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "st"), "run", f"{url}/openapi.json",
-         "--checks", checks, "--mode", "all",
-         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "60",
-         "--seed", "7", "--suppress-health-check", "all", "--generation-database", "none",
-         *options],
-        capture_output=True, text=True, timeout=900)
+    Its output. Run in a scratch folder: schemathesis keeps state in ./.schemathesis."""
+    with tempfile.TemporaryDirectory() as scratch:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "st"), "run", f"{url}/openapi.json",
+             "--checks", checks, "--mode", "all",
+             "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "60",
+             "--seed", "7", "--suppress-health-check", "all", "--generation-database", "none",
+             *options],
+            capture_output=True, text=True, timeout=900, cwd=scratch)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
     assert generated and int(generated[1]) > 100 and generated[1] == generated[2], done.stdout
