@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NoReturn
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
-from engine.config.hydra_errors import user_message
+from engine.config.hydra_errors import USER_ERRORS, user_message
 from engine.errors import EngineError, EvaluationError, did_you_mean
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             run_verb(args[0], args[1:])
         else:
             run_hydra(args)
-    except (EngineError, HydraException, OSError) as error:
+    except USER_ERRORS as error:
         exit_for_user_error(error)
     except KeyboardInterrupt:
         print("interrupted (Ctrl-C): the run stopped; a named study (tune.study_name) resumes "
@@ -110,6 +110,11 @@ def run_hydra(args: list[str]) -> None:
         resume_gc()  # composing every job's config leaves garbage to collect
         preflight_sweep(parsed.overrides, config_dir=parsed.config_dir,
                         config_name=parsed.config_name or CONFIG_NAME)
+    elif not (inspecting or parsed.shell_completion):
+        from engine.sweep_preflight import preflight_run
+
+        preflight_run(parsed.overrides, config_dir=parsed.config_dir,
+                      config_name=parsed.config_name or CONFIG_NAME)
     os.environ["HYDRA_FULL_ERROR"] = "1"
     sys.argv = ["engine", *args]
     hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")(

@@ -48,6 +48,9 @@ def predict(args: Sequence[str]) -> None:
         help="also predict each row with COLUMN set to VALUE (repeatable; COLUMN= for missing) "
              "and show how far the predictions move",
     )
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="load a bundle an older engine pickled (pipeline.joblib); loading a "
+                             "pickle can run any code in it, so only for a bundle you trust")
     options = parser.parse_args(args)
     from engine.deploy.batch_predict import check_output_path, predict_rows, read_rows, write_rows
     from engine.deploy.bundle import load_bundle
@@ -57,7 +60,7 @@ def predict(args: Sequence[str]) -> None:
     output = check_output_path(
         options.output or options.run / "predictions" / f"{options.input.stem}.csv"
     )
-    bundle = load_bundle(options.run)
+    bundle = load_bundle(options.run, trust_pickle=options.trust_pickle)
     rows = read_rows(options.input, bundle.metadata.reading)
     keep = [column for column in options.keep.split(",") if column]
     summary = ""
@@ -198,6 +201,9 @@ def serve(args: Sequence[str]) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="answer 422 to rows with extra columns or categories unseen in "
                              "training, instead of predicting them with warnings")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="load a bundle an older engine pickled (pipeline.joblib); loading a "
+                             "pickle can run any code in it, so only for a bundle you trust")
     options = parser.parse_args(args)
     if options.token is not None and not options.token.strip():
         parser.error("argument --token: the token is empty; give one, or leave it out")
@@ -206,7 +212,8 @@ def serve(args: Sequence[str]) -> None:
     from engine.deploy.registry import resolve_model
     from engine.deploy.server import HeaderDeadline, Limits, create_app
 
-    bundle, lineage = resolve_model(options.model, options.registry)
+    bundle, lineage = resolve_model(options.model, options.registry,
+                                    trust_pickle=options.trust_pickle)
     limits = Limits(max_body_bytes=int(options.max_body_mb * 1024 * 1024),
                     max_rows=options.max_rows, max_cell_chars=options.max_cell_chars,
                     timeout_s=options.timeout)

@@ -22,7 +22,7 @@ def test_default_run_writes_a_complete_run_directory(cli, tmp_path: Path) -> Non
     run_dir = only_run_dir(tmp_path)
     for name in ("metrics.json", "cv_scores.csv", "data_report.json", "predictions.csv",
                  "run.json", "resolved_config.yaml", ".hydra/config.yaml",
-                 "model/pipeline.joblib", "model/schema.json", "model/metadata.json",
+                 "model/pipeline.skops", "model/schema.json", "model/metadata.json",
                  "model/MANIFEST.json"):
         assert (run_dir / name).is_file(), name
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -209,7 +209,7 @@ def test_default_experiment_writes_metrics_predictions_and_report(
     assert metrics["primary"] == "roc_auc"
     assert 0.95 < metrics["objective"] <= 1.0
     assert len(list(csv.DictReader((run_dir / "predictions.csv").open()))) == 114
-    assert (run_dir / "model" / "pipeline.joblib").is_file()
+    assert (run_dir / "model" / "pipeline.skops").is_file()
     report = (run_dir / "report.html").read_text()
     assert "roc_auc" in report and "none (not run in a git repository)" in report
     run = json.loads((run_dir / "run.json").read_text())

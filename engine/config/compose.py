@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from omegaconf.errors import (
+    InterpolationKeyError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
+from engine.config.hydra_errors import interpolation_error
 from engine.errors import ConfigError, did_you_mean, first_line, options_hint
 
 if TYPE_CHECKING:
@@ -75,6 +80,8 @@ def resolved_config(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"{key}: this config needs a value here; set it on the command line "
                           f"({key}=...) or in your config. See the comment at the top of its "
                           "YAML file for an example.") from None
+    except InterpolationKeyError as error:
+        raise interpolation_error(error) from None
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", None) or "config"
         raise ConfigError(f"{key}: {first_line(error)}.") from None

@@ -60,7 +60,8 @@ class DateFeatures(TransformerMixin, BaseEstimator):
         """Learn each column's earliest date, the origin of ``elapsed_days``."""
         self._validate_params()
         frame = self._checked(X, reset=True)
-        self.origin_ = [_dates(frame[column], column).min() for column in frame.columns]
+        self.origin_ = [_dates(frame[column], column).min().to_datetime64()
+                        for column in frame.columns]
         return self
 
     def transform(self, X: Any) -> np.ndarray:

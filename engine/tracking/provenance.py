@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 TRACKED_PACKAGES = (
-    "engine", "hydra-core", "omegaconf", "scikit-learn", "numpy", "scipy", "pandas", "pyarrow",
-    "sqlalchemy", "joblib", "optuna", "torch",
+    "engine", "hydra-core", "omegaconf", "scikit-learn", "skops", "numpy", "scipy", "pandas",
+    "pyarrow", "sqlalchemy", "joblib", "optuna", "torch",
 )
 
 

@@ -41,8 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import joblib
 from common import REPO, engine_command, timed_process
 from sklearn.datasets import load_breast_cancer
+
+from engine.deploy.bundle import load_bundle
 
 PORT = 8765
 CPU_LOAD = REPO.parent / "shared" / "tools" / "cpu_load.py"
@@ -179,8 +182,9 @@ def main() -> None:
         if not args.mlflow_venv:
             print("pass --mlflow-venv to compare with mlflow models serve")
             return
-        command, env = mlflow_server(run_dir / "model" / "pipeline.joblib", args.mlflow_venv,
-                                     Path(outputs))
+        pickled = Path(outputs) / "pipeline.joblib"  # MLflow's venv has no skops: hand it a pickle
+        joblib.dump(load_bundle(run_dir).pipeline, pickled)
+        command, env = mlflow_server(pickled, args.mlflow_venv, Path(outputs))
         theirs_url = f"http://127.0.0.1:{PORT + 1}"
         with serving(command, theirs_url, env):
             theirs = load(theirs_url, 16, seconds=20.0)

@@ -159,7 +159,8 @@ def test_embeddings_features_feed_codes_to_the_network(run, tmp_path) -> None:
 
 
 def test_a_network_of_ones_own_runs_by_pointing_module_target_at_it(
-        in_process_cli, tmp_path) -> None:
+        in_process_cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ENGINE_TRUSTED_TYPES", "tests.")  # a class of one's own, trusted to load
     cli = in_process_cli
     done = cli("model=torch", "model.module={_target_: tests.torch.nets.TwoLayerNet, hidden: 8}",
                "allowed_targets=[tests.]", "split.cv.n_splits=3", "model.max_epochs=20")
@@ -214,6 +215,7 @@ def test_a_bundle_whose_network_cannot_be_imported_is_refused_clearly(tmp_path, 
         metrics=BundleScores(cv={}, test={}), seed=0, data_fingerprint="", packages={},
         git=GitState(commit=None, dirty=None)))
     monkeypatch.delitem(sys.modules, "gone_nets")
+    monkeypatch.setenv("ENGINE_TRUSTED_TYPES", "gone_nets.")
     shutil.rmtree(package)
     with pytest.raises(DataError, match=r"cannot be imported here \(No module named 'gone_nets'\)"):
         load_bundle(tmp_path / "bundle")

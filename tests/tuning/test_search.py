@@ -9,11 +9,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import joblib
 import optuna
 import pandas as pd
 import pytest
 
+from engine.deploy.bundle import load_bundle
 from engine.errors import ConfigError, EngineError
 from engine.experiment import RunResult
 from engine.tuning.progress import EpochReporter
@@ -45,7 +45,7 @@ def test_search_refits_the_best_trial_and_reports_test_beside_cv(run: Run) -> No
     assert tuning["best_trial"] == best["number"]
     assert result.metrics["cv"]["roc_auc"]["mean"] == pytest.approx(best["roc_auc"])
     assert "roc_auc" in result.metrics["test"]
-    fitted = joblib.load(result.run_dir / "model" / "pipeline.joblib")[-1]
+    fitted = load_bundle(result.run_dir).pipeline[-1]
     assert fitted.n_neighbors == tuning["best_params"]["n_neighbors"]
     assert fitted.weights == tuning["best_params"]["weights"]
     files = {p.name for p in (result.run_dir / "tuning").iterdir()}
