@@ -103,7 +103,7 @@ REWRITES = (
     Rewrite(" [--metric accuracy] [--alpha 0.05]", "",
             "square brackets mark optional arguments; the output shown is without them"),
     Rewrite("tune.n_trials=50", "tune.n_trials=4", SHRINK),
-    Rewrite("tune.timeout=120", "tune.timeout=5", SHRINK),
+    Rewrite("tune.timeout=120", "tune.timeout=20", SHRINK),
     Rewrite("tune.study_name=rf_bc", "tune.study_name=rf_bc tune.n_trials=4", SHRINK),
     Rewrite("'tune.pick={objective: fit_time, within: 0.005}'",
             "'tune.pick={objective: fit_time, within: 0.005}' tune.n_trials=4", SHRINK),
