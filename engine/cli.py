@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from engine.config.hydra_errors import USER_ERRORS, user_message
 from engine.errors import EngineError, EvaluationError, did_you_mean
+from engine.tracking.files import write_text
 
 if TYPE_CHECKING:
     from hydra.conf import HydraConf
@@ -170,7 +171,7 @@ def _record_failure(error: Exception, run_dir: Path, hydra_cfg: HydraConf) -> st
     if isinstance(error, EvaluationError):
         return message  # the run finished and its run.json already records the failed check
     if not isinstance(error, EngineError | HydraException):
-        (run_dir / "error.txt").write_text(traceback.format_exc())
+        write_text(run_dir / "error.txt", traceback.format_exc())
         message = f"{type(error).__name__}: {message} (traceback in error.txt)"
     write_record(run_dir / RUN_FILE, UnfinishedRunRecord.model_validate(
         {"status": "failed", "error": message, "choices": runtime_choices(hydra_cfg)}))
@@ -200,7 +201,8 @@ def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: HydraConf) -> float:
     resume_gc()
 
     spec = spec_from_hydra(cfg, runtime_choices(hydra_cfg), config_dirs(hydra_cfg))
-    OmegaConf.save(OmegaConf.create(resolved_config(cfg)), run_dir / "resolved_config.yaml")
+    write_text(run_dir / "resolved_config.yaml",
+               OmegaConf.to_yaml(OmegaConf.create(resolved_config(cfg))))
     result = run_experiment(
         spec, run_dir, project_dir=Path(hydra_cfg.runtime.cwd), console=make_console()
     )

@@ -42,7 +42,7 @@ from engine.features.preprocessor import text_columns
 from engine.models.estimators import build_estimator
 from engine.run_plan import RunPlan
 from engine.threads import threads_per_process, worker_processes, worker_threads
-from engine.tracking.files import write_json
+from engine.tracking.files import write_atomically, write_json
 from engine.tracking.provenance import git_state, package_versions
 from engine.tracking.records import BundleMetadata, MetricsRecord
 from engine.tuning.search import run_search
@@ -126,7 +126,7 @@ def select(plan: RunPlan, run_dir: Path, console: Console) -> Selection:
         check_threshold_task(plan.evaluation.threshold, plan.data.task,
                              plan.has_probabilities(pipeline))
     folds = pd.DataFrame({name: scores["folds"] for name, scores in search.cv.items()})
-    folds.rename_axis("fold").to_csv(run_dir / "cv_scores.csv")
+    write_atomically(run_dir / "cv_scores.csv", folds.rename_axis("fold").to_csv)
     model_name = search.record["best_params"].get("model", spec.model.name)
     return Selection(pipeline, model_name, search.cv, finish=search.finish)
 
@@ -145,7 +145,7 @@ def cross_validate(plan: RunPlan, run_dir: Path, console: Console) -> dict[str, 
             plan.pipeline, plan.X_train, plan.y_train, cv=plan.folds, groups=None,
             metrics=plan.metrics, n_jobs=workers,
         )
-    scores.folds.to_csv(run_dir / "cv_scores.csv")
+    write_atomically(run_dir / "cv_scores.csv", scores.folds.to_csv)
     return scores.summary()
 
 
@@ -176,7 +176,8 @@ def evaluate(plan: RunPlan, fitted: Fitted, run_dir: Path) -> HeldOut:
     frame = pd.DataFrame({"row": X_test.index,
                           "y_true": plan.data.y.iloc[plan.test_idx].to_numpy()})
     predictions = prediction_columns(responses, plan.classes)
-    pd.concat([frame, predictions], axis=1).to_csv(run_dir / "predictions.csv", index=False)
+    table = pd.concat([frame, predictions], axis=1)
+    write_atomically(run_dir / "predictions.csv", lambda path: table.to_csv(path, index=False))
     bootstrap = plan.bootstrap
     intervals = (holdout_intervals(responses, y_test, metrics.scorers, bootstrap)
                  if bootstrap.resamples else {})

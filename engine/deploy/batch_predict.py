@@ -14,6 +14,7 @@ from engine.deploy.bundle import Bundle
 from engine.deploy.input_schema import conform
 from engine.errors import ConfigError, DataError, SchemaError, did_you_mean, first_line
 from engine.evaluation.responses import Responses
+from engine.tracking.files import write_atomically
 from engine.tracking.records import DatasetReading
 
 READERS: dict[str, Callable[..., pd.DataFrame]] = {
@@ -90,9 +91,9 @@ def write_rows(frame: pd.DataFrame, path: Path) -> Path:
     check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
+        write_atomically(path, lambda out: frame.to_csv(out, index=False))
     else:
-        frame.to_parquet(path, index=False)
+        write_atomically(path, lambda out: frame.to_parquet(out, index=False))
     return path
 
 

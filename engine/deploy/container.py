@@ -13,6 +13,7 @@ from typing import Any
 
 import engine
 from engine.deploy.bundle import Bundle, load_bundle
+from engine.tracking.files import write_text
 
 CONTAINER_DIR = "container"
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -46,9 +47,9 @@ def write_container(run_dir: Path, *, port: int = 8080,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     needs_torch = uses_torch(bundle)
     requirements = pinned_requirements(bundle, include_torch=needs_torch)
-    (directory / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    write_text(directory / "requirements.txt", "\n".join(requirements) + "\n")
     tag = re.sub(r"[^a-z0-9_.-]", "-", bundle.metadata.model.lower())
-    (directory / "Dockerfile").write_text(DOCKERFILE.format(
+    write_text(directory / "Dockerfile", DOCKERFILE.format(
         model=bundle.metadata.model, tag=f"engine-{tag}", directory=directory, port=port,
         base_image=base_image, index=f" --extra-index-url {TORCH_INDEX}" if needs_torch else ""))
     return {"directory": str(directory), "port": port, "requirements": len(requirements),

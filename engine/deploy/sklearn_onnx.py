@@ -55,6 +55,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from engine.deploy.parity import largest_difference
 from engine.errors import EngineError, first_line
+from engine.tracking.files import write_bytes
 
 OPSET = {"": 18, "ai.onnx.ml": 3}
 PARITY_TOLERANCE = 1e-4  # the graph computes in float32, scikit-learn in float64
@@ -184,7 +185,7 @@ def export_pipeline_onnx(pipeline: Pipeline, rows: pd.DataFrame, schema: Mapping
             f"differs from scikit-learn on {len(rows)} held-out rows: "
             f"{', '.join(part for part in measured if part)}; no export was kept."
         )
-    path.write_bytes(graph.SerializeToString())
+    write_bytes(path, graph.SerializeToString())
     return {
         "file": path.name,
         "input": [{"name": names[column], "column": column,

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from engine.config.schema.tune import Pick
-from engine.tracking.files import write_json
+from engine.tracking.files import write_atomically, write_json
 from engine.tuning.objective import objective_direction
 
 
@@ -62,7 +62,9 @@ def write_results(study: Any, best: Any, record: dict[str, Any], out: Path,
                   objectives: tuple[str, ...]) -> None:
     """Write the trials table, the picked trial and the Pareto front into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    trials_table(study, objectives).to_csv(out / "trials.csv", index=False)
+    trials = trials_table(study, objectives)
+    write_atomically(out / "trials.csv", lambda path: trials.to_csv(path, index=False))
     if len(objectives) > 1:
-        pareto_front(study, objectives).to_csv(out / "pareto_front.csv", index=False)
+        front = pareto_front(study, objectives)
+        write_atomically(out / "pareto_front.csv", lambda path: front.to_csv(path, index=False))
     write_json(out / "best.json", {**record, "cv": best.user_attrs.get("cv")})

@@ -27,6 +27,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from engine.errors import ConfigError, EngineError, RecordError, first_line
+from engine.tracking.files import write_text
 from engine.tuning.recovery import counted_trials, requeue_interrupted, worker_id
 from engine.tuning.sweep_space import SweepSpace, params_overrides, parse_sweep
 
@@ -97,7 +98,7 @@ class OptunaSweeper(Sweeper):
         study, location = self._open_study(study_name)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        write_text(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         finished = _finished(study)
         log.info(f"Optuna study '{study_name}' in {location}: {finished} finished trials, "
                  f"{max(self.n_trials - finished, 0)} to run (n_trials={self.n_trials}); "
@@ -237,7 +238,7 @@ def report_best(study: Study, location: str, path: Path) -> None:
             "job_dir": best.user_attrs.get("job_dir"),
         },
     }
-    path.write_text(OmegaConf.to_yaml(OmegaConf.create(results)))
+    write_text(path, OmegaConf.to_yaml(OmegaConf.create(results)))
     if best is None:
         print(f"no trial of study '{study.study_name}' completed; results: {path}")
         return
