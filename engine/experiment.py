@@ -23,11 +23,10 @@ from engine.errors import EvaluationError
 from engine.evaluation.decision_threshold import check_threshold_task
 from engine.evaluation.fairness import failed_measures
 from engine.evaluation.metrics import resolve_metrics
-from engine.evaluation.settings import evaluation_settings
 from engine.features.preprocessor import build_preprocessor
 from engine.models.estimators import model_classes, validate_model
 from engine.reporting.run_report import write_run_report
-from engine.run_plan import RunPlan, check_out_of_fold_settings, make_plan
+from engine.run_plan import RunPlan, check_calibration_task, make_plan
 from engine.threads import limited_threads, threads_per_process
 from engine.tracking.files import write_json
 from engine.tracking.records import METRICS_FILE, RUN_FILE, RunRecord, write_record
@@ -66,10 +65,10 @@ def validate_spec(spec: ExperimentSpec) -> None:
         for candidate in spec.candidates.values():
             validate_model(candidate, spec.allowed_targets)
         space_for(spec, task if task != "auto" else "binary", spec.candidates, None)
-    evaluation = evaluation_settings(spec.metrics)
+    evaluation = spec.metrics
     if evaluation.threshold and task not in ("auto", "binary"):
         check_threshold_task(evaluation.threshold, task, has_probabilities=True)
-    check_out_of_fold_settings(evaluation, spec.split.cv.strategy, task)
+    check_calibration_task(evaluation, task)
     wrappers = [(key, cls) for key, cls, used in (
         ("metrics.calibration", CalibratedClassifierCV, evaluation.calibration != "none"),
         ("metrics.threshold", FixedThresholdClassifier, bool(evaluation.threshold))) if used]

@@ -16,23 +16,20 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from engine.config.schema.metrics import MetricsConfig
 from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
 from engine.data.splits import make_cv, split_holdout
 from engine.data.target_encoding import encode_target
 from engine.deploy.exports import check_export_columns
 from engine.errors import ConfigError
-from engine.evaluation.bootstrap import BootstrapSettings, bootstrap_settings
 from engine.evaluation.decision_threshold import check_costs, check_threshold_task
 from engine.evaluation.metrics import MetricSet, resolve_metrics
-from engine.evaluation.settings import EvaluationSettings, evaluation_settings
 from engine.evaluation.slices import check_columns
 from engine.models.pipeline import build_pipeline, check_features_suit_model
 
 if TYPE_CHECKING:
     from engine.data.splits import Splitter
-
-UNPARTITIONED = ("none", "timeseries", "repeated", "repeated_kfold", "repeated_stratified")
 
 
 @dataclass(frozen=True)
@@ -45,8 +42,6 @@ class RunPlan:
     classes: list[Any]
     pipeline: Pipeline
     metrics: MetricSet
-    evaluation: EvaluationSettings
-    bootstrap: BootstrapSettings
     train_idx: np.ndarray
     test_idx: np.ndarray
     cv: Splitter | None
@@ -76,45 +71,37 @@ class RunPlan:
         """Whether the model (or the family a search picked) gives class probabilities, as
         calibration does for any classifier."""
         return hasattr(pipeline or self.pipeline, "predict_proba") or \
-            self.evaluation.calibration != "none"
+            self.spec.metrics.calibration != "none"
 
 
 def make_plan(spec: ExperimentSpec, data: Dataset) -> RunPlan:
     """Every check that needs the data, in the order a user would fix them."""
     y, classes = encode_target(data.y, data.task, spec.dataset.positive_class)
-    evaluation = evaluation_settings(spec.metrics)
-    check_out_of_fold_settings(evaluation, spec.split.cv.strategy, data.task)
-    if evaluation.threshold == "cost" and data.task == "binary":
-        check_costs(evaluation.costs, classes)
+    settings = spec.metrics
+    check_calibration_task(settings, data.task)
+    if settings.threshold == "cost" and data.task == "binary":
+        check_costs(settings.costs or {}, classes)
     columns = list(data.X.columns)
     pipeline = build_pipeline(spec, data.task, columns)
     metrics = resolve_metrics(spec.metrics, data.task,
                               has_probabilities=hasattr(pipeline, "predict_proba"))
-    check_columns("metrics.slices.columns", evaluation.slice_columns, columns)
-    check_columns("metrics.fairness.sensitive", evaluation.fairness.sensitive, columns)
+    check_columns("metrics.slices.columns", settings.slices.columns, columns)
+    check_columns("metrics.fairness.sensitive", settings.fairness.sensitive, columns)
     train_idx, test_idx = split_holdout(data, spec.split, seed=spec.seed)
     cv, groups = make_cv(data, spec.split, seed=spec.seed, train_idx=train_idx)
     plan = RunPlan(spec=spec, data=data, y=y, classes=classes, pipeline=pipeline,
-                   metrics=metrics, evaluation=evaluation,
-                   bootstrap=bootstrap_settings(spec.metrics, spec.seed),
-                   train_idx=train_idx, test_idx=test_idx, cv=cv, groups=groups)
-    if evaluation.threshold:
-        check_threshold_task(evaluation.threshold, data.task, plan.has_probabilities())
+                   metrics=metrics, train_idx=train_idx, test_idx=test_idx, cv=cv, groups=groups)
+    if settings.threshold:
+        check_threshold_task(settings.threshold, data.task, plan.has_probabilities())
     check_features_suit_model(pipeline, plan.X_train, plan.y_train)
     check_export_columns(spec, data.X)
     return plan
 
 
-def check_out_of_fold_settings(settings: EvaluationSettings, strategy: str, task: str) -> None:
-    """Calibration and a tuned threshold learn from out-of-fold predictions: they need a task
-    with classes and CV folds that partition the training rows."""
-    if settings.calibration != "none" and task == "regression":
-        raise ConfigError(f"metrics.calibration={settings.calibration}: calibration maps class "
+def check_calibration_task(metrics: MetricsConfig, task: str) -> None:
+    """Calibration maps class probabilities: it needs a task with classes (the schema has
+    checked that the CV folds partition the training rows, as its out-of-fold fit needs)."""
+    if metrics.calibration != "none" and task == "regression":
+        raise ConfigError(f"metrics.calibration={metrics.calibration}: calibration maps class "
                           "probabilities and this target is regression. Use "
                           "metrics.calibration=none.")
-    if (settings.threshold or settings.calibration != "none") and strategy in UNPARTITIONED:
-        raise ConfigError(
-            f"split.cv.strategy={strategy}: metrics.threshold and metrics.calibration learn from "
-            "out-of-fold predictions, which need folds that cover each training row once "
-            "(kfold, stratified, group, stratified_group or auto). Change the split or drop "
-            "those options.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -122,8 +122,8 @@ def select(plan: RunPlan, run_dir: Path, console: Console) -> Selection:
                         task=plan.data.task, metrics=plan.metrics, families=spec.candidates,
                         run_dir=run_dir, console=console)
     pipeline = plan.pipeline.set_params(**search.pipeline_params)
-    if plan.evaluation.threshold:  # the search may have picked a family without probabilities
-        check_threshold_task(plan.evaluation.threshold, plan.data.task,
+    if spec.metrics.threshold:  # the search may have picked a family without probabilities
+        check_threshold_task(spec.metrics.threshold, plan.data.task,
                              plan.has_probabilities(pipeline))
     folds = pd.DataFrame({name: scores["folds"] for name, scores in search.cv.items()})
     write_atomically(run_dir / "cv_scores.csv", folds.rename_axis("fold").to_csv)
@@ -156,7 +156,7 @@ def fit(plan: RunPlan, selection: Selection, repeats: int = 1) -> tuple[Fitted, 
     for _ in range(repeats):
         mark = time.perf_counter()
         fitted, decision = fit_final_model(
-            selection.pipeline, plan.X_train, plan.y_train, settings=plan.evaluation,
+            selection.pipeline, plan.X_train, plan.y_train, settings=plan.spec.metrics,
             classes=plan.classes, folds=plan.folds, seed=plan.spec.seed)
         seconds.append(time.perf_counter() - mark)
     return Fitted(fitted, decision), seconds
@@ -178,12 +178,12 @@ def evaluate(plan: RunPlan, fitted: Fitted, run_dir: Path) -> HeldOut:
     predictions = prediction_columns(responses, plan.classes)
     table = pd.concat([frame, predictions], axis=1)
     write_atomically(run_dir / "predictions.csv", lambda path: table.to_csv(path, index=False))
-    bootstrap = plan.bootstrap
-    intervals = (holdout_intervals(responses, y_test, metrics.scorers, bootstrap)
-                 if bootstrap.resamples else {})
+    settings, seed = plan.spec.metrics, plan.spec.seed
+    intervals = (holdout_intervals(responses, y_test, metrics.scorers, settings.bootstrap,
+                                   seed=seed) if settings.bootstrap.resamples else {})
     evaluated = evaluate_holdout(pipeline, X_test, y_test, responses, task=plan.data.task,
                                  classes=plan.classes, metrics=metrics,
-                                 settings=plan.evaluation, bootstrap=bootstrap)
+                                 settings=settings, seed=seed)
     return HeldOut(score_responses(responses, y_test, metrics), intervals, evaluated)
 
 
@@ -216,7 +216,8 @@ def metrics_record(plan: RunPlan, selection: Selection, fitted: Fitted, held_out
         "cv": selection.cv,
         "test": held_out.scores,
         "test_intervals": held_out.intervals,
-        "bootstrap": {"method": "percentile", **asdict(plan.bootstrap)},
+        "bootstrap": {"method": "percentile", **plan.spec.metrics.bootstrap.model_dump(),
+                      "seed": plan.spec.seed},
         "overfitting": overfit,
         "n_train": len(plan.train_idx),
         "n_test": len(plan.test_idx),

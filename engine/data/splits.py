@@ -24,7 +24,7 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
-from engine.config.schema.split import NEEDS_GROUPS, NEEDS_TIME, SplitConfig
+from engine.config.schema.split import NEEDS_GROUPS, SplitConfig
 from engine.data.dataset import Dataset
 from engine.data.validation import shown
 from engine.errors import ConfigError, DataError
@@ -97,7 +97,7 @@ def make_cv(
         _check_fold_classes(data.y.iloc[train_idx], n_splits)
     groups = None
     if strategy in NEEDS_GROUPS:
-        assert data.groups is not None  # _resolve_strategy refused the strategy without groups
+        assert data.groups is not None  # the schema refused the strategy without group_column
         groups = data.groups.to_numpy()[train_idx]
         _check_fold_groups(groups, n_splits)
     if strategy == "timeseries":
@@ -112,7 +112,8 @@ def make_cv(
 
 
 def _resolve_strategy(strategy: str, key: str, data: Dataset) -> str:
-    """Resolve ``auto``, and check the dataset can support the strategy.
+    """Resolve ``auto``, and check the task suits the strategy (the schema has checked that a
+    group or time strategy has its column).
 
     ``auto`` is stratified for classification and random (kfold for CV) for regression; it never
     picks group or time splits by itself. ``repeated`` is likewise repeated_stratified or
@@ -127,18 +128,6 @@ def _resolve_strategy(strategy: str, key: str, data: Dataset) -> str:
         raise ConfigError(
             f"{key}={strategy} needs a classification task, but dataset '{data.name}' is "
             f"{data.task}. Use {key}=auto."
-        )
-    if strategy in NEEDS_GROUPS and data.groups is None:
-        raise ConfigError(
-            f"{key}={strategy} needs groups, but dataset '{data.name}' has none: "
-            "dataset.group_column is null. Set dataset.group_column to the column that "
-            "identifies groups (e.g. a customer id), or pick another strategy."
-        )
-    if strategy in NEEDS_TIME and data.order is None:
-        raise ConfigError(
-            f"{key}={strategy} needs a time order, but dataset '{data.name}' has none: "
-            "dataset.time_column is null. Set dataset.time_column to the column holding each "
-            "row's date or time, or pick another strategy."
         )
     return strategy
 
@@ -157,7 +146,7 @@ def _test_rows(split: SplitConfig, n_rows: int) -> int:
 
 def _group_holdout(data: Dataset, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded split of whole groups; ``test_size`` is a fraction or a number of groups."""
-    assert data.groups is not None  # _resolve_strategy refused the strategy without groups
+    assert data.groups is not None  # the schema refused the strategy without group_column
     groups = data.groups.to_numpy()
     n_groups = len(pd.unique(groups))
     if n_groups < 2 or (test_size >= 1 and test_size >= n_groups):
@@ -210,7 +199,7 @@ def _check_fold_groups(groups: np.ndarray, n_splits: int) -> None:
 
 def _check_time_ordered(data: Dataset, train_idx: np.ndarray) -> None:
     """TimeSeriesSplit assumes rows in time order; split_holdout returns them that way."""
-    assert data.order is not None  # _resolve_strategy refused the strategy without a time order
+    assert data.order is not None  # the schema refused the strategy without time_column
     if not data.order.iloc[train_idx].is_monotonic_increasing:
         raise ValueError(
             "timeseries CV needs train_idx in time order; pass the train_idx that split_holdout "

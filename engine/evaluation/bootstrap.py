@@ -13,13 +13,12 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import get_scorer
 
-from engine.config.schema.metrics import MetricsConfig
+from engine.config.schema.metrics import BootstrapConfig
 from engine.errors import first_line
 from engine.evaluation.responses import Responses
 
@@ -27,21 +26,12 @@ CHUNK_CELLS = 20_000_000
 """Resamples are drawn in chunks of at most this many counts (rows × resamples)."""
 
 
-@dataclass(frozen=True)
-class BootstrapSettings:
-    """How many resamples, the interval's level and the seed."""
-
-    resamples: int = 1000
-    confidence: float = 0.95
-    seed: int = 0
-
-
 def holdout_intervals(responses: Responses, y: np.ndarray, scorers: Sequence[str],
-                      settings: BootstrapSettings) -> dict[str, dict[str, float]]:
+                      settings: BootstrapConfig, *, seed: int) -> dict[str, dict[str, float]]:
     """``{scorer: {"low", "high", "std"}}``: the percentile interval of each scorer's value."""
     statistics = {name: metric_statistic(name, y, responses) for name in scorers}
     draws: dict[str, list[np.ndarray]] = {name: [] for name in scorers}
-    rng = np.random.default_rng(settings.seed)
+    rng = np.random.default_rng(seed)
     chunk = max(1, CHUNK_CELLS // max(len(y), 1))
     for start in range(0, settings.resamples, chunk):
         counts = resample_counts(rng, len(y), min(chunk, settings.resamples - start))
@@ -308,9 +298,3 @@ _KERNELS: Mapping[str, Kernel] = {
     "mean_absolute_error": _absolute,
     "r2_score": _r2,
 }
-
-
-def bootstrap_settings(metrics: MetricsConfig, seed: int) -> BootstrapSettings:
-    """``metrics.bootstrap`` with the run's seed: a resample count (0: none) and a level."""
-    return BootstrapSettings(resamples=metrics.bootstrap.resamples,
-                             confidence=metrics.bootstrap.confidence, seed=seed)

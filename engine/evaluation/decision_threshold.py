@@ -17,6 +17,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
+from engine.config.schema.base import Label
 from engine.errors import ConfigError, did_you_mean
 
 CANDIDATES = 201
@@ -34,12 +35,12 @@ def check_threshold_task(objective: str, task: str, has_probabilities: bool) -> 
                           "(predict_proba) to threshold. Use another model or drop the option.")
 
 
-def check_costs(costs: Mapping[str, Mapping[str, float]], classes: list[Any]) -> np.ndarray:
+def check_costs(costs: Mapping[Label, Mapping[Label, float]], classes: list[Any]) -> np.ndarray:
     """``costs`` as a 2x2 matrix ``[actual, predicted]`` over the encoded classes."""
     labels = [str(c) for c in classes]
     matrix = np.zeros((len(labels), len(labels)))
-    for actual, row in costs.items():
-        for predicted, cost in row.items():
+    for actual, row in ((str(a), r) for a, r in costs.items()):
+        for predicted, cost in ((str(p), c) for p, c in row.items()):
             for label in (actual, predicted):
                 if label not in labels:
                     raise ConfigError(

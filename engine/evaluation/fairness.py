@@ -21,7 +21,7 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
-from engine.evaluation.settings import FairnessSettings
+from engine.config.schema.metrics import FairnessConfig, FairnessLimit, FairnessMeasure
 from engine.evaluation.slices import slice_labels
 
 GROUP_METRICS: Mapping[str, Mapping[str, Callable[..., float]]] = {
@@ -35,7 +35,7 @@ GROUP_METRICS: Mapping[str, Mapping[str, Callable[..., float]]] = {
                    "root_mean_squared_error": root_mean_squared_error,
                    "mean_prediction": fair.mean_prediction},
 }
-MEASURES: Mapping[str, Callable[..., float]] = {
+MEASURES: Mapping[FairnessMeasure, Callable[..., float]] = {
     "demographic_parity_difference": fair.demographic_parity_difference,
     "demographic_parity_ratio": fair.demographic_parity_ratio,
     "equalized_odds_difference": fair.equalized_odds_difference,
@@ -44,7 +44,7 @@ MEASURES: Mapping[str, Callable[..., float]] = {
 
 
 def fairness_record(frame: pd.DataFrame, y: np.ndarray, predicted: np.ndarray, task: str,
-                    settings: FairnessSettings, *, bins: int) -> dict[str, Any]:
+                    settings: FairnessConfig, *, bins: int) -> dict[str, Any]:
     """Metrics by group and the parity measures for each sensitive grouping, with verdicts.
 
     ``y`` and ``predicted`` are encoded labels (class 1 is the positive one) or numbers.
@@ -74,16 +74,15 @@ def fairness_record(frame: pd.DataFrame, y: np.ndarray, predicted: np.ndarray, t
                     "value": value, **_verdict(measure, value, settings.limits.get(measure))}
         grouping["by_group"].sort(key=lambda r: -r["count"])
         record["groupings"].append(grouping)
-    if task != "binary" and settings.limits:
+    if task != "binary" and any(settings.limits.values()):
         record["note"] = ("demographic parity and equalized odds need binary predictions; "
                           f"for a {task} task only the metrics by group are reported")
     return record
 
 
-def _verdict(measure: str, value: float, limits: Mapping[str, float | None] | None
-             ) -> dict[str, Any]:
+def _verdict(measure: str, value: float, limit: FairnessLimit | None) -> dict[str, Any]:
     """``ok``, ``warn`` or ``fail``: differences may not exceed a limit, ratios not fall below."""
-    limits = limits or {}
+    limits = limit.model_dump() if limit else {}
     worse = (lambda limit: value < limit) if measure.endswith("ratio") else (
         lambda limit: value > limit)
     verdict = "ok"

@@ -14,12 +14,12 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
+from engine.config.schema.metrics import MetricsConfig
 from engine.evaluation.decision_threshold import check_costs, tune_threshold, with_threshold
 from engine.evaluation.scoring import fit_pipeline
-from engine.evaluation.settings import EvaluationSettings
 
 
-def fit_final_model(pipeline: Pipeline, X: Any, y: np.ndarray, *, settings: EvaluationSettings,
+def fit_final_model(pipeline: Pipeline, X: Any, y: np.ndarray, *, settings: MetricsConfig,
                     classes: list[Any], folds: list[tuple[np.ndarray, np.ndarray]], seed: int
                     ) -> tuple[Pipeline, dict[str, Any]]:
     """The Pipeline fitted on the training rows, calibrated and thresholded as declared, and
@@ -43,7 +43,7 @@ def fit_final_model(pipeline: Pipeline, X: Any, y: np.ndarray, *, settings: Eval
                                  "fitted_on": f"out-of-fold predictions of {len(folds)} CV folds"}
     if settings.threshold is None:
         return fitted, record
-    costs = check_costs(settings.costs, classes) if settings.threshold == "cost" else None
+    costs = check_costs(settings.costs or {}, classes) if settings.threshold == "cost" else None
     out_of_fold = cross_val_predict(pipeline, X, y, cv=folds, method="predict_proba")[:, 1]
     record["threshold"] = tune_threshold(y, out_of_fold, settings.threshold, costs)
     return with_threshold(fitted, record["threshold"]["threshold"], X, y), record

@@ -16,13 +16,10 @@ import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import get_scorer
 
+from engine.config.schema.metrics import BootstrapConfig
 from engine.data.validation import unknown_column_message
 from engine.errors import ConfigError
-from engine.evaluation.bootstrap import (
-    BootstrapSettings,
-    holdout_intervals,
-    metric_value,
-)
+from engine.evaluation.bootstrap import holdout_intervals, metric_value
 from engine.evaluation.responses import Responses
 
 MAX_VALUES = 20
@@ -50,7 +47,7 @@ def slice_labels(values: pd.Series, bins: int) -> pd.Series:
 
 def slice_metrics(frame: pd.DataFrame, columns: Sequence[str], y: np.ndarray,
                   responses: Responses, scorers: Sequence[str], primary: str, *, bins: int,
-                  bootstrap: BootstrapSettings) -> list[dict[str, Any]]:
+                  bootstrap: BootstrapConfig, seed: int) -> list[dict[str, Any]]:
     """One record per (column, slice): rows, share, every scorer and the primary's interval."""
     for name in scorers:  # each prediction method once, before the rows are split
         responses.get(get_scorer(name)._response_method)
@@ -63,7 +60,7 @@ def slice_metrics(frame: pd.DataFrame, columns: Sequence[str], y: np.ndarray,
             with warnings.catch_warnings():  # undefined on a slice (one class): NaN, recorded
                 warnings.simplefilter("ignore", UndefinedMetricWarning)
                 scores = {name: _score(name, y[rows], part) for name in scorers}
-                interval = _interval(primary, y[rows], part, bootstrap)
+                interval = _interval(primary, y[rows], part, bootstrap, seed)
             records.append({"column": column, "slice": str(label), "rows": len(rows),
                             "share": len(rows) / len(y), "scores": scores,
                             "interval": interval})
@@ -72,11 +69,11 @@ def slice_metrics(frame: pd.DataFrame, columns: Sequence[str], y: np.ndarray,
 
 
 def _interval(primary: str, y: np.ndarray, responses: Responses,
-              bootstrap: BootstrapSettings) -> dict[str, float] | None:
+              bootstrap: BootstrapConfig, seed: int) -> dict[str, float] | None:
     if not bootstrap.resamples or len(y) < 2:
         return None
     try:
-        return holdout_intervals(responses, y, [primary], bootstrap)[primary]
+        return holdout_intervals(responses, y, [primary], bootstrap, seed=seed)[primary]
     except ValueError:
         return None
 

@@ -98,7 +98,8 @@ def adult_parts() -> None:
     import pandas as pd
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from engine.evaluation.bootstrap import BootstrapSettings, holdout_intervals
+    from engine.config.schema.metrics import BootstrapConfig
+    from engine.evaluation.bootstrap import holdout_intervals
     from engine.evaluation.metrics import DEFAULT_SCORERS
     from engine.evaluation.responses import Responses
 
@@ -110,7 +111,7 @@ def adult_parts() -> None:
     X_test, y_test = X[test].reset_index(drop=True), y[test]
     seconds = timed(lambda: holdout_intervals(Responses(model, X_test), y_test,
                                               DEFAULT_SCORERS["binary"],
-                                              BootstrapSettings(resamples=1000)))
+                                              BootstrapConfig(resamples=1000), seed=0))
     print(f"adult, {len(y_test):,} test rows, 7 scorers x 1,000 resamples: {seconds:.2f} s "
           f"({np.round(seconds / 7 * 1000, 1)} ms a scorer)")
     explanation_speed(f"adult, {len(y_test):,} test rows, bare model", model, X_test, y_test)

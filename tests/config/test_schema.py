@@ -31,9 +31,9 @@ from engine.config.schema import (
     parse_section,
 )
 from engine.config.schema.dataset import DatasetConfig
+from engine.config.schema.metrics import FairnessLimit
 from engine.data.quality import DEFAULT_SEVERITY
 from engine.errors import ConfigError
-from engine.evaluation.settings import evaluation_settings
 from engine.experiment import validate_spec
 from engine.models.estimators import model_classes
 from engine.sweep_preflight import preflight_sweep
@@ -84,6 +84,13 @@ def test_a_sweep_preflight_refuses_a_typo_in_every_group(override: str, message:
          "tune.pruner_options.n_warmup: MedianPruner has no parameter 'n_warmup'."),
         (["tune=tpe", "tune.n_trials=0"], "tune.n_trials: 0 is not a whole number >= 1."),
         (["tune=tpe", "tune.study_name='a b'"], "tune.study_name: 'a b' cannot name a study file"),
+        (["split.cv.strategy=stratified_group"],
+         "split.cv.strategy=stratified_group needs dataset.group_column"),
+        (["split.cv.strategy=timeseries"],
+         "split.cv.strategy=timeseries needs dataset.time_column"),
+        (["split=repeated", "metrics.calibration=sigmoid"],
+         "split.cv.strategy=repeated: metrics.threshold and metrics.calibration learn from "
+         "out-of-fold predictions"),
         (["tune=tpe", "split=holdout"],
          "tune.method=tpe: a search scores each trial by cross-validation"),
         (["tune=nsga2", "tune.objectives=[roc_auc,fit_time]", "tune.pick={objective: fit_tme}"],
@@ -170,8 +177,8 @@ def test_null_means_the_default_and_switches_a_fairness_limit_off() -> None:
                          "metrics.fairness.limits.demographic_parity_difference=null"])
     assert (spec.dataset.dropped, spec.metrics.calibration, spec.tune.pruner) == ([], "none",
                                                                                    "none")
-    assert evaluation_settings(spec.metrics).fairness.limits == {
-        "equalized_odds_difference": {"warn": 0.1, "fail": None}}
+    assert spec.metrics.fairness.limits == {"demographic_parity_difference": None,
+                                            "equalized_odds_difference": FairnessLimit(warn=0.1)}
 
 
 @pytest.mark.parametrize(("overrides", "family"), [

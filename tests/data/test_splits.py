@@ -152,28 +152,6 @@ def test_timeseries_cv_after_a_random_holdout_still_looks_forward() -> None:
         assert times[fit_rows].max() < times[val_rows].min()
 
 
-def test_missing_groups_or_time_name_the_dataset_key() -> None:
-    data = make_data()
-    with pytest.raises(
-        ConfigError, match=r"split.test_strategy=group needs groups.*dataset.group_column is null"
-    ):
-        split_holdout(data, split_with(test_strategy="group"), seed=0)
-    with pytest.raises(
-        ConfigError, match=r"split.cv.strategy=stratified_group needs groups.*dataset.group_column"
-    ):
-        make_cv(
-            data, split_with(cv={"strategy": "stratified_group"}), seed=0, train_idx=np.arange(400)
-        )
-    with pytest.raises(
-        ConfigError, match=r"split.test_strategy=time needs a time order.*dataset.time_column"
-    ):
-        split_holdout(data, split_with(test_strategy="time"), seed=0)
-    with pytest.raises(
-        ConfigError, match=r"split.cv.strategy=timeseries needs a time order.*dataset.time_column"
-    ):
-        make_cv(data, split_with(cv={"strategy": "timeseries"}), seed=0, train_idx=np.arange(400))
-
-
 def test_stratification_needs_classification() -> None:
     data = make_data(task="regression")
     with pytest.raises(

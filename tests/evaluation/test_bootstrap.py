@@ -12,14 +12,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import check_scoring, get_scorer
 
 from engine.config.schema import MetricsConfig, parse_section
+from engine.config.schema.metrics import BootstrapConfig
 from engine.errors import ConfigError
-from engine.evaluation.bootstrap import (
-    BootstrapSettings,
-    bootstrap_settings,
-    holdout_intervals,
-    metric_statistic,
-    resample_counts,
-)
+from engine.evaluation.bootstrap import holdout_intervals, metric_statistic, resample_counts
 from engine.evaluation.metrics import DEFAULT_SCORERS
 from engine.evaluation.responses import Responses
 
@@ -66,19 +61,19 @@ def test_intervals_cover_a_known_accuracy_at_about_the_stated_rate() -> None:
     for repeat in range(repeats):
         y = (rng.random(200) < true_accuracy).astype(int)  # the model is right where y == 1
         interval = holdout_intervals(Responses(model, np.zeros((200, 1))), y, ["accuracy"],
-                                     BootstrapSettings(resamples=400, seed=repeat))["accuracy"]
+                                     BootstrapConfig(resamples=400), seed=repeat)["accuracy"]
         covered += interval["low"] <= true_accuracy <= interval["high"]
     assert 0.90 <= covered / repeats <= 0.98
 
 
 def test_the_same_seed_gives_the_same_interval_and_chunks_do_not_matter(monkeypatch) -> None:
     model, X, y = fitted("binary")
-    settings = BootstrapSettings(resamples=300, seed=7)
-    first = holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings)
-    assert first == holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings)
+    settings = BootstrapConfig(resamples=300)
+    first = holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings, seed=7)
+    assert first == holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings, seed=7)
     assert first["roc_auc"]["low"] < first["roc_auc"]["high"]
     monkeypatch.setattr("engine.evaluation.bootstrap.CHUNK_CELLS", 7 * len(y))  # 7 at a time
-    assert holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings) == first
+    assert holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings, seed=7) == first
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -89,8 +84,7 @@ def test_the_same_seed_gives_the_same_interval_and_chunks_do_not_matter(monkeypa
 ])
 def test_bad_settings_are_named(options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        bootstrap_settings(parse_section(MetricsConfig, {"bootstrap": options}, "metrics."),
-                           seed=0)
+        parse_section(MetricsConfig, {"bootstrap": options}, "metrics.")
 
 
 def test_a_run_records_intervals_and_the_overfitting_check(run) -> None:
@@ -193,9 +187,9 @@ def test_test_scores_equal_sklearn_scorers_on_the_bundle(run, overrides) -> None
 def test_a_scorer_that_cannot_score_the_resamples_gets_no_interval_and_a_warning() -> None:
     X, y = make_regression(n_samples=80, n_features=3, random_state=0)  # negative targets
     responses = Responses(Ridge().fit(X, y), X)
-    settings = BootstrapSettings(resamples=20, confidence=0.9, seed=0)
+    settings = BootstrapConfig(resamples=20, confidence=0.9)
     with pytest.warns(UserWarning, match="no interval for neg_mean_squared_log_error"):
         intervals = holdout_intervals(responses, y, ["r2", "neg_mean_squared_log_error"],
-                                      settings)
+                                      settings, seed=0)
     assert np.isnan(intervals["neg_mean_squared_log_error"]["low"])
     assert intervals["r2"]["low"] < intervals["r2"]["high"]

@@ -14,8 +14,8 @@ from fairlearn.metrics import (
     selection_rate,
 )
 
+from engine.config.schema.metrics import FairnessConfig
 from engine.evaluation.fairness import failed_measures, fairness_record
-from engine.evaluation.settings import FairnessSettings
 from tests.conftest import FAST, only_run_dir
 
 # Ten people: five women, five men. Women: 2 of 5 selected; men: 4 of 5 selected.
@@ -30,8 +30,9 @@ LIMITS = {"demographic_parity_difference": {"warn": 0.1, "fail": 0.3},
 
 
 def record() -> dict:
+    settings = FairnessConfig.model_validate({"sensitive": "sex", "limits": LIMITS})
     return fairness_record(TABLE[["sex"]], TABLE["y"].to_numpy(), TABLE["predicted"].to_numpy(),
-                           "binary", FairnessSettings(("sex",), LIMITS), bins=4)
+                           "binary", settings, bins=4)
 
 
 def test_fairness_numbers_equal_fairlearns_and_the_hand_computed_ones() -> None:
@@ -69,7 +70,7 @@ def test_differences_above_and_ratios_below_their_limits_are_flagged() -> None:
 def test_several_sensitive_columns_are_also_crossed() -> None:
     frame = TABLE.assign(age=np.arange(20, 70, 5))
     crossed = fairness_record(frame, TABLE["y"].to_numpy(), TABLE["predicted"].to_numpy(),
-                              "binary", FairnessSettings(("sex", "age"), {}), bins=2)
+                              "binary", FairnessConfig(sensitive=["sex", "age"], limits={}), bins=2)
     names = [grouping["name"] for grouping in crossed["groupings"]]
     assert names == ["sex", "age", "sex & age"]
     assert sum(row["count"] for row in crossed["groupings"][2]["by_group"]) == 10

@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from engine.evaluation.bootstrap import BootstrapSettings
+from engine.config.schema.metrics import BootstrapConfig
 from engine.evaluation.responses import Responses
 from engine.evaluation.slices import slice_labels, slice_metrics
 
@@ -31,7 +31,7 @@ def test_slice_scores_equal_scikit_learns_on_the_slice_and_come_worst_first() ->
     model = LogisticRegression().fit(X, y)
     records = slice_metrics(pd.DataFrame({"group": group}), ["group"], y, Responses(model, X),
                             ["roc_auc", "accuracy"], "roc_auc", bins=4,
-                            bootstrap=BootstrapSettings(resamples=200))
+                            bootstrap=BootstrapConfig(resamples=200), seed=0)
     assert [r["slice"] for r in records] == ["hard", "easy"]
     for record in records:
         rows = group == record["slice"]
@@ -50,5 +50,5 @@ def test_a_slice_with_one_class_has_no_auc_rather_than_an_error() -> None:
     model = LogisticRegression().fit(X, y)
     column = pd.DataFrame({"half": ["low"] * 5 + ["high"] * 5})
     records = slice_metrics(column, ["half"], y, Responses(model, X), ["roc_auc"], "roc_auc",
-                            bins=4, bootstrap=BootstrapSettings(resamples=50))
+                            bins=4, bootstrap=BootstrapConfig(resamples=50), seed=0)
     assert all(np.isnan(r["scores"]["roc_auc"]) for r in records)

@@ -13,7 +13,7 @@ from engine.config.schema.features import FeaturesConfig
 from engine.config.schema.metrics import DEFAULT_SCORERS, MetricsConfig
 from engine.config.schema.quality import QualityConfig
 from engine.config.schema.rules import refuse
-from engine.config.schema.split import NEEDS_GROUPS, NEEDS_TIME, SplitConfig
+from engine.config.schema.split import NEEDS_GROUPS, NEEDS_TIME, UNPARTITIONED, SplitConfig
 from engine.config.schema.tune import TuneConfig
 
 
@@ -82,6 +82,12 @@ class ExperimentConfig(Section):
             refuse(f"tune.method={self.tune.method}: a search scores each trial by "
                    "cross-validation, but split.cv.strategy is none. Use split=default (or set "
                    "split.cv.strategy).")
+        if (self.metrics.threshold or self.metrics.calibration != "none") and \
+                split.cv.strategy in UNPARTITIONED:
+            refuse(f"split.cv.strategy={split.cv.strategy}: metrics.threshold and "
+                   "metrics.calibration learn from out-of-fold predictions, which need folds that "
+                   "cover each training row once (kfold, stratified, group, stratified_group or "
+                   "auto). Change the split or drop those options.")
         if split.test_size == 0 and (self.metrics.slices.columns or
                                      self.metrics.fairness.sensitive):
             refuse("metrics.slices / metrics.fairness: they are measured on the test rows, but "

@@ -15,6 +15,8 @@ CVStrategy = Literal[
 ]
 NEEDS_GROUPS = ("group", "stratified_group")
 NEEDS_TIME = ("time", "timeseries")
+# Folds that do not hold out each training row exactly once.
+UNPARTITIONED = ("none", "timeseries", "repeated", "repeated_kfold", "repeated_stratified")
 
 
 class CVConfig(Section):
