@@ -81,7 +81,7 @@ CONFIG = [
          id="config-interpolation-cfg-resolve"),
     case("-m model=random_forest,random_forrest", "Did you mean 'random_forest'?",
          id="sweep-typo"),
-    case("-m dataset=titanic dataset.path=${{paths.nope}}/x.csv", "'paths.nope'",
+    case("-m dataset=titanic dataset.path=${{paths.nope}}/x.csv", "the interpolation ${{paths.nope}}",
          id="sweep-interpolation"),
     case("--config-dir {broken_conf} model=my_lr",
          "my_lr.yaml: not valid YAML: line 4, column 9: expected ',' or ']'",
