@@ -3,9 +3,7 @@ report) is one line on stderr naming the problem, exit 2, and no traceback.
 
 Most cases run in this process through ``engine.cli.main`` (fast); a few run ``python -m
 engine`` to prove the contract as a shell sees it. Argument placeholders such as ``{run}`` are
-the files the module's ``world`` fixture prepares. A case that fails in code another part of
-the engine owns is marked ``xfail(strict=True)`` with the owner and the fix: it turns into a
-failure once fixed, and its mark must then go.
+the files the module's ``world`` fixture prepares.
 """
 
 from __future__ import annotations
@@ -36,11 +34,9 @@ class Case(NamedTuple):
 
 
 def case(args: str, fragment: str, *, id: str, env: dict[str, str] | None = None,
-         shipped_conf: bool = False, owner: str | None = None) -> object:
+         shipped_conf: bool = False) -> object:
     """A table row; ``args`` split on spaces (placeholders filled in later)."""
-    marks = [pytest.mark.xfail(strict=True, reason=owner)] if owner else []
-    return pytest.param(Case(tuple(args.split(" ")), fragment, env, shipped_conf), id=id,
-                        marks=marks)
+    return pytest.param(Case(tuple(args.split(" ")), fragment, env, shipped_conf), id=id)
 
 
 RUN_DATA = "dataset=titanic dataset.target=y dataset.drop=[] dataset.path="
