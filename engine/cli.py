@@ -27,7 +27,7 @@ from engine.tracking.files import write_text
 if TYPE_CHECKING:
     from hydra.conf import HydraConf
 
-VERBS = ("predict", "compare", "report", "regress", "serve", "registry", "schema")
+VERBS = ("predict", "compare", "report", "regress", "serve", "registry", "schema", "monitor")
 TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a process stopped by Ctrl-C
 

@@ -19,7 +19,14 @@ from engine.tracking.summary import make_console
 def run_verb(verb: str, args: Sequence[str]) -> None:
     """Run one verb with its own arguments."""
     {"predict": predict, "compare": compare, "report": report, "regress": regress,
-     "serve": serve, "registry": registry, "schema": schema}[verb](args)
+     "serve": serve, "registry": registry, "schema": schema, "monitor": monitor}[verb](args)
+
+
+def monitor(args: Sequence[str]) -> None:
+    """Judge new rows (a file, or the prediction log) against a model's reference profile."""
+    from engine.monitoring.command import monitor as run_monitor
+
+    run_monitor(args)
 
 
 def predict(args: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ from engine.config.schema import (
     DeployConfig,
     FeaturesConfig,
     MetricsConfig,
+    MonitorConfig,
     QualityConfig,
     SplitConfig,
     TuneConfig,
@@ -42,6 +43,7 @@ class ExperimentSpec:
     metrics: MetricsConfig
     tune: TuneConfig
     deploy: DeployConfig
+    monitor: MonitorConfig
     quality: QualityConfig
     seed: int
     n_jobs: int = 1
@@ -69,6 +71,7 @@ def spec_from_config(
         metrics=experiment.metrics,
         tune=experiment.tune,
         deploy=experiment.deploy,
+        monitor=experiment.monitor,
         quality=experiment.quality,
         seed=experiment.seed,
         n_jobs=experiment.n_jobs,

@@ -32,6 +32,7 @@ DEFAULT_SEVERITY: dict[Check, Severity] = {
     "missing_markers": "warning",
     "high_cardinality": "warning",
     "date_columns": "info",
+    "outliers": "info",
 }
 
 

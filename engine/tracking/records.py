@@ -1,5 +1,5 @@
-"""The records a run writes (metrics.json, run.json, the bundle's metadata.json and MANIFEST.json),
-typed, versioned, and read back through the same types.
+"""The records a run writes (metrics.json, run.json, the bundle's metadata.json, MANIFEST.json
+and reference_profile.json), typed, versioned, and read back through the same types.
 
 Every record carries ``schema_version``. Version 1 is the shape of the files written before
 records carried one, so a file without it reads as version 1. A file from a newer engine is
@@ -261,6 +261,81 @@ class BundleManifest(Record):
         JSON with sorted keys, so the file's layout does not matter."""
         return json.dumps({"schema_version": self.schema_version, "sha256": self.sha256},
                           sort_keys=True, separators=(",", ":")).encode()
+
+
+class NumericProfile(Part):
+    """A numeric column (or the prediction, or one class's probability) at training time:
+    quantile bin edges (``bins + 1`` of them, min and max included) with each bin's share of
+    the non-missing values, its range and moments, and the missing share."""
+
+    kind: Literal["numeric"] = "numeric"
+    edges: list[float]
+    shares: list[float]
+    minimum: float
+    maximum: float
+    mean: float
+    std: float
+    missing: float
+    count: int
+
+
+class CategoricalProfile(Part):
+    """A category, boolean or label column: each category's share of the non-missing values
+    (the ``max_categories`` most frequent; ``other`` holds the rest's share), and the missing
+    share. Categories are written as text, as JSON keys must be."""
+
+    kind: Literal["categorical"] = "categorical"
+    shares: dict[str, float]
+    other: float = 0.0
+    missing: float
+    count: int
+
+
+class TextProfile(Part):
+    """A free-text column: its length in characters, profiled as a numeric column."""
+
+    kind: Literal["text"] = "text"
+    length: NumericProfile
+    missing: float
+    count: int
+
+
+ColumnProfile = Annotated[NumericProfile | CategoricalProfile | TextProfile,
+                          Field(discriminator="kind")]
+
+
+class CalibrationMap(Part):
+    """An isotonic map from a class's predicted probability to its observed frequency on the
+    held-out rows (``x`` ascending, ``y`` the calibrated values), for estimating performance
+    without labels."""
+
+    x: list[float]
+    y: list[float]
+
+
+class ReferenceProfile(Record):
+    """The bundle's reference_profile.json: what ``monitor`` compares new rows against.
+
+    ``columns`` profiles every input column over all training rows (train and test);
+    ``prediction``, ``probabilities``, ``target``, ``scores`` and ``calibration`` come from the
+    held-out test rows (out of sample), or from the training rows when the run had no test split
+    (``out_of_sample`` false; performance is then not estimated). ``sample_rows`` held-out rows
+    (inputs, ``prediction``, each ``probability:<class>`` and the ``target``) are kept in
+    reference_sample.parquet for two-sample tests; 0 when none were kept. ``monitor`` is the
+    run's ``monitor`` config section, the settings serving and ``monitor`` start from."""
+
+    rows: int
+    columns: dict[str, ColumnProfile]
+    prediction: ColumnProfile
+    probabilities: dict[str, NumericProfile] = {}
+    target: ColumnProfile
+    scores: dict[str, Score]
+    intervals: dict[str, Interval] = {}
+    calibration: dict[str, CalibrationMap] = {}
+    out_of_sample: bool
+    sample_rows: int
+    seed: int
+    monitor: dict[str, Any] = {}
 
 
 RUN_KINDS = ("finished", "unfinished")

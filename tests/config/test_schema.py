@@ -22,6 +22,7 @@ from engine.config.schema import (
     ExperimentConfig,
     FeaturesConfig,
     MetricsConfig,
+    MonitorConfig,
     QualityConfig,
     SplitConfig,
     TuneConfig,
@@ -230,7 +231,7 @@ def test_settings_are_frozen() -> None:
 
 GROUP_MODELS: dict[str, Any] = {
     "features": FeaturesConfig, "split": SplitConfig, "metrics": MetricsConfig,
-    "tune": TuneConfig, "deploy": DeployConfig,
+    "tune": TuneConfig, "deploy": DeployConfig, "monitor": MonitorConfig,
 }
 
 
@@ -274,7 +275,8 @@ CHOSEN = {("tune", "tpe"): {"method", "n_trials", "studies_dir", "pick"},
 
 @pytest.mark.parametrize(("group", "option"), [
     ("split", "default"), ("metrics", "auto"), ("tune", "tpe"), ("tune", "none"),
-    ("deploy", "bundle"), ("deploy", "rest"), ("deploy", "registry"), ("deploy", "onnx")])
+    ("deploy", "bundle"), ("deploy", "rest"), ("deploy", "registry"), ("deploy", "onnx"),
+    ("monitor", "default")])
 def test_shipped_defaults_agree_with_the_schema(group: str, option: str) -> None:
     """The shipped group files list their keys (documented, and overridable without '+'); the
     values they share with the schema's defaults are the schema's."""

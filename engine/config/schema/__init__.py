@@ -18,6 +18,7 @@ from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.experiment import ExperimentConfig
 from engine.config.schema.features import FeaturesConfig
 from engine.config.schema.metrics import MetricsConfig
+from engine.config.schema.monitor import MonitorConfig
 from engine.config.schema.quality import QualityConfig
 from engine.config.schema.split import SplitConfig
 from engine.config.schema.translate import config_error
@@ -25,7 +26,7 @@ from engine.config.schema.tune import TuneConfig
 
 __all__ = [
     "DatasetConfig", "DeployConfig", "ExperimentConfig", "FeaturesConfig", "MetricsConfig",
-    "QualityConfig", "SplitConfig", "TuneConfig", "json_schema", "parse_dataset",
+    "MonitorConfig", "QualityConfig", "SplitConfig", "TuneConfig", "json_schema", "parse_dataset",
     "parse_experiment", "parse_section",
 ]
 
@@ -56,7 +57,7 @@ def parse_dataset(values: Mapping[str, Any]) -> DatasetConfig:
 
 GROUPS: dict[str, Any] = {"dataset": _Dataset, "features": FeaturesConfig, "split": SplitConfig,
                           "metrics": MetricsConfig, "tune": TuneConfig,
-                          "deploy": DeployConfig}
+                          "deploy": DeployConfig, "monitor": MonitorConfig}
 
 
 def json_schema(group: str | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from engine.config.schema.dataset import TaggedDataset
 from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.features import FeaturesConfig
 from engine.config.schema.metrics import DEFAULT_SCORERS, MetricsConfig
+from engine.config.schema.monitor import MonitorConfig
 from engine.config.schema.quality import QualityConfig
 from engine.config.schema.rules import refuse
 from engine.config.schema.split import NEEDS_GROUPS, NEEDS_TIME, UNPARTITIONED, SplitConfig
@@ -35,6 +36,7 @@ class ExperimentConfig(Section):
     metrics: MetricsConfig = MetricsConfig()
     tune: TuneConfig = TuneConfig()
     deploy: DeployConfig = DeployConfig()
+    monitor: MonitorConfig = MonitorConfig()
     quality: QualityConfig = QualityConfig()
     seed: int = 42
     n_jobs: Workers = 1

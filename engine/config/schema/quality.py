@@ -12,7 +12,7 @@ Severity = Literal["info", "warning", "error"]
 FailOn = Literal["info", "warning", "error", "never"]
 Check = Literal["missing_values", "missing_target", "duplicate_rows", "constant_columns",
                 "id_like_columns", "leakage", "class_imbalance", "missing_markers",
-                "high_cardinality", "date_columns"]
+                "high_cardinality", "date_columns", "outliers"]
 
 
 class QualityConfig(Section):
@@ -27,3 +27,5 @@ class QualityConfig(Section):
     leakage_threshold: Fraction = 0.98
     imbalance_ratio: Annotated[float, Field(ge=1.0)] = 10.0
     sample_rows: Annotated[int, Field(ge=100)] = 5000
+    outlier_z: Annotated[float, Field(gt=0.0)] = 3.5
+    outlier_fraction: Fraction = 0.01

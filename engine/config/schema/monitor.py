@@ -1,0 +1,76 @@
+"""``monitor``: what a bundle keeps as its reference, what serving logs, and how ``monitor``
+judges new rows against the reference (drift tests, chunks, performance, alerts)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from engine.config.schema.base import Fraction, NonNegative, Positive, Section
+
+NumericTest = Literal["auto", "ks", "wasserstein", "psi", "jensenshannon"]
+CategoricalTest = Literal["auto", "chi2", "z", "jensenshannon", "psi"]
+Statistic = Literal["ks", "chi2", "z", "wasserstein", "jensenshannon", "psi"]
+
+
+class ReferenceConfig(Section):
+    """The reference profile written into every bundle at training time."""
+
+    sample_rows: NonNegative = 5000  # held-out rows kept for two-sample tests (0 keeps none)
+    bins: Annotated[int, Field(ge=2, le=100)] = 10  # quantile bins per numeric column
+    max_categories: Annotated[int, Field(ge=1)] = 50  # the rest are counted as one "other"
+
+
+class LogConfig(Section):
+    """The prediction log: Parquet files partitioned by day."""
+
+    enabled: bool = True  # serve logs every prediction; predict logs with --log
+    path: str | None = None  # null: <run directory>/prediction_log
+    exclude: list[str] = []  # input columns never written to the log
+    hash: list[str] = []  # input columns written as a SHA-256 digest, not their value
+    retention_days: Positive = 90  # older days are deleted when the log is compacted
+    flush_rows: Positive = 1000  # rows buffered before a file is written
+    flush_seconds: Annotated[float, Field(gt=0)] = 5.0  # and at most this long
+
+
+class DriftConfig(Section):
+    """Data and prediction drift per column, and the dataset's verdict."""
+
+    numeric_test: NumericTest = "auto"
+    categorical_test: CategoricalTest = "auto"
+    large_sample_rows: Positive = 1000  # auto: p-value tests up to this many rows, distances above
+    thresholds: dict[Statistic, Annotated[float, Field(gt=0)]] = {
+        "ks": 0.01, "chi2": 0.01, "z": 0.01, "wasserstein": 0.1, "jensenshannon": 0.1,
+        "psi": 0.2}  # p-value tests: drift below; distances: drift at or above
+    drift_share: Fraction = 0.5  # the dataset drifts when this share of its columns does
+    columns: list[str] | None = None  # null: every input column
+
+
+class PerformanceConfig(Section):
+    """Performance on new rows: measured when labels exist, estimated (CBPE) when not."""
+
+    metrics: list[str] | None = None  # null: every metric the run scored
+    resamples: NonNegative = 200  # bootstrap resamples of each chunk's interval (0: none)
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    estimate: bool = True  # estimate classifiers' accuracy and ROC AUC without labels
+    tolerance: Fraction = 0.05  # decay: a chunk's score this far below the reference's
+
+
+class AlertsConfig(Section):
+    """What happens when a threshold is crossed."""
+
+    webhook: str | None = None  # POST the JSON summary to this URL
+    fail: bool = True  # exit status 1 (cron or CI acts on it)
+
+
+class MonitorConfig(Section):
+    """The ``monitor`` group."""
+
+    reference: ReferenceConfig = ReferenceConfig()
+    log: LogConfig = LogConfig()
+    drift: DriftConfig = DriftConfig()
+    chunk: Annotated[str, Field(pattern=r"^\d+(d|h|rows)$")] = "1d"  # 1d, 6h or 5000rows
+    performance: PerformanceConfig = PerformanceConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    window_rows: Positive = 1000  # the server's /metrics drift gauges: the last this many rows

@@ -1,0 +1,21 @@
+"""The column names the reference sample and the prediction log share beside a model's input
+columns. They start with an underscore, so that an input column keeps its own name."""
+
+from __future__ import annotations
+
+PREDICTION = "_prediction"
+PROBABILITY = "_probability:"
+"""The prefix of one class's probability column: ``_probability:<class>``."""
+TARGET = "_target"
+"""The true label: the reference's held-out target, or the log's label joined from feedback."""
+REQUEST_ID = "_request_id"
+ROW = "_row"
+"""A row's position within its request."""
+TIME = "_time"
+MODEL = "_model"
+VERSION = "_version"
+
+
+def probability_column(label: object) -> str:
+    """The column of one class's probability."""
+    return f"{PROBABILITY}{label}"
