@@ -1,0 +1,236 @@
+"""Judging new rows against a model's reference profile, chunk by chunk: data drift per column,
+prediction drift, data quality, target drift once labels exist, and performance (measured with
+labels, estimated without).
+
+The rows are a data file predicted with the bundle, or the prediction log serving wrote; either
+way a frame of the input columns, ``_prediction``, ``_probability:<class>`` and, where labels
+are known, ``_target`` (names in :mod:`engine.monitoring.columns`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from engine.config.schema.monitor import MonitorConfig
+from engine.errors import ConfigError
+from engine.monitoring import performance
+from engine.monitoring.columns import PREDICTION, PROBABILITY, TARGET, TIME, probability_column
+from engine.monitoring.summary import (
+    Alert,
+    ChunkRecord,
+    ColumnQuality,
+    DriftResult,
+    EstimateRecord,
+    MetricResultRecord,
+    Quality,
+)
+from engine.tracking.records import (
+    CategoricalProfile,
+    ColumnProfile,
+    NumericProfile,
+    ReferenceProfile,
+)
+
+CHUNK = re.compile(r"^(\d+)(d|h|rows)$")
+OUT_OF_RANGE_SHARE = 0.01
+"""A column is flagged when more than this share of its values lie outside the training range."""
+MISSING_RISE = 0.05
+"""A column's missing share is flagged when it rose by at least this much over the reference's
+and a binomial test against the reference's rate gives p < 0.01."""
+
+
+def parse_chunk(text: str) -> tuple[int, str]:
+    """``"1d"`` -> ``(1, "d")``, ``"5000rows"`` -> ``(5000, "rows")``."""
+    match = CHUNK.fullmatch(text.strip())
+    if match is None or int(match.group(1)) < 1:
+        raise ConfigError(f"--chunk: {text!r} is not a chunk size; use a number of days, hours "
+                          "or rows, at least 1, e.g. 1d, 6h or 5000rows.")
+    return int(match.group(1)), match.group(2)
+
+
+def chunks(frame: pd.DataFrame, chunk: str) -> Iterator[tuple[str, str | None, str | None,
+                                                               pd.DataFrame]]:
+    """``(label, start, end, rows)`` per chunk: periods of time when the rows carry a time and
+    the chunk is in days or hours, otherwise runs of rows (all rows when the size is in time)."""
+    size, unit = parse_chunk(chunk)
+    if unit != "rows" and TIME in frame.columns:
+        times = pd.to_datetime(frame[TIME], utc=True)
+        width = pd.Timedelta(days=size) if unit == "d" else pd.Timedelta(hours=size)
+        origin = times.min().floor("D")
+        starts = origin + ((times - origin) // width) * width
+        for start, rows in frame.groupby(starts.to_numpy(), sort=True):
+            begin = pd.Timestamp(start)  # type: ignore[arg-type]
+            yield (begin.isoformat(), begin.isoformat(), (begin + width).isoformat(), rows)
+        return
+    step = size if unit == "rows" else max(len(frame), 1)
+    for first in range(0, len(frame), step):
+        rows = frame.iloc[first:first + step]
+        yield f"rows {first}-{first + len(rows) - 1}", None, None, rows
+
+
+def judge_chunk(label: str, start: str | None, end: str | None, rows: pd.DataFrame, *,
+                profile: ReferenceProfile, sample: pd.DataFrame | None, settings: MonitorConfig,
+                columns: Sequence[str], task: str, classes: Sequence[Any], metrics: Sequence[str],
+                seed: int, schema_warnings: Sequence[str] = ()) -> ChunkRecord:
+    """Everything ``monitor`` reports about one chunk."""
+    from engine.monitoring.drift import dataset_drift
+
+    tested = [found for column in columns
+              if (found := _drift(column, profile.columns[column], sample, rows[column],
+                                  settings)) is not None]
+    verdict = dataset_drift([raw for raw, _ in tested], settings.drift) if tested else False
+    drift = [record for _, record in tested]
+    prediction = [found[1] for name, reference in _prediction_profiles(profile, classes)
+                  if name in rows.columns
+                  and (found := _drift(name, reference, sample, rows[name], settings))
+                  is not None]
+    labels = rows[TARGET].dropna() if TARGET in rows.columns else pd.Series(dtype=float)
+    tested_target = (_drift(TARGET, profile.target, sample, labels, settings)
+                     if len(labels) else None)
+    target = tested_target[1] if tested_target is not None else None
+    measured = performance.realised(rows, classes=classes, metrics=metrics, profile=profile,
+                                    settings=settings.performance, seed=seed) \
+        if len(labels) else []
+    estimate = None
+    if settings.performance.estimate:
+        guess = performance.estimated(rows, task=task, classes=classes, profile=profile,
+                                      settings=settings.performance, seed=seed)
+        estimate = EstimateRecord(valid=guess.valid, reason=guess.reason,
+                                  metrics=[_metric(m) for m in guess.metrics])
+    drifted = [d.column for d in drift if d.drifted]
+    return ChunkRecord(
+        label=label, start=start, end=end, rows=len(rows), labelled=len(labels), drift=drift,
+        drifted_columns=drifted, drift_share=len(drifted) / len(drift) if drift else 0.0,
+        dataset_drift=bool(verdict), prediction_drift=prediction, target_drift=target,
+        quality=quality(rows, profile, columns, schema_warnings),
+        performance=[_metric(m) for m in measured], estimated=estimate)
+
+
+def _drift(column: str, reference: ColumnProfile, sample: pd.DataFrame | None,
+           current: pd.Series, settings: MonitorConfig) -> tuple[Any, DriftResult] | None:
+    """The drift module's result for one column, and its record (None: no values to test)."""
+    from engine.monitoring.drift import column_drift
+
+    values = current.dropna()
+    if not len(values):
+        return None
+    reference_values = sample[column].dropna() if sample is not None and column in sample else None
+    found = column_drift(column, reference, reference_values, values, settings.drift)
+    return found, DriftResult(column=str(found.column), kind=str(found.kind),
+                              test=str(found.test), statistic=_number(found.statistic),
+                              p_value=_number(found.p_value), threshold=float(found.threshold),
+                              drifted=bool(found.drifted))
+
+
+def _prediction_profiles(profile: ReferenceProfile,
+                         classes: Sequence[Any]) -> list[tuple[str, ColumnProfile]]:
+    """The prediction, and (binary) the positive class's probability, with their profiles."""
+    found: list[tuple[str, ColumnProfile]] = [(PREDICTION, profile.prediction)]
+    if len(classes) == 2:
+        column = probability_column(classes[1])
+        for key in (column, str(classes[1]), column.removeprefix(PROBABILITY)):
+            if key in profile.probabilities:
+                found.append((column, profile.probabilities[key]))
+                break
+    return found
+
+
+def quality(rows: pd.DataFrame, profile: ReferenceProfile, columns: Sequence[str],
+            schema_warnings: Sequence[str] = ()) -> Quality:
+    """Missing shares against the reference's, values outside the training range and
+    categories training never saw, per input column."""
+    found, flagged = [], []
+    for column in columns:
+        reference = profile.columns[column]
+        values = rows[column]
+        missing = float(values.isna().mean()) if len(values) else 0.0
+        rise = (missing - reference.missing >= MISSING_RISE and len(values) > 0 and binomtest(
+            int(values.isna().sum()), len(values), min(max(reference.missing, 1e-6), 1.0),
+            alternative="greater").pvalue < 0.01)
+        out_of_range, unseen, unseen_values = 0, 0, []
+        present = values.dropna()
+        if isinstance(reference, NumericProfile) and len(present):
+            numbers = pd.to_numeric(present, errors="coerce")
+            out_of_range = int(((numbers < reference.minimum)
+                                | (numbers > reference.maximum)).sum())
+        elif isinstance(reference, CategoricalProfile) and reference.other == 0 and len(present):
+            known = set(reference.shares)
+            texts = present.map(_category_text)
+            new = texts[~texts.isin(known)]
+            unseen, unseen_values = len(new), sorted(new.unique().tolist())[:10]
+        entry = ColumnQuality(column=column, missing=missing,
+                              reference_missing=float(reference.missing),
+                              missing_increase=bool(rise), out_of_range=out_of_range,
+                              unseen=unseen, unseen_values=unseen_values)
+        if rise or unseen or out_of_range > OUT_OF_RANGE_SHARE * max(len(present), 1):
+            flagged.append(column)
+        found.append(entry)
+    return Quality(warnings=list(schema_warnings), columns=found, flagged=flagged)
+
+
+def _category_text(value: Any) -> str:
+    """A category as the profile writes it (JSON keys are text): ``1.0`` as ``1``."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def alerts(chunk: ChunkRecord) -> list[Alert]:
+    """The thresholds a chunk crossed."""
+    found = []
+    if chunk.dataset_drift:
+        found.append(Alert(kind="dataset_drift", chunk=chunk.label, message=(
+            f"{len(chunk.drifted_columns)} of {len(chunk.drift)} columns drifted "
+            f"({chunk.drift_share:.0%}): {', '.join(chunk.drifted_columns)}")))
+    for result in chunk.prediction_drift:
+        if result.drifted:
+            found.append(Alert(kind="prediction_drift", chunk=chunk.label, message=(
+                f"{result.column} drifted ({result.test} {_shown(result.statistic)}, "
+                f"threshold {result.threshold:g})")))
+    if chunk.target_drift is not None and chunk.target_drift.drifted:
+        found.append(Alert(kind="target_drift", chunk=chunk.label, message=(
+            f"the labels drifted ({chunk.target_drift.test} "
+            f"{_shown(chunk.target_drift.statistic)})")))
+    for metric in chunk.performance:
+        if metric.decayed:
+            found.append(Alert(kind="decay", chunk=chunk.label, message=(
+                f"{metric.metric} {_shown(metric.value)} on {metric.rows} labelled rows, below "
+                f"{_shown(metric.threshold)} (reference {_shown(metric.reference)})")))
+    if chunk.estimated is not None:
+        for metric in chunk.estimated.metrics:
+            if metric.decayed:
+                found.append(Alert(kind="estimated_decay", chunk=chunk.label, message=(
+                    f"estimated {metric.metric} {_shown(metric.value)} (no labels), below "
+                    f"{_shown(metric.threshold)} (reference {_shown(metric.reference)})")))
+    if chunk.quality.flagged:
+        found.append(Alert(kind="data_quality", chunk=chunk.label, message=(
+            f"data quality: {', '.join(chunk.quality.flagged)}")))
+    return found
+
+
+FAILING = ("dataset_drift", "decay", "estimated_decay")
+"""The alerts that make ``monitor`` exit 1 (with ``alerts.fail``); the others are warnings."""
+
+
+def _metric(result: performance.MetricResult) -> MetricResultRecord:
+    return MetricResultRecord(**asdict(result))
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if np.isfinite(number) else None
+
+
+def _shown(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"
