@@ -1,0 +1,492 @@
+"""The prediction log: what a model predicted, kept as Parquet files partitioned by day.
+
+Layout (``<root>`` is ``monitor.log.path``, by default ``<run directory>/prediction_log``)::
+
+    <root>/predictions/day=2026-12-01/part-<pid>-<uuid>.parquet   inputs, predictions, ids
+    <root>/feedback/day=2026-12-01/part-<pid>-<uuid>.parquet      labels sent later
+
+:class:`PredictionLog` takes rows on the caller's thread with one queue put and writes them on
+its own thread, one file per flush (``flush_rows`` rows or ``flush_seconds``), under a name no
+other process uses, through a temporary name: several server processes share one folder
+without locking, and a reader never sees half a file. :func:`read_log` reads the days of a
+window back (types unified across files) with the feedback joined as ``_target``;
+:func:`join_labels` attaches a labels file; :func:`compact` merges each closed day's files
+into one and deletes days past the retention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from engine.config.schema.monitor import LogConfig
+from engine.errors import ConfigError, DataError, did_you_mean, first_line
+from engine.monitoring.columns import (
+    MODEL,
+    PREDICTION,
+    PROBABILITY,
+    REQUEST_ID,
+    ROW,
+    TARGET,
+    TIME,
+    VERSION,
+)
+from engine.tracking.files import write_atomically
+
+PREDICTIONS = "predictions"
+FEEDBACK = "feedback"
+DAY = "day="
+LOG_DIR = "prediction_log"
+CLOSED_AFTER = timedelta(hours=1)
+"""A day is compacted once it ended this long ago: a server's buffer flushed just after
+midnight may still add a file to it."""
+LOG = logging.getLogger("engine.monitoring")
+
+
+def log_root(settings: LogConfig, run_dir: Path) -> Path:
+    """Where a model's log lives: ``monitor.log.path``, else ``<run directory>/prediction_log``."""
+    return Path(settings.path) if settings.path else run_dir / LOG_DIR
+
+
+@dataclass(frozen=True)
+class _Served:
+    inputs: pd.DataFrame
+    predictions: pd.DataFrame
+    request_id: str
+    at: float
+    received: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class _Label:
+    request_id: str
+    row: int | None
+    label: Any
+    at: float
+
+
+@dataclass
+class _Buffer:
+    served: list[_Served] = field(default_factory=list)
+    labels: list[_Label] = field(default_factory=list)
+    rows: int = 0
+    since: float | None = None  # monotonic time of the first item buffered
+
+
+class PredictionLog:
+    """Writes served rows and feedback to ``root`` on a thread of its own.
+
+    ``record`` and ``record_feedback`` only queue what they are given, so a request pays for a
+    queue put; excluded columns are dropped and hashed ones digested on the log's thread.
+    ``columns`` are the input columns to log (the model's); ``kept`` are columns logged when a
+    request carries them (ids the training dropped, which a labels file may be keyed by).
+    ``on_written`` is told how many prediction rows each file held. ``close`` writes what is
+    left and stops the thread.
+    """
+
+    def __init__(self, root: Path, settings: LogConfig, *, columns: Sequence[str], model: str,
+                 version: str | None = None, kept: Sequence[str] = (),
+                 on_written: Callable[[int], None] | None = None) -> None:
+        for key in ("exclude", "hash"):
+            for name in getattr(settings, key):
+                if name not in columns and name not in kept:
+                    raise ConfigError(
+                        f"monitor.log.{key}: '{name}' is not an input column of model "
+                        f"{model}.{did_you_mean(name, [*columns, *kept])} Its input columns: "
+                        f"{', '.join(columns)}.")
+        self.root = root
+        self._settings = settings
+        self._columns = [c for c in columns if c not in settings.exclude]
+        self._kept = [c for c in kept if c not in settings.exclude]
+        self._model, self._version = model, version
+        self._on_written = on_written or (lambda rows: None)
+        self._queue: queue.SimpleQueue[_Served | _Label | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def record(self, inputs: pd.DataFrame, predictions: pd.DataFrame, *, request_id: str,
+               received: pd.DataFrame | None = None, at: datetime | None = None) -> None:
+        """Log one request's rows: ``inputs`` as the model read them, ``predictions`` as
+        ``predict_features`` gives them (``prediction``, ``proba_<class>``). A column ``inputs``
+        holds as a pandas category is logged from ``received`` (the rows as sent), so a category
+        unseen in training keeps its value. ``at``: when it was predicted (now)."""
+        moment = at.timestamp() if at is not None else time.time()
+        self._queue.put(_Served(inputs, predictions, request_id, moment, received))
+
+    def record_feedback(self, request_id: str, label: Any, *, row: int | None = None,
+                        at: datetime | None = None) -> None:
+        """Log a label for one row of a request (``row`` None: for each of its rows)."""
+        self._queue.put(_Label(request_id, row, label,
+                               at.timestamp() if at is not None else time.time()))
+
+    def close(self) -> None:
+        """Write what is buffered, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        buffer = _Buffer()
+        while True:
+            waited = None if buffer.since is None else max(
+                0.0, buffer.since + self._settings.flush_seconds - time.monotonic())
+            try:
+                item = self._queue.get(timeout=waited)
+            except queue.Empty:
+                buffer = self._flush(buffer)
+                continue
+            if item is None:
+                self._flush(buffer)
+                return
+            if isinstance(item, _Served):
+                buffer.served.append(item)
+                buffer.rows += len(item.inputs)
+            else:
+                buffer.labels.append(item)
+                buffer.rows += 1
+            buffer.since = time.monotonic() if buffer.since is None else buffer.since
+            if buffer.rows >= self._settings.flush_rows:
+                buffer = self._flush(buffer)
+
+    def _flush(self, buffer: _Buffer) -> _Buffer:
+        """Write the buffer's rows (a failure is logged and the rows dropped: the server must
+        go on answering); an empty buffer to fill next."""
+        try:
+            if buffer.served:
+                frame = self._prediction_frame(buffer.served)
+                _write_days(self.root / PREDICTIONS, frame)
+                self._on_written(len(frame))
+            if buffer.labels:
+                _write_days(self.root / FEEDBACK, _feedback_frame(buffer.labels))
+        except Exception:
+            LOG.exception("prediction log %s: %d rows could not be written", self.root,
+                          buffer.rows)
+        return _Buffer()
+
+    def _prediction_frame(self, served: list[_Served]) -> pd.DataFrame:
+        inputs = pd.concat([self._inputs(item) for item in served], ignore_index=True)
+        predictions = pd.concat([item.predictions for item in served], ignore_index=True)
+        predictions = predictions.rename(columns=lambda name: PREDICTION if name == "prediction"
+                                         else PROBABILITY + name.removeprefix("proba_"))
+        counts = [len(item.inputs) for item in served]
+        ids = pd.DataFrame({
+            REQUEST_ID: np.repeat([item.request_id for item in served], counts),
+            ROW: np.concatenate([np.arange(count) for count in counts]),
+            TIME: pd.to_datetime(np.repeat([item.at for item in served], counts), unit="s",
+                                 utc=True),
+            MODEL: self._model, VERSION: self._version})
+        for name in self._settings.hash:
+            if name in inputs:
+                inputs[name] = hashed(inputs[name])
+        return pd.concat([inputs, predictions, ids], axis=1)
+
+    def _inputs(self, item: _Served) -> pd.DataFrame:
+        received = item.received if item.received is not None else item.inputs
+        columns = {name: received[name] if isinstance(item.inputs[name].dtype, pd.CategoricalDtype)
+                   and name in received else item.inputs[name] for name in self._columns}
+        columns.update({name: received[name] for name in self._kept if name in received})
+        return pd.DataFrame(columns).reset_index(drop=True)
+
+
+def hashed(values: pd.Series) -> pd.Series:
+    """Each value's SHA-256 hex digest of its text (missing stays missing)."""
+    return values.map(lambda value: None if _missing(value) else
+                      hashlib.sha256(str(value).encode()).hexdigest()).astype(object)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
+
+
+def _feedback_frame(labels: list[_Label]) -> pd.DataFrame:
+    return pd.DataFrame({
+        REQUEST_ID: [label.request_id for label in labels],
+        ROW: pd.array([label.row for label in labels], dtype="Int64"),
+        TARGET: pd.Series([label.label for label in labels], dtype=object),
+        TIME: pd.to_datetime([label.at for label in labels], unit="s", utc=True)})
+
+
+def _write_days(folder: Path, frame: pd.DataFrame) -> None:
+    """One file per day the rows fall on, each under a name unique to this process."""
+    for day, rows in frame.groupby(frame[TIME].dt.strftime("%Y-%m-%d"), sort=False):
+        path = folder / f"{DAY}{day}" / f"part-{os.getpid()}-{uuid.uuid4().hex}.parquet"
+        _write_table(path, _table(rows.reset_index(drop=True)))
+
+
+def _write_table(path: Path, table: pa.Table) -> None:
+    write_atomically(path, lambda temporary: pq.write_table(table, temporary))
+
+
+def _table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as Arrow; an object column mixing kinds (a category sent as text in one row
+    and as a number in another) is written as text."""
+    for name in [name for name in frame.columns if pd.api.types.is_object_dtype(frame[name])]:
+        try:
+            pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            frame[name] = frame[name].map(lambda value: None if _missing(value) else str(value))
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def read_log(root: Path, *, since: datetime | None = None, until: datetime | None = None,
+             columns: Sequence[str] = ()) -> pd.DataFrame:
+    """The predictions logged from ``since`` (inclusive) to ``until`` (exclusive) in time
+    order, the latest feedback for each row joined as ``_target`` (missing where none came).
+    Only the day folders in the window are read; naive datetimes are UTC. ``columns`` (a
+    model's input columns, less those the log excludes) must all be in the log."""
+    since, until = _utc(since), _utc(until)
+    days = _days(root / PREDICTIONS)
+    if not days:
+        raise DataError(f"prediction log '{root}': no predictions logged there (no "
+                        f"{PREDICTIONS}/{DAY}YYYY-MM-DD folder holds a file). Serve the model "
+                        "(logging is on by default) or predict with --log, or pass the log's "
+                        "folder (monitor.log.path).")
+    chosen = [folder for day, folder in days.items() if
+              (since is None or day >= since.date()) and (until is None or day <= until.date())]
+    frame = _read_folders(chosen)
+    if since is not None:
+        frame = frame[frame[TIME] >= pd.Timestamp(since)]
+    if until is not None:
+        frame = frame[frame[TIME] < pd.Timestamp(until)]
+    if frame.empty:
+        first, last = min(days), max(days)
+        raise DataError(f"prediction log '{root}': no predictions from "
+                        f"{_shown(since, 'its start')} to {_shown(until, 'its end')}; it holds "
+                        f"days {first} to {last}. Widen --since/--until.")
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise DataError(f"prediction log '{root}': no column {', '.join(map(repr, missing))}, "
+                        f"which the model reads (the log holds {', '.join(map(str, frame))}); "
+                        "it was written for another model: pass that model's log.")
+    frame = frame.sort_values([TIME, REQUEST_ID, ROW], kind="stable").reset_index(drop=True)
+    feedback_days = {day: folder for day, folder in _days(root / FEEDBACK).items()
+                     if since is None or day >= since.date()}  # labels come after predictions
+    return _join_feedback(frame, _read_folders(list(feedback_days.values())))
+
+
+def join_labels(log: pd.DataFrame, labels: pd.DataFrame, *, key: str,
+                target: str | None = None) -> pd.DataFrame:
+    """``log`` with ``labels`` attached as ``_target`` where they match by ``key``
+    (``_request_id``, then ``_row`` where the labels file has one, or an input column); a
+    later label of a key overrides an earlier one and a row no label matches keeps what it had.
+    The label column is ``target``, else ``_target``, else the one column beside the key."""
+    for frame, what in ((log, "the prediction log"), (labels, "the labels file")):
+        if key not in frame.columns:
+            raise DataError(f"labels --key: '{key}' is not a column of {what}."
+                            f"{did_you_mean(key, map(str, frame.columns))} Its columns: "
+                            f"{', '.join(map(str, frame.columns))}.")
+    label = _label_column(labels, key, target)
+    if key == REQUEST_ID:
+        feedback = pd.DataFrame({
+            REQUEST_ID: labels[REQUEST_ID].astype(str),
+            ROW: labels[ROW] if ROW in labels else pd.Series(pd.NA, index=labels.index),
+            TARGET: labels[label], TIME: np.arange(len(labels))})
+        joined = _join_feedback(log.drop(columns=TARGET, errors="ignore"), feedback)
+        found = joined[TARGET]
+    else:
+        left, right = _comparable(log[key], labels[key])
+        by_key = pd.Series(labels[label].to_numpy(), index=right).groupby(level=0).last()
+        found = pd.Series(left.map(by_key).to_numpy(), index=log.index)
+    matched = found.notna()
+    if not matched.any():
+        shown = ", ".join(repr(v) for v in labels[key].drop_duplicates().head(3))
+        raise DataError(f"labels: none of the {len(labels)} labels matches a logged prediction "
+                        f"by '{key}' (the file's keys: {shown} ...); check --key and that "
+                        "--since/--until cover the predictions the labels are for.")
+    out = log.copy()
+    out[TARGET] = found.where(matched, log[TARGET]) if TARGET in log else found
+    return out
+
+
+def _label_column(labels: pd.DataFrame, key: str, target: str | None) -> str:
+    if target is not None and target in labels:
+        return target
+    if TARGET in labels:
+        return TARGET
+    others = [str(c) for c in labels.columns if c not in (key, ROW)]
+    if len(others) == 1:
+        return others[0]
+    raise DataError(f"labels: which column is the label? Name it '{TARGET}' (or "
+                    f"{target or 'the target'}), or keep only '{key}' and the label; the file "
+                    f"has {', '.join(others) or 'no other column'}.")
+
+
+def _comparable(left: pd.Series, right: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Two key columns that compare: as they are when both are numbers or both text, else as
+    text (a CSV's id column read as numbers against a log that kept it as text)."""
+    numeric = pd.api.types.is_numeric_dtype
+    if numeric(left) == numeric(right):
+        return left, right
+    return left.astype(str), right.astype(str)
+
+
+def _join_feedback(predictions: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+    """The latest label of each row: one sent for the row, or one for its whole request
+    (``_row`` missing), whichever came later."""
+    out = predictions.copy()
+    if feedback.empty:
+        out[TARGET] = np.nan
+        return out
+    feedback = feedback.sort_values(TIME, kind="stable")
+    for_request = feedback[feedback[ROW].isna()].drop_duplicates(REQUEST_ID, keep="last")
+    for_row = feedback[feedback[ROW].notna()].astype({ROW: "int64"}).drop_duplicates(
+        [REQUEST_ID, ROW], keep="last")
+    keys = out[[REQUEST_ID, ROW]]
+    row_label = keys.merge(for_row[[REQUEST_ID, ROW, TARGET, TIME]], how="left",
+                           on=[REQUEST_ID, ROW])
+    request_label = keys.merge(for_request[[REQUEST_ID, TARGET, TIME]], how="left",
+                               on=REQUEST_ID)
+    use_request = request_label[TIME].notna() & (
+        row_label[TIME].isna() | (request_label[TIME] > row_label[TIME]))
+    out[TARGET] = row_label[TARGET].where(~use_request, request_label[TARGET]).to_numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What :func:`compact` did: the day folders merged into one file, and those deleted."""
+
+    merged: list[str]
+    deleted: list[str]
+
+
+def compact(root: Path, *, retention_days: int, now: datetime | None = None) -> Compaction:
+    """Merge each closed day's files into one (predictions and feedback), and delete the days
+    more than ``retention_days`` before ``now``'s day. A merged day is built beside its folder
+    and swapped in, so a reader sees its old files or the merged one, never both."""
+    if not root.is_dir():
+        raise DataError(f"prediction log '{root}': no such folder to compact (monitor.log.path).")
+    now = _utc(now) or datetime.now(UTC)
+    oldest = now.date() - timedelta(days=retention_days)
+    merged, deleted = [], []
+    for part in (PREDICTIONS, FEEDBACK):
+        for day, folder in _days(root / part).items():
+            name = f"{part}/{folder.name}"
+            if day < oldest:
+                shutil.rmtree(folder)
+                deleted.append(name)
+            elif now >= datetime(day.year, day.month, day.day, tzinfo=UTC) + \
+                    timedelta(days=1) + CLOSED_AFTER and _merge_day(folder):
+                merged.append(name)
+    return Compaction(merged, deleted)
+
+
+def _merge_day(folder: Path) -> bool:
+    """Replace a day folder of several files with one holding their rows in time order."""
+    parts = _parts(folder)
+    if len(parts) < 2:
+        return False
+    table = _concat([_read_part(path) for path in parts])
+    table = table.take(pc.sort_indices(table, [(TIME, "ascending")]))
+    token = uuid.uuid4().hex
+    staging = folder.with_name(f".{folder.name}.new-{token}")
+    aside = folder.with_name(f".{folder.name}.old-{token}")
+    try:
+        staging.mkdir()
+        _write_table(staging / f"part-{os.getpid()}-{token}.parquet", table)
+        os.rename(folder, aside)
+        os.rename(staging, folder)
+        for late in set(_parts(aside)) - {aside / path.name for path in parts}:
+            os.rename(late, folder / late.name)  # written after the day was read: kept
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
+    return True
+
+
+def _days(folder: Path) -> dict[date, Path]:
+    """The log's day folders that hold a file, by day, in order."""
+    if not folder.is_dir():
+        return {}
+    days = {}
+    for path in folder.glob(f"{DAY}*"):
+        try:
+            day = date.fromisoformat(path.name.removeprefix(DAY))
+        except ValueError:
+            continue  # not the log's: left alone
+        if _parts(path):
+            days[day] = path
+    return dict(sorted(days.items()))
+
+
+def _parts(folder: Path) -> list[Path]:
+    """A day's files, without the temporary ones still being written."""
+    return sorted(path for path in folder.glob("*.parquet") if not path.name.startswith("."))
+
+
+def _read_folders(folders: Sequence[Path]) -> pd.DataFrame:
+    tables = [_read_part(path) for folder in folders for path in _parts(folder)]
+    return _concat(tables).to_pandas() if tables else pd.DataFrame(
+        {REQUEST_ID: [], ROW: [], TARGET: [], TIME: pd.to_datetime([], utc=True)})
+
+
+def _read_part(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as error:
+        raise DataError(f"prediction log: '{path}' cannot be read ({first_line(error)}); the "
+                        "file was damaged after it was written: move it out of the log.") from None
+
+
+def _concat(tables: Sequence[pa.Table]) -> pa.Table:
+    """The tables as one. Files written by different processes may type a column differently
+    (integers in one, floats in another where a value was missing; text against numbers):
+    numbers become the widest number, anything else mixed becomes text."""
+    types: dict[str, set[pa.DataType]] = {}
+    for table in tables:
+        for column in table.schema:
+            if not pa.types.is_null(column.type):
+                types.setdefault(column.name, set()).add(column.type)
+    wanted = {name: _common_type(found) for name, found in types.items() if len(found) > 1}
+    unified = []
+    for table in tables:
+        table = table.replace_schema_metadata(None)
+        for name, kind in wanted.items():
+            if name in table.column_names and table.schema.field(name).type != kind:
+                index = table.column_names.index(name)
+                table = table.set_column(index, name, _cast(table.column(name), kind))
+        unified.append(table)
+    return pa.concat_tables(unified, promote_options="default")
+
+
+def _common_type(found: set[pa.DataType]) -> pa.DataType:
+    if all(pa.types.is_integer(kind) for kind in found):
+        return pa.int64()
+    if all(pa.types.is_integer(kind) or pa.types.is_floating(kind) for kind in found):
+        return pa.float64()
+    if all(pa.types.is_timestamp(kind) for kind in found):
+        return pa.timestamp("ns", tz="UTC")
+    return pa.string()
+
+
+def _cast(values: pa.ChunkedArray, kind: pa.DataType) -> pa.Array:
+    if kind != pa.string():
+        return values.cast(kind)
+    text = [None if value is None else str(value) for value in values.to_pylist()]
+    return pa.array(text, type=pa.string())
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _shown(moment: datetime | None, otherwise: str) -> str:
+    return otherwise if moment is None else moment.isoformat()
