@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from pydantic import BaseModel
 
 from engine.config.compose import CONFIG_DIR, compose_spec
+from engine.config.defaults import schema_defaults
 from engine.config.schema import (
     GROUPS,
     DeployConfig,
@@ -267,27 +268,55 @@ def _assert_known(values: dict[str, Any], model: type[BaseModel], where: str) ->
             _assert_known(value, type(inner), f"{where}.{key}")
 
 
-# What a shipped option states on purpose, beyond the schema's defaults.
-CHOSEN = {("tune", "tpe"): {"method", "n_trials", "studies_dir", "pick"},
-          ("deploy", "rest"): {"targets"}, ("deploy", "registry"): {"targets"},
-          ("deploy", "onnx"): {"targets"}}
+DEFAULTED_GROUPS = ("split", "metrics", "tune", "deploy", "monitor")
 
 
-@pytest.mark.parametrize(("group", "option"), [
-    ("split", "default"), ("metrics", "auto"), ("tune", "tpe"), ("tune", "none"),
-    ("deploy", "bundle"), ("deploy", "rest"), ("deploy", "registry"), ("deploy", "onnx"),
-    ("monitor", "default")])
-def test_shipped_defaults_agree_with_the_schema(group: str, option: str) -> None:
-    """The shipped group files list their keys (documented, and overridable without '+'); the
-    values they share with the schema's defaults are the schema's."""
-    stated = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / group / f"{option}.yaml"))
+@pytest.mark.parametrize("path", sorted(path.relative_to(CONFIG_DIR) for group in DEFAULTED_GROUPS
+                                        for path in (CONFIG_DIR / group).glob("*.yaml")),
+                         ids=str)
+def test_group_files_state_only_what_differs_from_the_schema(path: Path) -> None:
+    """Defaults have one home, the schema: a shipped group file extends the schema's node (or a
+    sibling that does) and states only the values it changes."""
+    stated = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / path))
     assert isinstance(stated, dict)
-    stated.pop("defaults", None)
-    defaults = GROUP_MODELS[group]().model_dump()
-    differ = {key for key in stated if stated[key] != defaults[key]}
-    assert differ == CHOSEN.get((group, option), set())
+    parents = stated.pop("defaults")
+    group = path.parts[0]
+    base = OmegaConf.create(schema_defaults()[group])
+    assert parents[0] == f"/{group}_defaults@_here_" or (CONFIG_DIR / group /
+                                                           f"{parents[0]}.yaml").is_file()
+    if not parents[0].startswith("/"):
+        sibling = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / group /
+                                                        f"{parents[0]}.yaml"))
+        assert isinstance(sibling, dict)
+        sibling.pop("defaults")
+        base = OmegaConf.merge(base, sibling)
+    assert parents[-1] == "_self_"
+    assert _same_leaves(stated, OmegaConf.to_container(base, resolve=False)) == []
+
+
+def _same_leaves(stated: dict[str, Any], base: dict[str, Any], where: str = "") -> list[str]:
+    """The keys ``stated`` sets to the value ``base`` already has."""
+    same = []
+    for key, value in stated.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            same += _same_leaves(value, base[key], f"{where}{key}.")
+        elif key in base and base[key] == value:
+            same.append(f"{where}{key}")
+    return same
+
+
+def test_every_default_is_in_the_composed_config() -> None:
+    """The schema's defaults reach the composed config, so each key is overridable without '+'
+    and --cfg job shows it."""
     config = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "config.yaml"))
     assert isinstance(config, dict)
+    spec = compose_spec(["split.cv.n_splits=3", "metrics.explain.max_rows=50",
+                         "tune.pick.within=0.01", "deploy.registry.alias=staging",
+                         "monitor.drift.drift_share=0.3", "dataset=titanic",
+                         "dataset.na_values=[NA]"])
+    assert (spec.split.cv.n_splits, spec.metrics.explain.max_rows) == (3, 50)
+    assert (spec.tune.pick.within, spec.deploy.registry.alias) == (0.01, "staging")
+    assert (spec.monitor.drift.drift_share, spec.dataset.na_values) == (0.3, ["NA"])
     # Every check's severity is listed, so that quality.severity.leakage=info needs no '+': the
     # defaults the checks apply when the schema's severity is left out
     assert config["quality"].pop("severity") == DEFAULT_SEVERITY

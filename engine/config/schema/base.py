@@ -17,7 +17,10 @@ from pydantic import (
 class Section(BaseModel):
     """One config group (or a block inside one), validated once and read by attribute."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # A field's docstring is its description in the JSON Schema (``python -m engine schema``),
+    # which is what a YAML editor shows for the key.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True,
+                              use_attribute_docstrings=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -22,15 +22,23 @@ class RegistryConfig(Section):
     """The registry entry: ``name`` null is <dataset>-<model>; ``path`` null is the default."""
 
     name: str | None = None
+    """null: <dataset>-<model>, e.g. breast_cancer-hist_gbm."""
     alias: str | None = "challenger"
+    """The alias pointed at the new version; null for none."""
     description: str = ""
     path: str | None = None
+    """null: $ENGINE_REGISTRY, else <outputs>/registry.db."""
 
 
 class DeployConfig(Section):
     """The targets, and the options of those that take any."""
 
     targets: list[Target] = ["bundle"]
+    """Any of bundle, onnx, torchscript, rest, registry."""
     quantize: Literal["int8"] | None = None
+    """int8 (PyTorch models, with onnx): also exports/model.int8.onnx, dynamic int8
+    quantization, its accuracy change and speed-up reported."""
     rest: RestConfig = RestConfig()
+    """The REST service's container (target rest)."""
     registry: RegistryConfig = RegistryConfig()
+    """The registry entry (target registry)."""

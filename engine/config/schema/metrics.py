@@ -28,6 +28,7 @@ class BootstrapConfig(Section):
     """Seeded percentile-bootstrap intervals for every test metric (0 resamples: none)."""
 
     resamples: NonNegative = 1000
+    """0 turns the intervals off."""
     confidence: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
 
 
@@ -35,16 +36,25 @@ class OverfittingConfig(Section):
     """A training score above CV by more than ``max_gap`` (a fraction of it) is flagged."""
 
     max_gap: NonNegativeFloat = 0.05
+    """Flag a run whose training score beats CV by more than this fraction of the CV score (the
+    test score without CV)."""
 
 
 class DiagnosticsConfig(Section):
+    """Held-out diagnostics for the report and evaluation.json."""
+
     enabled: bool = True
+    """Classification: confusion matrix, ROC and PR curves, calibration; regression: residuals,
+    predicted vs actual, error by target decile."""
     calibration_bins: Annotated[int, Field(ge=2)] = 10
+    """Bins of the reliability curve."""
 
 
 class SlicesConfig(Section):
     columns: Names = []
+    """Metrics per value of these columns, worst slice first."""
     bins: Annotated[int, Field(ge=2)] = 4
+    """Numeric columns with many values are cut into this many quantiles."""
 
 
 class FairnessLimit(Section):
@@ -56,28 +66,44 @@ class FairnessLimit(Section):
 
 class FairnessConfig(Section):
     sensitive: Names = []
-    limits: dict[FairnessMeasure, FairnessLimit | None] = {  # null switches a limit off
+    """fairlearn's MetricFrame by group of these columns (and their crossing)."""
+    limits: dict[FairnessMeasure, FairnessLimit | None] = {
         "demographic_parity_difference": FairnessLimit(warn=0.1),
         "equalized_odds_difference": FairnessLimit(warn=0.1)}
+    """Binary tasks: a difference above (a ratio below) a limit warns or fails; null switches a
+    limit off."""
 
 
 class ExplainConfig(Section):
     importance_repeats: NonNegative = 5
+    """Permutation importance on the test rows (0 turns explanations off)."""
     dependence_features: NonNegative = 3
+    """Partial dependence for this many of the most important columns."""
     max_rows: Annotated[int, Field(ge=1)] = 10_000
+    """Explain a seeded sample of at most this many test rows."""
 
 
 class MetricsConfig(Section):
     """``auto`` picks the scorers and the primary one by task."""
 
     primary: str = "auto"
+    """auto: the task's first default scorer when it is among the scorers, else the first
+    scorer."""
     scorers: Literal["auto"] | Annotated[list[str], Field(min_length=1)] = "auto"
+    """scikit-learn scorer names, all "greater is better" (losses negated); auto picks by task
+    (DEFAULT_SCORERS)."""
     bootstrap: BootstrapConfig = BootstrapConfig()
     overfitting: OverfittingConfig = OverfittingConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
     calibration: Calibration = "none"
+    """none | sigmoid | isotonic: calibrate the final model's probabilities on out-of-fold
+    predictions of the training rows."""
     threshold: str | None = None
+    """Binary only: tune the decision threshold on the CV folds' out-of-fold predictions for a
+    scorer of labels (f1, balanced_accuracy, ...) or `cost`; the bundle then predicts with it."""
     costs: dict[Label, dict[Label, NonNegativeFloat]] | None = None
+    """For threshold=cost: {actual: {predicted: cost}}, e.g. {bad: {good: 5}, good: {bad: 1}};
+    unlisted cells cost 0."""
     slices: SlicesConfig = SlicesConfig()
     fairness: FairnessConfig = FairnessConfig()
     explain: ExplainConfig = ExplainConfig()

@@ -23,8 +23,12 @@ class CVConfig(Section):
     """The folds on the training rows."""
 
     strategy: CVStrategy = "auto"
+    """auto (stratified for classification, k-fold for regression) | none | kfold | stratified |
+    group | stratified_group | timeseries | repeated (repeated_stratified for classification,
+    repeated_kfold for regression) | repeated_kfold | repeated_stratified."""
     n_splits: Annotated[int, Field(ge=2)] = 5
     n_repeats: Positive = 3
+    """Repeats, for the repeated strategies."""
     shuffle: bool = True
 
 
@@ -32,7 +36,9 @@ class SplitConfig(Section):
     """A fraction in (0, 1) or a row count held out for testing (0: none), and the folds."""
 
     test_size: float | int = 0.2
+    """A fraction, or a row count (0: no test split)."""
     test_strategy: TestStrategy = "auto"
+    """auto (stratified for classification) | random | stratified | group | time."""
     cv: CVConfig = CVConfig()
 
     @field_validator("test_size")

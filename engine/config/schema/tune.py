@@ -39,27 +39,48 @@ class Pick(Section):
 
     objective: str | None = None
     within: Annotated[float, Field(ge=0.0)] = 0.0
+    """e.g. {objective: fit_time, within: 0.005} refits the fastest Pareto trial within 0.005
+    of the best first objective."""
 
 
 class TuneConfig(Section):
     """What to search with, for how long, where the study lives and what to optimise."""
 
     method: Method = "none"
+    """none | tpe | random | cmaes | gp | qmc | grid | nsga2."""
     n_trials: Positive | None = None
+    """The study's total trials (a resumed study counts those it has)."""
     timeout: Annotated[float, Field(gt=0.0)] | None = None
+    """Seconds; with n_trials, whichever budget runs out first."""
     n_jobs: Positive = 1
+    """Worker processes sharing the study (each loads the data once)."""
     study_name: StudyName | None = None
+    """null: a new study per run; name it to resume it on a rerun."""
     storage: str | None = None
+    """null: journal file <studies_dir>/<study_name>.journal; sqlite; a path ending in
+    .journal; or a URL (postgresql+psycopg://...)."""
     studies_dir: str = "outputs/studies"
+    """Where journal files go; a tune file that leaves it out keeps them under the run's
+    paths.output_dir."""
     pruner: Pruner = "none"
+    """none | median | successive_halving | hyperband."""
     pruner_options: dict[str, Any] | None = None
+    """Keyword arguments of the Optuna pruner, e.g. {n_startup_trials: 5}."""
     prune_on: PruneOn = "auto"
+    """folds: the running CV mean after each fold; epochs: an iterative model's per-epoch score
+    in the first fold (hyperband's resource); auto: epochs for a model that reports epochs."""
     sampler_options: dict[str, Any] | None = None
+    """Keyword arguments of the Optuna sampler, e.g. {n_startup_trials: 10}."""
     objectives: list[str] | None = None
+    """Several objectives, e.g. [roc_auc, fit_time]; null: the primary metric."""
     pick: Pick = Pick()
+    """With several objectives: the Pareto trial to refit."""
     max_failure_fraction: Fraction = 0.5
+    """Stop with an error when more than this share of trials (of 5+) fail."""
     models: list[str] | None = None
+    """Search across model configs too, e.g. [logistic_regression, hist_gbm]."""
     plots: bool = True
+    """Optimisation history, importances, parallel coordinates (PNG)."""
 
     @property
     def searching(self) -> bool:
