@@ -1,7 +1,8 @@
 """The stages of one experiment, each a plain function of the run plan and the stage before.
 
     load_and_check -> make_plan -> select (CV or search) -> fit -> evaluate -> overfitting
-    -> metrics_record -> save (bundle, exports, deploy targets; provenance for run.json)
+    -> metrics_record -> save (bundle with its reference profile, exports, deploy targets;
+    provenance for run.json)
 
 :func:`engine.experiment.run_experiment` strings them together in that order.
 """
@@ -40,12 +41,18 @@ from engine.evaluation.responses import Responses
 from engine.evaluation.scoring import cross_validate_pipeline, score_holdout, score_responses
 from engine.features.preprocessor import text_columns
 from engine.models.estimators import build_estimator
+from engine.monitoring.profile import ScoredRows, build_reference, scored_rows
+from engine.monitoring.profile_columns import column_profiles
 from engine.run_plan import RunPlan
 from engine.threads import threads_per_process, worker_processes, worker_threads
 from engine.tracking.files import write_atomically, write_json
 from engine.tracking.provenance import git_state, package_versions
 from engine.tracking.records import BundleMetadata, MetricsRecord
 from engine.tuning.search import run_search
+
+IN_SAMPLE_ROWS = 10_000
+"""Training rows the reference profile's predictions come from when the run has no test split:
+in sample, they only describe the predictions' distribution, so a sample serves."""
 
 
 class Clock:
@@ -87,25 +94,33 @@ class Fitted:
 
 @dataclass(frozen=True)
 class HeldOut:
-    """Scores on the test rows, their intervals, and the evaluation record."""
+    """Scores on the test rows, their intervals, the evaluation record, and the test rows with
+    the model's answers for the reference profile (None without a test split)."""
 
     scores: dict[str, float]
     intervals: dict[str, dict[str, float]]
     evaluated: dict[str, Any]
+    scored: ScoredRows | None = None
 
 
 def load_and_check(spec: ExperimentSpec, run_dir: Path, console: Console,
                    data: Dataset | None = None) -> Dataset:
-    """Load the dataset (unless given), run the quality checks, write data_report.json; fail as
+    """Load the dataset (unless given), run the quality checks, write data_report.json (the
+    findings, and each column's distribution as the reference profile bins it); fail as
     configured."""
     data = data or load_dataset(spec.dataset, seed=spec.seed)
     console.print(
         f"[bold]{data.name}[/bold]: {len(data.X)} rows × {data.X.shape[1]} columns, "
         f"{data.task} task"
     )
-    report = check_quality(data, spec.quality, seed=spec.seed,
-                           text_columns=text_columns(spec.features))
-    write_json(run_dir / "data_report.json", report.to_dict())
+    texts = text_columns(spec.features)
+    report = check_quality(data, spec.quality, seed=spec.seed, text_columns=texts)
+    reference = spec.monitor.reference
+    columns = column_profiles(data.X, text_columns=texts, bins=reference.bins,
+                              max_categories=reference.max_categories)
+    write_json(run_dir / "data_report.json", {
+        **report.to_dict(), "columns": {name: profile.model_dump()
+                                        for name, profile in columns.items()}})
     _print_findings(console, report.findings)
     report.raise_for_failures(spec.quality.fail_on)
     return data
@@ -184,7 +199,9 @@ def evaluate(plan: RunPlan, fitted: Fitted, run_dir: Path) -> HeldOut:
     evaluated = evaluate_holdout(pipeline, X_test, y_test, responses, task=plan.data.task,
                                  classes=plan.classes, metrics=metrics,
                                  settings=settings, seed=seed)
-    return HeldOut(score_responses(responses, y_test, metrics), intervals, evaluated)
+    scored = scored_rows(responses, X_test, frame["y_true"].to_numpy(), plan.classes,
+                         out_of_sample=True)
+    return HeldOut(score_responses(responses, y_test, metrics), intervals, evaluated, scored)
 
 
 def overfitting(plan: RunPlan, selection: Selection, fitted: Fitted,
@@ -233,7 +250,12 @@ def save(plan: RunPlan, selection: Selection, fitted: Fitted, held_out: HeldOut,
     targets; what run.json records of them, provenance included."""
     spec, data = plan.spec, plan.data
     provenance = {"packages": package_versions(), "git": git_state(project_dir)}
-    schema = infer_schema(data.X, text_columns=text_columns(spec.features))
+    texts = text_columns(spec.features)
+    schema = infer_schema(data.X, text_columns=texts)
+    reference = build_reference(data.X, held_out.scored or _in_sample(plan, fitted),
+                                task=data.task, text_columns=texts, scores=held_out.scores,
+                                intervals=held_out.intervals, monitor=spec.monitor,
+                                seed=spec.seed)
     save_bundle(run_dir / BUNDLE_DIR, fitted.pipeline, schema, BundleMetadata.model_validate({
         "task": data.task,
         "target": str(data.y.name),
@@ -247,13 +269,23 @@ def save(plan: RunPlan, selection: Selection, fitted: Fitted, held_out: HeldOut,
                        for key in ("na_values", "read_options", "dtypes")},
                     "drop": spec.dataset.dropped},
         **provenance,
-    }))
+    }), reference=reference.profile, reference_sample=reference.sample)
     rows = plan.test_idx if len(plan.test_idx) else plan.train_idx
     exports = export_model(fitted.pipeline, data.X.iloc[rows], plan.y[rows], schema,
                            spec.deploy, run_dir)
     delivered = deliver(run_dir, spec.deploy, default_name=f"{data.name}-{selection.model_name}")
     return {**({"exports": exports} if exports else {}),
             **({"deploy": delivered} if delivered else {}), **provenance}
+
+
+def _in_sample(plan: RunPlan, fitted: Fitted) -> ScoredRows:
+    """Without a test split, the reference's predictions come from a seeded sample of the
+    training rows (in sample: ``monitor`` estimates no performance from them)."""
+    rows = plan.train_idx[seeded_sample(len(plan.train_idx), IN_SAMPLE_ROWS, plan.spec.seed)]
+    X = plan.data.X.iloc[rows]
+    pipeline = fitted.pipeline
+    return scored_rows(Responses(pipeline[-1], pipeline[:-1].transform(X)), X,
+                       plan.data.y.iloc[rows].to_numpy(), plan.classes, out_of_sample=False)
 
 
 def dataset_record(data: Dataset) -> dict[str, Any]:

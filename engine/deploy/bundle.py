@@ -1,4 +1,5 @@
-"""The model bundle: the fitted Pipeline, its input schema, metadata and a SHA-256 manifest;
+"""The model bundle: the fitted Pipeline, its input schema, metadata, the reference profile
+``monitor`` compares new rows against (and a sample of held-out rows), and a SHA-256 manifest;
 beside them a sample request for the REST service and a sample input file for ``predict``.
 
 The pipeline is saved with skops, which rebuilds objects from a list of trusted types
@@ -6,7 +7,8 @@ The pipeline is saved with skops, which rebuilds objects from a list of trusted 
 any byte of the pipeline is deserialised: that MANIFEST.json seals exactly the bundle's files;
 its HMAC-SHA256 when ``ENGINE_SIGNING_KEY`` is set (the key that signed it at training); and each
 file's SHA-256. A bundle of an older engine holds a pickle (``pipeline.joblib``), which can run
-any code as it loads: it loads only with ``trust_pickle=True``.
+any code as it loads: it loads only with ``trust_pickle=True``. A bundle written before bundles
+kept a reference profile seals no profile and still loads.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ from sklearn.pipeline import Pipeline
 from engine.deploy.trusted_types import load_trusted
 from engine.errors import DataError
 from engine.tracking.files import read_json, write_json
-from engine.tracking.records import BundleManifest, BundleMetadata, read_record, write_record
+from engine.tracking.records import (
+    BundleManifest,
+    BundleMetadata,
+    ReferenceProfile,
+    read_record,
+    write_record,
+)
 
 BUNDLE_DIR = "model"
 PIPELINE_FILE = "pipeline.skops"
@@ -41,8 +49,13 @@ MANIFEST_FILE = "MANIFEST.json"
 SAMPLE_REQUEST_FILE = "sample_request.json"
 SAMPLE_INPUT_FILE = "sample_input.csv"
 SIGNING_VARIABLE = "ENGINE_SIGNING_KEY"
+REFERENCE_FILE = "reference_profile.json"
+REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 SEALED = (SCHEMA_FILE, METADATA_FILE)
 """The sealed files besides the pipeline's."""
+OPTIONAL = (REFERENCE_FILE, REFERENCE_SAMPLE_FILE)
+"""Sealed when present: a bundle of an older engine has no reference; one with a profile of
+``sample_rows=0`` has no sample."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +69,14 @@ class Bundle:
 
 
 def save_bundle(
-    directory: Path, pipeline: Pipeline, schema: dict[str, Any], metadata: BundleMetadata
+    directory: Path, pipeline: Pipeline, schema: dict[str, Any], metadata: BundleMetadata, *,
+    reference: ReferenceProfile | None = None, reference_sample: pd.DataFrame | None = None,
 ) -> Path:
     """Write the bundle into ``directory`` (replacing one there) and seal it with a manifest of
-    SHA-256 digests, signed when ``ENGINE_SIGNING_KEY`` is set. The files are written into a
-    temporary sibling directory that is then renamed into place: a reader never sees half a
-    bundle, nor does a killed run leave one."""
+    SHA-256 digests, signed when ``ENGINE_SIGNING_KEY`` is set. ``reference`` and
+    ``reference_sample`` (see :mod:`engine.monitoring.profile`) are sealed with the rest when
+    given. The files are written into a temporary sibling directory that is then renamed into
+    place: a reader never sees half a bundle, nor does a killed run leave one."""
     import skops.io  # type: ignore[import-untyped]  # skops ships no type hints
 
     staging = _sibling(directory, "new")
@@ -69,6 +84,11 @@ def save_bundle(
         skops.io.dump(pipeline, staging / PIPELINE_FILE, compression=zipfile.ZIP_DEFLATED)
         write_json(staging / SCHEMA_FILE, schema)
         write_record(staging / METADATA_FILE, metadata)
+        if reference is not None:
+            write_record(staging / REFERENCE_FILE, reference)
+        if reference is not None and reference_sample is not None:
+            reference_sample.to_parquet(staging / REFERENCE_SAMPLE_FILE, engine="pyarrow",
+                                        index=False)
         write_samples(staging, schema, metadata)
         write_record(staging / MANIFEST_FILE, _manifest(staging))
         _move_into_place(staging, directory)
@@ -131,6 +151,24 @@ def load_bundle(path: Path, *, trust_pickle: bool = False) -> Bundle:
     )
 
 
+def read_sealed(directory: Path, name: str) -> bytes | None:
+    """The bytes of ``name`` in the bundle ``directory``, checked as :func:`load_bundle` checks
+    its files (the manifest's files, its signature where a key is set, the file's digest), so
+    that what is checked is what the caller parses; None when the manifest does not seal
+    ``name`` (a bundle of an older engine) and no such file is there."""
+    manifest = read_record(directory / MANIFEST_FILE, BundleManifest)
+    check_signature(directory, manifest)
+    _pipeline_file(directory, manifest)
+    if name in manifest.sha256:
+        return _verified_bytes(directory, name, manifest.sha256[name])
+    if (directory / name).exists():
+        raise DataError(
+            f"model bundle '{directory}': {name} is not sealed in {MANIFEST_FILE}; it was added "
+            "or the manifest was changed after training. Re-run the experiment to rebuild it."
+        )
+    return None
+
+
 def check_signature(directory: Path, manifest: BundleManifest) -> None:
     """With ``ENGINE_SIGNING_KEY`` set, refuse a manifest not signed with that key."""
     key = signing_key()
@@ -157,7 +195,8 @@ def signing_key() -> bytes | None:
 
 
 def _manifest(directory: Path) -> BundleManifest:
-    digests = {name: _sha256((directory / name).read_bytes()) for name in (PIPELINE_FILE, *SEALED)}
+    names = (PIPELINE_FILE, *SEALED, *(name for name in OPTIONAL if (directory / name).is_file()))
+    digests = {name: _sha256((directory / name).read_bytes()) for name in names}
     key = signing_key()
     if key is None:
         return BundleManifest(sha256=digests)
@@ -189,15 +228,20 @@ def _sibling(directory: Path, role: str) -> Path:
 
 
 def _pipeline_file(directory: Path, manifest: BundleManifest) -> str:
-    """The pipeline's file the manifest seals, once it seals exactly the bundle's files."""
+    """The pipeline's file the manifest seals, once it seals exactly the bundle's files: the
+    pipeline's, the schema and the metadata, and the reference profile and its sample where the
+    bundle has them (a sample only beside a profile)."""
     names = set(manifest.sha256)
     formats = [name for name in (PIPELINE_FILE, PICKLE_FILE) if name in names]
-    if len(formats) != 1 or names != {formats[0], *SEALED}:
+    optional = names & set(OPTIONAL)
+    if (len(formats) != 1 or names - optional != {formats[0], *SEALED}
+            or optional == {REFERENCE_SAMPLE_FILE}):
         raise DataError(
             f"model bundle '{directory}': {MANIFEST_FILE} seals "
             f"{', '.join(sorted(names)) or 'no files'}, not the bundle's {PIPELINE_FILE}, "
-            f"{SCHEMA_FILE} and {METADATA_FILE}; it was changed or damaged after training. "
-            "Re-run the experiment to rebuild it."
+            f"{SCHEMA_FILE} and {METADATA_FILE} (with {REFERENCE_FILE} and "
+            f"{REFERENCE_SAMPLE_FILE} where it has them); it was changed or damaged after "
+            "training. Re-run the experiment to rebuild it."
         )
     return formats[0]
 

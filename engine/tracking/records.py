@@ -263,7 +263,15 @@ class BundleManifest(Record):
                           sort_keys=True, separators=(",", ":")).encode()
 
 
-class NumericProfile(Part):
+class Profile(Part):
+    """A column profile: its ``kind`` is always written, even left at its default, since a
+    reader tells the kinds apart by it (a record is written with only the keys that were set)."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.__pydantic_fields_set__.add("kind")
+
+
+class NumericProfile(Profile):
     """A numeric column (or the prediction, or one class's probability) at training time:
     quantile bin edges (``bins + 1`` of them, min and max included) with each bin's share of
     the non-missing values, its range and moments, and the missing share."""
@@ -279,7 +287,7 @@ class NumericProfile(Part):
     count: int
 
 
-class CategoricalProfile(Part):
+class CategoricalProfile(Profile):
     """A category, boolean or label column: each category's share of the non-missing values
     (the ``max_categories`` most frequent; ``other`` holds the rest's share), and the missing
     share. Categories are written as text, as JSON keys must be."""
@@ -291,7 +299,7 @@ class CategoricalProfile(Part):
     count: int
 
 
-class TextProfile(Part):
+class TextProfile(Profile):
     """A free-text column: its length in characters, profiled as a numeric column."""
 
     kind: Literal["text"] = "text"
@@ -385,11 +393,23 @@ def read_finished_run(run_dir: Path, verb: str) -> RunRecord:
     return record
 
 
+def parse_record(data: bytes, record_type: type[R], path: Path) -> R:
+    """The record in ``data``, the bytes of ``path`` already read (and checked against a
+    manifest's digest, so what was checked is what is parsed); errors as :func:`read_record`'s."""
+    return _parsed(data, TypeAdapter(record_type), path)
+
+
 def _validated(path: Path, adapter: TypeAdapter[R]) -> R:
     try:
-        data = json.loads(path.read_text())
+        data = path.read_bytes()
     except OSError as error:
         raise RecordError(f"{path}: cannot be read ({error.strerror}).") from None
+    return _parsed(data, adapter, path)
+
+
+def _parsed(raw: bytes, adapter: TypeAdapter[R], path: Path) -> R:
+    try:
+        data = json.loads(raw.decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RecordError(f"{path}: not valid JSON ({_reason(error)}); the file was damaged after "
                           "the run wrote it. Re-run the experiment to write it again.") from None
