@@ -247,12 +247,13 @@ def _from_log(request: Request, bundle: Bundle, settings: MonitorConfig,
     from engine.monitoring.prediction_log import read_log
 
     root = Path(settings.log.path) if settings.log.path else run_dir / "prediction_log"
-    frame = read_log(root, since=request.since, until=request.until)
+    expected = [column["name"] for column in bundle.schema["columns"]]
+    frame = read_log(root, since=request.since, until=request.until,
+                     columns=[name for name in expected if name not in settings.log.exclude])
     if frame.empty:
         raise DataError(f"monitor: the prediction log {root} holds no rows"
                         + _window_text(request) + "; widen the window, or send the model "
                         "traffic first.")
-    expected = [column["name"] for column in bundle.schema["columns"]]
     absent = [name for name in expected
               if name not in frame.columns and name not in settings.log.exclude]
     if absent:
@@ -277,7 +278,7 @@ def _joined(frame: pd.DataFrame, request: Request, bundle: Bundle) -> pd.DataFra
     if key not in frame.columns:
         raise DataError(f"--key: the rows have no column '{key}'."
                         f"{did_you_mean(key, map(str, frame.columns))}")
-    return join_labels(frame, labels, key=key)
+    return join_labels(frame, labels, key=key, target=bundle.metadata.target)
 
 
 def _window(rows: pd.DataFrame, request: Request, source: str) -> pd.DataFrame:

@@ -40,6 +40,10 @@ def print_monitor(console: Console, record: MonitorRecord, output: Path) -> None
         reasons = dict.fromkeys(estimate.reason for estimate in estimates)
         for reason in reasons:
             console.print(f"[dim]estimated: {reason}[/dim]", highlight=False)
+        for chunk in record.chunks:
+            for missed in chunk.estimated.missed if chunk.estimated else []:
+                console.print(f"[yellow]estimate missed[/yellow] in {chunk.label}: {missed}",
+                              highlight=False)
     if record.alerts:
         for alert in record.alerts:
             colour = "red" if record.failed and alert.kind in _failing() else "yellow"

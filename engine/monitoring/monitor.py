@@ -103,7 +103,8 @@ def judge_chunk(label: str, start: str | None, end: str | None, rows: pd.DataFra
         guess = performance.estimated(rows, task=task, classes=classes, profile=profile,
                                       settings=settings.performance, seed=seed)
         estimate = EstimateRecord(valid=guess.valid, reason=guess.reason,
-                                  metrics=[_metric(m) for m in guess.metrics])
+                                  metrics=[_metric(m) for m in guess.metrics],
+                                  missed=_missed(guess.metrics, measured))
     drifted = [d.column for d in drift if d.drifted]
     return ChunkRecord(
         label=label, start=start, end=end, rows=len(rows), labelled=len(labels), drift=drift,
@@ -111,6 +112,24 @@ def judge_chunk(label: str, start: str | None, end: str | None, rows: pd.DataFra
         dataset_drift=bool(verdict), prediction_drift=prediction, target_drift=target,
         quality=quality(rows, profile, columns, schema_warnings),
         performance=[_metric(m) for m in measured], estimated=estimate)
+
+
+def _missed(estimates: Sequence[performance.MetricResult],
+            measured: Sequence[performance.MetricResult]) -> list[str]:
+    """Where labels came too, the estimates whose interval misses the measured value: P(y | x)
+    changed (concept drift), or the rows lie where the reference had none; trust the labels."""
+    found = []
+    by_name = {m.metric: m for m in measured}
+    for guess in estimates:
+        real = by_name.get(guess.metric)
+        if real is None or real.value is None or guess.low is None or guess.high is None:
+            continue
+        if not guess.low <= real.value <= guess.high:
+            found.append(f"measured {guess.metric} {real.value:.4g} lies outside the estimate's "
+                         f"interval [{guess.low:.4g}, {guess.high:.4g}]: P(y | x) changed "
+                         "(concept drift) or the rows lie outside the reference's range; "
+                         "trust the measured value")
+    return found
 
 
 def _drift(column: str, reference: ColumnProfile, sample: pd.DataFrame | None,

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from engine.config.schema.metrics import BootstrapConfig
@@ -245,9 +246,20 @@ def _expected_roc_auc(score: np.ndarray, positive: np.ndarray, drawn: np.ndarray
     rows = len(score)
     value = float(roc_auc_score(np.r_[np.ones(rows), np.zeros(rows)], np.r_[score, score],
                                 sample_weight=np.r_[positive, 1 - positive]))
-    draws = [roc_auc_score(labels, score) for labels in drawn if 0 < labels.sum() < rows]
-    low, high = _quantiles(np.asarray(draws), settings.confidence) if draws else (None, None)
+    draws = _drawn_auc(score, drawn)
+    low, high = _quantiles(draws, settings.confidence) if len(draws) else (None, None)
     return _judged("roc_auc", value, low, high, profile, settings, rows=rows, note="estimated")
+
+
+def _drawn_auc(score: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """The ROC AUC of ``score`` against each row of drawn labels (1 positive), through the
+    Mann-Whitney U statistic of the score's ranks (ties averaged), all draws at once."""
+    positives = drawn.sum(axis=1).astype(float)
+    negatives = drawn.shape[1] - positives
+    both = (positives > 0) & (negatives > 0)
+    ranks = rankdata(score)
+    u = drawn[both] @ ranks - positives[both] * (positives[both] + 1) / 2
+    return u / (positives[both] * negatives[both])
 
 
 def _quantiles(values: np.ndarray, confidence: float) -> tuple[float | None, float | None]:

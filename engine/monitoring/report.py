@@ -221,6 +221,8 @@ def _performance(record: MonitorRecord) -> Markup:
              table(["chunk", "metric", "measured", "interval", "estimated", "interval",
                     "reference", "decay below", "decayed"], rows)]
     parts += [render(TEMPLATE, "note", text=f"Estimated: {note}.") for note in notes]
+    parts += [render(TEMPLATE, "note", text=f"{chunk.label}: {missed}.") for chunk in chunks
+              if chunk.estimated for missed in chunk.estimated.missed]
     return Markup("").join(parts)
 
 

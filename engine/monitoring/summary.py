@@ -66,6 +66,7 @@ class EstimateRecord(Part):
     valid: bool
     reason: str
     metrics: list[MetricResultRecord] = Field(default_factory=list)
+    missed: list[str] = Field(default_factory=list)  # measured values outside the estimate's
 
 
 class ChunkRecord(Part):
