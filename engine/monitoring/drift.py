@@ -226,22 +226,22 @@ def _category_counts(profile: CategoricalProfile,
     position = {name: index for index, name in enumerate(names)}
     observed = np.zeros(len(names) + 1)
     if len(counts):
-        keys = pd.Index(counts.index).map(_category_name)
-        cells = np.fromiter((position.get(key, len(names)) for key in keys), dtype=np.intp,
-                            count=len(keys))
+        cells = np.fromiter((_cell(position, value, len(names)) for value in counts.index),
+                            dtype=np.intp, count=len(counts))
         np.add.at(observed, cells, counts.to_numpy(dtype=float))
     expected = np.asarray([*profile.shares.values(), profile.other], dtype=float)
     return expected, observed
 
 
-def _category_name(value: Any) -> str:
-    """A category as the profile writes it (JSON keys are text): 3.0 read back as a float
-    matches a profiled "3", True matches "True"."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+def _cell(position: dict[str, int], value: Any, other: int) -> int:
+    """A value's cell: the profiled category written as its text (JSON keys are text), or the
+    same number written without its ``.0`` (a category read back as a float), or ``other``."""
     if isinstance(value, np.generic):
-        return _category_name(value.item())
-    return str(value)
+        value = value.item()
+    found = position.get(str(value))
+    if found is None and isinstance(value, float) and value.is_integer():
+        found = position.get(str(int(value)))
+    return other if found is None else found
 
 
 def _z_test(reference: np.ndarray, observed: np.ndarray) -> tuple[float, float]:

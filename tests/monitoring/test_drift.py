@@ -17,29 +17,17 @@ from engine.monitoring.drift import (
     dataset_drift,
     window_distance,
 )
-from engine.tracking.records import CategoricalProfile, NumericProfile, TextProfile
+from engine.monitoring.profile_columns import column_profile
+from engine.tracking.records import ColumnProfile, TextProfile
 from tests.conftest import SHARED_DATA
 
 ADULT = SHARED_DATA / "adult.csv"
 DEFAULTS = DriftConfig()
 
 
-def numeric_profile(values: pd.Series, bins: int = 10) -> NumericProfile:
-    """What the reference profile holds for a numeric column: quantile edges and shares."""
-    present = values.dropna().to_numpy(dtype=float)
-    edges = np.quantile(present, np.linspace(0, 1, bins + 1))
-    counts = np.histogram(present, edges)[0]
-    return NumericProfile(edges=edges.tolist(), shares=(counts / counts.sum()).tolist(),
-                          minimum=float(present.min()), maximum=float(present.max()),
-                          mean=float(present.mean()), std=float(present.std()),
-                          missing=float(values.isna().mean()), count=int(present.size))
-
-
-def categorical_profile(values: pd.Series) -> CategoricalProfile:
-    shares = values.dropna().astype(str).value_counts(normalize=True)
-    return CategoricalProfile(shares={str(k): float(v) for k, v in shares.items()},
-                              missing=float(values.isna().mean()),
-                              count=int(values.notna().sum()))
+def profile_of(values: pd.Series, *, text: bool = False) -> ColumnProfile:
+    """The column's reference profile, as the bundle's is built (10 bins, 50 categories)."""
+    return column_profile(values, text=text, bins=10, max_categories=50)
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +47,8 @@ def halves(adult: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def drift_of(column: str, reference: pd.DataFrame, current: pd.Series,
              settings: DriftConfig = DEFAULTS, *, sample: bool = True) -> ColumnDrift:
     values = reference[column]
-    profile = (categorical_profile(values) if values.dtype == object or values.dtype == "str"
-               else numeric_profile(values))
-    return column_drift(column, profile, values if sample else None, current, settings)
+    return column_drift(column, profile_of(values), values if sample else None, current,
+                        settings)
 
 
 def with_share(rows: pd.DataFrame, column: str, category: str, share: float, size: int,
@@ -212,7 +199,8 @@ def test_without_a_reference_sample_numeric_tests_run_on_the_profiles_bins(halve
 def test_a_text_column_is_compared_by_its_length():
     rng = np.random.default_rng(16)
     words = pd.Series(["x" * int(n) for n in rng.integers(5, 40, 3000)])
-    profile = TextProfile(length=numeric_profile(words.str.len()), missing=0.0, count=3000)
+    profile = profile_of(words, text=True)
+    assert isinstance(profile, TextProfile)
     same = pd.Series(["y" * int(n) for n in rng.integers(5, 40, 800)])
     longer = pd.Series(["y" * int(n) for n in rng.integers(20, 60, 800)])
     results = [column_drift("review", profile, words, rows, DEFAULTS) for rows in (same, longer)]
@@ -222,7 +210,7 @@ def test_a_text_column_is_compared_by_its_length():
 
 def test_a_constant_reference_column_gives_finite_distances():
     values = pd.Series(np.full(2000, 3.0))
-    profile = numeric_profile(values)
+    profile = profile_of(values)
     for test in ("wasserstein", "psi", "jensenshannon", "ks"):
         settings = DriftConfig(numeric_test=test)
         same = column_drift("c", profile, values, pd.Series(np.full(500, 3.0)), settings)
@@ -243,16 +231,25 @@ def test_the_dataset_drifts_when_drift_share_of_its_columns_do():
 
 def test_the_window_distance_is_the_jensen_shannon_test_statistic(halves):
     reference, rest = halves
-    profile = numeric_profile(reference["age"])
+    profile = profile_of(reference["age"])
     batch = rest["age"].iloc[:2000]
     assert window_distance(profile, batch) == pytest.approx(
         drift_of("age", reference, batch, DriftConfig(numeric_test="jensenshannon")).statistic)
     assert window_distance(profile, batch) < window_distance(profile, batch + 10)
     assert window_distance(profile, pd.Series([], dtype=float)) == 0.0
-    assert window_distance(categorical_profile(reference["sex"]), pd.Series(["Male"] * 50)) > 0.2
+    assert window_distance(profile_of(reference["sex"]), pd.Series(["Male"] * 50)) > 0.2
 
 
 def test_a_threshold_left_out_keeps_its_default():
     settings = DriftConfig(thresholds={"ks": 0.05})
     assert settings.thresholds["ks"] == 0.05
     assert settings.thresholds["chi2"] == DEFAULTS.thresholds["chi2"]
+
+
+def test_categories_read_back_as_numbers_match_the_profiles_text():
+    rng = np.random.default_rng(17)
+    profile = profile_of(pd.Series(rng.choice(["1", "2", "3"], 3000), dtype=object))
+    as_floats = pd.Series(rng.choice([1.0, 2.0, 3.0], 800))
+    as_ints = pd.Series(rng.choice([1, 2, 3], 800))
+    for current in (as_floats, as_ints):
+        assert not column_drift("grade", profile, None, current, DEFAULTS).drifted
