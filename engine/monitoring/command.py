@@ -66,7 +66,7 @@ def monitor(args: Sequence[str]) -> None:
     parser.add_argument("--trust-pickle", action="store_true",
                         help="load a bundle an older engine pickled (pipeline.joblib); only for "
                              "a bundle you trust")
-    options = parser.parse_args(args)
+    options = parser.parse_intermixed_args(args)  # overrides may follow the options
     data, overrides = _split_rest(options.rest)
     if options.key and options.labels is None:
         parser.error("argument --key: give --labels FILE with it")
