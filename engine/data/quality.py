@@ -73,6 +73,8 @@ def check_quality(data: Dataset, settings: QualityConfig, *, seed: int,
             data, candidates, threshold=settings.leakage_threshold,
             sample_rows=settings.sample_rows, seed=seed, severity=severity["leakage"],
         ),
+        *checks.outliers(X[candidates], z=settings.outlier_z,
+                         fraction=settings.outlier_fraction, severity=severity["outliers"]),
     ]  # fmt: skip
     summary: dict[str, Any] = {
         "dataset": data.name,

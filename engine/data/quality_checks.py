@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_float_dtype, is_integer_dtype, is_numeric_dtype
 
@@ -227,6 +228,43 @@ def leakage(
         for column, score in scores.items()
         if score >= threshold
     ]
+
+
+def outliers(X: pd.DataFrame, *, z: float, fraction: float, severity: str) -> list[Finding]:
+    """Numeric columns with more than ``fraction`` of their values beyond a robust z-score of
+    ``z``: |x - median| / (1.4826 MAD), which a few extreme values cannot mask as they would a
+    mean and standard deviation. A column whose MAD is 0 (most values equal: a flag, a count
+    that is mostly zero) has no robust scale, and is left out."""
+    from scipy.stats import median_abs_deviation
+
+    findings = []
+    for column in X.columns:
+        if not is_numeric_dtype(X[column]) or is_bool_dtype(X[column]):
+            continue
+        values = pd.to_numeric(X[column]).to_numpy(float)
+        values = values[np.isfinite(values)]
+        scale = median_abs_deviation(values, scale="normal") if len(values) else 0.0
+        if not scale > 0:
+            continue
+        median = float(np.median(values))
+        beyond = int(np.count_nonzero(np.abs(values - median) > z * scale))
+        share = beyond / len(values)
+        if share <= fraction:
+            continue
+        findings.append(
+            Finding(
+                "outliers",
+                severity,
+                f"column '{column}' has {beyond:,} of {len(values):,} values ({share:.1%}) more "
+                f"than quality.outlier_z={z} robust standard deviations ({scale:.4g}, from the "
+                f"MAD) from its median {median:.4g}, above quality.outlier_fraction={fraction}. "
+                "Check them for entry errors or mixed units; genuine extremes are better "
+                "served by a tree model or a log or quantile transform than by dropping them.",
+                column=str(column),
+                value=round(share, 6),
+            )
+        )
+    return findings
 
 
 def class_imbalance(class_counts: pd.Series, *, ratio_limit: float, severity: str) -> list[Finding]:

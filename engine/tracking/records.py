@@ -273,8 +273,11 @@ class Profile(Part):
 
 class NumericProfile(Profile):
     """A numeric column (or the prediction, or one class's probability) at training time:
-    quantile bin edges (``bins + 1`` of them, min and max included) with each bin's share of
-    the non-missing values, its range and moments, and the missing share."""
+    quantile bin edges (at most ``bins + 1``, min and max included, tied edges merged; two equal
+    edges for a constant) with each bin's share of the non-missing values (bins are ``[low,
+    high)``, the last ``[low, high]``, as numpy.histogram's), its range and moments, the missing
+    share (values that are not finite) and ``count``, the values profiled. A column with no
+    value has no edges and zero moments."""
 
     kind: Literal["numeric"] = "numeric"
     edges: list[float]
@@ -325,11 +328,15 @@ class ReferenceProfile(Record):
     """The bundle's reference_profile.json: what ``monitor`` compares new rows against.
 
     ``columns`` profiles every input column over all training rows (train and test);
-    ``prediction``, ``probabilities``, ``target``, ``scores`` and ``calibration`` come from the
-    held-out test rows (out of sample), or from the training rows when the run had no test split
-    (``out_of_sample`` false; performance is then not estimated). ``sample_rows`` held-out rows
-    (inputs, ``prediction``, each ``probability:<class>`` and the ``target``) are kept in
-    reference_sample.parquet for two-sample tests; 0 when none were kept. ``monitor`` is the
+    ``prediction``, ``probabilities``, ``target``, ``scores``, ``intervals`` and
+    ``calibration`` come from the held-out test rows (out of sample). When the run had no test
+    split, ``out_of_sample`` is false: ``prediction``, ``probabilities`` and ``target`` then
+    come from a seeded sample of at most 10,000 training rows, and ``scores``, ``intervals`` and
+    ``calibration`` are empty (in-sample scores would flatter the model, so performance is not
+    estimated). ``sample_rows`` of those rows (inputs, ``_prediction``, each
+    ``_probability:<class>`` and ``_target``) are kept in reference_sample.parquet for
+    two-sample tests; 0 when none were kept. Categories, classes and labels are keyed by their
+    text (``str(label)``); dates are profiled as seconds since 1970 (UTC). ``monitor`` is the
     run's ``monitor`` config section, the settings serving and ``monitor`` start from."""
 
     rows: int
