@@ -48,6 +48,9 @@ SHARE_FLOOR = 1e-4
 """PSI's floor for an empty bin's share, so that its logarithm stays finite (Evidently's)."""
 MIN_EXPECTED = 5.0
 """Chi-square cells expected to hold fewer current values than this are pooled (Cochran)."""
+EXACT_KS_PAIRS = 1_000_000
+"""KS p-values are exact up to this many reference x current pairs, asymptotic above (scipy's
+exact method is slow there and may not converge; the asymptotic one is accurate)."""
 MIN_STD = 1e-3
 """The Wasserstein distance of a constant reference column is divided by this (Evidently's)."""
 
@@ -142,7 +145,8 @@ def _numeric_drift(column: str, kind: str, profile: NumericProfile,
     if test == "ks":
         if reference is None:
             return _judge(column, kind, "chi2_bins", *_binned_chi2(profile, values), settings)
-        result = stats.ks_2samp(reference, values)
+        exact = reference.size * values.size <= EXACT_KS_PAIRS
+        result = stats.ks_2samp(reference, values, method="exact" if exact else "asymp")
         return _judge(column, kind, "ks", float(result.statistic), float(result.pvalue),
                       settings)
     if test == "wasserstein":
