@@ -48,9 +48,10 @@ SHARE_FLOOR = 1e-4
 """PSI's floor for an empty bin's share, so that its logarithm stays finite (Evidently's)."""
 MIN_EXPECTED = 5.0
 """Chi-square cells expected to hold fewer current values than this are pooled (Cochran)."""
-EXACT_KS_PAIRS = 1_000_000
-"""KS p-values are exact up to this many reference x current pairs, asymptotic above (scipy's
-exact method is slow there and may not converge; the asymptotic one is accurate)."""
+EXACT_KS_PAIRS = 10_000
+"""KS p-values are exact up to this many reference x current pairs (100 x 100), asymptotic
+above: scipy's exact method is slow there and gives up on ties, and the asymptotic one is
+accurate."""
 MIN_STD = 1e-3
 """The Wasserstein distance of a constant reference column is divided by this (Evidently's)."""
 
