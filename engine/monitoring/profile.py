@@ -117,7 +117,15 @@ def reference_sample(scored: ScoredRows, rows: int, seed: int) -> pd.DataFrame |
                **{probability_column(label): values.to_numpy(float)[picked]
                   for label, values in scored.probabilities.items()},
                TARGET: scored.target[picked]}
-    return pd.concat([sample, pd.DataFrame(answers)], axis=1)
+    return _parquet_safe(pd.concat([sample, pd.DataFrame(answers)], axis=1))
+
+
+def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A column of mixed Python types (``1`` beside ``"x"``, which Parquet cannot store) as
+    text; the profile keys categories by their text too."""
+    mixed = [column for column in frame.select_dtypes("object")
+             if pd.api.types.infer_dtype(frame[column], skipna=True).startswith("mixed")]
+    return frame.astype(dict.fromkeys(mixed, "string")) if mixed else frame
 
 
 def load_reference(bundle: Bundle) -> Reference:

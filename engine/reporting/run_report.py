@@ -1,14 +1,17 @@
 """``report.html`` for one run, from the files in its directory: the scores with intervals, the
-data report, diagnostics, slices, fairness, importances and the tuning plots; the markup is in
-``templates/run_report.html`` and ``templates/evaluation_sections.html``."""
+data report and each column's distribution, diagnostics, slices, fairness, importances and the
+tuning plots; the markup is in ``templates/run_report.html`` and
+``templates/evaluation_sections.html``."""
 
 from __future__ import annotations
 
 import base64
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from markupsafe import Markup
 
 from engine.errors import DataError
@@ -20,6 +23,7 @@ from engine.reporting.evaluation_sections import (
     threshold_chart,
 )
 from engine.reporting.html_page import number, page, render, table
+from engine.reporting.svg_charts import Layer, bar_chart, chart
 from engine.tracking.files import read_json, write_text
 from engine.tracking.records import (
     METRICS_FILE,
@@ -34,6 +38,8 @@ from engine.tracking.records import (
 
 REPORT_FILE = "report.html"
 TEMPLATE = "run_report.html"
+MAX_DISTRIBUTIONS = 60
+"""Columns drawn in the distributions section; a wider table is summarised in its table."""
 
 
 def write_run_report(run_dir: Path) -> Path:
@@ -54,6 +60,7 @@ def write_run_report(run_dir: Path) -> Path:
     sections = [
         ("Metrics", metrics_section(metrics)),
         ("Data", data_section(data_report, data.fingerprint)),
+        ("Distributions", distributions_section(data_report.get("columns"))),
         ("Diagnostics", diagnostics_section(evaluated.get("diagnostics"))),
         ("Slices", slices_section(evaluated.get("slices"), metrics.primary)),
         ("Fairness", fairness_section(evaluated.get("fairness"))),
@@ -94,6 +101,46 @@ def data_section(report: Mapping[str, Any], fingerprint: str) -> Markup:
              for key, value in report.get("summary", {}).items()]
     facts.append(["fingerprint", fingerprint])
     return render(TEMPLATE, "data", facts=facts, findings=report.get("findings", []))
+
+
+def distributions_section(columns: Mapping[str, Any] | None) -> Markup:
+    """Each training column as data_report.json profiles it (the reference profile's bins and
+    shares): a table of missing shares and ranges, and a chart per column."""
+    if not columns:
+        return Markup()
+    rows: list[list[Any]] = []
+    charts: list[Markup] = []
+    for name, profile in columns.items():
+        kind = profile["kind"]
+        bins = profile["length"] if kind == "text" else profile
+        summary = (f"{len(profile['shares'])} most frequent values" if kind == "categorical"
+                   else f"{bins['minimum']:.4g} to {bins['maximum']:.4g}, mean "
+                        f"{bins['mean']:.4g}" if bins["count"] else "no values")
+        rows.append([name, "text (length)" if kind == "text" else kind,
+                     f"{profile['missing']:.1%}", summary])
+        if len(charts) < MAX_DISTRIBUTIONS:
+            charts.append(_distribution_chart(
+                f"{name} (length in characters)" if kind == "text" else name, bins))
+    return render(TEMPLATE, "distributions", rows=rows, charts=charts, shown=len(charts))
+
+
+def _distribution_chart(title: str, profile: Mapping[str, Any]) -> Markup:
+    """Categories as bars (the rest as ``(other)``); numbers as a histogram of their quantile
+    bins, each bin's height its share over its width, so that equal shares in narrow bins show
+    where the values crowd."""
+    if profile["kind"] == "categorical":
+        categories = {**profile["shares"], **({"(other)": profile["other"]}
+                                              if profile["other"] else {})}
+        return bar_chart(list(categories), list(categories.values()), title=title,
+                         x_label="share of the non-missing values")
+    edges, shares = np.asarray(profile["edges"], float), np.asarray(profile["shares"], float)
+    widths = np.diff(edges)
+    if not len(widths) or not (widths > 0).all():  # no values, or a constant
+        return bar_chart([f"{low:.4g} – {high:.4g}" for low, high in itertools.pairwise(edges)],
+                         shares.tolist(), title=title, x_label="share of the non-missing values")
+    density = np.repeat(shares / widths, 2)
+    return chart([Layer(np.repeat(edges, 2).tolist(), np.r_[0.0, density, 0.0].tolist())],
+                 title=title, x_label="value", y_label="share per unit (quantile bins)")
 
 
 def tuning_section(tuning: Tuning | None, plots_dir: Path) -> Markup:

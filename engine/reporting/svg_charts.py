@@ -70,8 +70,10 @@ def chart(layers: Sequence[Layer], *, title: str, x_label: str, y_label: str,
               if layer.label][:8]
     return render(TEMPLATE, "chart", width=WIDTH, height=HEIGHT, left=left, top=top,
                   plot_w=plot_w, plot_h=plot_h, title=title, x_label=x_label, y_label=y_label,
-                  x_ticks=[(px(t), _short(t)) for t in nice_ticks(x_low, x_high)],
-                  y_ticks=[(py(t), _short(t)) for t in nice_ticks(y_low, y_high)],
+                  x_ticks=[(px(t), _short(t)) for t in _within(nice_ticks(x_low, x_high),
+                                                               x_low, x_high)],
+                  y_ticks=[(py(t), _short(t)) for t in _within(nice_ticks(y_low, y_high),
+                                                               y_low, y_high)],
                   series=series, legend=legend)
 
 
@@ -98,6 +100,13 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, x_l
                   label_w=label_w, plot_w=plot_w, title=title, x_label=x_label, bars=bars,
                   zero=px(0), colour=PALETTE[0],
                   ticks=[(px(t), _short(t)) for t in nice_ticks(low, high)])
+
+
+def _within(ticks: list[float], low: float, high: float) -> list[float]:
+    """The ticks inside the axis (a round step can overshoot its end), so none is drawn
+    outside the plot."""
+    slack = (high - low) * 1e-9
+    return [tick for tick in ticks if low - slack <= tick <= high + slack]
 
 
 def _colours(layers: Sequence[Layer]) -> list[str]:

@@ -30,7 +30,8 @@ from engine.deploy.bundle import (
 from engine.errors import DataError
 from engine.experiment import run_experiment
 from engine.monitoring.columns import PREDICTION, TARGET, probability_column
-from engine.monitoring.profile import Reference, load_reference
+from engine.monitoring.profile import Reference, ScoredRows, load_reference, reference_sample
+from engine.reporting.run_report import write_run_report
 from engine.tracking.records import CategoricalProfile, NumericProfile, TextProfile
 from tests.conftest import REPO
 
@@ -245,3 +246,27 @@ def test_a_signed_bundle_seals_its_reference_under_the_key(
     monkeypatch.setenv(SIGNING_VARIABLE, "wrong-key")
     with pytest.raises(DataError, match="signature does not match ENGINE_SIGNING_KEY"):
         load_reference(signed)  # loaded under the right key: the reference is checked again
+
+
+def test_a_column_of_mixed_types_is_kept_as_text(tmp_path: Path) -> None:
+    """Parquet stores one type a column: ``1`` beside ``"x"`` (an object column a user's
+    DataFrame can hold) is written as text rather than failing the run at its last step."""
+    inputs = pd.DataFrame({"code": pd.Series([1, "x", None, 2.5], dtype=object),
+                           "n": [1.0, 2.0, 3.0, 4.0]})
+    scored = ScoredRows(inputs, np.array(["a", "b", "a", "b"], dtype=object),
+                        pd.DataFrame({"a": [0.9, 0.2, 0.7, 0.4], "b": [0.1, 0.8, 0.3, 0.6]}),
+                        np.array(["a", "a", "b", "b"], dtype=object), out_of_sample=True)
+    sample = reference_sample(scored, 4, seed=0)
+    assert sample is not None
+    sample.to_parquet(tmp_path / "sample.parquet")
+    back = pd.read_parquet(tmp_path / "sample.parquet")
+    assert back["code"].tolist()[:2] == ["1", "x"] and back["code"].isna().tolist()[2]
+    assert back[probability_column("b")].tolist() == [0.1, 0.8, 0.3, 0.6]
+
+
+def test_the_report_draws_each_columns_distribution(trained: Path) -> None:
+    html = write_run_report(trained).read_text()
+    section = html[html.index('id="distributions"'):html.index('id="diagnostics"')]
+    for name in ("city", "size", "amount", "member", "text (length in characters)"):
+        assert f'aria-label="{name}"' in section
+    assert "share per unit (quantile bins)" in section and "paris" in section
