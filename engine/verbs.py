@@ -11,9 +11,14 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from engine.tracking.summary import make_console
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from engine.deploy.bundle import Bundle
 
 
 def run_verb(verb: str, args: Sequence[str]) -> None:
@@ -58,6 +63,10 @@ def predict(args: Sequence[str]) -> None:
     parser.add_argument("--trust-pickle", action="store_true",
                         help="load a bundle an older engine pickled (pipeline.joblib); loading a "
                              "pickle can run any code in it, so only for a bundle you trust")
+    parser.add_argument("--log", nargs="?", const=True, type=Path, metavar="DIR",
+                        help="also write the rows and predictions to the prediction log (one "
+                             "request id for the file), in DIR or where the model's "
+                             "monitor.log.path says (default RUN/prediction_log)")
     options = parser.parse_args(args)
     from engine.deploy.batch_predict import check_output_path, predict_rows, read_rows, write_rows
     from engine.deploy.bundle import load_bundle
@@ -81,8 +90,29 @@ def predict(args: Sequence[str]) -> None:
         console.print(f"[yellow]warning[/yellow]: {warning}")
     write_rows(predictions, output)
     console.print(f"predicted {len(predictions)} rows with {bundle.metadata.model} -> {output}")
+    if options.log:
+        console.print(_log_batch(bundle, rows, predictions,
+                                 None if options.log is True else options.log), highlight=False)
     if summary:
         console.print(summary, highlight=False)
+
+
+def _log_batch(bundle: Bundle, rows: pd.DataFrame, predictions: pd.DataFrame,
+               root: Path | None) -> str:
+    """Write a predicted file to the prediction log as one request; the line saying where."""
+    import uuid
+
+    from engine.monitoring.prediction_log import bundle_monitor, open_log
+
+    settings, _ = bundle_monitor(bundle)
+    log = open_log(bundle, settings.log, root=root)
+    request_id = str(uuid.uuid4())
+    answer = ["prediction", *(f"proba_{label}" for label in bundle.metadata.classes
+                              if f"proba_{label}" in predictions)]
+    log.record(rows.reset_index(drop=True), predictions[answer], request_id=request_id,
+               received=rows.reset_index(drop=True))
+    log.close()
+    return f"logged {len(rows)} rows as request {request_id} -> {log.root}"
 
 
 def compare(args: Sequence[str]) -> None:
@@ -183,7 +213,8 @@ def serve(args: Sequence[str]) -> None:
     parser = _OneLineErrors(
         prog="engine serve",
         description="Serve a model over HTTP with FastAPI on uvicorn: POST /invocations (MLflow's "
-                    "formats), POST /predict, GET /health, /ready, /metadata, /metrics; the "
+                    "formats), POST /predict, POST /feedback, GET /health, /ready, /metadata, "
+                    "/metrics; the "
                     "OpenAPI docs at /docs.",
     )
     parser.add_argument("model", help="a run directory, or a registered model as NAME@ALIAS or "
@@ -211,6 +242,12 @@ def serve(args: Sequence[str]) -> None:
     parser.add_argument("--trust-pickle", action="store_true",
                         help="load a bundle an older engine pickled (pipeline.joblib); loading a "
                              "pickle can run any code in it, so only for a bundle you trust")
+    logging = parser.add_mutually_exclusive_group()
+    logging.add_argument("--log", type=Path, metavar="DIR",
+                         help="write the prediction log (and /feedback's labels) to DIR (default: "
+                              "the model's monitor.log.path, else RUN/prediction_log)")
+    logging.add_argument("--no-log", action="store_true",
+                         help="log nothing (the log is on by default; /feedback answers 409)")
     options = parser.parse_args(args)
     if options.token is not None and not options.token.strip():
         parser.error("argument --token: the token is empty; give one, or leave it out")
@@ -225,13 +262,15 @@ def serve(args: Sequence[str]) -> None:
                     max_rows=options.max_rows, max_cell_chars=options.max_cell_chars,
                     timeout_s=options.timeout)
     app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict,
-                     token=options.token)
+                     token=options.token, log=False if options.no_log else options.log or True)
     listening = _listen(options.host, options.port)
     port = listening.getsockname()[1]
     make_console(stderr=True).print(
         f"serving {bundle.metadata.model} from {bundle.directory} at "
         f"http://{options.host}:{port} (OpenAPI docs at /docs)"
-        + (", bearer token required" if options.token else ""), highlight=False)
+        + (", bearer token required" if options.token else "")
+        + (f"; logging predictions to {app.state.log_root}" if app.state.log_root else
+           "; not logging predictions"), highlight=False)
     uvicorn.Server(uvicorn.Config(app, http=HeaderDeadline, log_level="warning",
                                   timeout_keep_alive=keep_alive_s)).run(sockets=[listening])
 

@@ -5,9 +5,18 @@
 - ``POST /predict``: ``{"records": [...]}`` in, predictions, class probabilities and warnings
   out; the records are validated against the bundle's schema (the OpenAPI spec lists every
   column, and a few of each column's categories as examples).
+- ``POST /feedback``: a label for a row (or every row) of a request answered earlier, by the
+  ``request_id`` its answer carried (the ``X-Request-ID`` header, or a new UUID), written to
+  the prediction log beside what was predicted.
 - ``GET /health`` (alive), ``/ready`` (the model answered a warm-up prediction), ``/metadata``
   (schema, model, metrics, lineage) and ``/metrics`` (Prometheus text: requests, latency
-  histogram, errors, rows).
+  histogram, errors, rows; rows logged, categories unseen in training, and each column's drift
+  over the last ``monitor.window_rows`` rows answered).
+
+Every prediction is written to the prediction log (``engine.monitoring.prediction_log``; on by
+default, ``--no-log`` to stop it) and taken into the drift window
+(``engine.monitoring.window``): each costs the request a queue put, the files and statistics are
+done on threads of their own, never the model's.
 
 Rows are read by the training data's rules (its ``na_values`` markers and ``dtypes``, kept in the
 bundle) and checked by ``check_rows``, as ``python -m engine predict`` does, so both give the
@@ -29,27 +38,32 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import sys
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import h11
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI, Request, Response
+from fastapi import Body, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, create_model
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,13 +83,21 @@ from engine.deploy.payloads import (
     rows_from_records,
 )
 from engine.errors import SchemaError, first_line
+from engine.monitoring.columns import PREDICTION
+from engine.monitoring.prediction_log import bundle_monitor, open_log
+from engine.monitoring.window import ServingWindow, schema_categories
 
-ENDPOINTS = ("/invocations", "/predict", "/health", "/ready", "/metadata", "/metrics")
+ENDPOINTS = ("/invocations", "/predict", "/feedback", "/health", "/ready", "/metadata",
+             "/metrics")
 OPEN_ENDPOINTS = ("/health",)  # answered without the bearer token
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096)
 CLIENT_GONE = 499  # nginx's code for a client that closed the connection before its answer
 LOG = logging.getLogger("engine.serve")
+REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+SANE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
+REMEMBERED_REQUESTS = 100_000  # request ids (and their row counts) kept to check feedback
 
 
 class Limits(BaseModel):
@@ -93,6 +115,37 @@ class PredictResponse(BaseModel):
     predictions: list[Any]
     probabilities: list[dict[str, float]] | None = None
     warnings: list[str] = []
+    request_id: str = Field(description="Send it back with /feedback when the label is known.")
+
+
+class Feedback(BaseModel):
+    """The true label of a row (or of every row) of a request answered earlier."""
+
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN,
+                            description="The request_id of the answer (its X-Request-ID header)")
+    row: Annotated[int, Strict()] | None = Field(
+        default=None, ge=0, description="The row's position in the request; none: every row")
+    label: Any = Field(description="One of the model's classes, or a number for a regressor",
+                       json_schema_extra={"type": ["string", "number", "boolean"]})
+
+
+class FeedbackBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    feedback: list[Feedback] = Field(min_length=1)
+
+
+FeedbackBody = Annotated[
+    Annotated[Feedback, Tag("one")] | Annotated[FeedbackBatch, Tag("many")],
+    Discriminator(lambda body: "many" if isinstance(body, dict) and "feedback" in body else
+                  "one" if isinstance(body, dict) else None)]
+
+
+class FeedbackResponse(BaseModel):
+    received: int
+    matched: list[bool] = Field(description="Whether this server answered each request id "
+                                            "lately; a label is kept either way (another "
+                                            "process may have answered it)")
 
 
 class ErrorResponse(BaseModel):
@@ -108,6 +161,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "The body, its row count or one of its cells is above the limits"),
         (422, "The rows do not fit the schema: the column, the value and what was expected"),
         (503, "The model is not ready, or had no answer within the timeout"))}
+
+
+FEEDBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **{status: ERROR_RESPONSES[status] for status in (400, 401, 408, 413, 422)},
+    409: {"model": ErrorResponse, "description": "The server keeps no prediction log"}}
 
 
 class _Refused(Exception):
@@ -244,6 +302,19 @@ class _Metrics:
         self.batch_rows = Histogram("engine_batch_rows", "Rows per model call (concurrent "
                                     "requests are predicted together).", buckets=BATCH_BUCKETS,
                                     registry=self.registry)
+        self.logged = Counter("engine_logged_rows", "Rows written to the prediction log.",
+                              registry=self.registry)
+        self.feedback = Counter("engine_feedback_labels", "Labels received by /feedback, by "
+                                "whether this server answered their request.", ["matched"],
+                                registry=self.registry)
+        self.unseen = Counter("engine_unseen_categories", "Values of a category unseen in "
+                              "training, by column.", ["column"], registry=self.registry)
+        self.drift = Gauge("engine_drift_jensenshannon", "Jensen-Shannon distance of each "
+                           "column over the drift window to its training reference (0: same "
+                           "shares, 1: none in common).", ["column"], registry=self.registry)
+        self.window_rows = Gauge("engine_drift_window_rows", "Rows in the drift window (the "
+                                 "last monitor.window_rows rows answered).",
+                                 registry=self.registry)
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         self.latency.labels(endpoint).observe(seconds)
@@ -289,15 +360,17 @@ class ObservedRequests:
 
 def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                limits: Limits | None = None, strict: bool = False,
-               token: str | None = None) -> FastAPI:
+               token: str | None = None, log: bool | Path = True) -> FastAPI:
     """The app serving ``bundle``; ``lineage`` (run directory, registry version) goes to
     /metadata. With ``strict`` a category unseen in training or an extra column is a 422, as
     ``predict --strict`` refuses it; otherwise a warning in the response. With ``token`` every
-    endpoint but /health needs ``Authorization: Bearer TOKEN``."""
+    endpoint but /health needs ``Authorization: Bearer TOKEN``. ``log``: True logs as the
+    bundle's ``monitor.log`` settings say, a folder logs there, False logs nothing."""
     limits = limits or Limits()
     columns = [column["name"] for column in bundle.schema["columns"]]
     classes = bundle.metadata.classes
     state: dict[str, Any] = {"ready": False, "reason": "warming up"}
+    settings, profile = bundle_monitor(bundle)
     # One model call at a time, on one thread: concurrent requests are batched into it, and
     # on a busy host a model's own OpenMP pool (or a second call) fighting for cores is what
     # collapses throughput. Measured with bench_serving.py --load on 2 cores (hist_gbm, one
@@ -308,6 +381,17 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     metrics = _Metrics()
     batcher = MicroBatcher(lambda rows: _predict(bundle, rows), predictor,
                            max_rows=limits.max_rows, on_batch=metrics.batch_rows.observe)
+    registered = (lineage or {}).get("registered") or {}
+    prediction_log = None if log is False or (log is True and not settings.log.enabled) else \
+        open_log(bundle, settings.log, root=None if log is True else log,
+                 version=str(registered["version"]) if "version" in registered else None,
+                 on_written=metrics.logged.inc)
+    window = ServingWindow(
+        {**(profile.columns if profile else {}), **({PREDICTION: profile.prediction}
+                                                    if profile else {})},
+        schema_categories(bundle.schema), rows=settings.window_rows,
+        on_unseen=lambda column, count: metrics.unseen.labels(column).inc(count))
+    answered: OrderedDict[str, int] = OrderedDict()  # request id -> rows, the latest last
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -321,9 +405,13 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         yield
         batching.cancel()
         predictor.shutdown(wait=False, cancel_futures=True)
+        window.close()
+        if prediction_log is not None:
+            prediction_log.close()  # what is buffered is written before the process ends
 
     app = FastAPI(title=f"engine model: {bundle.metadata.model}",
                   description="Predictions from an engine model bundle.", lifespan=lifespan)
+    app.state.log_root = prediction_log.root if prediction_log is not None else None
     app.add_middleware(RequestGuard, limits=limits, token=token)
     app.add_middleware(ObservedRequests, metrics=metrics)  # the last added is the outermost
     record_model = schema_record_model(bundle.schema,
@@ -337,8 +425,15 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     async def invalid_request(_: Request, error: RequestValidationError) -> Response:
         return _error(422, _invalid_request_message(error))
 
-    async def answer(rows_of: Callable[[], pd.DataFrame],
+    async def answer(request: Request, rows_of: Callable[[], pd.DataFrame],
                      shape: Callable[[pd.DataFrame, list[str]], dict[str, Any]]) -> Response:
+        request_id = _request_id(request)
+        response = await predicted(request_id, rows_of, shape)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+    async def predicted(request_id: str, rows_of: Callable[[], pd.DataFrame],
+                        shape: Callable[[pd.DataFrame, list[str]], dict[str, Any]]) -> Response:
         if not state["ready"]:
             return _error(503, f"not ready: {state['reason']}")
         try:
@@ -347,8 +442,8 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                 raise TooLarge(f"{len(rows)} rows; the limit is {limits.max_rows} a request "
                                "(--max-rows)")
             check_cell_sizes(rows, limits.max_cell_chars)
-            features, warnings = check_rows(
-                bundle, apply_reading(rows, bundle.metadata.reading), strict=strict)
+            received = apply_reading(rows, bundle.metadata.reading)
+            features, warnings = check_rows(bundle, received, strict=strict)
             predictions, _ = await batcher.predict(features)
         except TooLarge as error:
             return _error(413, str(error))
@@ -359,7 +454,15 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         except (ValueError, TypeError) as error:  # the model refused values it cannot score
             return _error(422, f"the model cannot score these rows: {first_line(error)}")
         metrics.rows.inc(len(predictions))
-        return JSONResponse(shape(predictions, warnings))
+        if prediction_log is not None:
+            prediction_log.record(features, predictions, request_id=request_id,
+                                  received=received)
+        window.add(features, predictions, received=received)
+        answered[request_id] = len(predictions)
+        answered.move_to_end(request_id)
+        if len(answered) > REMEMBERED_REQUESTS:
+            answered.popitem(last=False)
+        return JSONResponse({**shape(predictions, warnings), "request_id": request_id})
 
     @app.post("/invocations", openapi_extra=INVOCATIONS_BODY, responses=ERROR_RESPONSES,
               summary="MLflow scoring protocol: dataframe_split, dataframe_records, instances, "
@@ -367,14 +470,14 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     async def invocations(request: Request) -> Response:
         body = await request.body()
         content_type = request.headers.get("content-type", "application/json")
-        return await answer(lambda: rows_from_body(body, content_type, columns,
+        return await answer(request, lambda: rows_from_body(body, content_type, columns,
                                                    na_values=bundle.metadata.reading.na_values),
                             lambda frame, warnings: {"predictions": _native(frame["prediction"]),
                                                      "warnings": warnings})
 
-    async def predict(payload: Any) -> Response:
+    async def predict(request: Request, payload: Any) -> Response:
         records = [record.model_dump(by_alias=True) for record in payload.records]
-        return await answer(lambda: rows_from_records(records),
+        return await answer(request, lambda: rows_from_records(records),
                             lambda frame, warnings: {
                                 "predictions": _native(frame["prediction"]),
                                 "probabilities": _probabilities(frame, classes),
@@ -385,6 +488,29 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     predict.__annotations__["payload"] = request_model
     app.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
              summary="Records in; predictions and class probabilities out")(predict)
+
+    @app.post("/feedback", response_model=FeedbackResponse, responses=FEEDBACK_RESPONSES,
+              summary="The true label of a request's row (or rows) answered earlier")
+    async def feedback(payload: Annotated[FeedbackBody, Body()]) -> Response:
+        items = payload.feedback if isinstance(payload, FeedbackBatch) else [payload]
+        if len(items) > limits.max_rows:
+            return _error(413, f"{len(items)} labels; the limit is {limits.max_rows} a request "
+                               "(--max-rows)")
+        if prediction_log is None:
+            return _error(409, "this server keeps no prediction log (it was started with "
+                               "--no-log, or monitor.log.enabled is false), so a label has "
+                               "nowhere to go; serve with the log on to collect feedback")
+        try:
+            labels = [_checked_label(item, answered, classes, f"feedback[{index}]"
+                                     if isinstance(payload, FeedbackBatch) else "feedback")
+                      for index, item in enumerate(items)]
+        except SchemaError as error:
+            return _error(422, str(error))
+        matched = [item.request_id in answered for item in items]
+        for item, label, known in zip(items, labels, matched, strict=True):
+            prediction_log.record_feedback(item.request_id, label, row=item.row)
+            metrics.feedback.labels(str(known).lower()).inc()
+        return JSONResponse({"received": len(items), "matched": matched})
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
@@ -405,11 +531,43 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics_text() -> Response:
+        rows, distances = await asyncio.to_thread(window.distances)
+        metrics.window_rows.set(rows)
+        for column, distance in distances.items():
+            metrics.drift.labels(column).set(distance)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     if token is not None:
         _declare_bearer(app)
     return app
+
+
+def _request_id(request: Request) -> str:
+    """The client's ``X-Request-ID`` when it is a sane token (letters, digits, ``._:-``, up to
+    128 characters), else a new UUID: the id its answer, its log rows and its feedback share."""
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if SANE_REQUEST_ID.match(given) else str(uuid.uuid4())
+
+
+def _checked_label(item: Feedback, answered: OrderedDict[str, int], classes: list[Any],
+                   where: str) -> Any:
+    """The label as the log keeps it (the model's own class value, or a float for a
+    regressor); a SchemaError for a label the model cannot have predicted, or a row the
+    request did not have."""
+    label, rows = item.label, answered.get(item.request_id)
+    if item.row is not None and rows is not None and item.row >= rows:
+        raise SchemaError(f"{where}: row {item.row} is out of range: request {item.request_id} "
+                          f"had {rows} row(s), numbered from 0")
+    if classes:
+        for known in classes:
+            if isinstance(label, str | int | float | bool) and str(label) == str(known):
+                return known
+        raise SchemaError(f"{where}: label {label!r} is not one of the model's classes "
+                          f"({', '.join(map(repr, classes))})")
+    if isinstance(label, bool) or not isinstance(label, int | float) or not np.isfinite(label):
+        raise SchemaError(f"{where}: label {label!r} is not a number; the model is a regressor, "
+                          "send the true value")
+    return float(label)
 
 
 def _declare_bearer(app: FastAPI) -> None:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,8 @@ import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hi
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from engine.config.schema.monitor import LogConfig
+from engine.config.schema import parse_section
+from engine.config.schema.monitor import LogConfig, MonitorConfig
 from engine.errors import ConfigError, DataError, did_you_mean, first_line
 from engine.monitoring.columns import (
     MODEL,
@@ -49,6 +50,10 @@ from engine.monitoring.columns import (
     VERSION,
 )
 from engine.tracking.files import write_atomically
+from engine.tracking.records import ReferenceProfile
+
+if TYPE_CHECKING:
+    from engine.deploy.bundle import Bundle
 
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
@@ -63,6 +68,29 @@ LOG = logging.getLogger("engine.monitoring")
 def log_root(settings: LogConfig, run_dir: Path) -> Path:
     """Where a model's log lives: ``monitor.log.path``, else ``<run directory>/prediction_log``."""
     return Path(settings.path) if settings.path else run_dir / LOG_DIR
+
+
+def bundle_monitor(bundle: Bundle) -> tuple[MonitorConfig, ReferenceProfile | None]:
+    """The ``monitor`` settings a bundle was trained with, and its reference profile; the
+    defaults and None for a bundle an older engine wrote (it still serves and logs)."""
+    from engine.deploy.bundle import REFERENCE_FILE, read_sealed
+    from engine.monitoring.profile import load_reference
+
+    if read_sealed(bundle.directory, REFERENCE_FILE) is None:
+        return MonitorConfig(), None
+    profile = load_reference(bundle).profile
+    return parse_section(MonitorConfig, profile.monitor, "monitor."), profile
+
+
+def open_log(bundle: Bundle, settings: LogConfig, *, root: Path | None = None,
+             version: str | None = None,
+             on_written: Callable[[int], None] | None = None) -> PredictionLog:
+    """A log of ``bundle``'s predictions: its input columns, and the columns its training
+    dropped (ids) where rows carry them; under ``root``, else where ``settings`` say."""
+    return PredictionLog(root or log_root(settings, bundle.directory.parent), settings,
+                         columns=[column["name"] for column in bundle.schema["columns"]],
+                         model=bundle.metadata.model, version=version,
+                         kept=bundle.metadata.reading.drop or (), on_written=on_written)
 
 
 @dataclass(frozen=True)
@@ -197,11 +225,25 @@ class PredictionLog:
         return pd.concat([inputs, predictions, ids], axis=1)
 
     def _inputs(self, item: _Served) -> pd.DataFrame:
+        inputs = as_sent(item.inputs[self._columns], item.received)
         received = item.received if item.received is not None else item.inputs
-        columns = {name: received[name] if isinstance(item.inputs[name].dtype, pd.CategoricalDtype)
-                   and name in received else item.inputs[name] for name in self._columns}
-        columns.update({name: received[name] for name in self._kept if name in received})
-        return pd.DataFrame(columns).reset_index(drop=True)
+        kept = [name for name in self._kept if name in received]
+        return pd.concat([inputs.reset_index(drop=True), received[kept].reset_index(drop=True)],
+                         axis=1) if kept else inputs.reset_index(drop=True)
+
+
+def as_sent(inputs: pd.DataFrame, received: pd.DataFrame | None) -> pd.DataFrame:
+    """``inputs`` (rows as the model read them), each column the model holds as a pandas
+    category taken from ``received`` (as sent): the model's rows hold a category unseen in
+    training as missing, a log and a drift window need its value."""
+    categorical = [name for name in inputs if isinstance(inputs[name].dtype, pd.CategoricalDtype)
+                   and received is not None and name in received]
+    if not categorical or received is None:
+        return inputs
+    out = inputs.copy()
+    for name in categorical:
+        out[name] = received[name].to_numpy()
+    return out
 
 
 def hashed(values: pd.Series) -> pd.Series:

@@ -195,7 +195,8 @@ def test_read_log_reads_only_the_window_and_its_days(tmp_path: Path) -> None:
     naive = read_log(tmp_path, since=datetime(2026, 12, 1))  # naive: UTC
     assert naive["_request_id"].unique().tolist() == ["1201-0"]
     assert naive["_target"].eq("yes").all()
-    with pytest.raises(DataError, match=r"day=2026-11-28/part-0-x.parquet' cannot be read .*move it out"):
+    with pytest.raises(DataError, match=r"day=2026-11-28/part-0-x.parquet' cannot be read "
+                                        r".*move it out"):
         read_log(tmp_path)
 
 
