@@ -108,7 +108,13 @@ def run_monitor(request: Request) -> int:
     before anything is written."""
     from engine.deploy.registry import resolve_model
     from engine.monitoring.alerts import check_webhook, post_webhook
-    from engine.monitoring.monitor import FAILING, alerts, chunks, judge_chunk
+    from engine.monitoring.monitor import (
+        FAILING,
+        alerts,
+        chunks,
+        judge_chunk,
+        schema_warnings,
+    )
     from engine.monitoring.profile import load_reference
     from engine.monitoring.report import render_report
     from engine.monitoring.summary import MONITOR_FILE, REPORT_FILE, MonitorRecord
@@ -130,7 +136,8 @@ def run_monitor(request: Request) -> int:
     metadata = bundle.metadata
     judged = [judge_chunk(label, start, end, part, profile=profile, sample=reference.sample,
                           settings=settings, columns=columns, task=metadata.task,
-                          classes=metadata.classes, metrics=metrics, seed=profile.seed)
+                          classes=metadata.classes, metrics=metrics, seed=profile.seed,
+                          schema_warnings=schema_warnings(bundle, part, rows.hidden(settings)))
               for label, start, end, part in chunks(rows.frame, settings.chunk)]
     raised = [alert for chunk in judged for alert in alerts(chunk)]
     failed = settings.alerts.fail and any(alert.kind in FAILING for alert in raised)
@@ -198,6 +205,11 @@ class Rows:
         if request.labels is not None:
             rows.frame = _joined(rows.frame, request, bundle)
         return rows
+
+    def hidden(self, settings: MonitorConfig) -> set[str]:
+        """The input columns the log excluded or hashed (none for a data file)."""
+        return set(settings.log.hash) | set(settings.log.exclude) if self.source.is_dir() \
+            else set()
 
     def chunking(self, chunk: str) -> str:
         from engine.monitoring.monitor import parse_chunk
@@ -361,7 +373,7 @@ def _columns(settings: MonitorConfig, profile: ReferenceProfile, rows: Rows) -> 
             if column not in profile.columns:
                 raise ConfigError(f"monitor.drift.columns: '{column}' is not an input column of "
                                   f"the model.{did_you_mean(column, profile.columns)}")
-    hidden = set(settings.log.hash) | set(settings.log.exclude) if rows.source.is_dir() else set()
+    hidden = rows.hidden(settings)
     return [column for column in (named or list(profile.columns))
             if column in rows.frame.columns and column not in hidden]
 

@@ -10,7 +10,7 @@ are known, ``_target`` (names in :mod:`engine.monitoring.columns`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from engine.config.schema.monitor import MonitorConfig
+from engine.deploy.bundle import Bundle
 from engine.errors import ConfigError
 from engine.monitoring import performance
 from engine.monitoring.columns import PREDICTION, PROBABILITY, TARGET, TIME, probability_column
@@ -114,6 +115,22 @@ def judge_chunk(label: str, start: str | None, end: str | None, rows: pd.DataFra
         performance=[_metric(m) for m in measured], estimated=estimate)
 
 
+def schema_warnings(bundle: Bundle, rows: pd.DataFrame, hidden: Collection[str] = ()) -> list[str]:
+    """What the bundle's schema check (``predict``'s) says of a chunk's input columns: unseen
+    categories, values of the wrong type. Not checked when the log hid a column (excluded, or
+    hashed: a digest is no category)."""
+    from engine.deploy.batch_predict import check_rows
+    from engine.errors import SchemaError
+
+    names = [column["name"] for column in bundle.schema["columns"]]
+    if any(name not in rows.columns or name in hidden for name in names):
+        return []
+    try:
+        return check_rows(bundle, rows[names])[1]
+    except SchemaError as error:
+        return [str(error)]
+
+
 def _missed(estimates: Sequence[performance.MetricResult],
             measured: Sequence[performance.MetricResult]) -> list[str]:
     """Where labels came too, the estimates whose interval misses the measured value: P(y | x)
@@ -180,10 +197,11 @@ def quality(rows: pd.DataFrame, profile: ReferenceProfile, columns: Sequence[str
             out_of_range = int(((numbers < reference.minimum)
                                 | (numbers > reference.maximum)).sum())
         elif isinstance(reference, CategoricalProfile) and reference.other == 0 and len(present):
-            known = set(reference.shares)
-            texts = present.map(_category_text)
-            new = texts[~texts.isin(known)]
-            unseen, unseen_values = len(new), sorted(new.unique().tolist())[:10]
+            counts = present.value_counts()  # each distinct value written once, not each row
+            texts = [_category_text(value) for value in counts.index]
+            new = {text: int(count) for text, count in zip(texts, counts.to_numpy(), strict=True)
+                   if text not in reference.shares}
+            unseen, unseen_values = sum(new.values()), sorted(new)[:10]
         entry = ColumnQuality(column=column, missing=missing,
                               reference_missing=float(reference.missing),
                               missing_increase=bool(rise), out_of_range=out_of_range,

@@ -32,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 from engine.config.schema.metrics import BootstrapConfig
 from engine.config.schema.monitor import PerformanceConfig
 from engine.errors import first_line
-from engine.evaluation.bootstrap import holdout_intervals, metric_value
+from engine.evaluation.bootstrap import CHUNK_CELLS, holdout_intervals, metric_value
 from engine.evaluation.responses import Responses
 from engine.monitoring.columns import PREDICTION, TARGET, probability_column
 from engine.tracking.records import CalibrationMap, ReferenceProfile
@@ -179,12 +179,15 @@ def estimated(chunk: pd.DataFrame, *, task: str, classes: Sequence[Any],
     if not len(chunk):
         return Estimate(False, "not estimated: no rows")
     predicted = encode_labels(chunk[PREDICTION], classes)
-    rng = np.random.default_rng(seed)
-    drawn = draw_labels(rng, calibrated, settings.resamples)
-    results = [_expected_accuracy(calibrated, predicted, drawn, profile, settings)]
+    binary = len(classes) == 2
+    accuracy_draws, auc_draws = drawn_metrics(
+        np.random.default_rng(seed), calibrated, predicted,
+        proba[:, 1] if binary else None, settings.resamples)
+    results = [_expected_accuracy(calibrated, predicted, accuracy_draws, profile, settings)]
     reason = CONCEPT_DRIFT_NOTE
-    if len(classes) == 2:
-        results.append(_expected_roc_auc(proba[:, 1], calibrated[:, 1], drawn, profile, settings))
+    if binary:
+        results.append(_expected_roc_auc(proba[:, 1], calibrated[:, 1], auc_draws, profile,
+                                         settings))
     else:
         reason += "; ROC AUC is estimated for binary classifiers only"
     return Estimate(True, reason, results)
@@ -217,47 +220,57 @@ def _key(label: Any, maps: Mapping[str, CalibrationMap]) -> str | None:
     return None
 
 
-def draw_labels(rng: np.random.Generator, calibrated: np.ndarray, draws: int) -> np.ndarray:
-    """``draws x rows`` class indices, each row's label drawn from its calibrated
-    probabilities: the labels the chunk could have, were the model calibrated."""
-    if not draws:
-        return np.empty((0, len(calibrated)), dtype=int)
+def drawn_metrics(rng: np.random.Generator, calibrated: np.ndarray, predicted: np.ndarray,
+                  score: np.ndarray | None, draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """The accuracy (and, given the positive class's ``score``, the ROC AUC) the chunk would
+    have under each of ``draws`` sets of labels drawn from its calibrated probabilities: where
+    the realised metric falls, were the model calibrated. Drawn in blocks of at most
+    ``CHUNK_CELLS`` labels, so a chunk of a million rows needs no more memory than a small one."""
+    known = predicted >= 0
     cumulative = np.cumsum(calibrated, axis=1)
-    uniform = rng.random((draws, len(calibrated), 1))
-    return np.minimum((uniform > cumulative[None]).sum(axis=2), calibrated.shape[1] - 1)
+    ranks = rankdata(score) if score is not None else None
+    block = max(1, CHUNK_CELLS // max(calibrated.size, 1))
+    accuracy, auc = [], []
+    for start in range(0, draws, block):
+        uniform = rng.random((min(block, draws - start), len(calibrated)))
+        labels = np.zeros(uniform.shape, dtype=np.int32)
+        for code in range(calibrated.shape[1] - 1):  # class index: thresholds passed
+            labels += uniform > cumulative[None, :, code]
+        accuracy.append((labels[:, known] == predicted[known]).mean(axis=1))
+        if ranks is not None:
+            auc.append(_drawn_auc(ranks, labels))
+    empty = np.empty(0)
+    return (np.concatenate(accuracy) if accuracy else empty,
+            np.concatenate(auc) if auc else empty)
 
 
-def _expected_accuracy(calibrated: np.ndarray, predicted: np.ndarray, drawn: np.ndarray,
+def _expected_accuracy(calibrated: np.ndarray, predicted: np.ndarray, draws: np.ndarray,
                        profile: ReferenceProfile, settings: PerformanceConfig) -> MetricResult:
+    """The mean calibrated probability of the predicted class."""
     known = predicted >= 0
     value = float(calibrated[np.flatnonzero(known), predicted[known]].mean())
-    low = high = None
-    if len(drawn):
-        realised_draws = (drawn[:, known] == predicted[known]).mean(axis=1)
-        low, high = _quantiles(realised_draws, settings.confidence)
+    low, high = _quantiles(draws, settings.confidence) if len(draws) else (None, None)
     return _judged("accuracy", value, low, high, profile, settings, rows=len(predicted),
                    note="estimated")
 
 
-def _expected_roc_auc(score: np.ndarray, positive: np.ndarray, drawn: np.ndarray,
+def _expected_roc_auc(score: np.ndarray, positive: np.ndarray, draws: np.ndarray,
                       profile: ReferenceProfile, settings: PerformanceConfig) -> MetricResult:
     """The ROC AUC of the expected confusion matrices: every row both a positive (weight p)
     and a negative (weight 1 - p) at its score."""
     rows = len(score)
     value = float(roc_auc_score(np.r_[np.ones(rows), np.zeros(rows)], np.r_[score, score],
                                 sample_weight=np.r_[positive, 1 - positive]))
-    draws = _drawn_auc(score, drawn)
     low, high = _quantiles(draws, settings.confidence) if len(draws) else (None, None)
     return _judged("roc_auc", value, low, high, profile, settings, rows=rows, note="estimated")
 
 
-def _drawn_auc(score: np.ndarray, drawn: np.ndarray) -> np.ndarray:
-    """The ROC AUC of ``score`` against each row of drawn labels (1 positive), through the
-    Mann-Whitney U statistic of the score's ranks (ties averaged), all draws at once."""
+def _drawn_auc(ranks: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """The ROC AUC of a score (its ``ranks``, ties averaged) against each row of drawn labels
+    (1 positive), through the Mann-Whitney U statistic, all draws at once."""
     positives = drawn.sum(axis=1).astype(float)
     negatives = drawn.shape[1] - positives
     both = (positives > 0) & (negatives > 0)
-    ranks = rankdata(score)
     u = drawn[both] @ ranks - positives[both] * (positives[both] + 1) / 2
     return u / (positives[both] * negatives[both])
 
