@@ -156,9 +156,9 @@ def test_the_sample_is_held_out_rows_with_their_answers(trained: Path) -> None:
 
 def test_the_sample_is_seeded_and_sample_rows_0_keeps_none(
         train: Callable[..., Path], trained: Path) -> None:
-    again = reference(train()).sample
-    assert again is not None
-    pd.testing.assert_frame_equal(again, reference(trained).sample)
+    first, again = reference(trained).sample, reference(train()).sample
+    assert first is not None and again is not None
+    pd.testing.assert_frame_equal(again, first)
     other_seed = reference(train("seed=7")).sample
     assert other_seed is not None and len(other_seed) == 50
     assert not other_seed[probability_column("yes")].equals(again[probability_column("yes")])
