@@ -228,26 +228,26 @@ def alerts(chunk: ChunkRecord) -> list[Alert]:
         found.append(Alert(kind="dataset_drift", chunk=chunk.label, message=(
             f"{len(chunk.drifted_columns)} of {len(chunk.drift)} columns drifted "
             f"({chunk.drift_share:.0%}): {', '.join(chunk.drifted_columns)}")))
-    for result in chunk.prediction_drift:
-        if result.drifted:
-            found.append(Alert(kind="prediction_drift", chunk=chunk.label, message=(
-                f"{result.column} drifted ({result.test} {_shown(result.statistic)}, "
-                f"threshold {result.threshold:g})")))
+    moved = [f"{r.column} ({r.test} {_shown(r.statistic)}, threshold {r.threshold:g})"
+             for r in chunk.prediction_drift if r.drifted]
+    if moved:
+        found.append(Alert(kind="prediction_drift", chunk=chunk.label,
+                           message="the predictions drifted: " + ", ".join(moved)))
     if chunk.target_drift is not None and chunk.target_drift.drifted:
         found.append(Alert(kind="target_drift", chunk=chunk.label, message=(
             f"the labels drifted ({chunk.target_drift.test} "
             f"{_shown(chunk.target_drift.statistic)})")))
-    for metric in chunk.performance:
-        if metric.decayed:
-            found.append(Alert(kind="decay", chunk=chunk.label, message=(
-                f"{metric.metric} {_shown(metric.value)} on {metric.rows} labelled rows, below "
-                f"{_shown(metric.threshold)} (reference {_shown(metric.reference)})")))
-    if chunk.estimated is not None:
-        for metric in chunk.estimated.metrics:
-            if metric.decayed:
-                found.append(Alert(kind="estimated_decay", chunk=chunk.label, message=(
-                    f"estimated {metric.metric} {_shown(metric.value)} (no labels), below "
-                    f"{_shown(metric.threshold)} (reference {_shown(metric.reference)})")))
+    decayed = [f"{m.metric} {_shown(m.value)} < {_shown(m.threshold)} (reference "
+               f"{_shown(m.reference)})" for m in chunk.performance if m.decayed]
+    if decayed:
+        found.append(Alert(kind="decay", chunk=chunk.label, message=(
+            f"on {chunk.labelled} labelled rows: " + ", ".join(decayed))))
+    guessed = [f"{m.metric} {_shown(m.value)} < {_shown(m.threshold)} (reference "
+               f"{_shown(m.reference)})" for m in
+               (chunk.estimated.metrics if chunk.estimated is not None else []) if m.decayed]
+    if guessed:
+        found.append(Alert(kind="estimated_decay", chunk=chunk.label,
+                           message="estimated without labels: " + ", ".join(guessed)))
     if chunk.quality.flagged:
         found.append(Alert(kind="data_quality", chunk=chunk.label, message=(
             f"data quality: {', '.join(chunk.quality.flagged)}")))
