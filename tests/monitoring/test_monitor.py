@@ -57,7 +57,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_dir
 
 
-def monitor(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+def monitor(tmp_path: Path, *args: object) -> tuple[int, str, str]:
     done = run_main(["monitor", *map(str, args)], tmp_path)
     return done.returncode, done.stdout, done.stderr
 
@@ -215,7 +215,8 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(trained: Path,
     assert not (trained / "monitoring").exists()
 
 
-def test_the_report_renders_in_chromium(trained: Path, tmp_path: Path) -> None:
+def test_the_report_renders_in_chromium_and_the_estimate_agrees_with_the_labels(
+        trained: Path, tmp_path: Path) -> None:
     from tests.reporting.test_reports import check_renders
 
     frame = population(1000, 8, shift=1.0)
@@ -228,6 +229,13 @@ def test_the_report_renders_in_chromium(trained: Path, tmp_path: Path) -> None:
                               "Data quality"})
     assert rendered.svg_count >= 6
     assert "estimate" in rendered.text
+    for chunk in written(tmp_path / "o").chunks:  # covariate shift: CBPE within the labels' CI
+        assert chunk.estimated is not None and not chunk.estimated.missed
+        measured = {m.metric: m for m in chunk.performance}
+        for guess in chunk.estimated.metrics:
+            real = measured[guess.metric]
+            assert real.low is not None and real.high is not None and guess.value is not None
+            assert real.low <= guess.value <= real.high, (chunk.label, guess, real)
 
 
 class _Receiver(BaseHTTPRequestHandler):
