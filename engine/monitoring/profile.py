@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype, is_object_dtype
 from sklearn.isotonic import IsotonicRegression
 
 from engine.config.schema.monitor import MonitorConfig
@@ -123,8 +124,8 @@ def reference_sample(scored: ScoredRows, rows: int, seed: int) -> pd.DataFrame |
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A column of mixed Python types (``1`` beside ``"x"``, which Parquet cannot store) as
     text; the profile keys categories by their text too."""
-    mixed = [column for column in frame.select_dtypes("object")
-             if pd.api.types.infer_dtype(frame[column], skipna=True).startswith("mixed")]
+    mixed = [column for column, dtype in frame.dtypes.items() if is_object_dtype(dtype)
+             and infer_dtype(frame[column], skipna=True).startswith("mixed")]
     return frame.astype(dict.fromkeys(mixed, "string")) if mixed else frame
 
 

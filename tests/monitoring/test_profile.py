@@ -38,7 +38,8 @@ from tests.conftest import REPO
 ROWS = 400
 WORDS = {"yes": ["refund", "late", "charge", "angry"], "no": ["thanks", "great", "fast", "ok"]}
 MIXED = [*WORDS["yes"], *WORDS["no"]]
-QUICK = ("model=logistic_regression", "features=text", "split.cv.n_splits=2", "report=false",
+QUICK = ("model=logistic_regression", "features=text", "features.transformers.text.steps.2.k=all",
+         "split.cv.n_splits=2", "report=false",
          "metrics.bootstrap.resamples=30", "metrics.explain.importance_repeats=0",
          "monitor.reference.sample_rows=50", "monitor.reference.bins=8")
 
