@@ -58,6 +58,20 @@ class Reference:
     sample: pd.DataFrame | None
 
 
+def scored_rows(responses: Responses, inputs: pd.DataFrame, target: np.ndarray,
+                classes: list[Any], *, out_of_sample: bool) -> ScoredRows:
+    """The model's ``responses`` on ``inputs`` (computed once, shared with the scorers) as
+    the reference keeps them: predicted labels, and each class's probability where the model
+    gives them."""
+    _, predicted = responses.get("predict")
+    probabilities = pd.DataFrame(index=range(len(inputs)))
+    if classes:
+        predicted = np.asarray(classes, dtype=object)[predicted.astype(int)]
+        if hasattr(responses.model, "predict_proba"):
+            probabilities = pd.DataFrame(responses.get("predict_proba")[1], columns=classes)
+    return ScoredRows(inputs, predicted, probabilities, target, out_of_sample)
+
+
 def build_reference(training: pd.DataFrame, scored: ScoredRows, *, task: str,
                     text_columns: Collection[str], scores: Mapping[str, float],
                     intervals: Mapping[str, Mapping[str, float]], monitor: MonitorConfig,
@@ -155,16 +169,3 @@ def _score(value: float | None) -> float | None:
     """A score as the record keeps it: null where it could not be computed (NaN)."""
     return None if value is None or not np.isfinite(value) else float(value)
 
-
-def scored_rows(responses: Responses, inputs: pd.DataFrame, target: np.ndarray,
-                classes: list[Any], *, out_of_sample: bool) -> ScoredRows:
-    """The model's ``responses`` on ``inputs`` (computed once, shared with the scorers) as
-    the reference keeps them: predicted labels, and each class's probability where the model
-    gives them."""
-    _, predicted = responses.get("predict")
-    probabilities = pd.DataFrame(index=range(len(inputs)))
-    if classes:
-        predicted = np.asarray(classes, dtype=object)[predicted.astype(int)]
-        if hasattr(responses.model, "predict_proba"):
-            probabilities = pd.DataFrame(responses.get("predict_proba")[1], columns=classes)
-    return ScoredRows(inputs, predicted, probabilities, target, out_of_sample)
