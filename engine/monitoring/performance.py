@@ -232,11 +232,17 @@ def drawn_metrics(rng: np.random.Generator, calibrated: np.ndarray, predicted: n
     block = max(1, CHUNK_CELLS // max(calibrated.size, 1))
     accuracy, auc = [], []
     for start in range(0, draws, block):
-        uniform = rng.random((min(block, draws - start), len(calibrated)))
-        labels = np.zeros(uniform.shape, dtype=np.int32)
-        for code in range(calibrated.shape[1] - 1):  # class index: thresholds passed
-            labels += uniform > cumulative[None, :, code]
-        accuracy.append((labels[:, known] == predicted[known]).mean(axis=1))
+        uniform = rng.random((min(block, draws - start), len(calibrated)), dtype=np.float32)
+        if calibrated.shape[1] == 2:  # binary: one comparison, labels as booleans
+            labels = uniform >= cumulative[:, 0]
+            correct = labels == (predicted == 1) if known.all() else \
+                labels[:, known] == (predicted[known] == 1)
+        else:
+            labels = np.zeros(uniform.shape, dtype=np.int32)
+            for code in range(calibrated.shape[1] - 1):  # class index: thresholds passed
+                labels += uniform >= cumulative[:, code]
+            correct = labels[:, known] == predicted[known]
+        accuracy.append(correct.sum(axis=1) / max(int(known.sum()), 1))
         if ranks is not None:
             auc.append(_drawn_auc(ranks, labels))
     empty = np.empty(0)
@@ -271,8 +277,9 @@ def _drawn_auc(ranks: np.ndarray, drawn: np.ndarray) -> np.ndarray:
     positives = drawn.sum(axis=1).astype(float)
     negatives = drawn.shape[1] - positives
     both = (positives > 0) & (negatives > 0)
-    u = drawn[both] @ ranks - positives[both] * (positives[both] + 1) / 2
-    return u / (positives[both] * negatives[both])
+    rank_sums = np.einsum("ij,j->i", drawn, ranks)  # no float copy of the draws
+    u = rank_sums - positives * (positives + 1) / 2
+    return u[both] / (positives[both] * negatives[both])
 
 
 def _quantiles(values: np.ndarray, confidence: float) -> tuple[float | None, float | None]:
