@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from engine.monitoring.summary import ChunkRecord, MetricResultRecord, MonitorRecord
+from engine.monitoring.summary import ChunkRecord, DriftResult, MetricResultRecord, MonitorRecord
 from engine.reporting.html_page import number, page, render, table
 from engine.reporting.svg_charts import PALETTE, Layer, chart, nice_ticks
 from engine.tracking.records import (
@@ -113,26 +113,32 @@ def _over_time(record: MonitorRecord) -> Markup:
 
 def _measure_chart(chunks: Sequence[ChunkRecord], column: str, *, prediction: bool = False,
                    target: bool = False) -> Markup:
-    """One column's drift statistic in each chunk, with its threshold."""
-    values, thresholds, test = [], [], ""
+    """One column's drift measure in each chunk, with its threshold: a distance as it is, a
+    p-value as log10 (drift below the threshold's line), as p-values of drifted chunks are
+    often 1e-20 and would lie on the axis."""
+    found: list[DriftResult | None] = []
     for chunk in chunks:
-        found = ([chunk.target_drift] if target else
-                 chunk.prediction_drift if prediction else chunk.drift)
-        result = next((r for r in found if r is not None and r.column == column), None)
-        measured = None if result is None else (result.p_value if result.p_value is not None
-                                                else result.statistic)
-        values.append(np.nan if measured is None else measured)
-        thresholds.append(np.nan if result is None else result.threshold)
-        test = result.test if result is not None else test
+        tested = ([chunk.target_drift] if target else
+                  chunk.prediction_drift if prediction else chunk.drift)
+        found.append(next((r for r in tested if r is not None and r.column == column), None))
+    tests = dict.fromkeys(r.test for r in found if r is not None)
+    p_values = any(r is not None and r.p_value is not None for r in found)
+
+    def shown(value: float | None) -> float:
+        if value is None:
+            return np.nan
+        return float(np.log10(max(value, 1e-300))) if p_values else value
+
+    values = [shown(None if r is None else r.p_value if p_values else r.statistic)
+              for r in found]
+    thresholds = [shown(None if r is None else r.threshold) for r in found]
     x = list(range(len(chunks)))
     kind = "line" if len(chunks) > 1 else "points"
-    what = "p-value" if any(r.p_value is not None for c in chunks for r in
-                            ([c.target_drift] if target else
-                             c.prediction_drift if prediction else c.drift)
-                            if r is not None and r.column == column) else test
-    return chart([Layer(x, values, f"{test} {what}" if what != test else test, kind),
+    name = "/".join(tests) or "drift"
+    return chart([Layer(x, values, f"{name} {'log10 p-value' if p_values else 'distance'}", kind),
                   Layer(x, thresholds, "threshold", "dashed")],
-                 title=f"{column}: {test} by chunk", x_label="chunk", y_label=what or "statistic")
+                 title=f"{column}: {name} by chunk", x_label="chunk",
+                 y_label="log10 p-value" if p_values else name)
 
 
 def distribution_chart(column: str, reference: ColumnProfile, current: pd.Series) -> Markup:
@@ -236,14 +242,17 @@ def _metric_chart(name: str, measured: list[MetricResultRecord | None],
         return [np.nan if m is None or getattr(m, attribute) is None else getattr(m, attribute)
                 for m in found]
 
+    def ends(found: list[MetricResultRecord | None], label: str) -> Layer:
+        """The interval's two ends as one layer of points: one colour, one legend entry."""
+        return Layer([*x, *x], [*values(found, "low"), *values(found, "high")], label,
+                     "points")
+
     if any(m is not None for m in measured):
         layers += [Layer(x, values(measured, "value"), "measured", kind),
-                   Layer(x, values(measured, "low"), "measured interval", "points"),
-                   Layer(x, values(measured, "high"), "", "points")]
+                   ends(measured, "measured interval")]
     if any(e is not None for e in estimated):
         layers += [Layer(x, values(estimated, "value"), "estimated (no labels)", kind),
-                   Layer(x, values(estimated, "low"), "estimate interval", "points"),
-                   Layer(x, values(estimated, "high"), "", "points")]
+                   ends(estimated, "estimate interval")]
     both = [m or e for m, e in zip(measured, estimated, strict=True)]
     layers += [Layer(x, values(both, "reference"), "reference", "dashed"),
                Layer(x, values(both, "threshold"), "decay threshold", "dashed")]
