@@ -26,11 +26,13 @@ def store_schema_defaults() -> None:
 
 
 def schema_defaults() -> dict[str, dict[str, Any]]:
-    """Each section's defaults as plain values. ``dataset_keys`` is every key a dataset of any
-    source may hold, as null (the schema's default for it): a user's dataset file that states
-    only ``source``, ``path`` and ``target`` still takes the other keys without '+'."""
+    """Each section's defaults as plain values; ``root`` holds the top-level keys (seed, ...).
+    ``dataset_keys`` is every key a dataset of any source may hold, as null (the schema's
+    default for it): a user's dataset file that states only ``source``, ``path`` and ``target``
+    still takes the other keys without '+'."""
     from engine.config.schema import (
         DeployConfig,
+        ExperimentConfig,
         MetricsConfig,
         MonitorConfig,
         QualityConfig,
@@ -43,5 +45,7 @@ def schema_defaults() -> dict[str, dict[str, Any]]:
                 "deploy": DeployConfig(), "monitor": MonitorConfig(), "quality": QualityConfig()}
     keys = [name for model in (FileDataset, SqlDataset, SklearnDataset)
             for name in model.model_fields]
-    return {"dataset_keys": dict.fromkeys(keys),
+    root = {name: ExperimentConfig.model_fields[name].default
+            for name in ("seed", "n_jobs", "report", "allowed_targets")}
+    return {"dataset_keys": dict.fromkeys(keys), "root": root,
             **{name: model.model_dump(mode="json") for name, model in sections.items()}}

@@ -12,28 +12,12 @@ from typing import Any
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
-from engine.config.schema.quality import Check, QualityConfig, Severity
+from engine.config.schema.quality import DEFAULT_SEVERITY, QualityConfig
 from engine.data import quality_checks as checks
 from engine.data.dataset import Dataset
 from engine.data.findings import Finding, QualityReport
 
-__all__ = [
-    "DEFAULT_SEVERITY", "Finding", "QualityReport", "check_quality",
-]
-
-DEFAULT_SEVERITY: dict[Check, Severity] = {
-    "missing_values": "error",
-    "missing_target": "warning",
-    "duplicate_rows": "warning",
-    "constant_columns": "warning",
-    "id_like_columns": "warning",
-    "leakage": "error",
-    "class_imbalance": "warning",
-    "missing_markers": "warning",
-    "high_cardinality": "warning",
-    "date_columns": "info",
-    "outliers": "info",
-}
+__all__ = ["Finding", "QualityReport", "check_quality"]
 
 
 def check_quality(data: Dataset, settings: QualityConfig, *, seed: int,
@@ -41,7 +25,7 @@ def check_quality(data: Dataset, settings: QualityConfig, *, seed: int,
     """Run every check on ``data``; ``settings`` is the ``quality`` config key.
 
     ``text_columns`` hold free text, a distinct value per row by nature: never id-like."""
-    severity = {**DEFAULT_SEVERITY, **(settings.severity or {})}
+    severity = {**DEFAULT_SEVERITY, **settings.severity}
     X, y, n_rows = data.X, data.y, len(data.y)
     missing = X.isna().sum()
     duplicates = _duplicate_count(data)

@@ -34,7 +34,6 @@ from engine.config.schema import (
 )
 from engine.config.schema.dataset import DatasetConfig
 from engine.config.schema.metrics import FairnessLimit
-from engine.data.quality import DEFAULT_SEVERITY
 from engine.errors import ConfigError
 from engine.experiment import validate_spec
 from engine.models.estimators import model_classes
@@ -317,11 +316,11 @@ def test_every_default_is_in_the_composed_config() -> None:
     assert (spec.split.cv.n_splits, spec.metrics.explain.max_rows) == (3, 50)
     assert (spec.tune.pick.within, spec.deploy.registry.alias) == (0.01, "staging")
     assert (spec.monitor.drift.drift_share, spec.dataset.na_values) == (0.3, ["NA"])
-    # Every check's severity is listed, so that quality.severity.leakage=info needs no '+': the
-    # defaults the checks apply when the schema's severity is left out
-    assert config["quality"].pop("severity") == DEFAULT_SEVERITY
-    assert QualityConfig().severity is None
-    assert config["quality"] == QualityConfig().model_dump(exclude={"severity"})
+    relaxed = compose_spec(["quality.severity.leakage=info", "seed=7"])
+    assert relaxed.quality.severity == {**QualityConfig().severity, "leakage": "info"}
+    assert relaxed.seed == 7
+    # config.yaml states no default of its own: only the choices and Hydra's settings
+    assert set(config) == {"defaults", "hydra"}
 
 
 def test_the_json_schema_lists_every_group_and_forbids_unknown_keys(tmp_path: Path) -> None:

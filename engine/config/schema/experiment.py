@@ -39,9 +39,15 @@ class ExperimentConfig(Section):
     monitor: MonitorConfig = MonitorConfig()
     quality: QualityConfig = QualityConfig()
     seed: int = 42
+    """Seeds every split, sample, model and search: the same config and seed give the same
+    metrics."""
     n_jobs: Workers = 1
+    """Worker processes for cross-validation (-1 = every core)."""
     report: bool = True
+    """Write report.html, a self-contained page of the run's scores, plots, slices and
+    fairness."""
     allowed_targets: list[str] = []
+    """Module prefixes a `_target_` may load beyond engine., sklearn., torch. and optuna."""
 
     @model_validator(mode="before")
     @classmethod
