@@ -253,3 +253,16 @@ def test_categories_read_back_as_numbers_match_the_profiles_text():
     as_ints = pd.Series(rng.choice([1, 2, 3], 800))
     for current in (as_floats, as_ints):
         assert not column_drift("grade", profile, None, current, DEFAULTS).drifted
+
+
+@pytest.mark.parametrize("column", ["age", "fnlwgt", "education-num"])
+def test_the_normed_wasserstein_distance_is_scipys_over_the_reference_std(halves, column):
+    """Discrete columns are passed to scipy as weighted distinct values: the same distance."""
+    from scipy import stats
+
+    reference, rest = halves
+    values = rest[column].iloc[:3000] + 1
+    expected = stats.wasserstein_distance(reference[column], values) / reference[column].std(
+        ddof=0)
+    found = drift_of(column, reference, values, DriftConfig(numeric_test="wasserstein"))
+    assert found.statistic == pytest.approx(expected, rel=1e-12)
