@@ -84,7 +84,7 @@ from engine.deploy.payloads import (
 )
 from engine.errors import SchemaError, first_line
 from engine.monitoring.columns import PREDICTION
-from engine.monitoring.prediction_log import bundle_monitor, open_log
+from engine.monitoring.prediction_log import bundle_monitor, open_log, sent_columns
 from engine.monitoring.window import ServingWindow, schema_categories
 
 ENDPOINTS = ("/invocations", "/predict", "/feedback", "/health", "/ready", "/metadata",
@@ -390,6 +390,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         {**(profile.columns if profile else {}), **({PREDICTION: profile.prediction}
                                                     if profile else {})},
         schema_categories(bundle.schema), rows=settings.window_rows,
+        sent=sent_columns(bundle.schema),
         on_unseen=lambda column, count: metrics.unseen.labels(column).inc(count))
     answered: OrderedDict[str, int] = OrderedDict()  # request id -> rows, the latest last
 

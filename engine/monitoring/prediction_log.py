@@ -24,7 +24,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -90,6 +90,7 @@ def open_log(bundle: Bundle, settings: LogConfig, *, root: Path | None = None,
     return PredictionLog(root or log_root(settings, bundle.directory.parent), settings,
                          columns=[column["name"] for column in bundle.schema["columns"]],
                          model=bundle.metadata.model, version=version,
+                         sent=sent_columns(bundle.schema),
                          kept=bundle.metadata.reading.drop or (), on_written=on_written)
 
 
@@ -123,15 +124,16 @@ class PredictionLog:
 
     ``record`` and ``record_feedback`` only queue what they are given, so a request pays for a
     queue put; excluded columns are dropped and hashed ones digested on the log's thread.
-    ``columns`` are the input columns to log (the model's); ``kept`` are columns logged when a
-    request carries them (ids the training dropped, which a labels file may be keyed by).
+    ``columns`` are the input columns to log (the model's), those in ``sent`` as the request
+    sent them (see :func:`sent_columns`); ``kept`` are columns logged when a request carries
+    them (ids the training dropped, which a labels file may be keyed by).
     ``on_written`` is told how many prediction rows each file held. ``close`` writes what is
     left and stops the thread.
     """
 
     def __init__(self, root: Path, settings: LogConfig, *, columns: Sequence[str], model: str,
-                 version: str | None = None, kept: Sequence[str] = (),
-                 on_written: Callable[[int], None] | None = None) -> None:
+                 version: str | None = None, sent: Sequence[str] = (),
+                 kept: Sequence[str] = (), on_written: Callable[[int], None] | None = None) -> None:
         for key in ("exclude", "hash"):
             for name in getattr(settings, key):
                 if name not in columns and name not in kept:
@@ -142,6 +144,7 @@ class PredictionLog:
         self.root = root
         self._settings = settings
         self._columns = [c for c in columns if c not in settings.exclude]
+        self._sent = [c for c in sent if c in self._columns]
         self._kept = [c for c in kept if c not in settings.exclude]
         self._model, self._version = model, version
         self._on_written = on_written or (lambda rows: None)
@@ -151,10 +154,9 @@ class PredictionLog:
 
     def record(self, inputs: pd.DataFrame, predictions: pd.DataFrame, *, request_id: str,
                received: pd.DataFrame | None = None, at: datetime | None = None) -> None:
-        """Log one request's rows: ``inputs`` as the model read them, ``predictions`` as
-        ``predict_features`` gives them (``prediction``, ``proba_<class>``). A column ``inputs``
-        holds as a pandas category is logged from ``received`` (the rows as sent), so a category
-        unseen in training keeps its value. ``at``: when it was predicted (now)."""
+        """Log one request's rows: ``inputs`` as the model read them, ``received`` as sent
+        (``inputs`` when None), ``predictions`` as ``predict_features`` gives them
+        (``prediction``, ``proba_<class>``). ``at``: when they were predicted (now)."""
         moment = at.timestamp() if at is not None else time.time()
         self._queue.put(_Served(inputs, predictions, request_id, moment, received))
 
@@ -208,7 +210,9 @@ class PredictionLog:
         return _Buffer()
 
     def _prediction_frame(self, served: list[_Served]) -> pd.DataFrame:
-        inputs = pd.concat([self._inputs(item) for item in served], ignore_index=True)
+        frame = as_sent([item.inputs for item in served], [item.received for item in served],
+                        [*self._sent, *self._kept])
+        inputs = frame[[*self._columns, *(name for name in self._kept if name in frame)]]
         predictions = pd.concat([item.predictions for item in served], ignore_index=True)
         predictions = predictions.rename(columns=lambda name: PREDICTION if name == "prediction"
                                          else PROBABILITY + name.removeprefix("proba_"))
@@ -224,26 +228,28 @@ class PredictionLog:
                 inputs[name] = hashed(inputs[name])
         return pd.concat([inputs, predictions, ids], axis=1)
 
-    def _inputs(self, item: _Served) -> pd.DataFrame:
-        inputs = as_sent(item.inputs[self._columns], item.received)
-        received = item.received if item.received is not None else item.inputs
-        kept = [name for name in self._kept if name in received]
-        return pd.concat([inputs.reset_index(drop=True), received[kept].reset_index(drop=True)],
-                         axis=1) if kept else inputs.reset_index(drop=True)
 
 
-def as_sent(inputs: pd.DataFrame, received: pd.DataFrame | None) -> pd.DataFrame:
-    """``inputs`` (rows as the model read them), each column the model holds as a pandas
-    category taken from ``received`` (as sent): the model's rows hold a category unseen in
-    training as missing, a log and a drift window need its value."""
-    categorical = [name for name in inputs if isinstance(inputs[name].dtype, pd.CategoricalDtype)
-                   and received is not None and name in received]
-    if not categorical or received is None:
-        return inputs
-    out = inputs.copy()
-    for name in categorical:
-        out[name] = received[name].to_numpy()
-    return out
+def as_sent(inputs: Sequence[pd.DataFrame], received: Sequence[pd.DataFrame | None],
+            columns: Sequence[str]) -> pd.DataFrame:
+    """Requests' rows as one frame: ``inputs`` (as the model read them), with ``columns``
+    taken from ``received`` (as sent) where a request's rows carry them. One concatenation
+    for many requests: done per request, pandas' per-frame costs would be most of a log's."""
+    frame = pd.concat(inputs, ignore_index=True)
+    if not columns:
+        return frame
+    sent = pd.concat([rows if rows is not None else inputs[index]
+                      for index, rows in enumerate(received)], ignore_index=True)
+    for name in columns:
+        if name in sent:
+            frame[name] = sent[name].to_numpy()
+    return frame
+
+
+def sent_columns(schema: Mapping[str, Any]) -> list[str]:
+    """The columns a bundle reads as pandas categories, which hold a category unseen in
+    training as missing: a log and a drift window take them as sent."""
+    return [column["name"] for column in schema["columns"] if column["dtype"] == "category"]
 
 
 def hashed(values: pd.Series) -> pd.Series:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -33,13 +33,16 @@ class ServingWindow:
     ``on_unseen(column, count)`` is told of categories unseen in training as they arrive.
 
     ``profiles`` are the reference's (input columns and ``_prediction``); ``categories`` the
-    schema's categories seen in training, by column, as text.
+    schema's categories seen in training, by column, as text; ``sent`` the columns taken as
+    sent (:func:`~engine.monitoring.prediction_log.sent_columns`).
     """
 
     def __init__(self, profiles: Mapping[str, ColumnProfile], categories: Mapping[str, set[str]],
-                 *, rows: int, on_unseen: Callable[[str, int], None]) -> None:
+                 *, rows: int, sent: Sequence[str] = (),
+                 on_unseen: Callable[[str, int], None]) -> None:
         self._profiles = dict(profiles)
         self._categories = dict(categories)
+        self._sent = list(sent)
         self._rows = rows
         self._on_unseen = on_unseen
         self._frames: deque[pd.DataFrame] = deque()
@@ -77,13 +80,15 @@ class ServingWindow:
             taken = []
             while True:
                 try:
-                    inputs, received, predictions = self._queue.get_nowait()
+                    taken.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                taken.append(as_sent(inputs, received).assign(
-                    **{PREDICTION: predictions["prediction"].to_numpy()}))
             if taken:
-                self._take(pd.concat(taken, ignore_index=True))
+                inputs, received, predictions = zip(*taken, strict=True)
+                frame = as_sent(inputs, received, self._sent)
+                frame[PREDICTION] = pd.concat(
+                    [answer["prediction"] for answer in predictions]).to_numpy()
+                self._take(frame)
             if stopping:
                 return
 

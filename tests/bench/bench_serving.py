@@ -14,7 +14,11 @@ Trains the default experiment (hist_gbm on breast_cancer), serves it with
 ``python -m engine serve`` and sends
 1. 1,024 single-row ``/invocations`` requests from 32 concurrent clients (32 each): errors
    (target 0), throughput, median and p99 latency;
-2. single-row requests from 16 concurrent clients for 20 s: throughput and p99.
+2. single-row requests from 16 concurrent clients for 20 s: throughput and p99;
+3. the prediction log's cost: two servers of the same run, one logging (the default) and one
+   started with ``--no-log``, 16 clients for 10 s at a time, interleaved off, on, off, on; the
+   ratio is the logging server's throughput over the other's (target >= 0.9), and the log is
+   read back to check that it holds every request answered.
 With ``--load``, (2) runs for 10 s at a time on a quiet machine and on one made busy by
 ``../shared/tools/cpu_load.py`` (the one "busy machine" of every under-load figure: two busy
 loops), interleaved quiet, loaded, quiet, loaded; the ratio is loaded over quiet throughput
@@ -46,6 +50,7 @@ from common import REPO, engine_command, timed_process
 from sklearn.datasets import load_breast_cancer
 
 from engine.deploy.bundle import load_bundle
+from engine.monitoring.prediction_log import read_log
 
 PORT = 8765
 CPU_LOAD = REPO.parent / "shared" / "tools" / "cpu_load.py"
@@ -148,6 +153,28 @@ def quiet_and_loaded(url: str, rounds: int = 2, seconds: float = 10.0) -> None:
           "(the worse round of each)")
 
 
+def log_on_and_off(run_dir: Path, log: Path, rounds: int = 2, seconds: float = 10.0) -> None:
+    """16 clients for ``seconds`` against a server logging to ``log`` and one with --no-log,
+    interleaved ``rounds`` times; each figure, the ratio, and the rows the log holds."""
+    on_url, off_url = f"http://127.0.0.1:{PORT + 2}", f"http://127.0.0.1:{PORT + 3}"
+    on, off = [], []
+    with serving(engine_command("serve", str(run_dir), "--port", str(PORT + 2), "--log",
+                                str(log)), on_url), \
+            serving(engine_command("serve", str(run_dir), "--port", str(PORT + 3), "--no-log"),
+                    off_url):
+        for _ in range(rounds):
+            off.append(load(off_url, 16, seconds=seconds))
+            print(f"  log off: {off[-1]}")
+            on.append(load(on_url, 16, seconds=seconds))
+            print(f"  log on:  {on[-1]}")
+    answered = 1 + 50 + sum(x.requests - x.errors for x in on)  # serving()'s warm-up included
+    logged = read_log(log)["_request_id"].nunique()  # the server wrote the rest as it stopped
+    ratio = sum(x.per_second for x in on) / sum(x.per_second for x in off)
+    print(f"log on / log off throughput: {ratio:.2f} (target >= 0.9); p99 off "
+          f"{max(x.p99_ms for x in off):.0f} ms, on {max(x.p99_ms for x in on):.0f} ms; "
+          f"{logged} of {answered} requests in the log")
+
+
 def mlflow_server(pipeline: Path, venv: Path, directory: Path) -> tuple[list[str], dict]:
     """Save the pipeline as an MLflow model; the command and environment serving it."""
     model = directory / "mlflow-model"
@@ -179,6 +206,8 @@ def main() -> None:
             if args.load:
                 print(f"engine, 16 clients, quiet and under {CPU_LOAD.name}, interleaved:")
                 quiet_and_loaded(ours_url)
+        print("engine, 16 clients, the prediction log off and on, interleaved:")
+        log_on_and_off(run_dir, Path(outputs) / "prediction_log")
         if not args.mlflow_venv:
             print("pass --mlflow-venv to compare with mlflow models serve")
             return

@@ -41,7 +41,7 @@ def predictions(rows: int) -> pd.DataFrame:
 
 def writer(root: Path, **settings: object) -> PredictionLog:
     return PredictionLog(root, LogConfig(**settings), columns=COLUMNS, model="logreg",
-                         version="3", kept=["id"])
+                         version="3", sent=["city"], kept=["id"])
 
 
 def files(root: Path) -> list[Path]:
@@ -72,7 +72,7 @@ def test_requests_and_feedback_are_read_back_in_time_order_with_labels(tmp_path:
 
 def test_a_category_column_is_logged_as_received(tmp_path: Path) -> None:
     """The model's rows hold an unseen category as missing (a pandas category); the log keeps
-    what was sent."""
+    what was sent (``sent``, as ``sent_columns`` names a bundle's category columns)."""
     sent = inputs(2)
     read = sent.assign(city=pd.Categorical(["paris", None], categories=["paris"]))
     log = writer(tmp_path)
