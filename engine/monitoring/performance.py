@@ -76,7 +76,10 @@ def encode_labels(values: pd.Series, classes: Sequence[Any]) -> np.ndarray:
     """Labels (as logged, from feedback or a labels file) as the model's class indices 0..K-1;
     -1 for a label the model does not know. ``1``, ``1.0`` and ``"1"`` are one label."""
     index = {_label_text(label): code for code, label in enumerate(classes)}
-    return np.array([index.get(_label_text(value), -1) for value in values], dtype=int)
+    series = pd.Series(values)
+    found, distinct = pd.factorize(series.astype(str))  # each distinct label looked up once
+    codes = np.array([index.get(_label_text(text), -1) for text in distinct], dtype=int)
+    return np.where(series.isna().to_numpy(), -1, codes[found])
 
 
 def _label_text(value: Any) -> str:
