@@ -136,7 +136,8 @@ def test_torch_load_as_a_step_is_refused_without_being_called(
         validate_spec(spec)
 
 
-def test_the_cli_refuses_a_loader_with_status_2(cli: Callable[..., Any]) -> None:
+def test_the_cli_refuses_a_loader_with_status_2(in_process_cli: Callable[..., Any]) -> None:
+    cli = in_process_cli  # engine.cli.main in this process, exiting as the command does
     as_step = cli("features.transformers.numeric.steps=[{_target_: torch.load, f: evil.pt, "
                   "weights_only: false}]")
     as_function = cli("features.transformers.numeric.steps=[{_target_: "

@@ -21,7 +21,7 @@ from engine.errors import ConfigError
 from engine.features.preprocessor import build_preprocessor, text_columns
 from engine.features.text import FillMissingText
 from engine.models.pipeline import build_pipeline
-from tests.conftest import only_run_dir, run_cli
+from tests.conftest import only_run_dir, run_main
 from tests.deploy.conftest import start_server
 
 FEATURES = ["text", "channel", "words", "wait_hours"]
@@ -29,9 +29,10 @@ FEATURES = ["text", "channel", "words", "wait_hours"]
 
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``python -m engine dataset=synthetic_text features=text`` with the default model."""
+    """``python -m engine dataset=synthetic_text features=text`` with the default model (its
+    ``engine.cli.main``, in this process; the server below is a process of its own)."""
     output = tmp_path_factory.mktemp("text")
-    done = run_cli(["dataset=synthetic_text", "features=text", "dataset.n_samples=400",
+    done = run_main(["dataset=synthetic_text", "features=text", "dataset.n_samples=400",
                     "split.cv.n_splits=3", "report=false"], output)
     assert done.returncode == 0, done.stderr
     return only_run_dir(output)
@@ -51,7 +52,7 @@ def batch(text_run: Path, new_rows: pd.DataFrame, tmp_path_factory: pytest.TempP
           ) -> pd.DataFrame:
     tmp = tmp_path_factory.mktemp("batch")
     new_rows.to_csv(tmp / "rows.csv", index=False)
-    done = run_cli(["predict", str(text_run), str(tmp / "rows.csv"), "-o", str(tmp / "out.csv")],
+    done = run_main(["predict", str(text_run), str(tmp / "rows.csv"), "-o", str(tmp / "out.csv")],
                    tmp)
     assert done.returncode == 0, done.stderr
     return pd.read_csv(tmp / "out.csv")

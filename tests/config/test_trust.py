@@ -230,9 +230,11 @@ def test_a_model_component_is_of_its_places_kind(model: str, module: str, messag
 
 
 def test_a_malicious_pickle_named_as_a_step_never_loads(
-        tmp_path: Path, cli: Callable[..., Any]) -> None:
+        tmp_path: Path, in_process_cli: Callable[..., Any]) -> None:
     """``torch.load(f=evil.pt, weights_only=False)`` would unpickle a payload that creates a
-    file; the CLI refuses the step before anything calls it."""
+    file; the CLI (``engine.cli.main``, in this process) refuses the step before anything calls
+    it."""
+    cli = in_process_cli
     twin = tmp_path / "twin_ran"
     pickle.loads(pickle.dumps(Payload(twin))).close()
     assert twin.exists()  # the payload is live: unpickled, it runs
