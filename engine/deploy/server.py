@@ -69,6 +69,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from engine.config.schema.monitor import LogConfig
 from engine.deploy.batch_predict import apply_reading, check_rows, predict_features
 from engine.deploy.batching import MicroBatcher
 from engine.deploy.bundle import Bundle
@@ -84,8 +85,14 @@ from engine.deploy.payloads import (
 )
 from engine.errors import SchemaError, first_line
 from engine.monitoring.columns import PREDICTION
-from engine.monitoring.prediction_log import bundle_monitor, open_log, sent_columns
+from engine.monitoring.prediction_log import (
+    PredictionLog,
+    bundle_monitor,
+    open_log,
+    sent_columns,
+)
 from engine.monitoring.window import ServingWindow, schema_categories
+from engine.tracking.records import ReferenceProfile
 
 ENDPOINTS = ("/invocations", "/predict", "/feedback", "/health", "/ready", "/metadata",
              "/metrics")
@@ -98,6 +105,7 @@ REQUEST_ID_HEADER = "x-request-id"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 SANE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 REMEMBERED_REQUESTS = 100_000  # request ids (and their row counts) kept to check feedback
+LOG_UPKEEP_SECONDS = 6 * 3600  # the log compacted, and its retention enforced, this often
 
 
 class Limits(BaseModel):
@@ -381,17 +389,8 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     metrics = _Metrics()
     batcher = MicroBatcher(lambda rows: _predict(bundle, rows), predictor,
                            max_rows=limits.max_rows, on_batch=metrics.batch_rows.observe)
-    registered = (lineage or {}).get("registered") or {}
-    prediction_log = None if log is False or (log is True and not settings.log.enabled) else \
-        open_log(bundle, settings.log, root=None if log is True else log,
-                 version=str(registered["version"]) if "version" in registered else None,
-                 on_written=metrics.logged.inc)
-    window = ServingWindow(
-        {**(profile.columns if profile else {}), **({PREDICTION: profile.prediction}
-                                                    if profile else {})},
-        schema_categories(bundle.schema), rows=settings.window_rows,
-        sent=sent_columns(bundle.schema),
-        on_unseen=lambda column, count: metrics.unseen.labels(column).inc(count))
+    prediction_log = _prediction_log(bundle, settings.log, log, lineage, metrics)
+    window = _drift_window(bundle, settings.window_rows, profile, metrics)
     answered: OrderedDict[str, int] = OrderedDict()  # request id -> rows, the latest last
 
     @asynccontextmanager
@@ -541,6 +540,28 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     if token is not None:
         _declare_bearer(app)
     return app
+
+
+def _prediction_log(bundle: Bundle, settings: LogConfig, log: bool | Path,
+                    lineage: dict[str, Any] | None, metrics: _Metrics) -> PredictionLog | None:
+    """The log ``create_app``'s ``log`` asks for: none, the settings' (when enabled) or one in
+    the folder given; its rows carry the registered version the model was served as."""
+    if log is False or (log is True and not settings.enabled):
+        return None
+    registered = (lineage or {}).get("registered") or {}
+    return open_log(bundle, settings, root=None if log is True else log,
+                    version=str(registered["version"]) if "version" in registered else None,
+                    on_written=metrics.logged.inc, upkeep_seconds=LOG_UPKEEP_SECONDS)
+
+
+def _drift_window(bundle: Bundle, rows: int, profile: ReferenceProfile | None,
+                  metrics: _Metrics) -> ServingWindow:
+    """The window of the last ``rows`` rows answered: drift against the reference profile's
+    input columns and prediction (none without a profile), unseen categories counted."""
+    profiles = {**profile.columns, PREDICTION: profile.prediction} if profile else {}
+    return ServingWindow(profiles, schema_categories(bundle.schema), rows=rows,
+                         sent=sent_columns(bundle.schema),
+                         on_unseen=lambda column, count: metrics.unseen.labels(column).inc(count))
 
 
 def _request_id(request: Request) -> str:

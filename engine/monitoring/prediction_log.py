@@ -24,7 +24,8 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -62,6 +63,8 @@ LOG_DIR = "prediction_log"
 CLOSED_AFTER = timedelta(hours=1)
 """A day is compacted once it ended this long ago: a server's buffer flushed just after
 midnight may still add a file to it."""
+COMPACTION_LOCK = ".compacting"
+STALE_LOCK = timedelta(hours=1)
 LOG = logging.getLogger("engine.monitoring")
 
 
@@ -83,15 +86,16 @@ def bundle_monitor(bundle: Bundle) -> tuple[MonitorConfig, ReferenceProfile | No
 
 
 def open_log(bundle: Bundle, settings: LogConfig, *, root: Path | None = None,
-             version: str | None = None,
-             on_written: Callable[[int], None] | None = None) -> PredictionLog:
+             version: str | None = None, on_written: Callable[[int], None] | None = None,
+             upkeep_seconds: float | None = None) -> PredictionLog:
     """A log of ``bundle``'s predictions: its input columns, and the columns its training
     dropped (ids) where rows carry them; under ``root``, else where ``settings`` say."""
     return PredictionLog(root or log_root(settings, bundle.directory.parent), settings,
                          columns=[column["name"] for column in bundle.schema["columns"]],
                          model=bundle.metadata.model, version=version,
                          sent=sent_columns(bundle.schema),
-                         kept=bundle.metadata.reading.drop or (), on_written=on_written)
+                         kept=bundle.metadata.reading.drop or (), on_written=on_written,
+                         upkeep_seconds=upkeep_seconds)
 
 
 @dataclass(frozen=True)
@@ -128,12 +132,15 @@ class PredictionLog:
     sent them (see :func:`sent_columns`); ``kept`` are columns logged when a request carries
     them (ids the training dropped, which a labels file may be keyed by).
     ``on_written`` is told how many prediction rows each file held. ``close`` writes what is
-    left and stops the thread.
+    left and stops the thread. With ``upkeep_seconds`` the thread also runs :func:`compact`
+    (``retention_days``) at its start and then that often: a server does, a one-off
+    ``predict --log`` does not.
     """
 
     def __init__(self, root: Path, settings: LogConfig, *, columns: Sequence[str], model: str,
                  version: str | None = None, sent: Sequence[str] = (),
-                 kept: Sequence[str] = (), on_written: Callable[[int], None] | None = None) -> None:
+                 kept: Sequence[str] = (), on_written: Callable[[int], None] | None = None,
+                 upkeep_seconds: float | None = None) -> None:
         for key in ("exclude", "hash"):
             for name in getattr(settings, key):
                 if name not in columns and name not in kept:
@@ -148,6 +155,7 @@ class PredictionLog:
         self._kept = [c for c in kept if c not in settings.exclude]
         self._model, self._version = model, version
         self._on_written = on_written or (lambda rows: None)
+        self._upkeep_seconds = upkeep_seconds
         self._queue: queue.SimpleQueue[_Served | _Label | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
@@ -173,13 +181,20 @@ class PredictionLog:
 
     def _run(self) -> None:
         buffer = _Buffer()
+        upkeep = time.monotonic() if self._upkeep_seconds else None
         while True:
-            waited = None if buffer.since is None else max(
-                0.0, buffer.since + self._settings.flush_seconds - time.monotonic())
+            if upkeep is not None and time.monotonic() >= upkeep:
+                self._keep_up()
+                upkeep = time.monotonic() + (self._upkeep_seconds or 0)
+            flush = None if buffer.since is None else buffer.since + self._settings.flush_seconds
+            if flush is not None and (buffer.rows >= self._settings.flush_rows or
+                                      time.monotonic() >= flush):
+                buffer, flush = self._flush(buffer), None
+            due = [moment for moment in (upkeep, flush) if moment is not None]
             try:
-                item = self._queue.get(timeout=waited)
+                item = self._queue.get(timeout=max(0.0, min(due) - time.monotonic())
+                                       if due else None)
             except queue.Empty:
-                buffer = self._flush(buffer)
                 continue
             if item is None:
                 self._flush(buffer)
@@ -191,8 +206,23 @@ class PredictionLog:
                 buffer.labels.append(item)
                 buffer.rows += 1
             buffer.since = time.monotonic() if buffer.since is None else buffer.since
-            if buffer.rows >= self._settings.flush_rows:
-                buffer = self._flush(buffer)
+
+    def _keep_up(self) -> None:
+        """Compact the log and enforce its retention; another process doing it already, or a
+        log not written yet, is no error."""
+        if not self.root.is_dir():
+            return
+        try:
+            done = compact(self.root, retention_days=self._settings.retention_days)
+        except DataError as error:
+            LOG.info("%s", error)
+        except Exception:
+            LOG.exception("prediction log %s: compaction failed", self.root)
+        else:
+            if done.merged or done.deleted:
+                LOG.info("prediction log %s: merged %s; deleted %s (past the retention)",
+                         self.root, ", ".join(done.merged) or "nothing",
+                         ", ".join(done.deleted) or "nothing")
 
     def _flush(self, buffer: _Buffer) -> _Buffer:
         """Write the buffer's rows (a failure is logged and the rows dropped: the server must
@@ -423,16 +453,39 @@ def compact(root: Path, *, retention_days: int, now: datetime | None = None) -> 
     now = _utc(now) or datetime.now(UTC)
     oldest = now.date() - timedelta(days=retention_days)
     merged, deleted = [], []
-    for part in (PREDICTIONS, FEEDBACK):
-        for day, folder in _days(root / part).items():
-            name = f"{part}/{folder.name}"
-            if day < oldest:
-                shutil.rmtree(folder)
-                deleted.append(name)
-            elif now >= datetime(day.year, day.month, day.day, tzinfo=UTC) + \
-                    timedelta(days=1) + CLOSED_AFTER and _merge_day(folder):
-                merged.append(name)
+    with _compaction_lock(root):
+        for part in (PREDICTIONS, FEEDBACK):
+            for day, folder in _days(root / part).items():
+                name = f"{part}/{folder.name}"
+                if day < oldest:
+                    shutil.rmtree(folder)
+                    deleted.append(name)
+                elif now >= datetime(day.year, day.month, day.day, tzinfo=UTC) + \
+                        timedelta(days=1) + CLOSED_AFTER and _merge_day(folder):
+                    merged.append(name)
     return Compaction(merged, deleted)
+
+
+@contextmanager
+def _compaction_lock(root: Path) -> Iterator[None]:
+    """One compaction of a log at a time (writers need no lock: each writes its own files).
+    A lock left by a process killed while compacting is taken over once it is an hour old."""
+    lock = root / COMPACTION_LOCK
+    try:
+        descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        since = datetime.fromtimestamp(lock.stat().st_mtime, UTC)
+        if datetime.now(UTC) - since < STALE_LOCK:
+            raise DataError(f"prediction log '{root}': another process has been compacting it "
+                            f"since {since:%Y-%m-%d %H:%M:%S} UTC ({lock}); try again later, or "
+                            "delete that file if no process is.") from None
+        lock.unlink(missing_ok=True)
+        descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    os.close(descriptor)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def _merge_day(folder: Path) -> bool:

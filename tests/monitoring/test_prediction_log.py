@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import time
@@ -154,6 +155,29 @@ def test_compaction_merges_closed_days_and_retention_deletes_old_ones(tmp_path: 
                                   check_dtype=False)
     assert after["_target"].eq("yes").all()
     assert compact(tmp_path, retention_days=90, now=NOW).merged == []  # nothing left to merge
+
+
+def test_one_compaction_at_a_time_and_a_dead_ones_lock_is_taken_over(tmp_path: Path) -> None:
+    write_days(tmp_path, [NOW - timedelta(days=2)])
+    lock = tmp_path / ".compacting"
+    lock.touch()
+    with pytest.raises(DataError, match=r"another process has been compacting it since .* "
+                                        r"try again later, or delete that file"):
+        compact(tmp_path, retention_days=90, now=NOW)
+    two_hours_ago = time.time() - 7200
+    os.utime(lock, (two_hours_ago, two_hours_ago))  # its process died while compacting
+    assert compact(tmp_path, retention_days=90, now=NOW).merged
+    assert not lock.exists()
+
+
+def test_a_serving_log_compacts_and_enforces_its_retention_as_it_starts(tmp_path: Path) -> None:
+    today = datetime.now(UTC)
+    write_days(tmp_path, [today - timedelta(days=120), today - timedelta(days=2)])
+    log = PredictionLog(tmp_path, LogConfig(retention_days=30), columns=COLUMNS, model="m",
+                        upkeep_seconds=3600)
+    log.close()  # the upkeep runs first thing, before the thread takes anything queued
+    (day,) = (tmp_path / "predictions").iterdir()
+    assert day.name == f"day={today - timedelta(days=2):%Y-%m-%d}" and len(files(day)) == 1
 
 
 def test_excluded_columns_are_absent_and_hashed_ones_digested(tmp_path: Path) -> None:
