@@ -1,5 +1,6 @@
-"""The CLI: a run, a sweep and a user error end to end in subprocesses; predict and the other
-errors through ``engine.cli.main`` in this process (``in_process_cli``), which exits alike."""
+"""The CLI: a run and a user error end to end in subprocesses (tests/tuning/test_sweeper.py runs
+a sweep so); the basic sweep, predict and the other errors through ``engine.cli.main`` in this
+process (``in_process_cli``), which exits alike."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ def test_default_run_writes_a_complete_run_directory(cli, tmp_path: Path) -> Non
     assert str(run_dir) in done.stdout
 
 
-def test_sweep_ranks_jobs_and_lists_a_failed_one(cli, tmp_path: Path) -> None:
-    done = cli("-m", "dataset=iris,diabetes", "model=logistic_regression,knn",
+def test_sweep_ranks_jobs_and_lists_a_failed_one(in_process_cli, tmp_path: Path) -> None:
+    done = in_process_cli("-m", "dataset=iris,diabetes", "model=logistic_regression,knn",
                "split.cv.n_splits=2")
     assert done.returncode == 1, done.stderr
     (sweep_dir,) = (tmp_path / "multiruns").iterdir()
