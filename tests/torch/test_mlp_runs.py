@@ -26,12 +26,17 @@ from engine.tracking.records import BundleMetadata, BundleScores, GitState
 from tests.conftest import only_run_dir
 
 FAST = ("model=mlp", "split.cv.n_splits=3", "model.max_epochs=20")
+# The search's trials and the network alone, for tests that read neither the tuning plots (drawn
+# in a process of their own), nor the report, the test intervals or the importances (test_models
+# runs the network with all of them).
+SEARCH_ONLY = ("tune.plots=false", "report=false", "metrics.bootstrap.resamples=0",
+               "metrics.explain.importance_repeats=0")
 
 
 def test_mlp_run_bundle_and_exports_agree_with_the_runs_predictions(
         in_process_cli, tmp_path) -> None:
     cli = in_process_cli
-    done = cli(*FAST, "deploy=onnx", "deploy.targets=[bundle,onnx,torchscript]",
+    done = cli(*FAST, *SEARCH_ONLY[1:], "deploy=onnx", "deploy.targets=[bundle,onnx,torchscript]",
                "deploy.quantize=int8")
     assert done.returncode == 0, done.stderr
     assert "export onnx: exports/model.onnx" in done.stdout
@@ -88,7 +93,7 @@ def test_a_quantized_regressor_reports_its_rmse_on_the_held_out_rows(
         in_process_cli, tmp_path) -> None:
     cli = in_process_cli
     done = cli("model=mlp", "dataset=diabetes", "split.cv.n_splits=3", "model.max_epochs=10",
-               "deploy=onnx", "deploy.quantize=int8")
+               *SEARCH_ONLY[1:], "deploy=onnx", "deploy.quantize=int8")
     assert done.returncode == 0, done.stderr
     assert re.search(r"export onnx int8: exports/model.int8.onnx · rmse \d+\.\d{4} -> "
                      r"\d+\.\d{4} \([+-]\d+\.\d{4}\)", done.stdout), done.stdout
@@ -109,7 +114,7 @@ HOPELESS_LR = 1e-7
 
 def test_a_hopeless_learning_rate_is_pruned_on_epochs(run) -> None:
     result = run(
-        *FAST, "tune=random", "tune.n_trials=8", "tune.pruner=median",
+        *FAST, *SEARCH_ONLY, "tune=random", "tune.n_trials=8", "tune.pruner=median",
         "tune.pruner_options={n_startup_trials: 2}", "~model.search_space",
         f"+model.search_space.lr={{type: categorical, choices: [0.01, {HOPELESS_LR}]}}",
     )
@@ -125,7 +130,7 @@ def test_a_hopeless_learning_rate_is_pruned_on_epochs(run) -> None:
 
 def test_a_diverging_trial_fails_cleanly_and_the_search_goes_on(run) -> None:
     result = run(
-        *FAST, "tune=grid", "model.optimizer=sgd", "model.schedule=none",
+        *FAST, *SEARCH_ONLY, "tune=grid", "model.optimizer=sgd", "model.schedule=none",
         "~model.search_space",
         "+model.search_space.lr={type: categorical, choices: [1.0e+9, 0.01]}",
     )
@@ -147,7 +152,8 @@ def test_embeddings_features_feed_codes_to_the_network(run, tmp_path) -> None:
     path = tmp_path / "cities.csv"
     pd.DataFrame({"city": city, "size": size, "label": label}).to_csv(path, index=False)
     result = run("dataset=titanic", f"dataset.path={path}", "dataset.target=label",
-                 "dataset.drop=[]", "features=embeddings", *FAST, "model.max_epochs=40")
+                 "dataset.drop=[]", "features=embeddings", *FAST, *SEARCH_ONLY[1:],
+                 "model.max_epochs=40")
     network = load_bundle(result.run_dir).pipeline[-1]
     assert [count for _, count in network.categories_] == [15]
     assert len(network.module_.embeddings) == 1
