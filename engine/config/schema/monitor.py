@@ -36,19 +36,34 @@ class LogConfig(Section):
 
 DRIFT_THRESHOLDS: dict[Statistic, float] = {
     "ks": 0.01, "chi2": 0.01, "z": 0.01, "wasserstein": 0.1, "jensenshannon": 0.1, "psi": 0.2}
-"""The default thresholds (tests/bench/bench_drift_detection.py measures them on adult.csv)."""
+"""The default thresholds. On adult.csv (tests/bench/bench_drift_detection.py: 100 seeded
+batches of 1,000 rows against 1,000 or 5,000 reference rows) they flag a 0.5-standard-deviation
+shift and a 10-point share change in every batch, and undrifted column-batches in 0.2 % and
+0.6 %. Evidently's defaults on the same batches flag 34 % of undrifted column-batches against
+1,000 reference rows (chi-square at p < 0.05 against reference counts, rare categories
+included), and miss every 10-point share change against 5,000 (Jensen-Shannon 0.1)."""
 
 
 class DriftConfig(Section):
     """Data and prediction drift per column, and the dataset's verdict."""
 
     numeric_test: NumericTest = "auto"
+    """auto | ks | wasserstein | psi | jensenshannon. auto: Kolmogorov-Smirnov up to
+    large_sample_rows values, normed Wasserstein above; without a reference sample, chi-square
+    (or Wasserstein) of the profile's bins."""
     categorical_test: CategoricalTest = "auto"
-    large_sample_rows: Positive = 1000  # auto: p-value tests up to this many rows, distances above
+    """auto | chi2 | z | jensenshannon | psi. auto: chi-square (a two-proportion z-test for a
+    binary column) up to large_sample_rows values, Jensen-Shannon distance above."""
+    large_sample_rows: Positive = 1000
+    """auto: p-value tests up to this many current values, distances above (on large samples
+    every p-value is tiny)."""
     thresholds: dict[Statistic, Annotated[float, Field(gt=0)]] = DRIFT_THRESHOLDS
-    # p-value tests: drift below; distances: drift at or above
-    drift_share: Fraction = 0.5  # the dataset drifts when this share of its columns does
-    columns: list[str] | None = None  # null: every input column
+    """Per statistic: p-value tests (ks, chi2, z) drift below theirs, distances (wasserstein,
+    jensenshannon, psi) at or above; a statistic left out keeps its default."""
+    drift_share: Fraction = 0.5
+    """The dataset drifts when this share of its columns does."""
+    columns: list[str] | None = None
+    """The columns judged; null: every input column."""
 
     @field_validator("thresholds")
     @classmethod
