@@ -16,7 +16,7 @@ Trains the default experiment (hist_gbm on breast_cancer), serves it with
    (target 0), throughput, median and p99 latency;
 2. single-row requests from 16 concurrent clients for 20 s: throughput and p99;
 3. the prediction log's cost: two servers of the same run, one logging (the default) and one
-   started with ``--no-log``, 16 clients for 10 s at a time, interleaved off, on, off, on; the
+   started with ``--no-log``, 16 clients for 10 s at a time, interleaved off, on three times; the
    ratio is the logging server's throughput over the other's (target >= 0.9), and the log is
    read back to check that it holds every request answered.
 With ``--load``, (2) runs for 10 s at a time on a quiet machine and on one made busy by
@@ -153,7 +153,7 @@ def quiet_and_loaded(url: str, rounds: int = 2, seconds: float = 10.0) -> None:
           "(the worse round of each)")
 
 
-def log_on_and_off(run_dir: Path, log: Path, rounds: int = 2, seconds: float = 10.0) -> None:
+def log_on_and_off(run_dir: Path, log: Path, rounds: int = 3, seconds: float = 10.0) -> None:
     """16 clients for ``seconds`` against a server logging to ``log`` and one with --no-log,
     interleaved ``rounds`` times; each figure, the ratio, and the rows the log holds."""
     on_url, off_url = f"http://127.0.0.1:{PORT + 2}", f"http://127.0.0.1:{PORT + 3}"
