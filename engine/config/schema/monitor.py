@@ -17,21 +17,31 @@ Statistic = Literal["ks", "chi2", "z", "wasserstein", "jensenshannon", "psi"]
 class ReferenceConfig(Section):
     """The reference profile written into every bundle at training time."""
 
-    sample_rows: NonNegative = 5000  # held-out rows kept for two-sample tests (0 keeps none)
-    bins: Annotated[int, Field(ge=2, le=100)] = 10  # quantile bins per numeric column
-    max_categories: Annotated[int, Field(ge=1)] = 50  # the rest are counted as one "other"
+    sample_rows: NonNegative = 5000
+    """Held-out rows kept in the bundle for two-sample tests (0 keeps none)."""
+    bins: Annotated[int, Field(ge=2, le=100)] = 10
+    """Quantile bins per numeric column."""
+    max_categories: Annotated[int, Field(ge=1)] = 50
+    """Categories profiled per column; the rest are counted as one "other"."""
 
 
 class LogConfig(Section):
     """The prediction log: Parquet files partitioned by day."""
 
-    enabled: bool = True  # serve logs every prediction; predict logs with --log
-    path: str | None = None  # null: <run directory>/prediction_log
-    exclude: list[str] = []  # input columns never written to the log
-    hash: list[str] = []  # input columns written as a SHA-256 digest, not their value
-    retention_days: Positive = 90  # older days are deleted when the log is compacted
-    flush_rows: Positive = 1000  # rows buffered before a file is written
-    flush_seconds: Annotated[float, Field(gt=0)] = 5.0  # and at most this long
+    enabled: bool = True
+    """serve logs every prediction (serve --no-log turns it off); predict logs with --log."""
+    path: str | None = None
+    """null: <run directory>/prediction_log."""
+    exclude: list[str] = []
+    """Input columns never written to the log."""
+    hash: list[str] = []
+    """Input columns written as a SHA-256 digest, not their value."""
+    retention_days: Positive = 90
+    """Older days are deleted when the log is compacted."""
+    flush_rows: Positive = 1000
+    """Rows buffered before a Parquet file is written."""
+    flush_seconds: Annotated[float, Field(gt=0)] = 5.0
+    """And at most this long."""
 
 
 DRIFT_THRESHOLDS: dict[Statistic, float] = {
@@ -75,18 +85,25 @@ class DriftConfig(Section):
 class PerformanceConfig(Section):
     """Performance on new rows: measured when labels exist, estimated (CBPE) when not."""
 
-    metrics: list[str] | None = None  # null: every metric the run scored
-    resamples: NonNegative = 200  # bootstrap resamples of each chunk's interval (0: none)
+    metrics: list[str] | None = None
+    """null: every metric the run scored."""
+    resamples: NonNegative = 200
+    """Bootstrap resamples of each chunk's interval (0: none)."""
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
-    estimate: bool = True  # estimate classifiers' accuracy and ROC AUC without labels
-    tolerance: Fraction = 0.05  # decay: a chunk's score this far below the reference's
+    estimate: bool = True
+    """Estimate classifiers' accuracy and ROC AUC without labels (CBPE)."""
+    tolerance: Fraction = 0.05
+    """Decay: a chunk's score below reference - tolerance * |reference| (relative, so it works
+    for negated losses too)."""
 
 
 class AlertsConfig(Section):
     """What happens when a threshold is crossed."""
 
-    webhook: str | None = None  # POST the JSON summary to this URL
-    fail: bool = True  # exit status 1 (cron or CI acts on it)
+    webhook: str | None = None
+    """POST the JSON summary (monitor.json) to this http(s) URL."""
+    fail: bool = True
+    """Exit status 1 on dataset drift or (estimated) decay, so cron or CI can act."""
 
 
 class MonitorConfig(Section):
@@ -95,7 +112,9 @@ class MonitorConfig(Section):
     reference: ReferenceConfig = ReferenceConfig()
     log: LogConfig = LogConfig()
     drift: DriftConfig = DriftConfig()
-    chunk: Annotated[str, Field(pattern=r"^\d+(d|h|rows)$")] = "1d"  # 1d, 6h or 5000rows
+    chunk: Annotated[str, Field(pattern=r"^\d+(d|h|rows)$")] = "1d"
+    """1d, 6h (by time, for the log) or 5000rows."""
     performance: PerformanceConfig = PerformanceConfig()
     alerts: AlertsConfig = AlertsConfig()
-    window_rows: Positive = 1000  # the server's /metrics drift gauges: the last this many rows
+    window_rows: Positive = 1000
+    """The server's /metrics drift gauges judge the last this many rows."""
