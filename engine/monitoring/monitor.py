@@ -9,8 +9,9 @@ are known, ``_target`` (names in :mod:`engine.monitoring.columns`).
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -65,9 +66,17 @@ def chunks(frame: pd.DataFrame, chunk: str) -> Iterator[tuple[str, str | None, s
         times = pd.to_datetime(frame[TIME], utc=True)
         width = pd.Timedelta(days=size) if unit == "d" else pd.Timedelta(hours=size)
         origin = times.min().floor("D")
-        starts = origin + ((times - origin) // width) * width
-        for start, rows in frame.groupby(starts.to_numpy(), sort=True):
-            begin = pd.Timestamp(start)  # type: ignore[arg-type]
+        steps = ((times - origin) // width).to_numpy()  # the period of each row, from origin
+        if len(steps) and not np.isnan(steps).any() and (np.diff(steps) >= 0).all():
+            # in time order (as the log is read): each period is a slice, no copy of its rows
+            cuts = [0, *(np.flatnonzero(np.diff(steps)) + 1).tolist(), len(steps)]
+            periods: Iterable[tuple[Any, pd.DataFrame]] = (
+                (steps[first], frame.iloc[first:last])
+                for first, last in itertools.pairwise(cuts))
+        else:
+            periods = frame.groupby(steps, sort=True)
+        for step, rows in periods:
+            begin = origin + int(step) * width
             yield (begin.isoformat(), begin.isoformat(), (begin + width).isoformat(), rows)
         return
     step = size if unit == "rows" else max(len(frame), 1)
@@ -119,14 +128,20 @@ def schema_warnings(bundle: Bundle, rows: pd.DataFrame, hidden: Collection[str] 
     """What the bundle's schema check (``predict``'s) says of a chunk's input columns: unseen
     categories, values of the wrong type. Not checked when the log hid a column (excluded, or
     hashed: a digest is no category)."""
-    from engine.deploy.batch_predict import check_rows
+    from engine.deploy.input_schema import conform
     from engine.errors import SchemaError
 
     names = [column["name"] for column in bundle.schema["columns"]]
     if any(name not in rows.columns or name in hidden for name in names):
         return []
+    # check_rows(bundle, rows[names])'s warnings, without conforming (copying) the float
+    # columns it passes through unchecked: the rows hold no column beyond the schema's, so
+    # no warning of extra columns either way, and a float64 numeric column never warns
+    checked = [column for column in bundle.schema["columns"]
+               if not (column["kind"] == "numeric" and rows[column["name"]].dtype == "float64")]
     try:
-        return check_rows(bundle, rows[names])[1]
+        return conform(rows[[column["name"] for column in checked]],
+                       {**bundle.schema, "columns": checked})[1]
     except SchemaError as error:
         return [str(error)]
 
@@ -186,18 +201,20 @@ def quality(rows: pd.DataFrame, profile: ReferenceProfile, columns: Sequence[str
     for column in columns:
         reference = profile.columns[column]
         values = rows[column]
-        missing = float(values.isna().mean()) if len(values) else 0.0
+        absent = int(values.isna().sum())
+        missing = absent / len(values) if len(values) else 0.0
         rise = (missing - reference.missing >= MISSING_RISE and len(values) > 0 and binomtest(
-            int(values.isna().sum()), len(values), min(max(reference.missing, 1e-6), 1.0),
+            absent, len(values), min(max(reference.missing, 1e-6), 1.0),
             alternative="greater").pvalue < 0.01)
         out_of_range, unseen, unseen_values = 0, 0, []
-        present = values.dropna()
-        if isinstance(reference, NumericProfile) and len(present):
-            numbers = pd.to_numeric(present, errors="coerce")
+        present = len(values) - absent  # missing values are neither out of range nor unseen
+        if isinstance(reference, NumericProfile) and present:
+            numbers = values if pd.api.types.is_numeric_dtype(values) \
+                else pd.to_numeric(values, errors="coerce")
             out_of_range = int(((numbers < reference.minimum)
                                 | (numbers > reference.maximum)).sum())
-        elif isinstance(reference, CategoricalProfile) and reference.other == 0 and len(present):
-            counts = present.value_counts()  # each distinct value written once, not each row
+        elif isinstance(reference, CategoricalProfile) and reference.other == 0 and present:
+            counts = values.value_counts()  # each distinct value written once, not each row
             texts = [_category_text(value) for value in counts.index]
             new = {text: int(count) for text, count in zip(texts, counts.to_numpy(), strict=True)
                    if text not in reference.shares}
@@ -206,7 +223,7 @@ def quality(rows: pd.DataFrame, profile: ReferenceProfile, columns: Sequence[str
                               reference_missing=float(reference.missing),
                               missing_increase=bool(rise), out_of_range=out_of_range,
                               unseen=unseen, unseen_values=unseen_values)
-        if rise or unseen or out_of_range > OUT_OF_RANGE_SHARE * max(len(present), 1):
+        if rise or unseen or out_of_range > OUT_OF_RANGE_SHARE * max(present, 1):
             flagged.append(column)
         found.append(entry)
     return Quality(warnings=list(schema_warnings), columns=found, flagged=flagged)

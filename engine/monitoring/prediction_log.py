@@ -352,10 +352,37 @@ def read_log(root: Path, *, since: datetime | None = None, until: datetime | Non
         raise DataError(f"prediction log '{root}': no column {', '.join(map(repr, missing))}, "
                         f"which the model reads (the log holds {', '.join(map(str, frame))}); "
                         "it was written for another model: pass that model's log.")
-    frame = frame.sort_values([TIME, REQUEST_ID, ROW], kind="stable").reset_index(drop=True)
+    if not _in_order(frame):  # a log written in time order is not sorted (copied) again
+        frame = frame.sort_values([TIME, REQUEST_ID, ROW], kind="stable")
+    frame = frame.reset_index(drop=True)
     feedback_days = {day: folder for day, folder in _days(root / FEEDBACK).items()
                      if since is None or day >= since.date()}  # labels come after predictions
     return _join_feedback(frame, _read_folders(list(feedback_days.values())))
+
+
+def _in_order(frame: pd.DataFrame) -> bool:
+    """Whether the rows already are in ``(_time, _request_id, _row)`` order, as a stable sort
+    by those keys would leave them (False where a key is missing or not comparable)."""
+    times = frame[TIME]
+    if not isinstance(times.dtype, pd.DatetimeTZDtype) or REQUEST_ID not in frame \
+            or ROW not in frame or times.isna().any():
+        return False
+    stamps = times.array.asi8
+    if (stamps[1:] < stamps[:-1]).any():
+        return False
+    tied = np.flatnonzero(stamps[1:] == stamps[:-1])  # same time: the request id, then row
+    if not tied.size:
+        return True
+    ids, rows = frame[REQUEST_ID], frame[ROW]
+    if ids.isna().any() or rows.isna().any() or not pd.api.types.is_numeric_dtype(rows):
+        return False
+    texts, numbers = ids.to_numpy(dtype=object), rows.to_numpy()
+    try:
+        first, second = texts[tied], texts[tied + 1]
+        return bool(((first < second) | ((first == second)
+                                         & (numbers[tied] <= numbers[tied + 1]))).all())
+    except TypeError:  # ids of mixed kinds: let the sort decide
+        return False
 
 
 def join_labels(log: pd.DataFrame, labels: pd.DataFrame, *, key: str,
@@ -387,7 +414,7 @@ def join_labels(log: pd.DataFrame, labels: pd.DataFrame, *, key: str,
         raise DataError(f"labels: none of the {len(labels)} labels matches a logged prediction "
                         f"by '{key}' (the file's keys: {shown} ...); check --key and that "
                         "--since/--until cover the predictions the labels are for.")
-    out = log.copy()
+    out = log.copy(deep=False)  # copy-on-write: the caller's frame keeps its columns
     out[TARGET] = found.where(matched, log[TARGET]) if TARGET in log else found
     return out
 
@@ -417,7 +444,7 @@ def _comparable(left: pd.Series, right: pd.Series) -> tuple[pd.Series, pd.Series
 def _join_feedback(predictions: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
     """The latest label of each row: one sent for the row, or one for its whole request
     (``_row`` missing), whichever came later."""
-    out = predictions.copy()
+    out = predictions.copy(deep=False)  # copy-on-write: the caller's frame keeps its columns
     if feedback.empty:
         out[TARGET] = np.nan
         return out
@@ -533,8 +560,12 @@ def _parts(folder: Path) -> list[Path]:
 
 def _read_folders(folders: Sequence[Path]) -> pd.DataFrame:
     tables = [_read_part(path) for folder in folders for path in _parts(folder)]
-    return _concat(tables).to_pandas() if tables else pd.DataFrame(
-        {REQUEST_ID: [], ROW: [], TARGET: [], TIME: pd.to_datetime([], utc=True)})
+    if not tables:
+        return pd.DataFrame(
+            {REQUEST_ID: [], ROW: [], TARGET: [], TIME: pd.to_datetime([], utc=True)})
+    table = _concat(tables)
+    del tables  # so that the conversion frees each column's Arrow memory as it goes
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def _read_part(path: Path) -> pa.Table:
