@@ -91,6 +91,8 @@ STATUSES = (
            2, "--strict refuses the unseen category, as the output shown says"),
     Status("python -m engine regress sweeps/ci.yaml --set features=passthrough", 1,
            "regress exits 1 when something regressed, and the output shown says it did"),
+    Status("python -m engine monitor outputs/runs/<timestamp> week2.csv", 1,
+           "monitor exits 1 when a threshold is crossed, and the output shown says week2 did"),
 )
 
 REWRITES = (
