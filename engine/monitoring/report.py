@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from engine.monitoring.drift import bin_indices
 from engine.monitoring.summary import ChunkRecord, DriftResult, MetricResultRecord, MonitorRecord
 from engine.reporting.html_page import number, page, render, table
 from engine.reporting.svg_charts import PALETTE, Layer, chart, nice_ticks
@@ -172,9 +173,11 @@ def _shares(reference: ColumnProfile,
     if isinstance(reference, NumericProfile):
         return _numeric_shares(reference, pd.to_numeric(values, errors="coerce").dropna())
     assert isinstance(reference, CategoricalProfile)
-    texts = values.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer()
-                       else str(v))
-    counts = texts.value_counts(normalize=True)
+    found = values.value_counts()  # each distinct value written once, not each row
+    texts = [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+             for v in found.index]
+    counts = pd.Series(found.to_numpy(), index=texts).groupby(level=0, sort=False).sum()
+    counts = counts / counts.sum()
     labels = list(reference.shares)
     other = float(counts[~counts.index.isin(labels)].sum())
     shown = [*labels, *(["other / unseen"] if other or reference.other else [])]
@@ -189,7 +192,9 @@ def _numeric_shares(reference: NumericProfile,
                     values: pd.Series) -> tuple[list[str], list[float], list[float]]:
     edges = np.asarray(reference.edges, float)
     numbers = values.to_numpy(float)
-    inner = np.histogram(np.clip(numbers, edges[0], edges[-1]), bins=edges)[0]
+    bins = len(edges) - 1  # numpy.histogram's bins, without its sort of every value
+    inner = np.bincount(bin_indices(reference.edges, np.clip(numbers, edges[0], edges[-1])),
+                        minlength=bins)[:bins]
     below, above = int((numbers < edges[0]).sum()), int((numbers > edges[-1]).sum())
     total = max(len(numbers), 1)
     labels = [f"{edges[i]:.3g}" for i in range(len(edges) - 1)]
