@@ -570,7 +570,9 @@ def _read_folders(folders: Sequence[Path]) -> pd.DataFrame:
 
 def _read_part(path: Path) -> pa.Table:
     try:
-        return pq.read_table(path)
+        # column by column: buffering the whole file's pages first (pre_buffer, for object
+        # stores) costs a local file ~0.2 GB more peak memory on a million rows
+        return pq.read_table(path, pre_buffer=False)
     except (OSError, pa.ArrowException) as error:
         raise DataError(f"prediction log: '{path}' cannot be read ({first_line(error)}); the "
                         "file was damaged after it was written: move it out of the log.") from None
