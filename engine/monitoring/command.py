@@ -109,7 +109,6 @@ def run_monitor(request: Request) -> int:
     from engine.deploy.registry import resolve_model
     from engine.monitoring.alerts import check_webhook, post_webhook
     from engine.monitoring.monitor import (
-        FAILING,
         alerts,
         chunks,
         judge_chunk,
@@ -139,8 +138,10 @@ def run_monitor(request: Request) -> int:
                           classes=metadata.classes, metrics=metrics, seed=profile.seed,
                           schema_warnings=schema_warnings(bundle, part, rows.hidden(settings)))
               for label, start, end, part in chunks(rows.frame, settings.chunk)]
-    raised = [alert for chunk in judged for alert in alerts(chunk)]
-    failed = settings.alerts.fail and any(alert.kind in FAILING for alert in raised)
+    raised = [alert.model_copy(update={
+        "fails": settings.alerts.fail and alert.kind in settings.alerts.fail_on})
+        for chunk in judged for alert in alerts(chunk)]
+    failed = any(alert.fails for alert in raised)
     now = datetime.datetime.now(datetime.UTC)
     record = MonitorRecord(
         model=metadata.model, task=metadata.task, run_dir=str(run_dir),

@@ -46,7 +46,7 @@ def print_monitor(console: Console, record: MonitorRecord, output: Path) -> None
                               highlight=False)
     if record.alerts:
         for alert in record.alerts:
-            colour = "red" if record.failed and alert.kind in _failing() else "yellow"
+            colour = "red" if alert.fails else "yellow"
             console.print(f"[{colour}]alert[/{colour}] {alert.kind} in {alert.chunk}: "
                           f"{alert.message}", highlight=False)
     else:
@@ -62,12 +62,6 @@ def print_monitor(console: Console, record: MonitorRecord, output: Path) -> None
     console.print(f"report: {output / REPORT_FILE}", highlight=False)
     if record.failed:
         console.print("[red]exit 1[/red]: a threshold was crossed (alerts.fail=true)")
-
-
-def _failing() -> tuple[str, ...]:
-    from engine.monitoring.monitor import FAILING
-
-    return FAILING
 
 
 def _drifted(chunk: ChunkRecord) -> str:

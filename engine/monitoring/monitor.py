@@ -280,10 +280,6 @@ def alerts(chunk: ChunkRecord) -> list[Alert]:
     return found
 
 
-FAILING = ("dataset_drift", "decay", "estimated_decay")
-"""The alerts that make ``monitor`` exit 1 (with ``alerts.fail``); the others are warnings."""
-
-
 def _metric(result: performance.MetricResult) -> MetricResultRecord:
     return MetricResultRecord(**asdict(result))
 

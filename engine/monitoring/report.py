@@ -43,13 +43,7 @@ def render_report(record: MonitorRecord, profile: ReferenceProfile, rows: pd.Dat
                 f"{record.chunking}; {record.created}; {verdict}")
     return page(f"Monitoring: {record.model}", sections, subtitle=subtitle,
                 error="; ".join(f"{a.kind} in {a.chunk}" for a in record.alerts
-                                if a.kind in _failing())[:600] if record.failed else "")
-
-
-def _failing() -> tuple[str, ...]:
-    from engine.monitoring.monitor import FAILING
-
-    return FAILING
+                                if a.fails)[:600])
 
 
 def _summary(record: MonitorRecord) -> Markup:

@@ -3,10 +3,11 @@ alerts it raised. Read back with ``read_record(path, MonitorRecord)``."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
+from engine.config.schema.monitor import AlertKind
 from engine.tracking.records import Part, Record
 
 MONITOR_FILE = "monitor.json"
@@ -89,10 +90,10 @@ class ChunkRecord(Part):
 
 
 class Alert(Part):
-    kind: Literal["dataset_drift", "prediction_drift", "target_drift", "decay", "estimated_decay",
-                  "data_quality"]
+    kind: AlertKind
     chunk: str
     message: str
+    fails: bool = False  # a kind in alerts.fail_on, with alerts.fail on: exit status 1
 
 
 class WebhookOutcome(Part):

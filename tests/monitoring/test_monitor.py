@@ -102,6 +102,29 @@ def test_a_drifted_file_exits_1_and_names_the_drifted_column(trained: Path,
     assert "x1: reference vs current" not in html
 
 
+def test_which_alerts_fail_is_declared(trained: Path, tmp_path: Path) -> None:
+    """One drifted column of three is a warning under the default drift share; failing on any
+    drifted column, or on prediction drift, is a setting."""
+    frame = population(800, 4)
+    frame["x1"] = frame["x1"] + 1.0
+    rows = tmp_path / "one_column.csv"
+    frame.drop(columns="label").to_csv(rows, index=False)
+    code, out, _ = monitor(tmp_path, trained, rows, "-o", tmp_path / "default")
+    (chunk,) = written(tmp_path / "default").chunks
+    assert code == 0 and chunk.drifted_columns == ["x1"] and not chunk.dataset_drift
+    assert "prediction_drift" in out and "no threshold crossed" not in out
+    assert not any(alert.fails for alert in written(tmp_path / "default").alerts)
+    code, _, err = monitor(tmp_path, trained, rows, "-o", tmp_path / "strict",
+                           "alerts.fail_on=[dataset_drift,prediction_drift]")
+    record = written(tmp_path / "strict")
+    assert code == 1, err
+    assert [alert.kind for alert in record.alerts if alert.fails] == ["prediction_drift"]
+    code, _, _ = monitor(tmp_path, trained, rows, "-o", tmp_path / "any", "drift.drift_share=0.01")
+    assert code == 1 and written(tmp_path / "any").chunks[0].dataset_drift
+    code, _, err = monitor(tmp_path, trained, rows, "alerts.fail_on=[prediction_drfit]")
+    assert code == 2 and "prediction_drfit" in err and "prediction_drift" in err
+
+
 def test_labels_show_the_realised_decay_the_estimate_cannot_see(trained: Path,
                                                                 tmp_path: Path) -> None:
     """Labels flipped for a third of the rows: P(y | x) changed, which no estimate from the

@@ -12,6 +12,8 @@ from engine.config.schema.base import Fraction, NonNegative, Positive, Section
 NumericTest = Literal["auto", "ks", "wasserstein", "psi", "jensenshannon"]
 CategoricalTest = Literal["auto", "chi2", "z", "jensenshannon", "psi"]
 Statistic = Literal["ks", "chi2", "z", "wasserstein", "jensenshannon", "psi"]
+AlertKind = Literal["dataset_drift", "prediction_drift", "target_drift", "decay",
+                    "estimated_decay", "data_quality"]
 
 
 class ReferenceConfig(Section):
@@ -103,7 +105,11 @@ class AlertsConfig(Section):
     webhook: str | None = None
     """POST the JSON summary (monitor.json) to this http(s) URL."""
     fail: bool = True
-    """Exit status 1 on dataset drift or (estimated) decay, so cron or CI can act."""
+    """Exit status 1 when an alert of a kind in fail_on is raised, so cron or CI can act."""
+    fail_on: list[AlertKind] = ["dataset_drift", "decay", "estimated_decay"]
+    """The alerts that fail; the others are warnings. Add prediction_drift, target_drift or
+    data_quality to fail on them too; lower drift.drift_share to fail on fewer drifted
+    columns (0.01: any one)."""
 
 
 class MonitorConfig(Section):
