@@ -77,7 +77,7 @@ def save_bundle(
     ``reference_sample`` (see :mod:`engine.monitoring.profile`) are sealed with the rest when
     given. The files are written into a temporary sibling directory that is then renamed into
     place: a reader never sees half a bundle, nor does a killed run leave one."""
-    import skops.io  # type: ignore[import-untyped]  # skops ships no type hints
+    import skops.io
 
     staging = _sibling(directory, "new")
     try:

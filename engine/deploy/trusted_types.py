@@ -83,7 +83,7 @@ def load_trusted(data: bytes, source: Path) -> Any:
     """The object the skops file ``data`` holds, built only from trusted types; ``source``
     names the file in errors. A type outside the list is refused by name before anything of
     the file is built."""
-    import skops.io  # type: ignore[import-untyped]  # skops ships no type hints
+    import skops.io
 
     try:
         users = _users_types(skops.io.get_untrusted_types(data=data), source)
