@@ -210,7 +210,7 @@ def regress(args: Sequence[str]) -> None:
 def serve(args: Sequence[str]) -> None:
     """Serve a run's model bundle (or a registered version) over HTTP."""
     keep_alive_s = 5  # uvicorn's default, stated: a client idle this long is disconnected
-    parser = _OneLineErrors(
+    parser = OneLineErrors(
         prog="engine serve",
         description="Serve a model over HTTP with FastAPI on uvicorn: POST /invocations (MLflow's "
                     "formats), POST /predict, POST /feedback, GET /health, /ready, /metadata, "
@@ -275,7 +275,7 @@ def serve(args: Sequence[str]) -> None:
                                   timeout_keep_alive=keep_alive_s)).run(sockets=[listening])
 
 
-class _OneLineErrors(argparse.ArgumentParser):
+class OneLineErrors(argparse.ArgumentParser):
     """An argument parser whose errors are one line (exit 2), as the engine's other errors."""
 
     def error(self, message: str) -> NoReturn:

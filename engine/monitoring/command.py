@@ -34,9 +34,9 @@ OVERRIDE = re.compile(r"^[A-Za-z_][\w.]*=")
 
 def monitor(args: Sequence[str]) -> None:
     """Run the command; exits 1 when a threshold was crossed and ``alerts.fail`` is on."""
-    from engine.verbs import _OneLineErrors
+    from engine.verbs import OneLineErrors
 
-    parser = _OneLineErrors(
+    parser = OneLineErrors(
         prog="engine monitor",
         description="Judge new rows against a model's reference profile, chunk by chunk: data "
                     "drift per column, prediction drift, data quality, target drift and "

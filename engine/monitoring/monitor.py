@@ -14,7 +14,6 @@ import os
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,6 @@ from engine.monitoring.summary import (
     ColumnQuality,
     DriftResult,
     EstimateRecord,
-    MetricResultRecord,
     Quality,
 )
 from engine.tracking.records import (
@@ -121,7 +119,7 @@ def judge_chunk(label: str, start: str | None, end: str | None, rows: pd.DataFra
         guess = performance.estimated(rows, task=task, classes=classes, profile=profile,
                                       settings=settings.performance, seed=seed)
         estimate = EstimateRecord(valid=guess.valid, reason=guess.reason,
-                                  metrics=[_metric(m) for m in guess.metrics],
+                                  metrics=list(guess.metrics),
                                   missed=_missed(guess.metrics, measured))
     drifted = [d.column for d in drift if d.drifted]
     return ChunkRecord(
@@ -129,7 +127,7 @@ def judge_chunk(label: str, start: str | None, end: str | None, rows: pd.DataFra
         drifted_columns=drifted, drift_share=len(drifted) / len(drift) if drift else 0.0,
         dataset_drift=bool(verdict), prediction_drift=prediction, target_drift=target,
         quality=quality(rows, profile, columns, schema_warnings),
-        performance=[_metric(m) for m in measured], estimated=estimate)
+        performance=list(measured), estimated=estimate)
 
 
 def schema_warnings(bundle: Bundle, rows: pd.DataFrame, hidden: Collection[str] = ()) -> list[str]:
@@ -278,10 +276,6 @@ def alerts(chunk: ChunkRecord) -> list[Alert]:
         found.append(Alert(kind="data_quality", chunk=chunk.label, message=(
             f"data quality: {', '.join(chunk.quality.flagged)}")))
     return found
-
-
-def _metric(result: performance.MetricResult) -> MetricResultRecord:
-    return MetricResultRecord(**asdict(result))
 
 
 def _number(value: Any) -> float | None:

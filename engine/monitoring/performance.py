@@ -35,32 +35,13 @@ from engine.errors import first_line
 from engine.evaluation.bootstrap import CHUNK_CELLS, holdout_intervals, metric_value
 from engine.evaluation.responses import Responses
 from engine.monitoring.columns import PREDICTION, TARGET, probability_column
+from engine.monitoring.summary import MetricResultRecord as MetricResult
 from engine.tracking.records import CalibrationMap, ReferenceProfile
 
 ESTIMATED_METRICS = ("accuracy", "roc_auc")
 """What CBPE estimates: accuracy for every classifier, ROC AUC for binary ones."""
 CONCEPT_DRIFT_NOTE = ("an estimate from the model's calibrated probabilities: valid while P(y | x) "
                       "is unchanged (covariate shift only); under concept drift only labels tell")
-
-
-@dataclass(frozen=True)
-class MetricResult:
-    """One scorer on one chunk: its value and interval, the reference's, and the verdict.
-
-    ``threshold`` is the value below which the chunk counts as decayed: the reference less
-    ``tolerance`` times its magnitude (scorers are greater-is-better, losses negated)."""
-
-    metric: str
-    value: float | None
-    low: float | None = None
-    high: float | None = None
-    reference: float | None = None
-    reference_low: float | None = None
-    reference_high: float | None = None
-    threshold: float | None = None
-    decayed: bool = False
-    rows: int = 0
-    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,11 @@ class Quality(Part):
 
 
 class MetricResultRecord(Part):
+    """One scorer on one chunk: its value and interval, the reference's, and the verdict.
+
+    ``threshold`` is the value below which the chunk counts as decayed: the reference less
+    ``tolerance`` times its magnitude (scorers are greater-is-better, losses negated)."""
+
     metric: str
     value: float | None
     low: float | None = None
