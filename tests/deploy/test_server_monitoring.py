@@ -20,6 +20,8 @@ from engine.config.compose import compose_spec
 from engine.errors import DataError
 from engine.experiment import run_experiment
 from engine.monitoring.prediction_log import read_log
+from engine.monitoring.summary import MonitorRecord
+from engine.tracking.records import read_record
 from tests.conftest import REPO, run_main
 from tests.deploy.conftest import mixed_frame, start_server
 
@@ -86,7 +88,7 @@ def order(server: str) -> httpx.Response:
 
 
 def test_each_answer_carries_a_request_id_and_its_rows_are_logged_with_feedback(
-        server: str, log_root: Path, order: httpx.Response) -> None:
+        server: str, log_root: Path, order: httpx.Response, run: Path, tmp_path: Path) -> None:
     assert order.status_code == 200, order.text
     assert order.headers["x-request-id"] == order.json()["request_id"] == "order-17"
     sent = mixed_frame(2, 6)
@@ -118,6 +120,13 @@ def test_each_answer_carries_a_request_id_and_its_rows_are_logged_with_feedback(
     assert set(rows["_model"]) == {"logistic_regression"} and rows["_version"].isna().all()
     feedback = pd.concat(map(pd.read_parquet, (log_root / "feedback").rglob("*.parquet")))
     assert "answered-by-another-process" in set(feedback["_request_id"])  # kept, unmatched
+
+    # monitor over the server's log: the served rows, with the feedback joined as labels
+    done = run_main(["monitor", str(run), f"log.path={log_root}", "--chunk", "1000rows",
+                     "-o", str(tmp_path / "monitored")], tmp_path)
+    assert done.returncode in (0, 1), done.stderr
+    record = read_record(tmp_path / "monitored" / "monitor.json", MonitorRecord)
+    assert record.source == str(log_root) and record.rows >= 5 and record.labelled >= 3
 
 
 @pytest.mark.parametrize(("body", "message"), [
