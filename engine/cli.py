@@ -97,7 +97,6 @@ def run_hydra(args: list[str]) -> None:
     from hydra._internal.utils import get_args_parser
 
     from engine.config.compose import CONFIG_DIR, CONFIG_NAME, user_config_dir
-    from engine.config.defaults import store_schema_defaults
 
     parsed = get_args_parser().parse_args(args)
     _refuse_stray_words(parsed.overrides)
@@ -117,7 +116,6 @@ def run_hydra(args: list[str]) -> None:
 
         preflight_run(parsed.overrides, config_dir=parsed.config_dir,
                       config_name=parsed.config_name or CONFIG_NAME)
-    store_schema_defaults()
     os.environ["HYDRA_FULL_ERROR"] = "1"
     sys.argv = ["engine", *args]
     hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")(

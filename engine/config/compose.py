@@ -196,9 +196,6 @@ def initialize(config_dir: Path | None = None) -> Iterator[None]:
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.core.global_hydra import GlobalHydra
 
-    from engine.config.defaults import store_schema_defaults
-
-    store_schema_defaults()
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         if config_dir is not None:
             search_path = create_config_search_path(str(CONFIG_DIR))

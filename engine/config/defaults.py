@@ -1,28 +1,66 @@
 """The one home of every default: the schema's models (``engine/config/schema/``).
 
-Their defaults are stored as Hydra config nodes that the shipped files extend: a group file
+Their defaults are Hydra configs that the shipped files extend: a group file
 (``split/default.yaml``) lists ``/split_defaults@_here_`` first and states only what it changes,
 as a user's own group file does. Every key still exists in the composed config, so any of them
 is overridden on the command line without '+', and ``--cfg job`` or ``python -m engine schema
---effective`` shows them all with their values. The nodes are root-level configs, not a group,
-so ``--help`` does not list them as options.
+--effective`` shows them all with their values.
+
+They come from :class:`SchemaDefaults`, a Hydra config source (``engine-schema://``, on the
+search path of ``conf/config.yaml``) that builds a config from the schema only when Hydra loads
+it. Hydra copies its config sources each time it lists a group (a hundred times for ``--help``),
+so configs held in its ConfigStore would be copied with them; a source that holds none costs
+nothing to copy. The configs are root-level, not a group, so ``--help`` does not list them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-NODE_SUFFIX = "_defaults"
+from hydra.core.object_type import ObjectType
+from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
+
+SUFFIX = "_defaults"
 
 
-def store_schema_defaults() -> None:
-    """Store ``<section>_defaults`` for each defaulted section (idempotent: Hydra's store
-    replaces a node of the same name)."""
-    from hydra.core.config_store import ConfigStore
+class SchemaDefaults(ConfigSource):
+    """``<section>_defaults`` for each defaulted section of the schema."""
 
-    store = ConfigStore.instance()
-    for section, node in schema_defaults().items():
-        store.store(name=f"{section}{NODE_SUFFIX}", node=node)
+    @staticmethod
+    def scheme() -> str:
+        return "engine-schema"
+
+    def load_config(self, config_path: str) -> ConfigResult:
+        from omegaconf import OmegaConf
+
+        name = self._normalize_file_name(config_path)[: -len(".yaml")]
+        sections = schema_defaults()
+        if not name.endswith(SUFFIX) or name[: -len(SUFFIX)] not in sections:
+            raise ConfigLoadError(f"engine-schema: no config named {name}")
+        return ConfigResult(config=OmegaConf.create(sections[name[: -len(SUFFIX)]]),
+                            path=f"{self.scheme()}://{self.path}", provider=self.provider,
+                            header={"package": None})
+
+    def available(self) -> bool:
+        return True
+
+    def is_group(self, config_path: str) -> bool:
+        return config_path.strip("/") == ""
+
+    def is_config(self, config_path: str) -> bool:
+        return config_path.strip("/").removesuffix(".yaml") in _names()
+
+    def list(self, config_path: str, results_filter: ObjectType | None) -> list[str]:
+        if config_path.strip("/") or results_filter == ObjectType.GROUP:
+            return []
+        return sorted(_names())
+
+
+def _names() -> set[str]:
+    return {f"{section}{SUFFIX}" for section in SECTIONS}
+
+
+SECTIONS = ("dataset_keys", "root", "split", "metrics", "tune", "deploy", "monitor", "quality")
 
 
 def schema_defaults() -> dict[str, dict[str, Any]]:
