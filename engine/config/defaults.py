@@ -6,11 +6,12 @@ as a user's own group file does. Every key still exists in the composed config, 
 is overridden on the command line without '+', and ``--cfg job`` or ``python -m engine schema
 --effective`` shows them all with their values.
 
-They come from :class:`SchemaDefaults`, a Hydra config source (``engine-schema://``, on the
-search path of ``conf/config.yaml``) that builds a config from the schema only when Hydra loads
-it. Hydra copies its config sources each time it lists a group (a hundred times for ``--help``),
-so configs held in its ConfigStore would be copied with them; a source that holds none costs
-nothing to copy. The configs are root-level, not a group, so ``--help`` does not list them.
+They come from :class:`SchemaDefaults`, a Hydra config source (``engine-schema://``, which
+``hydra_plugins/engine_schema_defaults.py`` puts on the search path) that builds a config from
+the schema only when Hydra loads it. Hydra copies its config sources each time it lists a group
+(a hundred times for ``--help``), so configs held in its ConfigStore would be copied with them; a
+source that holds none costs nothing to copy. The configs are root-level, not a group, so
+``--help`` does not list them.
 """
 
 from __future__ import annotations
