@@ -6,12 +6,9 @@ imports no schema until a default is loaded."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
-import engine
 from engine.config.defaults import SchemaDefaults
 
 __all__ = ["EngineSchemaSearchPath", "SchemaDefaults"]
@@ -21,6 +18,7 @@ class EngineSchemaSearchPath(SearchPathPlugin):
     """Adds ``engine-schema://engine`` where the engine's conf/ is on the search path."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        conf = str(Path(engine.__file__).parent / "conf")  # engine.config.compose's CONFIG_DIR
-        if any(element.path.endswith(conf) for element in search_path.get_path()):
+        from engine.config.compose import CONFIG_DIR  # imported already by every entry point
+
+        if any(element.path.endswith(str(CONFIG_DIR)) for element in search_path.get_path()):
             search_path.append(provider="engine-schema", path="engine-schema://engine")
