@@ -5,13 +5,11 @@
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import socket
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from engine.tracking.summary import make_console
 
@@ -20,11 +18,19 @@ if TYPE_CHECKING:
 
     from engine.deploy.bundle import Bundle
 
+# Verbs whose code lives beside what they drive: the verb names the module's function.
+ELSEWHERE = {"compare": "engine.evaluation.compare_command", "serve": "engine.deploy.serve_command",
+             "registry": "engine.deploy.registry_command"}
+
 
 def run_verb(verb: str, args: Sequence[str]) -> None:
     """Run one verb with its own arguments."""
-    {"predict": predict, "compare": compare, "report": report, "regress": regress,
-     "serve": serve, "registry": registry, "schema": schema, "monitor": monitor}[verb](args)
+    if verb in ELSEWHERE:
+        module = importlib.import_module(ELSEWHERE[verb])
+        getattr(module, verb)(args)
+        return
+    {"predict": predict, "report": report, "regress": regress, "schema": schema,
+     "monitor": monitor}[verb](args)
 
 
 def monitor(args: Sequence[str]) -> None:
@@ -115,32 +121,6 @@ def _log_batch(bundle: Bundle, rows: pd.DataFrame, predictions: pd.DataFrame,
     return f"logged {len(rows)} rows as request {request_id} -> {log.root}"
 
 
-def compare(args: Sequence[str]) -> None:
-    """Compare two runs on the same data and splits with paired tests."""
-    parser = argparse.ArgumentParser(
-        prog="engine compare",
-        description="Is one run's model really better? Paired tests on the same CV folds "
-                    "(corrected resampled t-test) and the same test rows (paired bootstrap, "
-                    "McNemar for classifiers).",
-    )
-    parser.add_argument("first", type=Path, help="a run directory")
-    parser.add_argument("second", type=Path, help="another run of the same data and split")
-    parser.add_argument("--metric", help="a scorer both runs report (default: the primary)")
-    parser.add_argument("--alpha", type=float, default=0.05, help="significance level")
-    parser.add_argument("--resamples", type=int, default=2000, help="paired bootstrap draws")
-    options = parser.parse_args(args)
-    from engine.errors import ConfigError
-    from engine.evaluation.run_comparison import compare_runs
-    from engine.tracking.comparison_table import print_comparison
-
-    if not 0 < options.alpha < 1 or options.resamples < 1:
-        raise ConfigError("compare: --alpha must be between 0 and 1 and --resamples at least 1; "
-                          f"got --alpha {options.alpha}, --resamples {options.resamples}.")
-    comparison = compare_runs(options.first, options.second, metric=options.metric,
-                              alpha=options.alpha, resamples=options.resamples)
-    print_comparison(make_console(), comparison, options.alpha)
-
-
 def report(args: Sequence[str]) -> None:
     """Write (again) the HTML report of a run or a sweep directory."""
     parser = argparse.ArgumentParser(
@@ -205,180 +185,6 @@ def regress(args: Sequence[str]) -> None:
                       update_baseline=options.update_baseline, output_dir=output,
                       project_dir=Path.cwd(), jobs=options.jobs, console=make_console(),
                       extra_overrides=tuple(options.set)))
-
-
-def serve(args: Sequence[str]) -> None:
-    """Serve a run's model bundle (or a registered version) over HTTP."""
-    keep_alive_s = 5  # uvicorn's default, stated: a client idle this long is disconnected
-    parser = OneLineErrors(
-        prog="engine serve",
-        description="Serve a model over HTTP with FastAPI on uvicorn: POST /invocations (MLflow's "
-                    "formats), POST /predict, POST /feedback, GET /health, /ready, /metadata, "
-                    "/metrics; the "
-                    "OpenAPI docs at /docs.",
-    )
-    parser.add_argument("model", help="a run directory, or a registered model as NAME@ALIAS or "
-                                      "NAME/VERSION (e.g. churn@champion)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface (0.0.0.0 for all)")
-    parser.add_argument("--port", type=_port, default=8080, help="0 to 65535 (0: any free one)")
-    parser.add_argument("--max-body-mb", type=_positive(float), default=10.0,
-                        help="largest request body in MB, however it is sent (413 above it)")
-    parser.add_argument("--max-rows", type=_positive(int), default=10_000,
-                        help="most rows in one request (413 above it)")
-    parser.add_argument("--max-cell-chars", type=_positive(int), default=65_536,
-                        help="longest text in one cell or column name (413 above it)")
-    parser.add_argument("--timeout", type=_positive(float), default=60.0, metavar="SECONDS",
-                        help="a request's body must arrive (408) and its answer come (503) "
-                             f"within this; a connection idle for {keep_alive_s} s (or not "
-                             "sending its request's headers) is closed")
-    parser.add_argument("--token", default=os.environ.get("ENGINE_SERVE_TOKEN"),
-                        help="require 'Authorization: Bearer TOKEN' on every endpoint but "
-                             "/health (401 otherwise); default $ENGINE_SERVE_TOKEN")
-    parser.add_argument("--registry", type=Path, help="the registry database (default: "
-                        "$ENGINE_REGISTRY, else outputs/registry.db)")
-    parser.add_argument("--strict", action="store_true",
-                        help="answer 422 to rows with extra columns or categories unseen in "
-                             "training, instead of predicting them with warnings")
-    parser.add_argument("--trust-pickle", action="store_true",
-                        help="load a bundle an older engine pickled (pipeline.joblib); loading a "
-                             "pickle can run any code in it, so only for a bundle you trust")
-    logging = parser.add_mutually_exclusive_group()
-    logging.add_argument("--log", type=Path, metavar="DIR",
-                         help="write the prediction log (and /feedback's labels) to DIR (default: "
-                              "the model's monitor.log.path, else RUN/prediction_log)")
-    logging.add_argument("--no-log", action="store_true",
-                         help="log nothing (the log is on by default; /feedback answers 409)")
-    options = parser.parse_args(args)
-    if options.token is not None and not options.token.strip():
-        parser.error("argument --token: the token is empty; give one, or leave it out")
-    import uvicorn
-
-    from engine.deploy.registry import resolve_model
-    from engine.deploy.server import HeaderDeadline, Limits, create_app
-
-    bundle, lineage = resolve_model(options.model, options.registry,
-                                    trust_pickle=options.trust_pickle)
-    limits = Limits(max_body_bytes=int(options.max_body_mb * 1024 * 1024),
-                    max_rows=options.max_rows, max_cell_chars=options.max_cell_chars,
-                    timeout_s=options.timeout)
-    app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict,
-                     token=options.token, log=False if options.no_log else options.log or True)
-    listening = _listen(options.host, options.port)
-    port = listening.getsockname()[1]
-    make_console(stderr=True).print(
-        f"serving {bundle.metadata.model} from {bundle.directory} at "
-        f"http://{options.host}:{port} (OpenAPI docs at /docs)"
-        + (", bearer token required" if options.token else "")
-        + (f"; logging predictions to {app.state.log_root}" if app.state.log_root else
-           "; not logging predictions"), highlight=False)
-    uvicorn.Server(uvicorn.Config(app, http=HeaderDeadline, log_level="warning",
-                                  timeout_keep_alive=keep_alive_s)).run(sockets=[listening])
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (exit 2), as the engine's other errors."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before uvicorn starts, so a taken port is one line (exit 2)."""
-    from engine.errors import EngineError
-
-    try:
-        return socket.create_server((host, port))
-    except OSError as error:
-        raise EngineError(
-            f"serve --host {host} --port {port}: cannot listen there ({error.strerror}). "
-            "Choose another port (e.g. --port 0 for any free one), or stop what holds it."
-        ) from None
-
-
-def _port(text: str) -> int:
-    number = int(text)
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"{text} is not a port: give 0 to 65535")
-    return number
-
-
-_port.__name__ = "port"  # argparse's "invalid port value: 'abc'"
-
-
-def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
-    """An argparse type: a finite number of ``kind`` above zero (not nan, not inf)."""
-
-    def parse(text: str) -> float:
-        number = kind(text)
-        if not math.isfinite(number) or number <= 0:
-            raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
-        return number
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def registry(args: Sequence[str]) -> None:
-    """Register runs as model versions, point aliases at versions, list and promote."""
-    parser = argparse.ArgumentParser(
-        prog="engine registry",
-        description="A local model registry (SQLite): versions of named models and aliases such "
-                    "as champion and challenger, as MLflow names them. Serve one with python -m "
-                    "engine serve NAME@ALIAS.",
-    )
-    parser.add_argument("--registry", type=Path, help="the registry database (default: "
-                        "$ENGINE_REGISTRY, else outputs/registry.db)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    register = commands.add_parser("register", help="register a run as the next version")
-    register.add_argument("run", type=Path, help="a run directory")
-    register.add_argument("name", help="the model's name, e.g. churn")
-    register.add_argument("--alias", help="also point this alias at the new version")
-    register.add_argument("--description", default="")
-    listing = commands.add_parser("list", help="list models, versions and aliases")
-    listing.add_argument("name", nargs="?")
-    alias = commands.add_parser("alias", help="point NAME@ALIAS at a version")
-    alias.add_argument("name")
-    alias.add_argument("alias")
-    alias.add_argument("version", type=int)
-    unalias = commands.add_parser("delete-alias", help="remove an alias")
-    unalias.add_argument("name")
-    unalias.add_argument("alias")
-    promote = commands.add_parser(
-        "promote", help="point one alias at the version another names (default: challenger "
-                        "becomes champion)")
-    promote.add_argument("name")
-    promote.add_argument("--from", dest="source", default="challenger")
-    promote.add_argument("--to", dest="target", default="champion")
-    options = parser.parse_args(args)
-    from rich.table import Table
-
-    from engine.deploy.registry import Registry
-
-    store, console = Registry(options.registry), make_console()
-    if options.command == "register":
-        made = store.register(options.run, options.name, description=options.description,
-                              alias=options.alias)
-        console.print(f"registered {made.name} version {made.version} from {made.run_dir}"
-                      + (f" as {made.name}@{options.alias}" if options.alias else ""),
-                      highlight=False)
-    elif options.command == "alias":
-        made = store.set_alias(options.name, options.alias, options.version)
-        console.print(f"{made.name}@{options.alias} -> version {made.version}", highlight=False)
-    elif options.command == "delete-alias":
-        store.delete_alias(options.name, options.alias)
-        console.print(f"removed {options.name}@{options.alias}", highlight=False)
-    elif options.command == "promote":
-        made = store.promote(options.name, options.source, options.target)
-        console.print(f"{made.name}@{options.target} -> version {made.version} (was "
-                      f"{options.source})", highlight=False)
-    else:
-        table = Table(show_edge=False, header_style="bold")
-        for column in ("name", "version", "aliases", "registered", "run directory"):
-            table.add_column(column)
-        for version in store.versions(options.name):
-            table.add_row(version.name, str(version.version), ", ".join(version.aliases),
-                          version.created, version.run_dir)
-        console.print(table)
 
 
 def schema(args: Sequence[str]) -> None:

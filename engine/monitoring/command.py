@@ -34,7 +34,7 @@ OVERRIDE = re.compile(r"^[A-Za-z_][\w.]*=")
 
 def monitor(args: Sequence[str]) -> None:
     """Run the command; exits 1 when a threshold was crossed and ``alerts.fail`` is on."""
-    from engine.verbs import OneLineErrors
+    from engine.arguments import OneLineErrors
 
     parser = OneLineErrors(
         prog="engine monitor",

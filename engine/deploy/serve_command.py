@@ -1,0 +1,93 @@
+"""``python -m engine serve MODEL``: a run's bundle, or a registered version, over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.arguments import OneLineErrors, port_number, positive
+from engine.tracking.summary import make_console
+
+
+def serve(args: Sequence[str]) -> None:
+    """Serve a run's model bundle (or a registered version) over HTTP."""
+    keep_alive_s = 5  # uvicorn's default, stated: a client idle this long is disconnected
+    parser = OneLineErrors(
+        prog="engine serve",
+        description="Serve a model over HTTP with FastAPI on uvicorn: POST /invocations (MLflow's "
+                    "formats), POST /predict, POST /feedback, GET /health, /ready, /metadata, "
+                    "/metrics; the "
+                    "OpenAPI docs at /docs.",
+    )
+    parser.add_argument("model", help="a run directory, or a registered model as NAME@ALIAS or "
+                                      "NAME/VERSION (e.g. churn@champion)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface (0.0.0.0 for all)")
+    parser.add_argument("--port", type=port_number, default=8080,
+                        help="0 to 65535 (0: any free one)")
+    parser.add_argument("--max-body-mb", type=positive(float), default=10.0,
+                        help="largest request body in MB, however it is sent (413 above it)")
+    parser.add_argument("--max-rows", type=positive(int), default=10_000,
+                        help="most rows in one request (413 above it)")
+    parser.add_argument("--max-cell-chars", type=positive(int), default=65_536,
+                        help="longest text in one cell or column name (413 above it)")
+    parser.add_argument("--timeout", type=positive(float), default=60.0, metavar="SECONDS",
+                        help="a request's body must arrive (408) and its answer come (503) "
+                             f"within this; a connection idle for {keep_alive_s} s (or not "
+                             "sending its request's headers) is closed")
+    parser.add_argument("--token", default=os.environ.get("ENGINE_SERVE_TOKEN"),
+                        help="require 'Authorization: Bearer TOKEN' on every endpoint but "
+                             "/health (401 otherwise); default $ENGINE_SERVE_TOKEN")
+    parser.add_argument("--registry", type=Path, help="the registry database (default: "
+                        "$ENGINE_REGISTRY, else outputs/registry.db)")
+    parser.add_argument("--strict", action="store_true",
+                        help="answer 422 to rows with extra columns or categories unseen in "
+                             "training, instead of predicting them with warnings")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="load a bundle an older engine pickled (pipeline.joblib); loading a "
+                             "pickle can run any code in it, so only for a bundle you trust")
+    logging = parser.add_mutually_exclusive_group()
+    logging.add_argument("--log", type=Path, metavar="DIR",
+                         help="write the prediction log (and /feedback's labels) to DIR (default: "
+                              "the model's monitor.log.path, else RUN/prediction_log)")
+    logging.add_argument("--no-log", action="store_true",
+                         help="log nothing (the log is on by default; /feedback answers 409)")
+    options = parser.parse_args(args)
+    if options.token is not None and not options.token.strip():
+        parser.error("argument --token: the token is empty; give one, or leave it out")
+    import uvicorn
+
+    from engine.deploy.registry import resolve_model
+    from engine.deploy.server import HeaderDeadline, Limits, create_app
+
+    bundle, lineage = resolve_model(options.model, options.registry,
+                                    trust_pickle=options.trust_pickle)
+    limits = Limits(max_body_bytes=int(options.max_body_mb * 1024 * 1024),
+                    max_rows=options.max_rows, max_cell_chars=options.max_cell_chars,
+                    timeout_s=options.timeout)
+    app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict,
+                     token=options.token, log=False if options.no_log else options.log or True)
+    listening = _listen(options.host, options.port)
+    port = listening.getsockname()[1]
+    make_console(stderr=True).print(
+        f"serving {bundle.metadata.model} from {bundle.directory} at "
+        f"http://{options.host}:{port} (OpenAPI docs at /docs)"
+        + (", bearer token required" if options.token else "")
+        + (f"; logging predictions to {app.state.log_root}" if app.state.log_root else
+           "; not logging predictions"), highlight=False)
+    uvicorn.Server(uvicorn.Config(app, http=HeaderDeadline, log_level="warning",
+                                  timeout_keep_alive=keep_alive_s)).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before uvicorn starts, so a taken port is one line (exit 2)."""
+    from engine.errors import EngineError
+
+    try:
+        return socket.create_server((host, port))
+    except OSError as error:
+        raise EngineError(
+            f"serve --host {host} --port {port}: cannot listen there ({error.strerror}). "
+            "Choose another port (e.g. --port 0 for any free one), or stop what holds it."
+        ) from None
