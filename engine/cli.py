@@ -27,7 +27,8 @@ from engine.tracking.files import write_text
 if TYPE_CHECKING:
     from hydra.conf import HydraConf
 
-VERBS = ("predict", "compare", "report", "regress", "serve", "registry", "schema", "monitor")
+VERBS = ("predict", "compare", "report", "regress", "serve", "registry", "schema", "monitor",
+         "retrain", "lifecycle")
 TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a process stopped by Ctrl-C
 
