@@ -85,7 +85,7 @@ def model_classes(trees: dict[str, ast.Module]) -> set[str]:
         known |= more
 
 
-def _span(node: ast.AST) -> range:
+def _span(node: ast.stmt | ast.expr) -> range:
     return range(node.lineno, (node.end_lineno or node.lineno) + 1)
 
 
@@ -169,7 +169,8 @@ def counted_lines(commit: str, exclude: tuple[str, ...] = ()) -> dict[str, list[
     models = model_classes(trees)
     counted = {}
     for path, tree in trees.items():
-        docstrings = {line for node in ast.walk(tree) if _is_docstring(node)
+        docstrings = {line for node in ast.walk(tree)
+                      if isinstance(node, ast.Expr) and _is_docstring(node)
                       for line in _span(node)}
         numbers = set(_rejections(tree)) | set(_validators(tree)) | set(_schema(path, tree,
                                                                                 models))
