@@ -61,7 +61,8 @@ def _names() -> set[str]:
     return {f"{section}{SUFFIX}" for section in SECTIONS}
 
 
-SECTIONS = ("dataset_keys", "root", "split", "metrics", "tune", "deploy", "monitor", "quality")
+SECTIONS = ("dataset_keys", "root", "split", "metrics", "tune", "deploy", "monitor", "quality",
+            "lifecycle")
 
 
 def schema_defaults() -> dict[str, dict[str, Any]]:
@@ -72,6 +73,7 @@ def schema_defaults() -> dict[str, dict[str, Any]]:
     from engine.config.schema import (
         DeployConfig,
         ExperimentConfig,
+        LifecycleConfig,
         MetricsConfig,
         MonitorConfig,
         QualityConfig,
@@ -81,7 +83,8 @@ def schema_defaults() -> dict[str, dict[str, Any]]:
     from engine.config.schema.dataset import FileDataset, SklearnDataset, SqlDataset
 
     sections = {"split": SplitConfig(), "metrics": MetricsConfig(), "tune": TuneConfig(),
-                "deploy": DeployConfig(), "monitor": MonitorConfig(), "quality": QualityConfig()}
+                "deploy": DeployConfig(), "monitor": MonitorConfig(), "quality": QualityConfig(),
+                "lifecycle": LifecycleConfig()}
     keys = [name for model in (FileDataset, SqlDataset, SklearnDataset)
             for name in model.model_fields]
     root = {name: ExperimentConfig.model_fields[name].default

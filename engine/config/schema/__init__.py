@@ -17,6 +17,7 @@ from engine.config.schema.dataset import DatasetConfig, TaggedDataset
 from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.experiment import ExperimentConfig
 from engine.config.schema.features import FeaturesConfig
+from engine.config.schema.lifecycle import LifecycleConfig
 from engine.config.schema.metrics import MetricsConfig
 from engine.config.schema.monitor import MonitorConfig
 from engine.config.schema.quality import QualityConfig
@@ -25,9 +26,9 @@ from engine.config.schema.translate import config_error
 from engine.config.schema.tune import TuneConfig
 
 __all__ = [
-    "DatasetConfig", "DeployConfig", "ExperimentConfig", "FeaturesConfig", "MetricsConfig",
-    "MonitorConfig", "QualityConfig", "SplitConfig", "TuneConfig", "json_schema", "parse_dataset",
-    "parse_experiment", "parse_section",
+    "DatasetConfig", "DeployConfig", "ExperimentConfig", "FeaturesConfig", "LifecycleConfig",
+    "MetricsConfig", "MonitorConfig", "QualityConfig", "SplitConfig", "TuneConfig", "json_schema",
+    "parse_dataset", "parse_experiment", "parse_section",
 ]
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -57,7 +58,8 @@ def parse_dataset(values: Mapping[str, Any]) -> DatasetConfig:
 
 GROUPS: dict[str, Any] = {"dataset": _Dataset, "features": FeaturesConfig, "split": SplitConfig,
                           "metrics": MetricsConfig, "tune": TuneConfig,
-                          "deploy": DeployConfig, "monitor": MonitorConfig}
+                          "deploy": DeployConfig, "monitor": MonitorConfig,
+                          "lifecycle": LifecycleConfig}
 
 
 def json_schema(group: str | None = None) -> dict[str, Any]:

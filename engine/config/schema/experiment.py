@@ -10,6 +10,7 @@ from engine.config.schema.base import Section, Workers
 from engine.config.schema.dataset import TaggedDataset
 from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.features import FeaturesConfig
+from engine.config.schema.lifecycle import LifecycleConfig
 from engine.config.schema.metrics import DEFAULT_SCORERS, MetricsConfig
 from engine.config.schema.monitor import MonitorConfig
 from engine.config.schema.quality import QualityConfig
@@ -37,6 +38,8 @@ class ExperimentConfig(Section):
     tune: TuneConfig = TuneConfig()
     deploy: DeployConfig = DeployConfig()
     monitor: MonitorConfig = MonitorConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
+    """How a deployed model is retrained and promoted (``retrain``, ``lifecycle run``)."""
     quality: QualityConfig = QualityConfig()
     seed: int = 42
     """Seeds every split, sample, model and search: the same config and seed give the same
