@@ -1,16 +1,26 @@
-"""``python -m engine registry ...``: register runs, point aliases, list and promote."""
+"""``python -m engine registry ...``: register runs, point aliases, list, promote, roll back and
+show the aliases' history."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.tracking.summary import make_console
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from engine.deploy.registry import Registry
+
 
 def registry(args: Sequence[str]) -> None:
-    """Register runs as model versions, point aliases at versions, list and promote."""
+    """Register runs as model versions, point aliases at versions, list, promote, roll back and
+    show the history of alias moves and gate decisions."""
     parser = argparse.ArgumentParser(
         prog="engine registry",
         description="A local model registry (SQLite): versions of named models and aliases such "
@@ -40,6 +50,17 @@ def registry(args: Sequence[str]) -> None:
     promote.add_argument("name")
     promote.add_argument("--from", dest="source", default="challenger")
     promote.add_argument("--to", dest="target", default="champion")
+    rollback = commands.add_parser(
+        "rollback", help="put back the version an alias pointed at before its current one")
+    rollback.add_argument("name")
+    rollback.add_argument("--alias", default="champion")
+    rollback.add_argument("--reason", default="", help="why, kept in the history")
+    history = commands.add_parser(
+        "history", help="every alias move (time, from -> to, kind, reason) and gate decision")
+    history.add_argument("name")
+    history.add_argument("--alias", help="only this alias's moves")
+    history.add_argument("--json", action="store_true",
+                         help="print the moves and decisions as JSON, for scripts")
     options = parser.parse_args(args)
     from rich.table import Table
 
@@ -61,7 +82,15 @@ def registry(args: Sequence[str]) -> None:
     elif options.command == "promote":
         made = store.promote(options.name, options.source, options.target)
         console.print(f"{made.name}@{options.target} -> version {made.version} (was "
-                      f"{options.source})", highlight=False)
+                      f"{options.source}); recorded as manual, no gate", highlight=False)
+    elif options.command == "rollback":
+        left = store.alias_version(options.name, options.alias)
+        made = store.rollback(options.name, options.alias, reason=options.reason)
+        console.print(f"{made.name}@{options.alias} -> version {made.version} (rolled back from "
+                      f"{'its removal' if left is None else f'version {left}'})",
+                      highlight=False)
+    elif options.command == "history":
+        show_history(store, options.name, options.alias, as_json=options.json, console=console)
     else:
         table = Table(show_edge=False, header_style="bold")
         for column in ("name", "version", "aliases", "registered", "run directory"):
@@ -70,3 +99,30 @@ def registry(args: Sequence[str]) -> None:
             table.add_row(version.name, str(version.version), ", ".join(version.aliases),
                           version.created, version.run_dir)
         console.print(table)
+
+
+def show_history(store: Registry, name: str, alias: str | None, *, as_json: bool,
+                 console: Console) -> None:
+    """The alias moves (oldest first) and the gate decisions of ``name``: a table, or JSON
+    (``{"moves": [...], "decisions": [...]}``)."""
+    from rich.table import Table
+
+    moves, decisions = store.history(name, alias), store.decisions(name)
+    if as_json:
+        print(json.dumps({"moves": [asdict(move) for move in moves], "decisions": decisions},
+                         indent=2, default=str))
+        return
+    table = Table(title=f"{name}: alias moves", show_edge=False, header_style="bold")
+    for column in ("time", "alias", "from -> to", "kind", "reason"):
+        table.add_column(column)
+    for move in moves:
+        table.add_row(move.time, move.alias, f"{_shown(move.previous)} -> {_shown(move.version)}",
+                      move.kind, move.reason)
+    console.print(table)
+    if decisions:
+        console.print(f"{len(decisions)} gate decision(s) recorded; the last at "
+                      f"{decisions[-1]['time']} (all of them: --json)", highlight=False)
+
+
+def _shown(version: int | None) -> str:
+    return "-" if version is None else str(version)

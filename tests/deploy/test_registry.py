@@ -126,7 +126,9 @@ def test_registry_commands_and_serving_an_alias(trained_run: Path, tmp_path: Pat
                     tmp_path, env)
     assert done.returncode == 0 and "registered churn version 1" in done.stdout, done.stderr
     done = run_main(["registry", "promote", "churn"], tmp_path, env)
-    assert done.returncode == 0 and "churn@champion -> version 1" in done.stdout
+    assert done.returncode == 0
+    assert done.stdout == ("churn@champion -> version 1 (was challenger); recorded as manual, no "
+                           "gate\n")
     listing = run_main(["registry", "list"], tmp_path, env).stdout
     assert "challenger, champion" in listing and str(trained_run.resolve()) in listing
     bad = run_main(["registry", "alias", "churn", "latest", "1"], tmp_path, env)
@@ -162,12 +164,13 @@ def test_the_registry_target_registers_a_challenger_to_promote(tmp_path: Path) -
 
 
 def test_registry_commands_start_without_scikit_learn(trained_run: Path, tmp_path: Path) -> None:
-    """Listing, aliasing and promoting read SQLite only; scikit-learn (1 s) waits for register
-    and serve."""
+    """Listing, aliasing, promoting and the history read SQLite only; scikit-learn (1 s) waits
+    for register, rollback (which checks the bundle) and serve."""
     Registry(tmp_path / "registry.db").register(trained_run, "churn", alias="challenger")
     probe = ("import sys\n"
              "from engine.cli import main\n"
-             "for args in (['list'], ['promote', 'churn'], ['alias', 'churn', 'old', '1']):\n"
+             "for args in (['list'], ['promote', 'churn'], ['alias', 'churn', 'old', '1'], "
+             "['history', 'churn']):\n"
              "    main(['registry', *args])\n"
              "print('HEAVY', sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', "
              "'pandas', 'torch'}))\n")
