@@ -52,7 +52,10 @@ CREATE TABLE IF NOT EXISTS decisions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, time TEXT NOT NULL,
     record TEXT NOT NULL);
 """
-MOVE_KINDS = ("register", "manual", "gate", "rollback", "delete")
+# move_alias records manual and gate moves; the other kinds have a method of their own.
+MOVE_ALIAS_KINDS = ("manual", "gate")
+OWN_METHOD = {"register": "Registry.register", "rollback": "Registry.rollback",
+              "delete": "Registry.delete_alias"}
 MANUAL = "manual, no gate"
 
 
@@ -69,7 +72,8 @@ class ModelVersion:
 
 @dataclass(frozen=True)
 class AliasMove:
-    """One move of ``name@alias``: from ``previous`` to ``version`` (None: no alias)."""
+    """One move of ``name@alias``: from ``previous`` to ``version`` (None: no alias). Its
+    ``kind`` is ``register``, ``manual``, ``gate``, ``rollback`` or ``delete``."""
 
     id: int
     name: str
@@ -163,12 +167,16 @@ class Registry:
     def move_alias(self, name: str, alias: str, version: int, *, kind: str, reason: str,
                    evidence: dict[str, Any] | None = None,
                    previous_alias: str | None = None) -> ModelVersion:
-        """Point ``name@alias`` at ``version``, recording the move's ``kind`` (one of
-        ``MOVE_KINDS``), its one-line ``reason`` and ``evidence`` (the gate's decision record).
+        """Point ``name@alias`` at ``version``, recording the move's ``kind`` (``manual`` or
+        ``gate``), its one-line ``reason`` and ``evidence`` (the gate's decision record).
         ``previous_alias`` (e.g. ``previous``) is pointed at the version ``alias`` left."""
-        if kind not in MOVE_KINDS:
+        if kind in OWN_METHOD:
+            raise ConfigError(f"alias move kind '{kind}': recorded by {OWN_METHOD[kind]}, which "
+                              "moves the alias itself; move_alias records manual and gate moves.")
+        if kind not in MOVE_ALIAS_KINDS:
             raise ConfigError(f"alias move kind '{kind}': not a kind of move."
-                              f"{did_you_mean(kind, MOVE_KINDS)} {options_hint(MOVE_KINDS)}")
+                              f"{did_you_mean(kind, MOVE_ALIAS_KINDS)} "
+                              f"{options_hint(MOVE_ALIAS_KINDS)}")
         with self._connect() as db:
             self._versions(db, name, version)
             left = self._move(db, name, alias, version, kind=kind, reason=reason,

@@ -75,7 +75,8 @@ def registry(args: Sequence[str]) -> None:
                       highlight=False)
     elif options.command == "alias":
         made = store.set_alias(options.name, options.alias, options.version)
-        console.print(f"{made.name}@{options.alias} -> version {made.version}", highlight=False)
+        console.print(f"{made.name}@{options.alias} -> version {made.version}; recorded as "
+                      "manual, no gate", highlight=False)
     elif options.command == "delete-alias":
         store.delete_alias(options.name, options.alias)
         console.print(f"removed {options.name}@{options.alias}", highlight=False)
@@ -84,11 +85,12 @@ def registry(args: Sequence[str]) -> None:
         console.print(f"{made.name}@{options.target} -> version {made.version} (was "
                       f"{options.source}); recorded as manual, no gate", highlight=False)
     elif options.command == "rollback":
-        left = store.alias_version(options.name, options.alias)
         made = store.rollback(options.name, options.alias, reason=options.reason)
+        move = [move for move in store.history(options.name, options.alias)
+                if move.kind == "rollback"][-1]
+        left = "its removal" if move.previous is None else f"version {move.previous}"
         console.print(f"{made.name}@{options.alias} -> version {made.version} (rolled back from "
-                      f"{'its removal' if left is None else f'version {left}'})",
-                      highlight=False)
+                      f"{left})", highlight=False)
     elif options.command == "history":
         show_history(store, options.name, options.alias, as_json=options.json, console=console)
     else:

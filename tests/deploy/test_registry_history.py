@@ -133,8 +133,10 @@ def test_an_alias_with_no_history_and_an_unknown_alias_are_named(registry: Regis
     with pytest.raises(ConfigError, match=r"no model 'chrun'\. Did you mean 'churn'"):
         registry.history("chrun")
     with pytest.raises(ConfigError, match=r"kind 'gates': not a kind of move. Did you mean "
-                                          r"'gate'\? Valid options: delete, gate, manual"):
+                                          r"'gate'\? Valid options: gate, manual\.$"):
         registry.move_alias("churn", "champion", 2, kind="gates", reason="")
+    with pytest.raises(ConfigError, match=r"kind 'rollback': recorded by Registry\.rollback"):
+        registry.move_alias("churn", "champion", 2, kind="rollback", reason="")
     assert len(registry.history("churn")) == 1
 
 
