@@ -85,7 +85,7 @@ def score_side_by_side(first: Bundle, second: Bundle, rows: pd.DataFrame, target
     run); ``margin`` is in its units. ``better`` holds when the one-sided p-value is below
     ``alpha`` and the difference exceeds ``margin``.
     """
-    _check_settings(alpha, margin, resamples)
+    check_settings(alpha, margin, resamples)
     task, classes = _same_task(first, second)
     metric = metric or first.metadata.primary
     check_gate_metric(metric, task)
@@ -152,11 +152,14 @@ def task_scorers(task: str) -> list[str]:
     return defaults + [name for name in get_scorer_names() if name not in defaults and suits(name)]
 
 
-def _check_settings(alpha: float, margin: float, resamples: int) -> None:
-    if not 0 < alpha < 1 or not margin >= 0 or resamples < 1:
-        raise ConfigError(f"compare: --alpha must be between 0 and 1, --margin at least 0 and "
-                          f"--resamples at least 1; got --alpha {alpha}, --margin {margin}, "
-                          f"--resamples {resamples}.")
+def check_settings(alpha: float, margin: float, resamples: int) -> None:
+    """Refuse a significance level outside (0, 1), a negative margin or no resamples."""
+    problems = [f"{rule}; got {value}" for rule, value, bad in (
+        ("--alpha must be between 0 and 1", alpha, not 0 < alpha < 1),
+        ("--margin must be at least 0", margin, not margin >= 0),
+        ("--resamples must be at least 1", resamples, resamples < 1)) if bad]
+    if problems:
+        raise ConfigError(f"compare: {'; '.join(problems)}.")
 
 
 def _same_task(first: Bundle, second: Bundle) -> tuple[str, list[str]]:
