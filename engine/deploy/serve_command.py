@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import socket
 from collections.abc import Sequence
@@ -22,7 +24,8 @@ def serve(args: Sequence[str]) -> None:
                     "OpenAPI docs at /docs.",
     )
     parser.add_argument("model", help="a run directory, or a registered model as NAME@ALIAS or "
-                                      "NAME/VERSION (e.g. churn@champion)")
+                                      "NAME/VERSION (e.g. churn@champion); NAME@ALIAS follows "
+                                      "the alias as it moves (--follow)")
     parser.add_argument("--host", default="127.0.0.1", help="interface (0.0.0.0 for all)")
     parser.add_argument("--port", type=port_number, default=8080,
                         help="0 to 65535 (0: any free one)")
@@ -41,6 +44,10 @@ def serve(args: Sequence[str]) -> None:
                              "/health (401 otherwise); default $ENGINE_SERVE_TOKEN")
     parser.add_argument("--registry", type=Path, help="the registry database (default: "
                         "$ENGINE_REGISTRY, else outputs/registry.db)")
+    parser.add_argument("--follow", type=not_negative, default=2.0, metavar="SECONDS",
+                        help="serving NAME@ALIAS, read the alias this often and swap to the "
+                             "version it names when it moves (promotion, rollback), without a "
+                             "restart; 0 keeps the version the server started with (default 2)")
     parser.add_argument("--strict", action="store_true",
                         help="answer 422 to rows with extra columns or categories unseen in "
                              "training, instead of predicting them with warnings")
@@ -58,6 +65,7 @@ def serve(args: Sequence[str]) -> None:
         parser.error("argument --token: the token is empty; give one, or leave it out")
     import uvicorn
 
+    from engine.deploy.model_follower import followed_alias
     from engine.deploy.registry import resolve_model
     from engine.deploy.server import HeaderDeadline, Limits, create_app
 
@@ -66,18 +74,35 @@ def serve(args: Sequence[str]) -> None:
     limits = Limits(max_body_bytes=int(options.max_body_mb * 1024 * 1024),
                     max_rows=options.max_rows, max_cell_chars=options.max_cell_chars,
                     timeout_s=options.timeout)
+    follow = followed_alias(options.model, options.registry, options.follow)
     app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict,
-                     token=options.token, log=False if options.no_log else options.log or True)
+                     token=options.token, log=False if options.no_log else options.log or True,
+                     follow=follow, trust_pickle=options.trust_pickle)
     listening = _listen(options.host, options.port)
     port = listening.getsockname()[1]
     make_console(stderr=True).print(
         f"serving {bundle.metadata.model} from {bundle.directory} at "
         f"http://{options.host}:{port} (OpenAPI docs at /docs)"
+        + (f", following {follow.name}@{follow.alias} from version "
+           f"{lineage['registered']['version']} (read every {follow.every_s:g} s)"
+           if follow else "")
         + (", bearer token required" if options.token else "")
         + (f"; logging predictions to {app.state.log_root}" if app.state.log_root else
-           "; not logging predictions"), highlight=False)
+           "; not logging predictions"), highlight=False, soft_wrap=True)
     uvicorn.Server(uvicorn.Config(app, http=HeaderDeadline, log_level="warning",
                                   timeout_keep_alive=keep_alive_s)).run(sockets=[listening])
+
+
+def not_negative(text: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more."""
+    number = float(text)
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number of seconds, 0 or more "
+                                         "(0: never)")
+    return number
+
+
+not_negative.__name__ = "seconds"  # argparse's "invalid seconds value: 'abc'"
 
 
 def _listen(host: str, port: int) -> socket.socket:

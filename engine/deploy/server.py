@@ -46,6 +46,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -63,7 +64,17 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,6 +85,7 @@ from engine.deploy.batch_predict import apply_reading, check_rows, predict_featu
 from engine.deploy.batching import MicroBatcher
 from engine.deploy.bundle import Bundle
 from engine.deploy.input_schema import SHOWN_CATEGORIES, conform
+from engine.deploy.model_follower import FollowedAlias, ModelFollower
 from engine.deploy.payloads import (
     JsonDepth,
     PayloadError,
@@ -83,6 +95,7 @@ from engine.deploy.payloads import (
     rows_from_body,
     rows_from_records,
 )
+from engine.deploy.registry import resolve_model
 from engine.errors import SchemaError, first_line
 from engine.monitoring.columns import PREDICTION
 from engine.monitoring.prediction_log import (
@@ -102,6 +115,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096)
 CLIENT_GONE = 499  # nginx's code for a client that closed the connection before its answer
 LOG = logging.getLogger("engine.serve")
 REQUEST_ID_HEADER = "x-request-id"
+MODEL_VERSION_HEADER = "x-model-version"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 SANE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 REMEMBERED_REQUESTS = 100_000  # request ids (and their row counts) kept to check feedback
@@ -123,6 +137,9 @@ class PredictResponse(BaseModel):
     predictions: list[Any]
     probabilities: list[dict[str, float]] | None = None
     warnings: list[str] = []
+    model_version: int | None = Field(description="The registered version that answered (also "
+                                                  "the X-Model-Version header); null for a run "
+                                                  "directory.")
     request_id: str = Field(description="Send it back with /feedback when the label is known.")
 
 
@@ -321,8 +338,16 @@ class _Metrics:
                            "column over the drift window to its training reference (0: same "
                            "shares, 1: none in common).", ["column"], registry=self.registry)
         self.window_rows = Gauge("engine_drift_window_rows", "Rows in the drift window (the "
-                                 "last monitor.window_rows rows answered).",
-                                 registry=self.registry)
+                                 "last monitor.window_rows rows answered by the current "
+                                 "version).", registry=self.registry)
+        self.version = Gauge("engine_model_version", "The registered version answering (0: a "
+                             "run directory, not a registered version).", registry=self.registry)
+        self.swaps = Counter("engine_model_swaps", "Versions swapped in as the followed alias "
+                             "moved.", registry=self.registry)
+        self.load_failures = Counter("engine_model_load_failures", "Versions the followed alias "
+                                     "named that could not be loaded (the server kept its "
+                                     "version), by version.", ["version"],
+                                     registry=self.registry)
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         self.latency.labels(endpoint).observe(seconds)
@@ -366,19 +391,98 @@ class ObservedRequests:
             self.metrics.observe(endpoint, status or 500, time.perf_counter() - started)
 
 
+@dataclass(eq=False)
+class ServedVersion:
+    """One model a server answers with, and what is its alone: the row model requests are
+    validated with, the batcher of its model calls, its drift window and its prediction log
+    (rows tagged with its version). A request keeps the version it started on to the end, so
+    a swap fails none; ``in_flight`` counts them, for the old version to be closed after."""
+
+    bundle: Bundle
+    lineage: dict[str, Any]
+    record_model: type[BaseModel]
+    record_list: TypeAdapter[list[Any]]
+    batcher: MicroBatcher
+    window: ServingWindow
+    log: PredictionLog | None
+    in_flight: int = 0
+    batching: asyncio.Task[None] | None = None
+
+    @property
+    def version(self) -> int | None:
+        """The registered version; None for a run directory."""
+        version = (self.lineage.get("registered") or {}).get("version")
+        return int(version) if version is not None else None
+
+    @property
+    def columns(self) -> list[str]:
+        return [column["name"] for column in self.bundle.schema["columns"]]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers naming the version that answered (none for a run directory)."""
+        return {} if self.version is None else {MODEL_VERSION_HEADER: str(self.version)}
+
+    def records(self, given: Sequence[Any]) -> list[dict[str, Any]]:
+        """``/predict``'s records as dicts keyed by column, validated against this version's
+        schema (unless the body's model was this version's row model already); a SchemaError
+        naming the record and the column otherwise."""
+        if not all(isinstance(record, self.record_model) for record in given):
+            try:
+                given = self.record_list.validate_python(given)
+            except ValidationError as error:
+                raise SchemaError(_invalid_request_message(RequestValidationError(
+                    [{**problem, "loc": ("body", "records", *problem["loc"])}
+                     for problem in error.errors()]))) from None
+        return [record.model_dump(by_alias=True) for record in given]
+
+    def close(self) -> None:
+        """Take in the window's rows and write the log's (both wait for their threads)."""
+        self.window.close()
+        if self.log is not None:
+            self.log.close()
+
+
+class FollowedPredictRequest(BaseModel):
+    """The body of ``/predict`` on a server following an alias: the versions it answers with
+    may differ in their columns, so each request is checked against the schema of the version
+    that answers it (``GET /metadata``)."""
+
+    records: list[dict[str, Any]] = Field(min_length=1, description=(
+        "Rows to predict, one object per row, keyed by column; checked against the input "
+        "schema of the version that answers (GET /metadata)."))
+
+
+def served_version(bundle: Bundle, lineage: dict[str, Any] | None, *,
+                   predictor: ThreadPoolExecutor, limits: Limits, metrics: _Metrics,
+                   log: bool | Path) -> ServedVersion:
+    """``bundle`` ready to answer: its row model, batcher, drift window (against its own
+    reference profile) and prediction log (``log`` as for :func:`create_app`)."""
+    settings, profile = bundle_monitor(bundle)
+    record_model = schema_record_model(bundle.schema,
+                                       missing_markers=bundle.metadata.reading.na_values or ())
+    return ServedVersion(
+        bundle, lineage or {}, record_model,
+        TypeAdapter(list[record_model]),  # type: ignore[valid-type]
+        MicroBatcher(lambda rows: _predict(bundle, rows), predictor, max_rows=limits.max_rows,
+                     on_batch=metrics.batch_rows.observe),
+        _drift_window(bundle, settings.window_rows, profile, metrics),
+        _prediction_log(bundle, settings.log, log, lineage, metrics))
+
+
 def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                limits: Limits | None = None, strict: bool = False,
-               token: str | None = None, log: bool | Path = True) -> FastAPI:
+               token: str | None = None, log: bool | Path = True,
+               follow: FollowedAlias | None = None, trust_pickle: bool = False) -> FastAPI:
     """The app serving ``bundle``; ``lineage`` (run directory, registry version) goes to
     /metadata. With ``strict`` a category unseen in training or an extra column is a 422, as
     ``predict --strict`` refuses it; otherwise a warning in the response. With ``token`` every
     endpoint but /health needs ``Authorization: Bearer TOKEN``. ``log``: True logs as the
-    bundle's ``monitor.log`` settings say, a folder logs there, False logs nothing."""
+    bundle's ``monitor.log`` settings say, a folder logs there, False logs nothing. With
+    ``follow`` the app answers with the version the alias names, swapped in as it moves
+    (``trust_pickle`` as for :func:`load_bundle`); the log stays in its first folder."""
     limits = limits or Limits()
-    columns = [column["name"] for column in bundle.schema["columns"]]
-    classes = bundle.metadata.classes
     state: dict[str, Any] = {"ready": False, "reason": "warming up"}
-    settings, profile = bundle_monitor(bundle)
     # One model call at a time, on one thread: concurrent requests are batched into it, and
     # on a busy host a model's own OpenMP pool (or a second call) fighting for cores is what
     # collapses throughput. Measured with bench_serving.py --load on 2 cores (hist_gbm, one
@@ -387,64 +491,120 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     predictor = ThreadPoolExecutor(1, thread_name_prefix="predict",
                                    initializer=one_thread_per_call)
     metrics = _Metrics()
-    batcher = MicroBatcher(lambda rows: _predict(bundle, rows), predictor,
-                           max_rows=limits.max_rows, on_batch=metrics.batch_rows.observe)
-    prediction_log = _prediction_log(bundle, settings.log, log, lineage, metrics)
-    window = _drift_window(bundle, settings.window_rows, profile, metrics)
-    answered: OrderedDict[str, int] = OrderedDict()  # request id -> rows, the latest last
+    served = served_version(bundle, lineage, predictor=predictor, limits=limits,
+                            metrics=metrics, log=log)
+    later_log: bool | Path = served.log.root if served.log is not None else False
+    open_versions = {served}  # closed at shutdown: the current one, and any still retiring
+    retiring: set[asyncio.Task[None]] = set()
+    metrics.version.set(served.version or 0)
+    answered: OrderedDict[str, tuple[int, list[Any]]] = OrderedDict()  # id -> rows, classes
+
+    def load(version: int) -> ServedVersion:
+        """A version the followed alias moved to, loaded and warmed up (on the follower's
+        thread: its model call waits its turn on the prediction thread)."""
+        assert follow is not None
+        bundle, lineage = resolve_model(f"{follow.name}/{version}", follow.registry,
+                                        trust_pickle=trust_pickle)
+        predictor.submit(_predict, bundle, warm_up_row(bundle.schema)).result()
+        return served_version(bundle, lineage, predictor=predictor, limits=limits,
+                              metrics=metrics, log=later_log)
+
+    async def swap(new: ServedVersion) -> None:
+        """Answer new requests with ``new``; the old version closes once its last finishes."""
+        nonlocal served
+        new.batching = asyncio.create_task(new.batcher.run())
+        open_versions.add(new)
+        old, served = served, new
+        metrics.version.set(new.version or 0)
+        metrics.swaps.inc()
+        metrics.drift.clear()  # the new version's window starts empty, against its profile
+        metrics.window_rows.set(0)
+        state.update(ready=True, reason="ready")
+        retired = asyncio.create_task(retire(old))
+        retiring.add(retired)
+        retired.add_done_callback(retiring.discard)
+
+    async def retire(old: ServedVersion) -> None:
+        while old.in_flight:
+            await asyncio.sleep(0.05)
+        if old.batching is not None:
+            old.batching.cancel()
+        await asyncio.to_thread(old.close)
+        open_versions.discard(old)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                predictor, _predict, bundle, warm_up_row(bundle.schema))
+            await loop.run_in_executor(predictor, _predict, bundle, warm_up_row(bundle.schema))
             state.update(ready=True, reason="ready")
         except Exception as error:  # the server still answers /health and /metadata
             state["reason"] = f"the warm-up prediction failed: {first_line(error)}"
-        batching = asyncio.create_task(batcher.run())
+        served.batching = asyncio.create_task(served.batcher.run())
+        follower = None if follow is None else ModelFollower(
+            follow, serving=served.version, load=load,
+            install=lambda new, _: asyncio.run_coroutine_threadsafe(swap(new), loop).result(),
+            on_failure=lambda version: metrics.load_failures.labels(str(version)).inc())
+        if follower is not None:
+            follower.start()
         yield
-        batching.cancel()
+        if follower is not None:
+            follower.stop()
+        for version in open_versions:
+            if version.batching is not None:
+                version.batching.cancel()
         predictor.shutdown(wait=False, cancel_futures=True)
-        window.close()
-        if prediction_log is not None:
-            prediction_log.close()  # what is buffered is written before the process ends
+        for version in list(open_versions):
+            version.close()  # what the log buffered is written before the process ends
 
     app = FastAPI(title=f"engine model: {bundle.metadata.model}",
                   description="Predictions from an engine model bundle.", lifespan=lifespan)
-    app.state.log_root = prediction_log.root if prediction_log is not None else None
+    app.state.log_root = served.log.root if served.log is not None else None
     app.add_middleware(RequestGuard, limits=limits, token=token)
     app.add_middleware(ObservedRequests, metrics=metrics)  # the last added is the outermost
-    record_model = schema_record_model(bundle.schema,
-                                       missing_markers=bundle.metadata.reading.na_values or ())
-    # The row model is made at run time from the bundle's schema, so mypy cannot take it as a type
-    records_type = list[record_model]  # type: ignore[valid-type]
-    request_model = create_model("PredictRequest", records=(records_type, Field(
-        min_length=1, description="Rows to predict, one object per row, keyed by column.")))
+    if follow is None:  # one version: the OpenAPI spec lists its columns
+        # The row model is made at run time from the bundle's schema, so mypy cannot take it
+        # as a type
+        records_type = list[served.record_model]  # type: ignore[name-defined]
+        request_model: type[BaseModel] = create_model("PredictRequest", records=(
+            records_type, Field(min_length=1, description="Rows to predict, one object per "
+                                                          "row, keyed by column.")))
+    else:
+        request_model = FollowedPredictRequest
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> Response:
         return _error(422, _invalid_request_message(error))
 
-    async def answer(request: Request, rows_of: Callable[[], pd.DataFrame],
-                     shape: Callable[[pd.DataFrame, list[str]], dict[str, Any]]) -> Response:
+    async def answer(request: Request, rows_of: Callable[[ServedVersion], pd.DataFrame],
+                     shape: Callable[[ServedVersion, pd.DataFrame, list[str]], dict[str, Any]]
+                     ) -> Response:
         request_id = _request_id(request)
-        response = await predicted(request_id, rows_of, shape)
+        version = served  # the request is answered by this version to its end
+        version.in_flight += 1
+        try:
+            response = await predicted(version, request_id, rows_of, shape)
+        finally:
+            version.in_flight -= 1
         response.headers[REQUEST_ID_HEADER] = request_id
+        response.headers.update(version.headers)
         return response
 
-    async def predicted(request_id: str, rows_of: Callable[[], pd.DataFrame],
-                        shape: Callable[[pd.DataFrame, list[str]], dict[str, Any]]) -> Response:
+    async def predicted(version: ServedVersion, request_id: str,
+                        rows_of: Callable[[ServedVersion], pd.DataFrame],
+                        shape: Callable[[ServedVersion, pd.DataFrame, list[str]], dict[str, Any]]
+                        ) -> Response:
         if not state["ready"]:
             return _error(503, f"not ready: {state['reason']}")
         try:
-            rows = rows_of()
+            rows = rows_of(version)
             if len(rows) > limits.max_rows:
                 raise TooLarge(f"{len(rows)} rows; the limit is {limits.max_rows} a request "
                                "(--max-rows)")
             check_cell_sizes(rows, limits.max_cell_chars)
-            received = apply_reading(rows, bundle.metadata.reading)
-            features, warnings = check_rows(bundle, received, strict=strict)
-            predictions, _ = await batcher.predict(features)
+            received = apply_reading(rows, version.bundle.metadata.reading)
+            features, warnings = check_rows(version.bundle, received, strict=strict)
+            predictions, _ = await version.batcher.predict(features)
         except TooLarge as error:
             return _error(413, str(error))
         except PayloadError as error:
@@ -454,15 +614,16 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         except (ValueError, TypeError) as error:  # the model refused values it cannot score
             return _error(422, f"the model cannot score these rows: {first_line(error)}")
         metrics.rows.inc(len(predictions))
-        if prediction_log is not None:
-            prediction_log.record(features, predictions, request_id=request_id,
-                                  received=received)
-        window.add(features, predictions, received=received)
-        answered[request_id] = len(predictions)
+        if version.log is not None:
+            version.log.record(features, predictions, request_id=request_id,
+                               received=received)
+        version.window.add(features, predictions, received=received)
+        answered[request_id] = (len(predictions), version.bundle.metadata.classes)
         answered.move_to_end(request_id)
         if len(answered) > REMEMBERED_REQUESTS:
             answered.popitem(last=False)
-        return JSONResponse({**shape(predictions, warnings), "request_id": request_id})
+        return JSONResponse({**shape(version, predictions, warnings),
+                             "model_version": version.version, "request_id": request_id})
 
     @app.post("/invocations", openapi_extra=INVOCATIONS_BODY, responses=ERROR_RESPONSES,
               summary="MLflow scoring protocol: dataframe_split, dataframe_records, instances, "
@@ -470,21 +631,24 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     async def invocations(request: Request) -> Response:
         body = await request.body()
         content_type = request.headers.get("content-type", "application/json")
-        return await answer(request, lambda: rows_from_body(body, content_type, columns,
-                                                   na_values=bundle.metadata.reading.na_values),
-                            lambda frame, warnings: {"predictions": _native(frame["prediction"]),
-                                                     "warnings": warnings})
+        return await answer(
+            request, lambda version: rows_from_body(
+                body, content_type, version.columns,
+                na_values=version.bundle.metadata.reading.na_values),
+            lambda version, frame, warnings: {"predictions": _native(frame["prediction"]),
+                                              "warnings": warnings})
 
     async def predict(request: Request, payload: Any) -> Response:
-        records = [record.model_dump(by_alias=True) for record in payload.records]
-        return await answer(request, lambda: rows_from_records(records),
-                            lambda frame, warnings: {
+        return await answer(request, lambda version: rows_from_records(
+                                version.records(payload.records)),
+                            lambda version, frame, warnings: {
                                 "predictions": _native(frame["prediction"]),
-                                "probabilities": _probabilities(frame, classes),
+                                "probabilities": _probabilities(
+                                    frame, version.bundle.metadata.classes),
                                 "warnings": warnings})
 
-    # The body's model is built from the bundle's schema at run time, so it is set here
-    # rather than written as an annotation.
+    # The body's model is built from the bundle's schema at run time (or, following an alias,
+    # is generic), so it is set here rather than written as an annotation.
     predict.__annotations__["payload"] = request_model
     app.post("/predict", response_model=PredictResponse, responses=ERROR_RESPONSES,
              summary="Records in; predictions and class probabilities out")(predict)
@@ -496,13 +660,16 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         if len(items) > limits.max_rows:
             return _error(413, f"{len(items)} labels; the limit is {limits.max_rows} a request "
                                "(--max-rows)")
+        prediction_log = served.log
         if prediction_log is None:
             return _error(409, "this server keeps no prediction log (it was started with "
                                "--no-log, or monitor.log.enabled is false), so a label has "
                                "nowhere to go; serve with the log on to collect feedback")
         try:
-            labels = [_checked_label(item, answered, classes, f"feedback[{index}]"
-                                     if isinstance(payload, FeedbackBatch) else "feedback")
+            labels = [_checked_label(item, answered.get(item.request_id),
+                                     served.bundle.metadata.classes,
+                                     f"feedback[{index}]" if isinstance(payload, FeedbackBatch)
+                                     else "feedback")
                       for index, item in enumerate(items)]
         except SchemaError as error:
             return _error(422, str(error))
@@ -516,25 +683,33 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", summary="Readiness: the model answered a warm-up prediction")
+    @app.get("/ready", summary="Readiness: the model answered a warm-up prediction; the "
+                               "version answering")
     async def ready() -> Response:
-        body = {"ready": state["ready"], "reason": state["reason"]}
+        body = {"ready": state["ready"], "reason": state["reason"],
+                "model_version": served.version}
         return JSONResponse(body, status_code=200 if state["ready"] else 503)
 
-    @app.get("/metadata", summary="Input schema, model, metrics and lineage")
+    @app.get("/metadata", summary="Input schema, model, metrics and lineage of the version "
+                                  "answering")
     async def metadata() -> dict[str, Any]:
         keys = {"task", "target", "classes", "model", "primary", "metrics", "seed",
                 "data_fingerprint", "packages", "git"}
-        return {"schema": bundle.schema, **bundle.metadata.model_dump(mode="json", include=keys),
-                "lineage": {"bundle": str(bundle.directory), **(lineage or {})},
+        version = served
+        return {"model_version": version.version, "schema": version.bundle.schema,
+                **version.bundle.metadata.model_dump(mode="json", include=keys),
+                "lineage": {"bundle": str(version.bundle.directory), **version.lineage},
+                "following": None if follow is None else f"{follow.name}@{follow.alias}",
                 "limits": limits.model_dump()}
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics_text() -> Response:
+        window = served.window
         rows, distances = await asyncio.to_thread(window.distances)
-        metrics.window_rows.set(rows)
-        for column, distance in distances.items():
-            metrics.drift.labels(column).set(distance)
+        if window is served.window:  # else a swap reset the gauges meanwhile
+            metrics.window_rows.set(rows)
+            for column, distance in distances.items():
+                metrics.drift.labels(column).set(distance)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     if token is not None:
@@ -571,12 +746,14 @@ def _request_id(request: Request) -> str:
     return given if SANE_REQUEST_ID.match(given) else str(uuid.uuid4())
 
 
-def _checked_label(item: Feedback, answered: OrderedDict[str, int], classes: list[Any],
-                   where: str) -> Any:
+def _checked_label(item: Feedback, answered: tuple[int, list[Any]] | None,
+                   classes: list[Any], where: str) -> Any:
     """The label as the log keeps it (the model's own class value, or a float for a
-    regressor); a SchemaError for a label the model cannot have predicted, or a row the
-    request did not have."""
-    label, rows = item.label, answered.get(item.request_id)
+    regressor); a SchemaError for a label the model that answered the request (``answered``:
+    its rows and classes, None when unknown: ``classes``, the current model's) cannot have
+    predicted, or a row the request did not have."""
+    label = item.label
+    rows, classes = answered if answered is not None else (None, classes)
     if item.row is not None and rows is not None and item.row >= rows:
         raise SchemaError(f"{where}: row {item.row} is out of range: request {item.request_id} "
                           f"had {rows} row(s), numbered from 0")

@@ -123,8 +123,10 @@ def test_limits_and_unreadable_bodies(server: str, rows: pd.DataFrame) -> None:
 
 
 def test_health_ready_metadata_and_metrics(server: str, trained_run: Path) -> None:
-    assert httpx.get(f"{server}/ready").json() == {"ready": True, "reason": "ready"}
+    assert httpx.get(f"{server}/ready").json() == {"ready": True, "reason": "ready",
+                                                   "model_version": None}
     metadata = httpx.get(f"{server}/metadata").json()
+    assert metadata["model_version"] is None and metadata["following"] is None
     assert [c["name"] for c in metadata["schema"]["columns"]] == FEATURES
     assert metadata["model"] == "logistic_regression" and metadata["classes"] == ["no", "yes"]
     assert metadata["lineage"]["run_dir"] == str(trained_run.resolve())
