@@ -202,9 +202,9 @@ class Registry:
 
     def rollback(self, name: str, alias: str = "champion", *, reason: str = "") -> ModelVersion:
         """Put back the version ``name@alias`` pointed at before its current one, as a new move
-        of kind ``rollback``. Rollbacks walk back: after champions 1, 2, 3 two rollbacks leave
-        1 (not 3, 2, 3), and a champion moved on from a rolled-back version never returns to it
-        by rolling back. The version's bundle must be unchanged since registration."""
+        of kind ``rollback``. Rollbacks walk back, never toggle: after champions 1, 2, 3 one
+        rollback leaves 2 and the next 1; a version rolled away from is never rolled back to.
+        The version's bundle must be unchanged since registration (DataError otherwise)."""
         with self._connect() as db:
             moves = self._history(db, name, alias)
             held = _versions_held(moves)
@@ -249,7 +249,7 @@ class Registry:
                               (name,)).fetchall()
             if not rows:
                 self._versions(db, name)
-        return [{**json.loads(record), "id": number, "time": time}
+        return [{**_from_json(record), "id": number, "time": time}
                 for number, time, record in rows]
 
     def alias_version(self, name: str, alias: str) -> int | None:
@@ -339,7 +339,7 @@ class Registry:
         if alias and not rows:
             self._alias_version(db, name, alias)  # an unknown alias is named, with its options
         return [AliasMove(number, model, moved, version, previous, time, kind, reason,
-                          json.loads(evidence))
+                          _from_json(evidence))
                 for number, model, moved, version, previous, time, kind, reason, evidence
                 in rows]
 
@@ -431,6 +431,12 @@ def _now() -> str:
 
 def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, default=str)
+
+
+def _from_json(text: str) -> dict[str, Any]:
+    """A stored record; a NaN or infinity (a p-value of an empty comparison) reads as None, so
+    ``history --json`` prints JSON any parser takes."""
+    return dict(json.loads(text, parse_constant=lambda _: None))
 
 
 def _manifest_digest(bundle_dir: Path) -> str:

@@ -114,13 +114,18 @@ def show_history(store: Registry, name: str, alias: str | None, *, as_json: bool
         print(json.dumps({"moves": [asdict(move) for move in moves], "decisions": decisions},
                          indent=2, default=str))
         return
-    table = Table(title=f"{name}: alias moves", show_edge=False, header_style="bold")
-    for column in ("time", "alias", "from -> to", "kind", "reason"):
-        table.add_column(column)
-    for move in moves:
-        table.add_row(move.time, move.alias, f"{_shown(move.previous)} -> {_shown(move.version)}",
-                      move.kind, move.reason)
-    console.print(table)
+    if moves:
+        table = Table(show_edge=False, header_style="bold")
+        for column in ("time", "alias", "from -> to", "kind", "reason"):
+            table.add_column(column)
+        for move in moves:
+            table.add_row(move.time, move.alias,
+                          f"{_shown(move.previous)} -> {_shown(move.version)}", move.kind,
+                          move.reason)
+        console.print(table)
+    else:
+        console.print(f"{name}: no alias moves recorded"
+                      + (f" for {alias}" if alias else ""), highlight=False)
     if decisions:
         console.print(f"{len(decisions)} gate decision(s) recorded; the last at "
                       f"{decisions[-1]['time']} (all of them: --json)", highlight=False)

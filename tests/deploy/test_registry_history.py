@@ -155,6 +155,8 @@ def test_an_older_registry_file_gains_history_and_decisions(trained_run: Path,
     db.close()
     registry = Registry(path)
     assert registry.history("churn") == [] and registry.alias_version("churn", "champion") == 1
+    done = run_main(["registry", "history", "churn"], tmp_path, {"ENGINE_REGISTRY": str(path)})
+    assert done.stdout == "churn: no alias moves recorded\n"
     with pytest.raises(ConfigError, match="its history: none recorded"):
         registry.rollback("churn")
     registry.set_alias("churn", "champion", 2)
@@ -175,6 +177,9 @@ def test_decisions_are_kept_with_their_id_and_time(registry: Registry) -> None:
     assert first == {**gate, "id": 1, "time": first["time"]}
     assert datetime.datetime.fromisoformat(first["time"]).tzinfo == datetime.UTC
     assert second == {"status": "promoted", "id": 2, "time": "2026-03-01T00:00:00+00:00"}
+    registry.record_decision("churn", {"p_value": float("nan"), "ratio": float("inf")})
+    assert registry.decisions("churn")[-1] == {"p_value": None, "ratio": None, "id": 3,
+                                               "time": registry.decisions("churn")[-1]["time"]}
     with pytest.raises(ConfigError, match=r"no model 'chrun'\. Did you mean 'churn'"):
         registry.decisions("chrun")
 
