@@ -10,10 +10,12 @@ classifiers McNemar's test compares which rows each gets right.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import get_scorer, get_scorer_names
 
 from engine.config.schema.metrics import (
@@ -25,7 +27,7 @@ from engine.config.schema.metrics import (
 from engine.deploy.batch_predict import apply_reading, check_rows
 from engine.deploy.bundle import Bundle
 from engine.errors import ConfigError, DataError, did_you_mean, first_line
-from engine.evaluation.bootstrap import metric_statistic, resample_counts
+from engine.evaluation.bootstrap import CHUNK_CELLS, metric_statistic, resample_counts
 from engine.evaluation.fairness import failed_measures, fairness_record
 from engine.evaluation.metrics import BINARY_ONLY_SCORERS, missing_method
 from engine.evaluation.paired_tests import PairedResult, mcnemar_test, paired_bootstrap
@@ -97,20 +99,7 @@ def score_side_by_side(first: Bundle, second: Bundle, rows: pd.DataFrame, target
                               "e.g. accuracy.")
     y = _encoded_target(target, rows, classes)
     responses = [_responses(first, rows, "model A"), _responses(second, rows, "model B")]
-    counts = resample_counts(np.random.default_rng(seed), len(y), resamples)
-    observed, draws = [], []
-    for label, answered in zip(("A", "B"), responses, strict=True):
-        try:
-            statistic = metric_statistic(metric, y, answered)
-            observed.append(float(statistic(np.ones((1, len(y))))[0]))
-            draws.append(statistic(counts))
-        except (ValueError, TypeError) as error:
-            raise DataError(f"compare: {metric} cannot score model {label} on these {len(y)} "
-                            f"rows: {first_line(error)}. Use more rows or another metric.") \
-                from None
-    if not all(np.isfinite(observed)):
-        raise DataError(f"compare: {metric} is undefined on these {len(y)} rows (every row of "
-                        "one class?). Use more rows or another metric.")
+    observed, draws = _scores(metric, y, responses, resamples=resamples, seed=seed)
     bootstrap = paired_bootstrap(draws[0], draws[1], observed[0] - observed[1], 1 - alpha)
     tests = [bootstrap]
     if task != "regression":
@@ -125,6 +114,38 @@ def score_side_by_side(first: Bundle, second: Bundle, rows: pd.DataFrame, target
         difference=difference, interval=(0.0 - bootstrap.high, 0.0 - bootstrap.low),
         p_value=p_value, alpha=alpha, margin=margin, tests=tests,
         better=bool(p_value < alpha and difference > margin))
+
+
+def _scores(metric: str, y: np.ndarray, responses: list[Responses], *, resamples: int,
+            seed: int) -> tuple[list[float], list[np.ndarray]]:
+    """Each model's score on all the rows, and on the same seeded bootstrap resamples (drawn in
+    chunks of at most ``CHUNK_CELLS`` counts, as the run's intervals are)."""
+    statistics = []
+    for label, answered in zip(("A", "B"), responses, strict=True):
+        try:
+            statistics.append(metric_statistic(metric, y, answered))
+        except (ValueError, TypeError) as error:
+            raise DataError(f"compare: {metric} cannot score model {label}: "
+                            f"{first_line(error)}. Use another metric.") from None
+    rng = np.random.default_rng(seed)
+    chunk = max(1, CHUNK_CELLS // len(y))
+    parts: list[list[np.ndarray]] = [[], []]
+    try:
+        with warnings.catch_warnings():  # a resample of one class scores nan, left out below
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            observed = [float(statistic(np.ones((1, len(y))))[0]) for statistic in statistics]
+            for start in range(0, resamples, chunk):
+                counts = resample_counts(rng, len(y), min(chunk, resamples - start))
+                for statistic, drawn in zip(statistics, parts, strict=True):
+                    drawn.append(statistic(counts))
+    except (ValueError, TypeError) as error:
+        raise DataError(f"compare: {metric} cannot score these {len(y)} rows: "
+                        f"{first_line(error)}. Use more rows or another metric.") from None
+    if not all(np.isfinite(observed)):
+        raise DataError(f"compare: {metric} is undefined on these {len(y)} rows"
+                        f"{' (all of one class)' if np.unique(y).size < 2 else ''}. Use more "
+                        "rows or another metric.")
+    return observed, [np.concatenate(drawn) for drawn in parts]
 
 
 def check_gate_metric(metric: str, task: str) -> None:

@@ -137,6 +137,10 @@ def test_rows_and_models_that_cannot_be_compared_are_refused(runs) -> None:
     with pytest.raises(DataError, match=r"target 'label' holds 'maybe', which the models never "
                                         r"learned; their classes: no, yes"):
         score_side_by_side(strong, strong, fresh, fresh["label"].replace("no", "maybe"))
+    yes = fresh[fresh["label"] == "yes"]
+    with pytest.raises(DataError, match=rf"roc_auc is undefined on these {len(yes)} rows \(all "
+                                        r"of one class\)"):
+        score_side_by_side(strong, strong, yes, yes["label"])
 
 
 def test_latency_is_timed_for_both_models(runs) -> None:
