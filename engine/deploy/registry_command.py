@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.tracking.summary import make_console
 
@@ -127,8 +127,25 @@ def show_history(store: Registry, name: str, alias: str | None, *, as_json: bool
         console.print(f"{name}: no alias moves recorded"
                       + (f" for {alias}" if alias else ""), highlight=False)
     if decisions:
-        console.print(f"{len(decisions)} gate decision(s) recorded; the last at "
-                      f"{decisions[-1]['time']} (all of them: --json)", highlight=False)
+        table = Table(show_edge=False, header_style="bold")
+        for column in ("decided", "outcome", "champion vs challenger", "evidence"):
+            table.add_column(column)
+        for record in decisions:
+            table.add_row(*_decision_row(record))
+        console.print(table)
+        console.print("(each decision's full record: --json)", highlight=False)
+
+
+def _decision_row(record: dict[str, Any]) -> tuple[str, str, str, str]:
+    """A gate decision as the lifecycle records it (engine.lifecycle.step), in one row."""
+    gate = record.get("gate") or {}
+    measured = [f"{gate['metric']} {gate['difference']:+.4g}, p={gate['p_value']:.3g}"] if all(
+        gate.get(key) is not None for key in ("metric", "difference", "p_value")) else []
+    versions = [(record.get(side) or {}).get("version") for side in ("champion", "challenger")]
+    return (str(record["time"]),
+            str(record.get("outcome", "")) + (" (dry run)" if record.get("dry_run") else ""),
+            f"{_shown(versions[0])} vs {_shown(versions[1])}",
+            "; ".join(measured + list(record.get("reasons", []))))
 
 
 def _shown(version: int | None) -> str:
