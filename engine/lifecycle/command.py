@@ -54,12 +54,15 @@ def lifecycle(args: Sequence[str]) -> None:
     """``lifecycle run``: the loop."""
     from engine.arguments import OneLineErrors
 
-    parser = OneLineErrors(
+    top = OneLineErrors(
         prog="engine lifecycle",
         description="Keep a deployed model fresh: run a retraining step every interval on a "
                     "folder or table that grows. A restart resumes without retraining twice.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="loop the steps of retrain")
+    top.add_argument("command", choices=["run"], help="run: loop the steps of retrain "
+                                                      "(engine lifecycle run --help)")
+    top.parse_args(args[:1])
+    run = OneLineErrors(prog="engine lifecycle run", description="Run a step of retrain every "
+                        "interval; exit 130 on Ctrl-C.")
     run.add_argument("target", help=TARGET_HELP)
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
     run.add_argument("--every", default="1h",
@@ -67,7 +70,7 @@ def lifecycle(args: Sequence[str]) -> None:
     run.add_argument("--once", action="store_true", help="run one step and exit with its status")
     run.add_argument("--registry", type=Path, help="the registry database (default: "
                      "$ENGINE_REGISTRY, else outputs/registry.db)")
-    options = parser.parse_intermixed_args(args)
+    options = run.parse_intermixed_args(args[1:])
     from engine.deploy.registry import Registry
     from engine.lifecycle.loop import parse_interval, run_loop
     from engine.lifecycle.settings import load_lifecycle

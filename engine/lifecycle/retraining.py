@@ -40,6 +40,7 @@ def challenger_config(champion: dict[str, Any], window_file: Path, *, search: bo
             dataset.pop(key, None)
     config["dataset"] = {**dataset, "source": "file", "path": str(window_file),
                          "format": "parquet"}
+    config["lifecycle"] = _still_reading(config.get("lifecycle") or {}, champion["dataset"])
     deploy = dict(config.get("deploy") or {})
     deploy["targets"] = [target for target in deploy.get("targets", ["bundle"])
                          if target not in ("registry", "rest")] or ["bundle"]
@@ -56,6 +57,19 @@ def challenger_config(champion: dict[str, Any], window_file: Path, *, search: bo
                                                                     "outputs/studies")}
         config["model"] = _picked_model(config["model"], tuned)
     return config
+
+
+def _still_reading(lifecycle: dict[str, Any], dataset: dict[str, Any]) -> dict[str, Any]:
+    """The lifecycle section, its source the champion's dataset when it named none: the
+    challenger's own dataset is its window's file, which never grows."""
+    if lifecycle.get("source") is not None or dataset.get("source") not in ("file", "sql"):
+        return lifecycle
+    time_column = dataset.get("time_column")
+    source = {"type": "files", "path": dataset["path"], "time_column": time_column} \
+        if dataset["source"] == "file" else \
+        {"type": "sql", "url": dataset["url"], "query": dataset["query"],
+         "time_column": time_column}
+    return {**lifecycle, "source": source}
 
 
 def _picked_model(model: dict[str, Any], tuned: dict[str, Any] | None) -> dict[str, Any]:

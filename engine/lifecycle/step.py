@@ -165,7 +165,10 @@ def _retrain(settings: LifecycleSettings, registry: Registry, console: Console,
     facts = _window_facts(rows, window, split, progress.window)
     print_window(console, facts)
     run_dir = Path(progress.run_dir)
-    if not progress.trained:
+    if not progress.trained and _finished(run_dir):
+        console.print(f"reusing the challenger trained before the step was cut short: {run_dir}",
+                      highlight=False)
+    elif not progress.trained:
         progress = _train(settings, champion, split.training, progress, console)
         write_state(settings.state_dir, state.model_copy(update={"in_progress": progress}))
     clock.lap("train")
@@ -216,6 +219,15 @@ def _train(settings: LifecycleSettings, champion: _Champion, training: pd.DataFr
     console.print(f"challenger trained on {len(training)} rows: {trained.primary} "
                   f"{trained.objective:.4f} -> {run_dir}", highlight=False)
     return progress.model_copy(update={"trained": True})
+
+
+def _finished(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run that trained and saved its model."""
+    from engine.deploy.bundle import BUNDLE_DIR, MANIFEST_FILE
+    from engine.tracking.records import RUN_FILE, RunRecord, read_run
+
+    return (run_dir / RUN_FILE).is_file() and (run_dir / BUNDLE_DIR / MANIFEST_FILE).is_file() \
+        and isinstance(read_run(run_dir), RunRecord)
 
 
 def _move(settings: LifecycleSettings, registry: Registry, champion: _Champion,

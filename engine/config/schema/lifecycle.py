@@ -35,8 +35,9 @@ class SqlSource(Section):
     url: str
     """A SQLAlchemy URL, e.g. sqlite:///data.db."""
     query: str
-    time_column: str
-    """The column giving each row's time."""
+    time_column: str | None = None
+    """The column giving each row's time; null: the model's dataset.time_column, else the
+    query's row order (give it an ORDER BY)."""
 
 
 class LogSource(Section):
