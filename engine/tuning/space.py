@@ -13,22 +13,69 @@ A model config's ``search_space`` (and a features config's) maps a parameter to 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from engine.errors import ConfigError, did_you_mean, options_hint
+from pydantic import Field, model_validator
+
+from engine.config.schema import parse_section
+from engine.config.schema.base import Integer, Section
+from engine.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from optuna.trial import BaseTrial
 
-TYPES = ("int", "float", "categorical")
-KEYS = {
-    "int": ("type", "low", "high", "step", "log", "when"),
-    "float": ("type", "low", "high", "step", "log", "when"),
-    "categorical": ("type", "choices", "when"),
-}
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+When = Annotated[dict[str, Any], Field(min_length=1)]
+
+
+class FloatRange(Section):
+    """``{type: float, low: 1.0e-3, high: 10.0, log: true}``: a range of real numbers."""
+
+    type: Literal["float"]
+    low: Finite
+    high: Finite
+    step: Annotated[Finite, Field(gt=0)] | None = None
+    """Draw only low, low + step, ...; grid search needs it."""
+    log: bool = False
+    """Draw on a log scale (needs low > 0)."""
+    when: When | None = None
+    """Active only for some values of an earlier categorical, e.g. {kernel: [rbf, poly]}."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.low > self.high:
+            raise ValueError(f"`low <= high` must hold, but got (low={self.low}, "
+                             f"high={self.high}). Swap them.")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log-scale range needs low > 0, but got low={self.low}. Use a "
+                             "small positive low (e.g. 1.0e-6) or drop `log: true`.")
+        if self.log and self.step not in (None, 1):
+            raise ValueError("`step` and `log: true` cannot be combined; drop one.")
+        return self
+
+
+class IntRange(FloatRange):
+    """``{type: int, low: 2, high: 32, step: 2}``: a range of whole numbers."""
+
+    type: Literal["int"]  # type: ignore[assignment]
+    low: Integer
+    high: Integer
+    step: Annotated[Integer, Field(gt=0)] | None = None
+
+
+class Categorical(Section):
+    """``{type: categorical, choices: [rbf, linear, poly]}``: one of the listed values."""
+
+    type: Literal["categorical"]
+    choices: Annotated[list[Any], Field(min_length=1)]
+    when: When | None = None
+
+
+class _Space(Section):
+    search_space: dict[str, Annotated[FloatRange | IntRange | Categorical,
+                                      Field(discriminator="type")]]
 
 
 @dataclass(frozen=True)
@@ -87,83 +134,21 @@ def parse_space(space: Mapping[str, Any] | None, *, prefix: str, section: str) -
 
     ``section`` names the config key in messages (``model.search_space``).
     """
-    params = [_param(name, spec, prefix, section) for name, spec in (space or {}).items()]
+    parsed = parse_section(_Space, {"search_space": dict(space or {})},
+                           section.removesuffix("search_space"))
+    params = [_param(name, spec, prefix + name, f"{section}.{name}")
+              for name, spec in parsed.search_space.items()]
     _check_conditions(params, section)
     return params
 
 
-def _param(name: str, spec: Any, prefix: str, section: str) -> Param:
-    where = f"{section}.{name}"
-    if not isinstance(spec, Mapping):
-        raise ConfigError(
-            f"{where}: expected a mapping such as {{type: float, low: 0.01, high: 1.0}}, "
-            f"got {spec!r}."
-        )
-    kind = spec.get("type")
-    if kind not in TYPES:
-        raise ConfigError(
-            f"{where}.type: unknown parameter type {kind!r}."
-            f"{did_you_mean(str(kind), TYPES)} {options_hint(TYPES)}"
-        )
-    for key in spec:
-        if key not in KEYS[kind]:
-            raise ConfigError(
-                f"{where}.{key}: not a key of a {kind} parameter.{did_you_mean(key, KEYS[kind])} "
-                f"{options_hint(KEYS[kind])}"
-            )
-    when = _when(spec.get("when"), where)
-    if kind == "categorical":
-        choices = spec.get("choices")
-        if not isinstance(choices, list | tuple) or not choices:
-            raise ConfigError(f"{where}.choices: expected a non-empty list, got {choices!r}.")
-        return Param(name, prefix + name, kind, choices=tuple(choices), when=when, where=where)
-    low, high = (_number(spec.get(key), f"{where}.{key}", kind, key) for key in ("low", "high"))
-    step = spec.get("step")
-    step = None if step is None else _number(step, f"{where}.step", kind, "step")
-    log = spec.get("log", False)
-    if not isinstance(log, bool):
-        raise ConfigError(f"{where}.log: must be true or false, got {log!r}.")
-    _check_range(where, low, high, step, log)
-    return Param(name, prefix + name, kind, low=low, high=high, step=step, log=log, when=when,
-                 where=where)
-
-
-def _number(value: Any, where: str, kind: str, key: str) -> float:
-    if value is None:
-        raise ConfigError(f"{where}: a {kind} parameter needs `{key}`.")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{where}: must be a finite number, got {value!r}.")
-    if kind == "int" and value != int(value):
-        raise ConfigError(f"{where}: an int parameter needs a whole number, got {value!r}.")
-    return value
-
-
-def _check_range(where: str, low: float, high: float, step: float | None, log: bool) -> None:
-    if low > high:
-        raise ConfigError(
-            f"{where}: `low <= high` must hold, but got (low={low}, high={high}). Swap them."
-        )
-    if log and low <= 0:
-        raise ConfigError(
-            f"{where}: a log-scale range needs low > 0, but got low={low}. Use a small positive "
-            "low (e.g. 1.0e-6) or drop `log: true`."
-        )
-    if step is not None and step <= 0:
-        raise ConfigError(f"{where}.step: must be positive, got {step}.")
-    if step is not None and log and step != 1:
-        raise ConfigError(f"{where}: `step` and `log: true` cannot be combined; drop one.")
-
-
-def _when(when: Any, where: str) -> dict[str, tuple[Any, ...]]:
-    if when is None:
-        return {}
-    if not isinstance(when, Mapping) or not when:
-        raise ConfigError(
-            f"{where}.when: expected a mapping of parent parameter to value(s), such as "
-            f"{{kernel: [rbf, poly]}}, got {when!r}."
-        )
-    return {parent: tuple(v) if isinstance(v, list | tuple) else (v,) for parent, v in
-            when.items()}
+def _param(name: str, spec: FloatRange | Categorical, key: str, where: str) -> Param:
+    when = {parent: tuple(v) if isinstance(v, list) else (v,)
+            for parent, v in (spec.when or {}).items()}
+    if isinstance(spec, Categorical):
+        return Param(name, key, spec.type, choices=tuple(spec.choices), when=when, where=where)
+    return Param(name, key, spec.type, low=spec.low, high=spec.high, step=spec.step,
+                 log=spec.log, when=when, where=where)
 
 
 def _check_conditions(params: list[Param], section: str) -> None:

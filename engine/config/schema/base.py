@@ -49,7 +49,9 @@ def _whole_float_as_int(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Count = Annotated[int, Field(ge=1), BeforeValidator(_whole_float_as_int)]
+Integer = Annotated[int, BeforeValidator(_whole_float_as_int)]
+"""A whole number, which may be written as 1e6 or 2.0."""
+Count = Annotated[Integer, Field(ge=1)]
 """A count of at least 1, which may be written as 1e6."""
 
 

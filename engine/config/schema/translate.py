@@ -41,9 +41,10 @@ BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
 def config_error(error: ValidationError, model: type[BaseModel], prefix: str = "") -> ConfigError:
     """The ConfigError for the deepest problem pydantic found: of a union's alternatives, the
     one that got furthest into the value (an entry's mapping rather than 'expected a list'),
-    and a wrong value over a wrong literal."""
+    a wrong value over a wrong literal, and an unknown key over the missing one it misspells."""
     problem = max(error.errors(), key=lambda detail: (len(detail["loc"]),
-                                                      detail["type"] != "literal_error"))
+                                                      detail["type"] != "literal_error",
+                                                      detail["type"] == "extra_forbidden"))
     return ConfigError(message(problem, model, prefix))
 
 
@@ -85,6 +86,8 @@ def message(detail: ErrorDetails, model: type[BaseModel], prefix: str = "") -> s
         return f"{key}: must be an integer, got {value!r}.{example}"
     if kind in NUMBER:
         return f"{key}: must be a number, got {value!r}.{example}"
+    if kind == "finite_number":
+        return f"{key}: must be a finite number, got {value!r}.{example}"
     if kind == "bool_type":
         return f"{key}: must be true or false; got {value!r}."
     held = LIST_NOUNS.get(last) or LIST_NOUNS.get(container)
