@@ -90,7 +90,7 @@ def score_side_by_side(first: Bundle, second: Bundle, rows: pd.DataFrame, target
     check_settings(alpha, margin, resamples)
     task, classes = _same_task(first, second)
     metric = metric or first.metadata.primary
-    check_gate_metric(metric, task)
+    check_gate_metric(metric, task, key="compare --metric")
     for label, bundle in (("A", first), ("B", second)):
         method = missing_method(metric, bundle.pipeline)
         if method is not None:
@@ -148,14 +148,15 @@ def _scores(metric: str, y: np.ndarray, responses: list[Responses], *, resamples
     return observed, [np.concatenate(drawn) for drawn in parts]
 
 
-def check_gate_metric(metric: str, task: str) -> None:
-    """Refuse a scorer name that cannot score ``task``, naming the valid ones."""
+def check_gate_metric(metric: str, task: str, *, key: str = "metric") -> None:
+    """Refuse a scorer name that cannot score ``task``, naming the valid ones; ``key`` is
+    where the name came from (``compare --metric``, ``lifecycle.gate.metric``)."""
     valid = task_scorers(task)
     if metric not in valid:
         named = SHORT_NAMES.get(metric, f"neg_{metric}")
         hint = (f" Did you mean '{named}'? (a loss is its negated scorer, greater is better)"
                 if named in valid else did_you_mean(metric, valid))
-        raise ConfigError(f"metric '{metric}' cannot score a {task} task.{hint} Scorers for "
+        raise ConfigError(f"{key}: '{metric}' cannot score a {task} task.{hint} Scorers for "
                           f"{task}: {', '.join(valid)}.")
 
 

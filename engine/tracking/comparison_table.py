@@ -43,8 +43,9 @@ def print_fresh_comparison(console: Console, comparison: FreshComparison,
         registered = lineage.get("registered")
         where = (f"version {registered['version']} of the registry, {lineage['run_dir']}, "
                  if registered else "")
-        console.print(f"{side}: {reference} ({where}{bundle.metadata.model})", highlight=False)
-    console.print(f"on {comparison.rows} rows of {rows}", highlight=False)
+        console.print(f"{side}: {reference} ({where}{bundle.metadata.model})", highlight=False,
+                      soft_wrap=True)
+    console.print(f"on {comparison.rows} rows of {rows}", highlight=False, soft_wrap=True)
     scores = Table(show_edge=False, header_style="bold")
     for column in ("metric", "rows", "A", "B", "B - A", f"{1 - comparison.alpha:.0%} interval",
                    f"p (B - A > {comparison.margin:g})"):

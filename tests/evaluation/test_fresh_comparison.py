@@ -112,15 +112,17 @@ def test_a_loss_is_oriented_so_that_a_positive_difference_means_b_is_better(runs
     assert gain.first < gain.second < 0 and gain.difference > 0 and gain.better
     assert [test.test for test in gain.tests] == ["paired bootstrap"]
     assert not score_side_by_side(ridge, mean, rows, rows["price"]).better
-    with pytest.raises(ConfigError, match=r"metric 'rmse' cannot score a regression task\. "
+    with pytest.raises(ConfigError, match=r"compare --metric: 'rmse' cannot score a regression "
+                                          r"task\. "
                                           r"Did you mean 'neg_root_mean_squared_error'\?"):
         score_side_by_side(mean, ridge, rows, rows["price"], metric="rmse")
 
 
 def test_a_metric_the_task_cannot_score_is_named_with_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match=r"metric 'neg_mean_squared_error' cannot score a "
-                                          r"binary task\. Scorers for binary: roc_auc, accuracy"):
-        check_gate_metric("neg_mean_squared_error", "binary")
+    with pytest.raises(ConfigError, match=r"^lifecycle.gate.metric: 'neg_mean_squared_error' "
+                                          r"cannot score a binary task\. Scorers for binary: "
+                                          r"roc_auc, accuracy, "):
+        check_gate_metric("neg_mean_squared_error", "binary", key="lifecycle.gate.metric")
     with pytest.raises(ConfigError, match=r"'roc_auc' cannot score a multiclass task\. Did you "
                                           r"mean 'roc_auc_ovr'\?"):
         check_gate_metric("roc_auc", "multiclass")
@@ -182,7 +184,8 @@ def test_compare_on_fresh_rows_on_the_command_line(runs, in_process_cli, tmp_pat
         ("--on", str(runs.tmp / "missing.csv")): "file '",
         ("--on", str(runs.rows), "--target", "lable"): "has no column 'lable'. Did you mean "
                                                       "'label'?",
-        ("--on", str(runs.rows), "--metric", "r2"): "metric 'r2' cannot score a binary task",
+        ("--on", str(runs.rows), "--metric", "r2"): "compare --metric: 'r2' cannot score a binary "
+                                                       "task",
         ("--on", str(runs.rows), "--alpha", "2"): "compare: --alpha must be between 0 and 1; "
                                                   "got 2.0.",
         ("--margin", "0.1"): "compare: --margin applies to models scored on fresh rows",
