@@ -4,6 +4,7 @@ show the aliases' history."""
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -117,7 +118,7 @@ def show_history(store: Registry, name: str, alias: str | None, *, as_json: bool
     if moves:
         table = Table(show_edge=False, header_style="bold")
         for column in ("time", "alias", "from -> to", "kind", "reason"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column != "reason")
         for move in moves:
             table.add_row(move.time, move.alias,
                           f"{_shown(move.previous)} -> {_shown(move.version)}", move.kind,
@@ -129,7 +130,7 @@ def show_history(store: Registry, name: str, alias: str | None, *, as_json: bool
     if decisions:
         table = Table(show_edge=False, header_style="bold")
         for column in ("decided", "outcome", "champion vs challenger", "evidence"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column != "evidence")
         for record in decisions:
             table.add_row(*_decision_row(record))
         console.print(table)
@@ -137,15 +138,25 @@ def show_history(store: Registry, name: str, alias: str | None, *, as_json: bool
 
 
 def _decision_row(record: dict[str, Any]) -> tuple[str, str, str, str]:
-    """A gate decision as the lifecycle records it (engine.lifecycle.step), in one row."""
+    """A gate decision as the lifecycle records it (engine.lifecycle.step), in one row: why it
+    was rejected, or what the promoted challenger measured."""
     gate = record.get("gate") or {}
-    measured = [f"{gate['metric']} {gate['difference']:+.4g}, p={gate['p_value']:.3g}"] if all(
-        gate.get(key) is not None for key in ("metric", "difference", "p_value")) else []
+    measured = f"{gate['metric']} {gate['difference']:+.4g}, p={gate['p_value']:.3g}" if all(
+        gate.get(key) is not None for key in ("metric", "difference", "p_value")) else ""
     versions = [(record.get(side) or {}).get("version") for side in ("champion", "challenger")]
-    return (str(record["time"]),
+    return (_to_seconds(str(record["time"])),
             str(record.get("outcome", "")) + (" (dry run)" if record.get("dry_run") else ""),
             f"{_shown(versions[0])} vs {_shown(versions[1])}",
-            "; ".join(measured + list(record.get("reasons", []))))
+            "; ".join(record.get("reasons") or []) or measured)
+
+
+def _to_seconds(time: str) -> str:
+    """An ISO-8601 time to the second, as the moves are written (a decision's own clock may
+    keep microseconds)."""
+    try:
+        return datetime.datetime.fromisoformat(time).isoformat(timespec="seconds")
+    except ValueError:
+        return time
 
 
 def _shown(version: int | None) -> str:

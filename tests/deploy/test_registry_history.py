@@ -228,9 +228,13 @@ def test_rollback_and_history_commands(registry: Registry, tmp_path: Path) -> No
         done = run_main(["registry", "alias", "churn", "champion", version], tmp_path, env)
         assert done.returncode == 0, done.stderr
     registry.record_decision("churn", {  # as engine.lifecycle records one
-        "time": "2026-03-01T00:00:00+00:00", "outcome": "rejected", "dry_run": True,
+        "time": "2026-03-01T00:00:00.250000+00:00", "outcome": "rejected", "dry_run": True,
         "reasons": ["the challenger is 2.50x the champion's latency (budget 2x)"],
         "champion": {"version": 1}, "challenger": {"version": 3, "run_dir": "/runs/7"},
+        "gate": {"metric": "roc_auc", "difference": 0.0123, "p_value": 0.003}})
+    registry.record_decision("churn", {
+        "time": "2026-03-02T00:00:00+00:00", "outcome": "promoted", "dry_run": False,
+        "reasons": [], "champion": {"version": 1}, "challenger": {"version": 2},
         "gate": {"metric": "roc_auc", "difference": 0.0123, "p_value": 0.003}})
     done = run_main(["registry", "rollback", "churn"], tmp_path, env)
     assert done.returncode == 0, done.stderr
@@ -244,9 +248,10 @@ def test_rollback_and_history_commands(registry: Registry, tmp_path: Path) -> No
         ["champion", "2 -> 3", "manual", "manual, no gate"],
         ["champion", "3 -> 2", "rollback", "rolled back from version 3"]]
     assert all(datetime.datetime.fromisoformat(row[0]) for row in rows[:4])
-    assert len(rows) == 5 and rows[4] == [
-        "2026-03-01T00:00:00+00:00", "rejected (dry run)", "1 vs 3",
-        "roc_auc +0.0123, p=0.003; the challenger is 2.50x the champion's latency (budget 2x)"]
+    assert rows[4:] == [
+        ["2026-03-01T00:00:00+00:00", "rejected (dry run)", "1 vs 3",
+         "the challenger is 2.50x the champion's latency (budget 2x)"],
+        ["2026-03-02T00:00:00+00:00", "promoted", "1 vs 2", "roc_auc +0.0123, p=0.003"]]
     done = run_main(["registry", "history", "churn", "--alias", "champion", "--json"],
                     tmp_path, env)
     printed = json.loads(done.stdout)
