@@ -29,6 +29,8 @@ class SourceRows:
     time_column: str | None
     description: str
     files: list[str] = field(default_factory=list)
+    parts: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    """Each file's rows, by its path: a column added or dropped in one file is named there."""
 
 
 def read_source(config: LifecycleConfig, bundle: Bundle, champion: dict[str, Any],
@@ -57,7 +59,8 @@ def read_source(config: LifecycleConfig, bundle: Bundle, champion: dict[str, Any
                             f"{rows.description}.{did_you_mean(time_column, map(str, frame))} "
                             "Set lifecycle.window.time_column to one, or null for row order.")
         frame = _in_time_order(frame, time_column, rows.description)
-    return SourceRows(frame.reset_index(drop=True), time_column, rows.description, rows.files)
+    return SourceRows(frame.reset_index(drop=True), time_column, rows.description, rows.files,
+                      rows.parts)
 
 
 def _in_time_order(frame: pd.DataFrame, column: str, description: str) -> pd.DataFrame:
@@ -87,7 +90,8 @@ def _files(source: FilesSource, bundle: Bundle) -> SourceRows:
                         "new rows land in, e.g. data/batches/*.csv.")
     frames = [read_rows(path, bundle.metadata.reading) for path in paths]
     return SourceRows(pd.concat(frames, ignore_index=True), source.time_column,
-                      f"{len(paths)} file(s) matching {source.path}", [str(p) for p in paths])
+                      f"{len(paths)} file(s) matching {source.path}", [str(p) for p in paths],
+                      [(str(path), frame) for path, frame in zip(paths, frames, strict=True)])
 
 
 def _sql(source: SqlSource) -> SourceRows:

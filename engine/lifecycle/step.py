@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import DataError
+from engine.errors import ConfigError, DataError
 from engine.lifecycle.state import InProgress, LoopState, read_state, write_state
 from engine.lifecycle.window import Marker
 
@@ -89,7 +89,11 @@ def run_step(settings: LifecycleSettings, *, registry: Registry, console: Consol
     config = settings.config
     champion = _champion(settings, registry)
     metadata = champion.bundle.metadata
-    check_gate_metric(config.gate.metric or metadata.primary, metadata.task)
+    metric = config.gate.metric or metadata.primary
+    try:
+        check_gate_metric(metric, metadata.task)
+    except ConfigError as error:
+        raise ConfigError(f"lifecycle.gate.metric={metric}: {error}") from None
     rows = read_source(config, champion.bundle, champion.config, champion.run_dir)
     _check_rows(rows, champion)
     state = read_state(settings.state_dir)
@@ -286,9 +290,10 @@ def _check_rows(rows: SourceRows, champion: _Champion) -> None:
                         f"'{target}'.{did_you_mean(target, map(str, rows.frame.columns))} Give "
                         "rows with their labels (missing where none came yet).")
     dataset = champion.config["dataset"]
-    check_schema(rows.frame, champion.bundle, description=rows.description,
-                 also=[c for c in (rows.time_column, dataset.get("time_column"),
-                                   dataset.get("group_column")) if c])
+    also = [c for c in (rows.time_column, dataset.get("time_column"), dataset.get("group_column"))
+            if c]
+    for description, frame in rows.parts or [(rows.description, rows.frame)]:
+        check_schema(frame, champion.bundle, description=description, also=also)
 
 
 def _window(rows: SourceRows, settings: LifecycleSettings) -> tuple[pd.DataFrame, str]:
