@@ -4,14 +4,22 @@
   ``{"predictions": [...], "warnings": [...]}``, so MLflow clients work unchanged.
 - ``POST /predict``: ``{"records": [...]}`` in, predictions, class probabilities and warnings
   out; the records are validated against the bundle's schema (the OpenAPI spec lists every
-  column, and a few of each column's categories as examples).
+  column, and a few of each column's categories as examples; following an alias, the body is
+  generic and each request is validated against the version that answers it).
 - ``POST /feedback``: a label for a row (or every row) of a request answered earlier, by the
   ``request_id`` its answer carried (the ``X-Request-ID`` header, or a new UUID), written to
   the prediction log beside what was predicted.
 - ``GET /health`` (alive), ``/ready`` (the model answered a warm-up prediction), ``/metadata``
   (schema, model, metrics, lineage) and ``/metrics`` (Prometheus text: requests, latency
   histogram, errors, rows; rows logged, categories unseen in training, and each column's drift
-  over the last ``monitor.window_rows`` rows answered).
+  over the last ``monitor.window_rows`` rows answered; the version answering, swaps, versions
+  that failed to load).
+
+Serving ``NAME@ALIAS`` the app follows the alias (``engine.deploy.model_follower``): a moved-to
+version is loaded and warmed up off the event loop, then one reference is swapped; a request
+keeps the :class:`ServedVersion` it started on (its schema, batcher, drift window and log tag),
+so none fails during a swap. Each prediction answer names its version (``model_version``, and
+the ``X-Model-Version`` header; none for a run directory).
 
 Every prediction is written to the prediction log (``engine.monitoring.prediction_log``; on by
 default, ``--no-log`` to stop it) and taken into the drift window
