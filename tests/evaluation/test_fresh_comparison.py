@@ -175,7 +175,9 @@ def test_compare_on_fresh_rows_on_the_command_line(runs, in_process_cli, tmp_pat
     registry = tmp_path / "registry.db"
     assert cli("registry", "register", weak, "mixed",
                env={"ENGINE_REGISTRY": str(registry)}).returncode == 0
-    gate = cli("compare", "mixed/1", strong, "--on", str(runs.rows), "--registry", str(registry),
+    parquet = tmp_path / "fresh.parquet"
+    runs.fresh.to_parquet(parquet)
+    gate = cli("compare", "mixed/1", strong, "--on", str(parquet), "--registry", str(registry),
                "--metric", "accuracy")
     assert gate.returncode == 0, gate.stderr
     assert f"A: mixed/1 (version 1 of the registry, {runs.weak}, dummy)" in gate.stdout
