@@ -22,7 +22,7 @@ from engine.deploy.registry import Registry
 from engine.errors import DataError
 from engine.experiment import run_experiment
 from engine.monitoring.prediction_log import read_log
-from tests.conftest import REPO
+from tests.conftest import REPO, run_main
 from tests.deploy.conftest import mixed_frame, start_server
 
 ROW = {"city": "oslo", "size": 42.0, "member": False}
@@ -170,16 +170,29 @@ def test_a_version_whose_bundle_changed_is_not_swapped_in(server: tuple[str, Pat
     failures = 'engine_model_load_failures_total{version="4"}'
     assert eventually(lambda: metric(url, failures), "no load failure counted") == 1
     assert [answering(url) for _ in range(5)] == [1] * 5  # still the version it had
+    registry.delete_alias("churn", "champion")
+    gone = "serve churn@champion: the registry names no version (no such alias in it any more)"
+    eventually(lambda: gone in stderr.read_text() or None, "no warning of the alias' removal")
+    assert answering(url) == 1
     registry.set_alias("churn", "champion", 2)  # a version that loads: followed after all
     eventually(lambda: serving(url, 2), "the server stopped following")
-    warnings = [line for line in stderr.read_text().splitlines() if "version 4" in line]
-    assert warnings == [  # one line, not one a poll
+    lines = stderr.read_text().splitlines()
+    assert [line for line in lines if "version 4" in line] == [  # one line, not one a poll
         f"serve churn@champion: version 4 cannot be served (registry: churn version 4's bundle "
         f"in {registry.version('churn', 4).run_dir} changed after it was registered; register "
         "the run again to serve it); still serving version 1, trying again in 60 s if champion "
         "still points at it"]
+    assert [line for line in lines if line.startswith(gone)] == [
+        f"{gone}; still serving version 1"]
     registry.set_alias("churn", "champion", 1)
     eventually(lambda: serving(url, 1), "the server did not go back to version 1")
+
+
+def test_a_follow_interval_below_zero_is_one_line(tmp_path: Path) -> None:
+    done = run_main(["serve", "churn@champion", "--follow", "-1"], tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "error: engine serve: argument --follow: -1 must be a finite number of seconds, 0 or "
+        "more (0: never) (see engine serve --help)")
 
 
 def test_each_version_checks_requests_against_its_own_columns(
