@@ -46,26 +46,27 @@ def followed_alias(reference: str, registry: Path | None, every_s: float) -> Fol
     return FollowedAlias(name, alias, registry, every_s)
 
 
-def warn_on_stderr(line: str) -> None:
+def say_on_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
 class ModelFollower(Generic[Loaded]):
     """Follows ``followed`` from ``serving`` (the version the server started with): on a move,
-    ``load(version)`` (which loads and warms up, on this thread) then ``install(loaded,
-    version)``. ``on_failure(version)`` and one ``warn`` line for a version that cannot be
-    loaded; one ``warn`` line, when it changes, for a registry that cannot be read."""
+    ``load(version)`` (which loads and warms up, on this thread) then ``install(loaded)``.
+    Each swap is one line to ``say`` (stderr); so is a version that cannot be loaded (with
+    ``on_failure(version)``), and a registry that cannot say which version to serve (once
+    while the problem lasts)."""
 
     def __init__(self, followed: FollowedAlias, *, serving: int | None,
-                 load: Callable[[int], Loaded], install: Callable[[Loaded, int], None],
+                 load: Callable[[int], Loaded], install: Callable[[Loaded], None],
                  on_failure: Callable[[int], None] = lambda version: None,
-                 warn: Callable[[str], None] = warn_on_stderr) -> None:
+                 say: Callable[[str], None] = say_on_stderr) -> None:
         self.followed = followed
         self.serving = serving
         self._load = load
         self._install = install
         self._on_failure = on_failure
-        self._warn = warn
+        self._say = say
         self._failed: dict[int, float] = {}  # version -> monotonic time it may be tried again
         self._problem = ""
         self._stop = threading.Event()
@@ -97,7 +98,7 @@ class ModelFollower(Generic[Loaded]):
                 return
             self._failed[version] = time.monotonic() + RETRY_SECONDS
             self._on_failure(version)
-            self._warn(f"serve {name}@{alias}: version {version} cannot be served "
+            self._say(f"serve {name}@{alias}: version {version} cannot be served "
                        f"({first_line(error)}); still serving version {self.serving}, trying "
                        f"again in {RETRY_SECONDS:g} s if {alias} still points at it")
             return
@@ -105,8 +106,8 @@ class ModelFollower(Generic[Loaded]):
             return
         previous, self.serving = self.serving, version
         self._failed.pop(version, None)
-        self._install(loaded, version)
-        self._warn(f"serve {name}@{alias}: now serving version {version} (was {previous})")
+        self._install(loaded)
+        self._say(f"serve {name}@{alias}: now serving version {version} (was {previous})")
 
     def _aliased(self) -> int | None:
         """The version the alias names now; None (and one warning line per new problem) when
@@ -120,7 +121,7 @@ class ModelFollower(Generic[Loaded]):
         except Exception as error:
             version, problem = None, f"cannot read it: {first_line(error)}"
         if problem and problem != self._problem:
-            self._warn(f"serve {name}@{alias}: the registry names no version ({problem}); "
+            self._say(f"serve {name}@{alias}: the registry names no version ({problem}); "
                        f"still serving version {self.serving}")
         self._problem = problem
         return version

@@ -551,7 +551,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         served.batching = asyncio.create_task(served.batcher.run())
         follower = None if follow is None else ModelFollower(
             follow, serving=served.version, load=load,
-            install=lambda new, _: asyncio.run_coroutine_threadsafe(swap(new), loop).result(),
+            install=lambda new: asyncio.run_coroutine_threadsafe(swap(new), loop).result(),
             on_failure=lambda version: metrics.load_failures.labels(str(version)).inc())
         if follower is not None:
             follower.start()
