@@ -74,14 +74,15 @@ def _name(node: ast.expr) -> str:
 
 
 def model_classes(trees: dict[str, ast.Module]) -> set[str]:
-    """Names of the pydantic model classes, to a fixed point over every module's bases."""
+    """Names of the pydantic model classes and their bases, to a fixed point over every
+    module's classes (a class is one when a base is: a plain class of the same name is not)."""
     known = set(MODEL_BASES)
     classes = [node for tree in trees.values() for node in ast.walk(tree)
                if isinstance(node, ast.ClassDef)]
     while True:
         more = {c.name for c in classes if any(_name(b) in known for b in c.bases)} - known
         if not more:
-            return known - MODEL_BASES
+            return known
         known |= more
 
 
@@ -158,7 +159,7 @@ def _schema(path: str, tree: ast.Module, models: set[str]) -> Iterator[int]:
         yield from _code(tree.body, in_model=False)
         return
     for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name in models:
+        if isinstance(node, ast.ClassDef) and any(_name(b) in models for b in node.bases):
             yield from _code([node], in_model=False)
 
 
