@@ -74,6 +74,8 @@ class _Champion:
     bundle: Bundle
     run_dir: Path
     config: dict[str, Any]
+    registered: str
+    """When the champion's version was registered (ISO 8601): the schedule's start."""
 
 
 def run_step(settings: LifecycleSettings, *, registry: Registry, console: Console,
@@ -123,7 +125,7 @@ def _trigger(settings: LifecycleSettings, registry: Registry, console: Console, 
     new = rows.frame[new_rows(rows.frame, rows.time_column, state.last_marker)]
     if new.empty and not force and not state.pending:
         return _outcome("nothing to do", [], "no new rows since the last step", clock)
-    last = datetime.fromisoformat(state.last_step) if state.last_step else None
+    last = datetime.fromisoformat(state.last_step or champion.registered)
     results = evaluate_triggers(config.triggers, new, champion.bundle, last_step=last, now=now,
                                 by_hand=by_hand, force=force)
     clock.lap("triggers")
@@ -277,7 +279,7 @@ def _champion(settings: LifecycleSettings, registry: Registry) -> _Champion:
     version = registry.resolve(settings.reference)
     bundle, lineage = resolve_model(settings.reference, registry.path)
     run_dir = Path(lineage["run_dir"])
-    return _Champion(version.version, bundle, run_dir, champion_config(run_dir))
+    return _Champion(version.version, bundle, run_dir, champion_config(run_dir), version.created)
 
 
 def _check_rows(rows: SourceRows, champion: _Champion) -> None:

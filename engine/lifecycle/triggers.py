@@ -36,10 +36,11 @@ class TriggerResult:
 
 
 def evaluate_triggers(settings: TriggersConfig, new: pd.DataFrame, bundle: Bundle, *,
-                      last_step: datetime | None, now: datetime, by_hand: bool,
+                      last_step: datetime, now: datetime, by_hand: bool,
                       force: bool) -> list[TriggerResult]:
     """Each trigger of ``settings.when`` on the ``new`` rows (inputs and target), in order;
-    manual too when ``force`` (``retrain --force``)."""
+    manual too when ``force`` (``retrain --force``). ``last_step``: when the last retraining
+    step finished, else when the champion was registered."""
     results = []
     chunk = _judged(new, bundle) if MONITORED.keys() & set(settings.when) and len(new) else None
     for name in settings.when:
@@ -59,11 +60,8 @@ def evaluate_triggers(settings: TriggersConfig, new: pd.DataFrame, bundle: Bundl
     return results
 
 
-def _schedule(settings: TriggersConfig, last_step: datetime | None,
-              now: datetime) -> TriggerResult:
+def _schedule(settings: TriggersConfig, last_step: datetime, now: datetime) -> TriggerResult:
     every = settings.every_hours or 0.0
-    if last_step is None:
-        return TriggerResult("schedule", True, f"no step yet (every {every:g} h)")
     hours = (now - last_step).total_seconds() / 3600
     return TriggerResult("schedule", hours >= every,
                          f"{hours:.1f} h since the last step (every {every:g} h)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -108,3 +109,22 @@ def test_a_dry_run_moves_nothing_and_the_real_step_reuses_its_challenger(world: 
     assert real.status == "promoted" and real.challenger_run == dry.challenger_run
     assert (real.challenger_run / "run.json").stat().st_mtime_ns == trained  # type: ignore[operator]
     assert aliases(world) == {"champion": 2, "challenger": 2, "previous": 1}
+
+
+def test_the_schedule_counts_hours_from_the_champions_registration(world: World) -> None:
+    settings = load_lifecycle(str(world.lifecycle), ["triggers.when=[schedule,new_rows]",
+                                                     "triggers.every_hours=24",
+                                                     "triggers.every_rows=5000"],
+                              registry=world.registry)
+    registered = datetime.fromisoformat(Registry(world.registry).version("stream", 1).created)
+
+    def judged(now: datetime) -> dict[str, tuple[bool, str]]:
+        outcome = run_step(settings, registry=Registry(world.registry),
+                           console=Console(quiet=True), now=now, dry_run=True)
+        return {result.name: (result.fired, result.detail) for result in outcome.triggers}
+
+    assert judged(registered + timedelta(hours=6)) == {
+        "schedule": (False, "6.0 h since the last step (every 24 h)"),
+        "new_rows": (False, "1200 new rows (every 5000)")}
+    assert judged(registered + timedelta(hours=30))["schedule"] == (
+        True, "30.0 h since the last step (every 24 h)")

@@ -91,7 +91,8 @@ class TriggersConfig(Section):
     rows, judged against the champion's reference profile), schedule (every_hours), new_rows
     (every_rows) and manual (retrain run by hand; retrain --force fires it whatever the list)."""
     every_hours: Annotated[float, Field(gt=0)] | None = None
-    """schedule: hours since the last finished step."""
+    """schedule: hours since the last retraining step (before the first: since the champion
+    was registered)."""
     every_rows: Positive | None = None
     """new_rows: new rows since the last finished step."""
 
