@@ -97,8 +97,7 @@ def not_negative(text: str) -> float:
     """An argparse type: a finite number of seconds, 0 or more."""
     number = float(text)
     if not math.isfinite(number) or number < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a finite number of seconds, 0 or more "
-                                         "(0: never)")
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number of seconds, 0 or more")
     return number
 
 

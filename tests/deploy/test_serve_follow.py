@@ -192,7 +192,7 @@ def test_a_follow_interval_below_zero_is_one_line(tmp_path: Path) -> None:
     done = run_main(["serve", "churn@champion", "--follow", "-1"], tmp_path)
     assert done.returncode == 2 and done.stderr.strip() == (
         "error: engine serve: argument --follow: -1 must be a finite number of seconds, 0 or "
-        "more (0: never) (see engine serve --help)")
+        "more (see engine serve --help)")
 
 
 def test_each_version_checks_requests_against_its_own_columns(
