@@ -18,14 +18,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+from pydantic import Field
 
+from engine.config.schema.base import NonNegative, Positive, Section
 from engine.errors import ConfigError, EngineError, RecordError, first_line
 from engine.tracking.files import write_text
 from engine.tuning.recovery import counted_trials, requeue_interrupted, worker_id
@@ -36,9 +38,7 @@ if TYPE_CHECKING:
     from optuna.trial import Trial
 
 log = logging.getLogger(__name__)
-DIRECTIONS = ("maximize", "minimize")
 RESULTS_FILE = "optuna_results.yaml"
-MINIMUMS = {"n_trials": 1, "n_jobs": 1, "seed": 0}
 
 
 class OptunaSweeper(Sweeper):
@@ -154,27 +154,25 @@ class OptunaSweeper(Sweeper):
         return returns
 
 
+class SweeperSettings(Section):
+    """The settings no sampler or storage checks (conf/hydra/sweeper/optuna.yaml)."""
+
+    method: Literal["tpe", "random", "cmaes", "gp", "qmc", "nsga2"]
+    """The Optuna sampler; for every combination of the values, use Hydra's basic sweeper."""
+    direction: Literal["maximize", "minimize"]
+    """maximize: the engine's metrics are scores, greater is better."""
+    n_trials: Positive
+    n_jobs: Positive
+    seed: NonNegative
+    timeout: Annotated[float, Field(gt=0)] | None
+
+
 def check_settings(sweeper: OptunaSweeper) -> None:
     """The settings no sampler or storage checks: method, direction, counts, seed."""
-    if sweeper.method == "grid":
-        raise ConfigError(
-            "hydra.sweeper.method=grid: for every combination of the values, use Hydra's basic "
-            "sweeper (drop hydra/sweeper=optuna); the Optuna sweeper samples."
-        )
-    if sweeper.direction not in DIRECTIONS:
-        raise ConfigError(
-            f"hydra.sweeper.direction: {sweeper.direction!r} is not a direction. Use maximize "
-            "(the engine's metrics are scores: greater is better) or minimize."
-        )
-    for key, minimum in MINIMUMS.items():
-        value = getattr(sweeper, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ConfigError(f"hydra.sweeper.{key}: expected a whole number of at least "
-                              f"{minimum}, got {value!r}.")
-    timeout = sweeper.timeout
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
-        raise ConfigError(f"hydra.sweeper.timeout: expected seconds above 0 or null, got "
-                          f"{timeout!r}.")
+    from engine.config.schema import parse_section
+
+    parse_section(SweeperSettings, {key: getattr(sweeper, key)
+                                    for key in SweeperSettings.model_fields}, "hydra.sweeper.")
 
 
 def tell_result(study: Study, trial: Trial, result: JobReturn) -> None:

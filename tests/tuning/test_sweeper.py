@@ -165,7 +165,8 @@ def test_the_same_seed_samples_the_same_trials(in_process_cli, tmp_path: Path) -
      r"override 'model.n_neighbors=tag\(log,int\(interval\(0,30\)\)\)': a log scale needs a"),
     ("model.n_neighbors=range(30,1)", r"range\(30, 1, 1\) holds no value"),
     ("model.weights=uniform,distanse", "model.weights: The 'weights' parameter of"),
-    ("hydra.sweeper.direction=max", "hydra.sweeper.direction: 'max' is not a direction"),
+    ("hydra.sweeper.direction=max",
+     r"hydra.sweeper.direction: unknown direction 'max'\. Valid options: maximize, minimize"),
     ("hydra.sweeper.method=tpee", "hydra.sweeper.method: .* Did you mean 'tpe'?"),
 ])
 def test_a_bad_sweep_exits_2_before_any_trial(in_process_cli, tmp_path: Path, override: str,

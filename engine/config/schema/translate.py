@@ -24,7 +24,7 @@ CHOICE_NOUNS = {"strategy": "strategy", "test_strategy": "strategy", "kind": "ki
                 "loader": "loader", "source": "source", "method": "search method",
                 "calibration": "method", "prune_on": "value",
                 "fail_on": "value", "targets": "target", "severity": "check",
-                "limits": "measure"}
+                "limits": "measure", "direction": "direction"}
 WHOLE = {"int_type", "int_parsing", "int_from_float"}
 NUMBER = {"float_type", "float_parsing"}
 TYPES = {"string_type": "text", "list_type": "a list", "dict_type": "a mapping",
