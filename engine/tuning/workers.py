@@ -88,7 +88,7 @@ def open_study(job: WorkerJob, space: PipelineSpace) -> optuna.Study:
         # A resumed study or another worker must not replay the same draws.
         seed += job.worker * 100_003 + len(study.get_trials(deepcopy=False))
     study.sampler = make_sampler(
-        settings.method, settings.sampler_options, seed=seed, n_objectives=len(job.objectives),
+        settings.method, settings.sampler_options, seed=seed,
         grid=space.grid() if settings.method == "grid" else None,
     )
     return study
