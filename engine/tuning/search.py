@@ -27,7 +27,7 @@ from engine.tuning.pipeline_space import PipelineSpace
 from engine.tuning.plots import PlotProcess
 from engine.tuning.recovery import counted_trials, requeue_interrupted
 from engine.tuning.results import pareto_front, pick_trial, write_results
-from engine.tuning.settings import check_families_answer, check_objective_names, check_pick
+from engine.tuning.settings import check_families_answer, check_objective_names
 from engine.tuning.storage import storage_location
 from engine.tuning.workers import WorkerJob, build_space, failure_message, open_study, run_workers
 
@@ -65,7 +65,7 @@ def run_search(
     objectives = tuple(metrics.primary if o == "auto" else o
                        for o in settings.objectives or ("auto",))
     check_objective_names(objectives, metrics.scorers)
-    check_pick(settings.pick, objectives)
+    settings.check_pick([metrics.primary])
     models = {name: build_estimator(family, task, spec.allowed_targets)
               for name, family in families.items()}
     for note in check_families_answer(metrics, objectives, models, objectives_key=(

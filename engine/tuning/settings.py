@@ -5,18 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.config.schema.tune import COST_OBJECTIVES, Pick
+from engine.config.schema.tune import COST_OBJECTIVES
 from engine.errors import ConfigError, did_you_mean, options_hint
 from engine.evaluation.metrics import MetricSet, unanswered
-
-
-def check_pick(pick: Pick, objectives: tuple[str, ...]) -> None:
-    """``tune.pick.objective`` must be one of the run's objectives (``auto`` resolved)."""
-    if pick.objective is not None and pick.objective not in objectives:
-        raise ConfigError(
-            f"tune.pick.objective: {pick.objective!r} is not one of this run's objectives "
-            f"{list(objectives)}.{did_you_mean(pick.objective, objectives)}"
-        )
 
 
 def check_objective_names(objectives: tuple[str, ...], scorers: tuple[str, ...]) -> None:

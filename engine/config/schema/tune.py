@@ -115,14 +115,14 @@ class TuneConfig(Section):
 
     def check_pick(self, primaries: Sequence[str]) -> None:
         """``pick.objective`` is one of the objectives, ``auto`` read as the primary metric
-        (``primaries``: each task's while the data has not said the task)."""
-        from engine.config.schema.rules import refuse
-
+        (``primaries``: each task's while the data has not said the task; the run checks again
+        with the data's). A ConfigError, which validation passes through as it is."""
         wanted, written = self.pick.objective, self.objectives or ["auto"]
         valid = [n for o in written for n in (primaries if o == "auto" else [o])]
         if wanted is not None and wanted not in valid:
-            refuse(f"tune.pick.objective: {wanted!r} is not one of this run's objectives "
-                   f"{valid if len(primaries) == 1 else written}.{did_you_mean(wanted, valid)}")
+            raise ConfigError(f"tune.pick.objective: {wanted!r} is not one of this run's "
+                              f"objectives {valid if len(primaries) == 1 else written}."
+                              f"{did_you_mean(wanted, valid)}")
 
 
 def checked_options(options: Mapping[str, Any] | None, cls: type, key: str) -> dict[str, Any]:
