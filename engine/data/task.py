@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_float_dtype, is_integer_dtype, is_numeric_dtype
 
-from engine.data.validation import check_choice, shown
+from engine.data.validation import shown
 from engine.errors import DataError
 
 TASKS = ("binary", "multiclass", "regression")
@@ -27,8 +27,8 @@ def infer_task(y: pd.Series) -> str:
 
 
 def resolve_task(y: pd.Series, declared: str) -> str:
-    """The task for ``y``: inferred when ``declared`` is ``auto``, else checked against ``y``."""
-    check_choice(declared, ("auto", *TASKS), key="dataset.task")
+    """The task for ``y``: inferred when ``declared`` is ``auto``, else checked against ``y``
+    (``declared`` is ``auto`` or one of TASKS, as the schema checked)."""
     task = infer_task(y) if declared == "auto" else declared
     column = f"column '{y.name}'"
     if task == "regression" and (is_bool_dtype(y) or not is_numeric_dtype(y)):

@@ -1,4 +1,4 @@
-"""Small checks shared by the data modules: choices, unknown columns, values as users read them."""
+"""Small checks shared by the data modules: unknown columns, values as users read them."""
 
 from __future__ import annotations
 
@@ -8,18 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ConfigError, did_you_mean, options_hint
-
-
-def check_choice(value: Any, options: Iterable[str], *, key: str, what: str = "value") -> Any:
-    """Return ``value`` if it is one of ``options``, else raise a ConfigError naming ``key``."""
-    options = tuple(options)
-    if value not in options:
-        raise ConfigError(
-            f"{key}: unknown {what} {value!r}.{did_you_mean(value, options)} "
-            f"{options_hint(options)}"
-        )
-    return value
+from engine.errors import did_you_mean
 
 
 def unknown_column_message(key: str, column: str, columns: Iterable[str]) -> str:
