@@ -52,9 +52,7 @@ def storage_location(storage: str | None, study_name: str, studies_dir: Path) ->
         return str(studies_dir / f"{study_name}.journal")
     if storage == "sqlite":
         return f"sqlite:///{studies_dir / f'{study_name}.db'}"
-    if not isinstance(storage, str) or not storage:
-        raise ConfigError(_storage_hint(storage))
-    if "://" in storage or storage.endswith(".journal"):
+    if isinstance(storage, str) and ("://" in storage or storage.endswith(".journal")):
         return storage
     raise ConfigError(_storage_hint(storage))
 

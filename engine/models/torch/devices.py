@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import torch
 
 PRECISIONS = ("auto", "32", "bf16", "fp16")
@@ -19,12 +21,13 @@ def resolve_device(name: str) -> torch.device:
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    try:
+    device = None
+    with suppress(RuntimeError, ValueError):
         device = torch.device(name)
-    except (RuntimeError, ValueError):
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(
             f"The 'device' parameter must be auto, cpu, cuda, cuda:<index> or mps; got {name!r}."
-        ) from None
+        )
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
@@ -39,10 +42,6 @@ def resolve_device(name: str) -> torch.device:
     elif device.type == "mps" and not _mps_available():
         raise ValueError(f"The 'device' parameter asks for {name!r}, but Apple's MPS backend is "
                          "not available here. Use model.device=auto or model.device=cpu.")
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(
-            f"The 'device' parameter must be auto, cpu, cuda, cuda:<index> or mps; got {name!r}."
-        )
     return device
 
 
