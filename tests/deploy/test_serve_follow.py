@@ -207,6 +207,9 @@ def test_each_version_checks_requests_against_its_own_columns(
     eventually(lambda: serving(url, 3), "the server did not follow to version 3")
     assert metric(url, "engine_drift_window_rows") == 0 and metric(url, member) is None
     assert answering(url, WITHOUT_MEMBER) == 3
+    mlflow = httpx.post(f"{url}/invocations", json={"dataframe_records": [WITHOUT_MEMBER]})
+    assert mlflow.status_code == 200 and mlflow.headers["x-model-version"] == "3"
+    assert mlflow.json()["model_version"] == 3
     metadata = httpx.get(f"{url}/metadata").json()
     assert [column["name"] for column in metadata["schema"]["columns"]] == ["city", "size"]
     assert metadata["following"] == "churn@champion"
