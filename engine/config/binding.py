@@ -18,16 +18,21 @@ def accepted_parameters(cls: type) -> set[str] | None:
     return {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL}
 
 
-def check_parameters(cls: type, params: Mapping[str, Any], key: str) -> None:
-    """Raise a ConfigError naming the first keyword ``cls`` does not take, with did-you-mean."""
-    accepted = accepted_parameters(cls)
-    if accepted is None:
+def check_parameters(classes: type | Iterable[type], names: Iterable[str], key: str) -> None:
+    """Raise a ConfigError naming the first keyword in ``names`` that no class of ``classes``
+    takes (one class, or the several one config feeds: a model's classifier and regressor),
+    with did-you-mean."""
+    classes = [classes] if isinstance(classes, type) else list(classes)
+    accepted = [accepted_parameters(cls) for cls in classes]
+    if None in accepted:
         return
-    for name in params:
-        if name not in accepted:
+    known = {name for names in accepted for name in names or ()}
+    for name in names:
+        if name not in known:
+            owners = " or ".join(cls.__name__ for cls in classes)
             raise ConfigError(
-                f"{key}.{name}: {cls.__name__} has no parameter '{name}'."
-                f"{did_you_mean(name, accepted)} Its parameters: {', '.join(sorted(accepted))}."
+                f"{key}.{name}: {owners} has no parameter '{name}'."
+                f"{did_you_mean(name, known)} Its parameters: {', '.join(sorted(known))}."
             )
 
 

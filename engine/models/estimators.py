@@ -6,10 +6,10 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.config.binding import accepted_parameters, instantiate_checked
+from engine.config.binding import accepted_parameters, check_parameters, instantiate_checked
 from engine.config.spec import ModelSpec
 from engine.config.targets import CLASSIFIER, ESTIMATOR, NN_MODULE, REGRESSOR, Kind, import_target
-from engine.errors import ConfigError, did_you_mean
+from engine.errors import ConfigError
 
 KINDS = {"classification": CLASSIFIER, "regression": REGRESSOR}
 
@@ -37,17 +37,8 @@ def validate_model(model: ModelSpec, allowed: Iterable[str] = ()) -> None:
     """
     classes = model_classes(model, allowed)
     params = _component_params(model.params, allowed, classes.values())
-    accepted = {family: accepted_parameters(cls) for family, cls in classes.items()}
-    known = set().union(*(names or set() for names in accepted.values()))
-    takes_anything = any(names is None for names in accepted.values())
-    for section, names in (("", model.params), ("search_space.", model.search_space)):
-        for name in names:
-            if not takes_anything and name not in known:
-                owners = " or ".join(cls.__name__ for cls in classes.values())
-                raise ConfigError(
-                    f"model.{section}{name}: {owners} has no parameter '{name}'."
-                    f"{did_you_mean(name, known)} Its parameters: {', '.join(sorted(known))}."
-                )
+    for key, names in (("model", model.params), ("model.search_space", model.search_space)):
+        check_parameters(classes.values(), names, key)
     for cls in classes.values():
         own = _params_for(cls, params, classes.values())
         instantiate_checked(cls, own, "model")
