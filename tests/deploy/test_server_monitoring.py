@@ -155,9 +155,10 @@ def test_malformed_feedback_is_a_422_naming_the_problem(server: str, order: http
     assert message in answer.json()["error"] and "\n" not in answer.json()["error"]
 
 
-def metric(url: str, name: str, **labels: str) -> float | None:
-    """A sample's value in /metrics, or None when it is not there."""
-    text = httpx.get(f"{url}/metrics").text
+def metric(url: str, name: str, text: str | None = None, **labels: str) -> float | None:
+    """A sample's value in /metrics (or in ``text``, a page of it already read), or None when it
+    is not there."""
+    text = httpx.get(f"{url}/metrics").text if text is None else text
     wanted = "{" + ",".join(f'{key}="{value}"' for key, value in labels.items()) + "}"
     found = re.search(rf"^{name}{re.escape(wanted) if labels else ''} (\S+)$", text, re.MULTILINE)
     return float(found[1]) if found else None
@@ -174,10 +175,12 @@ def test_metrics_count_logged_rows_and_unseen_categories_and_gauge_drift(server:
                       "no rows logged") >= 3
 
     def drift_of(size: float) -> dict[str, float] | None:
-        """Each column's gauge once the window holds only rows sent after this point."""
-        gauges = {column: metric(server, "engine_drift_jensenshannon", column=column)
+        """Each column's gauge once the window holds only rows sent after this point, all read
+        from one page of /metrics so that no gauge comes from an older window."""
+        page = httpx.get(f"{server}/metrics").text
+        gauges = {column: metric(server, "engine_drift_jensenshannon", page, column=column)
                   for column in [*FEATURES, "_prediction"]}
-        full = metric(server, "engine_drift_window_rows") == WINDOW_ROWS
+        full = metric(server, "engine_drift_window_rows", page) == WINDOW_ROWS
         return gauges if full and gauges["size"] is not None and \
             (gauges["size"] > 0.5) == (size > 100) else None  # type: ignore[return-value]
 
