@@ -7,12 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.config.schema import parse_section
 from engine.config.schema.lifecycle import LifecycleConfig
 from engine.errors import ConfigError, first_line
 from engine.tracking.files import default_output_dir, read_yaml
+
+if TYPE_CHECKING:
+    from engine.deploy.registry import Registry
 
 RESOLVED_CONFIG = "resolved_config.yaml"
 """The training run's whole config, interpolations resolved (written by the CLI)."""
@@ -94,10 +97,14 @@ def _from_file(path: Path) -> dict[str, Any]:
     return values
 
 
-def _from_run(reference: str, registry: Any) -> dict[str, Any]:
+def _from_run(reference: str, registry: Registry) -> dict[str, Any]:
     """The ``lifecycle`` section the registered model's run recorded (its defaults when the run
     predates the group)."""
     _model_reference(reference)
+    if not registry.path.is_file():
+        raise ConfigError(f"model '{reference}': no registry at {registry.path} to look it up "
+                          "in; register the champion first (python -m engine registry register "
+                          "RUN NAME --alias champion), or pass --registry.")
     version = registry.resolve(reference)
     section = champion_config(Path(version.run_dir)).get("lifecycle") or {}
     return dict(section)

@@ -141,3 +141,13 @@ def test_a_lifecycle_file_names_its_model(tmp_path: Path) -> None:
     assert (done.returncode, done.stderr) == (
         2, "error: lifecycle.model 'stream/1': name the registered model with the alias it "
            "defends, NAME@ALIAS (e.g. churn@champion), or give a lifecycle YAML file.\n")
+
+
+def test_retrain_by_name_without_a_registry_creates_none(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "registry.db"
+    done = run_main(["retrain", "churn@champion", "--registry", str(missing)], tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, f"error: model 'churn@champion': no registry at {missing} to look it up in; register "
+           "the champion first (python -m engine registry register RUN NAME --alias champion), "
+           "or pass --registry.\n")
+    assert not missing.parent.exists()
