@@ -134,7 +134,7 @@ def parse_space(space: Mapping[str, Any] | None, *, prefix: str, section: str) -
 
     ``section`` names the config key in messages (``model.search_space``).
     """
-    parsed = parse_section(_Space, {"search_space": dict(space or {})},
+    parsed = parse_section(_Space, {"search_space": space or {}},
                            section.removesuffix("search_space"))
     params = [_param(name, spec, prefix + name, f"{section}.{name}")
               for name, spec in parsed.search_space.items()]

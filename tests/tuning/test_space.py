@@ -54,6 +54,12 @@ def test_bad_parameters_name_the_key(spec: object, message: str) -> None:
         parse_space({"p": spec}, prefix="model__", section="model.search_space")
 
 
+def test_a_space_that_is_no_mapping_names_its_key() -> None:
+    with pytest.raises(ConfigError, match=r"^model=knn: search_space: expected a mapping, "
+                                          r"got \['C'\]\.$"):
+        parse_space(["C"], prefix="model__", section="model=knn: search_space")  # type: ignore[arg-type]
+
+
 def test_conditional_parameter_is_drawn_only_for_its_parent_values() -> None:
     space = pipeline_space(compose_spec(["model=svm"]).model, None)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
