@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import ConfigError, DataError
+from engine.errors import ConfigError, DataError, EvaluationError
 from engine.lifecycle.state import InProgress, LoopState, read_state, write_state
 from engine.lifecycle.window import Marker
 
@@ -217,13 +217,18 @@ def _train(settings: LifecycleSettings, champion: _Champion, training: pd.DataFr
     if run_dir.exists():  # a training killed half-way: start it again
         shutil.rmtree(run_dir)
     choices = read_finished_run(champion.run_dir, "retrain").choices
-    with console.status(f"training the challenger on {len(training)} rows"):
-        trained = train_challenger(champion.config, choices, _labelled_rows(training, champion),
-                                   run_dir, search=settings.config.search,
-                                   tuned=tuned_parameters(champion.run_dir),
-                                   console=Console(quiet=True))
-    console.print(f"challenger trained on {len(training)} rows: {trained.primary} "
-                  f"{trained.objective:.4f} -> {run_dir}", highlight=False)
+    try:
+        with console.status(f"training the challenger on {len(training)} rows"):
+            trained = train_challenger(champion.config, choices,
+                                       _labelled_rows(training, champion), run_dir,
+                                       search=settings.config.search,
+                                       tuned=tuned_parameters(champion.run_dir),
+                                       console=Console(quiet=True))
+        console.print(f"challenger trained on {len(training)} rows: {trained.primary} "
+                      f"{trained.objective:.4f} -> {run_dir}", highlight=False)
+    except EvaluationError as error:  # trained and saved, but it failed a declared check
+        console.print(f"challenger trained on {len(training)} rows, and failed its run's check: "
+                      f"{error} -> {run_dir}", highlight=False)
     return progress.model_copy(update={"trained": True})
 
 

@@ -25,13 +25,16 @@ time_column: ts
 
 
 def batch(index: int, *, shift: float = 0.0, flip: bool = False, labelled: bool = True,
-          rows: int = BATCH_ROWS) -> pd.DataFrame:
+          rows: int = BATCH_ROWS, by_plan: bool = False) -> pd.DataFrame:
     """Batch ``index`` of the stream: x1, x2 (shifted by ``shift``), plan and the label y; with
-    ``flip`` the rule between them is another (a concept change); hourly times, in order."""
+    ``flip`` the rule between them is another (a concept change), with ``by_plan`` the label is
+    mostly the plan's (a model learning it treats plans unequally); hourly times, in order."""
     rng = np.random.default_rng(index)
     x1, x2 = rng.normal(shift, 1, rows), rng.normal(shift, 1, rows)
     plan = rng.choice(["a", "b", "c"], rows)
     score = (x2 - x1) if flip else (x1 - 0.5 * x2 + (plan == "c") * 0.8)
+    if by_plan:
+        score = (plan == "c") * 2.0 - 1.0 + 0.8 * x1
     label = (score + rng.normal(0, 0.5, rows) > 0).astype(int)
     times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(
         index * BATCH_ROWS + np.arange(rows), unit="h")
@@ -55,14 +58,18 @@ class Champion:
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory: pytest.TempPathFactory) -> Champion:
     """stream@champion: a logistic regression the CLI trained on batches 0-2, registered."""
-    tmp = tmp_path_factory.mktemp("champion")
+    return train_champion(tmp_path_factory.mktemp("champion"))
+
+
+def train_champion(tmp: Path, *overrides: str) -> Champion:
+    """The champion trained in ``tmp`` (with ``overrides``) and registered there."""
     data = tmp / "train.csv"
     pd.concat([batch(index) for index in range(3)]).to_csv(data, index=False)
     (tmp / "conf" / "dataset").mkdir(parents=True)
     (tmp / "conf" / "dataset" / "stream.yaml").write_text(DATASET.format(path=data))
     done = run_main(["--config-dir", str(tmp / "conf"), "dataset=stream",
-                     "model=logistic_regression", "split.cv.n_splits=3", "report=false"],
-                    tmp / "outputs")
+                     "model=logistic_regression", "split.cv.n_splits=3", "report=false",
+                     *overrides], tmp / "outputs")
     assert done.returncode == 0, done.stderr
     (run_dir,) = (tmp / "outputs" / "runs").iterdir()
     registry = tmp / "registry.db"
@@ -97,6 +104,11 @@ class World:
 @pytest.fixture
 def world(champion: Champion, tmp_path: Path) -> World:
     """Batches 0-2 (what the champion saw) in a folder; a lifecycle file that watches it."""
+    return make_world(champion, tmp_path)
+
+
+def make_world(champion: Champion, tmp_path: Path) -> World:
+    """A test's world around ``champion``."""
     registry = tmp_path / "registry.db"
     shutil.copy(champion.registry, registry)
     batches, state = tmp_path / "batches", tmp_path / "state"
