@@ -1,6 +1,6 @@
 """The dynamic loop against a static deployment, on adult.csv replayed as a drifting stream.
 
-    python tests/bench/bench_lifecycle.py [--seeds 20] [--quick] [--workers 2]
+    python tests/bench/bench_lifecycle.py [--seeds 20] [--quick] [--workers 2] [--resume]
 
 Each seed shuffles ../shared/data/adult.csv (tests/bench/lifecycle_stream.py). The first 4,842
 rows are the history. Version 1 of ``adult_stream`` trains on them: hist_gbm, a holdout split,
@@ -31,17 +31,20 @@ same rows, so those steps run once.
   that lies above 0.
 - **steady**: the same replay without the change. Figure: the share of the 20 retraining steps
   that promoted a challenger (target <= 5 %).
-- **crippled**: the steady stream's first 5 steps, with the labels of every row a challenger
+- **crippled**: the steady stream's first 3 steps, with the labels of every row a challenger
   trains on shuffled: the history's once version 1 has trained, each batch's once its step's
   gate has used them. The gate's rows (the newest batch) keep theirs. Figure: crippled
   challengers promoted (target 0).
 
 Overhead: for each retraining step, ``StepOutcome.timing`` total minus train (triggers, window,
 gate, registry), as a share of the step's total. The target is at most 10 % for each step; the
-median and the maximum are printed. Curves of ROC AUC and accuracy per batch (mean over seeds,
+median and the maximum are printed, and the median seconds beyond training with the training
+time they would be 10 % of. Curves of ROC AUC and accuracy per batch (mean over seeds,
 95 % bootstrap band) and the share of seeds promoting at each step go to
-outputs/bench/lifecycle/curves.png. Every figure and each seed's record go to
-outputs/bench/lifecycle/figures.json.
+outputs/bench/lifecycle/curves.png, every figure to outputs/bench/lifecycle/figures.json. Each
+seed's records (scores per batch, each step's outcome, timing and gate evidence) are written to
+outputs/bench/lifecycle/seeds/ as it finishes; ``--resume`` keeps those of an interrupted run
+with the same settings.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,7 +84,7 @@ if TYPE_CHECKING:
 NAME = "adult_stream"
 CHAMPION = "champion"
 SCENARIOS = ("drift", "steady", "crippled")
-CRIPPLED_STEPS = 5
+CRIPPLED_STEPS = 3
 WINDOW_ROWS = 3 * BATCH_ROWS
 GATE = {"metric": "roc_auc", "alpha": 0.05, "margin": 0.005, "holdout_rows": BATCH_ROWS}
 TRAINING = ("dataset=adult", "model=hist_gbm", "split=holdout", *EVALUATION_OFF)
@@ -90,6 +93,10 @@ TARGETS = {"gain": 0.0, "false_promotions": 0.05, "crippled": 0, "overhead": 0.1
 OUTPUT = REPO / "outputs" / "bench" / "lifecycle"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 """The replay's clock: batch k arrives k hours after it."""
+SETTINGS = {"rule": RULE, "training": list(TRAINING), "window_rows": WINDOW_ROWS, "gate": GATE,
+            "trigger": f"new_rows every {BATCH_ROWS}", "crippled_steps": CRIPPLED_STEPS}
+"""What a seed's records depend on: a saved seed run with other settings is run again."""
+SEEDS = OUTPUT / "seeds"
 
 
 def lifecycle_overrides(source: Path, state: Path) -> list[str]:
@@ -159,7 +166,7 @@ class StreamLoop:
         self.settings = load_lifecycle(f"{NAME}@{CHAMPION}",
                                        lifecycle_overrides(self.source, folder / "state"),
                                        registry=self.registry.path)
-        self.loaded: dict[int, Bundle] = {}
+        self.loaded: dict[int, Bundle] = {1: static}  # the static model is version 1
         self.batches = list(batches)
         self.steps = [{**step, "inherited": True} for step in steps]
 
@@ -194,7 +201,7 @@ class StreamLoop:
         truth = rows[TARGET].eq(POSITIVE).to_numpy()
         version, champion = self._champion()
         static = positive_probability(self.static, rows)
-        dynamic = positive_probability(champion, rows)
+        dynamic = static if champion is self.static else positive_probability(champion, rows)
         self.batches.append({"batch": index, "champion": version, "truth": truth,
                              "static": static, "dynamic": dynamic,
                              "scores": {"static": scores(truth, static),
@@ -208,7 +215,15 @@ class StreamLoop:
                            "gate": gate_evidence(outcome.decision)})
 
     def record(self, scenario: str) -> dict[str, Any]:
-        return {"seed": self.seed, "scenario": scenario, "batches": self.batches,
+        """The stream's figures: each batch's scores, both sides' scores pooled over the
+        batches from the change on (when it reached them), and each step's outcome."""
+        after = [batch for batch in self.batches if batch["batch"] >= CHANGE_AT]
+        pooled = {side: scores(np.concatenate([batch["truth"] for batch in after]),
+                               np.concatenate([batch[side] for batch in after]))
+                  for side in ("static", "dynamic")} if after else None
+        return {"seed": self.seed, "scenario": scenario, "after_change": pooled,
+                "batches": [{key: batch[key] for key in ("batch", "champion", "scores")}
+                            for batch in self.batches],
                 "steps": self.steps}
 
     def _champion(self) -> tuple[int, Bundle]:
@@ -242,13 +257,6 @@ def run_seed(seed: int) -> list[dict[str, Any]]:
             steady.feed(index, unchanged.batches[index])
             drift.feed(index, changed.batches[index])
         return [drift.record("drift"), steady.record("steady"), crippled.record("crippled")]
-
-
-def pooled_after_change(record: dict[str, Any], side: str) -> dict[str, float]:
-    """One side's scores on every row of the batches from the change on, pooled."""
-    after = [batch for batch in record["batches"] if batch["batch"] >= CHANGE_AT]
-    return scores(np.concatenate([batch["truth"] for batch in after]),
-                  np.concatenate([batch[side] for batch in after]))
 
 
 def mean_interval(values: np.ndarray) -> tuple[float, float]:
@@ -294,7 +302,7 @@ def figures(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The benchmark's figures, from every seed's streams."""
     by = {scenario: [r for r in results if r["scenario"] == scenario] for scenario in SCENARIOS}
     drift = by["drift"]
-    after = {side: [pooled_after_change(record, side) for record in drift]
+    after = {side: [record["after_change"][side] for record in drift]
              for side in ("static", "dynamic")}
     gain = np.array([d["roc_auc"] - s["roc_auc"] for s, d in zip(*after.values(), strict=True)])
     steady = [step for record in by["steady"] for step in record["steps"] if step["retrained"]]
@@ -379,11 +387,39 @@ def verdicts(found: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     ]
 
 
-def stored(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each stream's record without its rows' predictions, for figures.json."""
-    return [{**record, "batches": [{"batch": batch["batch"], "champion": batch["champion"],
-                                    "scores": batch["scores"]} for batch in record["batches"]]}
-            for record in results]
+def finished_seed(seed: int) -> list[dict[str, Any]] | None:
+    """A seed's records from an earlier run with the same settings (None: run it)."""
+    from engine.tracking.files import read_json
+
+    path = SEEDS / f"seed-{seed:02d}.json"
+    if not path.is_file():
+        return None
+    saved = read_json(path)
+    return saved["records"] if saved.get("settings") == SETTINGS else None
+
+
+def run_seeds(seeds: int, workers: int, *, resume: bool) -> list[dict[str, Any]]:
+    """Every seed's records, ``workers`` seeds at a time. Each seed's are written as it
+    finishes; with ``resume``, those an earlier run with the same settings wrote are kept."""
+    from engine.tracking.files import write_json
+
+    records = {seed: finished_seed(seed) if resume else None for seed in range(seeds)}
+    missing = [seed for seed, found in records.items() if found is None]
+    print(f"{seeds} seeds ({seeds - len(missing)} done before) x {len(SCENARIOS)} streams on "
+          f"{workers} workers ...", flush=True)
+    started = time.perf_counter()
+    # One thread per worker (the engine's thread budget reads OMP_NUM_THREADS): OpenMP threads
+    # that outnumber the free cores spin, and made hist_gbm five times slower on a busy machine.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    with ProcessPoolExecutor(workers) as pool:
+        running = {pool.submit(run_seed, seed): seed for seed in missing}
+        for done in as_completed(running):
+            seed = running[done]
+            records[seed] = done.result()
+            write_json(SEEDS / f"seed-{seed:02d}.json",
+                       {"settings": SETTINGS, "records": records[seed]})
+            print(f"  seed {seed} done at {time.perf_counter() - started:.0f} s", flush=True)
+    return [record for seed in range(seeds) for record in records[seed] or []]
 
 
 def main() -> None:
@@ -391,6 +427,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="2 seeds: a smoke run")
     parser.add_argument("--workers", type=int, default=2, help="seeds run at once")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the seeds an interrupted run with the same settings finished")
     options = parser.parse_args()
     seeds = 2 if options.quick else options.seeds
     from engine.tracking.files import write_json
@@ -401,26 +439,17 @@ def main() -> None:
     print(f"  the subgroup is {shares['subgroup']:.1%} of adult's rows; the rule labels "
           f"{shares['rule_positive']:.1%} of them {POSITIVE} (adult: "
           f"{shares['adult_positive']:.1%}); {shares['flipped']:.1%} of all labels change.")
-    print(f"{seeds} seeds x {len(SCENARIOS)} streams on {options.workers} workers ...",
-          flush=True)
     started = time.perf_counter()
-    # One thread per worker (the engine's thread budget reads OMP_NUM_THREADS): OpenMP threads
-    # that outnumber the free cores spin, and made hist_gbm five times slower on a busy machine.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    with ProcessPoolExecutor(options.workers) as pool:
-        results = [record for seed_records in pool.map(run_seed, range(seeds))
-                   for record in seed_records]
-    found = figures(results)
+    found = figures(run_seeds(seeds, options.workers, resume=options.resume))
     OUTPUT.mkdir(parents=True, exist_ok=True)
     picture = plot(found, seeds, OUTPUT / "curves.png")
     command = shlex.join(["python", *sys.argv])
     rows = verdicts(found)
     write_json(OUTPUT / "figures.json", {
         "command": command, "rule": RULE, "rule_shares": shares, "seeds": seeds,
-        "settings": {"training": TRAINING, "window_rows": WINDOW_ROWS, "gate": GATE,
-                     "trigger": f"new_rows every {BATCH_ROWS}"},
+        "settings": SETTINGS, "verdicts": rows,
         "figures": {key: value for key, value in found.items() if key != "curves"},
-        "curves": found["curves"], "verdicts": rows, "streams": stored(results)})
+        "curves": found["curves"]})
     after = found["after_change"]
     print(f"\nbatches {CHANGE_AT}-{BATCHES - 1}, pooled, mean over seeds: ROC AUC static "
           f"{after['static']['roc_auc']:.4f}, dynamic {after['dynamic']['roc_auc']:.4f}; "
