@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from engine.config.schema.base import Fraction, Positive, Section
 from engine.errors import ConfigError, did_you_mean
+from engine.tuning.storage import check_study_name
 
 Method = Literal["none", "tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2"]
 Pruner = Literal["none", "median", "successive_halving", "hyperband"]
@@ -23,13 +24,7 @@ MULTI_OBJECTIVE = ("random", "tpe", "nsga2", "gp")
 COST_OBJECTIVES = ("fit_time", "model_size")
 # Options the engine sets itself; a user setting them would be ignored, so they are refused.
 ENGINE_SET = ("seed", "search_space")
-def _file_name(name: str) -> str:
-    from engine.tuning.storage import check_study_name
-
-    return check_study_name(name)
-
-
-StudyName = Annotated[str, AfterValidator(_file_name)]
+StudyName = Annotated[str, AfterValidator(check_study_name)]
 """A study name is also a file name."""
 
 
