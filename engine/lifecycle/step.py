@@ -178,32 +178,33 @@ def _retrain(settings: LifecycleSettings, registry: Registry, console: Console,
         progress = _train(settings, champion, split.training, progress, console)
         write_state(settings.state_dir, state.model_copy(update={"in_progress": progress}))
     clock.lap("train")
-    challenger = load_bundle(run_dir)
-    metric = config.gate.metric or champion.bundle.metadata.primary
-    result = judge(champion.bundle, challenger, split.gate, config.gate, metric=metric,
-                   seed=int(champion.config.get("seed", 0)))
-    print_gate(console, result.evidence)
-    clock.lap("gate")
-    status = "promoted" if result.passed else "rejected"
-    if not dry_run and progress.version is None:
-        made = registry.register(run_dir, settings.name, alias=config.promote.challenger_alias,
-                                 description=f"challenger, window {progress.window[:12]}")
-        progress = progress.model_copy(update={"version": made.version})
-        write_state(settings.state_dir, state.model_copy(update={"in_progress": progress}))
-    decision = progress.decision or _decision(settings, champion, progress, facts, result,
-                                              status, dry_run=dry_run, now=now)
-    if progress.decision is None:
+    decision = progress.decision  # decided before the step was cut short: not judged again
+    if decision is None:
+        metric = config.gate.metric or champion.bundle.metadata.primary
+        result = judge(champion.bundle, load_bundle(run_dir), split.gate, config.gate,
+                       metric=metric, seed=int(champion.config.get("seed", 0)))
+        clock.lap("gate")
+        if not dry_run and progress.version is None:
+            made = registry.register(run_dir, settings.name,
+                                     alias=config.promote.challenger_alias,
+                                     description=f"challenger, window {progress.window[:12]}")
+            progress = progress.model_copy(update={"version": made.version})
+            write_state(settings.state_dir, state.model_copy(update={"in_progress": progress}))
+        decision = _decision(settings, champion, progress, facts, result, dry_run=dry_run,
+                             now=now)
         registry.record_decision(settings.name, decision)
         if not dry_run:
             progress = progress.model_copy(update={"decision": decision})
             write_state(settings.state_dir, state.model_copy(update={"in_progress": progress}))
+    print_gate(console, decision["gate"])
     message = _move(settings, registry, champion, progress, decision, dry_run=dry_run)
     clock.lap("registry")
     if not dry_run:
         write_state(settings.state_dir, LoopState(
             marker=vars(Marker.of(rows.frame, rows.time_column)), last_step=now.isoformat(),
             pending=[], in_progress=None, steps=state.steps + 1))
-    return _outcome(status, progress.fired, message, clock, results, decision, run_dir)
+    return _outcome(decision["outcome"], progress.fired, message, clock, results, decision,
+                    run_dir)
 
 
 def _train(settings: LifecycleSettings, champion: _Champion, training: pd.DataFrame,
@@ -264,9 +265,10 @@ def _move(settings: LifecycleSettings, registry: Registry, champion: _Champion,
 
 
 def _decision(settings: LifecycleSettings, champion: _Champion, progress: InProgress,
-              facts: dict[str, Any], result: GateResult, status: str, *, dry_run: bool,
+              facts: dict[str, Any], result: GateResult, *, dry_run: bool,
               now: datetime) -> dict[str, Any]:
     """The decision with its lineage, as the registry keeps it."""
+    status = "promoted" if result.passed else "rejected"
     return {
         "time": now.isoformat(), "model": settings.name, "outcome": status, "dry_run": dry_run,
         "reasons": result.reasons, "triggers": progress.fired, "window": facts,
