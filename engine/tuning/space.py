@@ -45,6 +45,7 @@ class FloatRange(Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
+        """The rules between keys, as Optuna states them for its distributions."""
         if self.low > self.high:
             raise ValueError(f"`low <= high` must hold, but got (low={self.low}, "
                              f"high={self.high}). Swap them.")
@@ -74,6 +75,8 @@ class Categorical(Section):
 
 
 class _Space(Section):
+    """One ``search_space``: each parameter's model chosen by its ``type``."""
+
     search_space: dict[str, Annotated[FloatRange | IntRange | Categorical,
                                       Field(discriminator="type")]]
 
@@ -143,6 +146,7 @@ def parse_space(space: Mapping[str, Any] | None, *, prefix: str, section: str) -
 
 
 def _param(name: str, spec: FloatRange | Categorical, key: str, where: str) -> Param:
+    """The checked entry as the Param a study draws, ``when``'s single values as 1-tuples."""
     when = {parent: tuple(v) if isinstance(v, list) else (v,)
             for parent, v in (spec.when or {}).items()}
     if isinstance(spec, Categorical):
