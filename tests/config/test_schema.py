@@ -22,6 +22,7 @@ from engine.config.schema import (
     DeployConfig,
     ExperimentConfig,
     FeaturesConfig,
+    LifecycleConfig,
     MetricsConfig,
     MonitorConfig,
     QualityConfig,
@@ -232,6 +233,7 @@ def test_settings_are_frozen() -> None:
 GROUP_MODELS: dict[str, Any] = {
     "features": FeaturesConfig, "split": SplitConfig, "metrics": MetricsConfig,
     "tune": TuneConfig, "deploy": DeployConfig, "monitor": MonitorConfig,
+    "lifecycle": LifecycleConfig,
 }
 
 
@@ -267,7 +269,7 @@ def _assert_known(values: dict[str, Any], model: type[BaseModel], where: str) ->
             _assert_known(value, type(inner), f"{where}.{key}")
 
 
-DEFAULTED_GROUPS = ("split", "metrics", "tune", "deploy", "monitor")
+DEFAULTED_GROUPS = ("split", "metrics", "tune", "deploy", "monitor", "lifecycle")
 
 
 @pytest.mark.parametrize("path", sorted(path.relative_to(CONFIG_DIR) for group in DEFAULTED_GROUPS
