@@ -46,11 +46,12 @@ def challenger_config(champion: dict[str, Any], window_file: Path, *, search: bo
                          if target not in ("registry", "rest")] or ["bundle"]
     config["deploy"] = deploy  # the lifecycle registers the challenger itself
     tune = dict(config.get("tune") or {})
+    if tune.get("models"):
+        raise ConfigError(f"lifecycle: the champion searched across model families "
+                          f"(tune.models={tune['models']}), which retrain cannot compose again "
+                          "(search or not); train and register a champion of the one family "
+                          "it picked (model=NAME, its parameters in model.*) to retrain it.")
     if search:
-        if tune.get("models"):
-            raise ConfigError("lifecycle.search=true: the champion searched across model "
-                              f"families (tune.models={tune['models']}), which retrain cannot "
-                              "compose again; set lifecycle.search=false to keep its pick.")
         config["tune"] = {**tune, "study_name": None, "storage": None}
     else:
         config["tune"] = {"method": "none", "studies_dir": tune.get("studies_dir",
@@ -82,8 +83,8 @@ def _picked_model(model: dict[str, Any], tuned: dict[str, Any] | None) -> dict[s
         if name not in space:
             raise ConfigError(
                 f"lifecycle.search=false: the champion's search picked '{name}'={value!r}, "
-                "which is not a parameter of its model section (a feature parameter, or "
-                "another model family); set lifecycle.search=true to search again.")
+                "which is not a parameter of its model section (a feature parameter); set "
+                "lifecycle.search=true to search again.")
         picked[name] = value
     return picked
 

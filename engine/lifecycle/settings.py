@@ -118,7 +118,7 @@ def _merged(values: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, An
     for item in dotlist:
         if "=" not in item:
             raise ConfigError(f"lifecycle override {item!r}: write key=value, e.g. "
-                              "gate.alpha=0.01 or triggers.when=[drift,schedule].")
+                              "gate.alpha=0.01 or triggers.when=[drift,decay].")
     try:
         merged = OmegaConf.merge(OmegaConf.create(dict(values)), OmegaConf.from_dotlist(dotlist))
         plain = OmegaConf.to_container(merged, resolve=True)

@@ -74,9 +74,10 @@ class WindowConfig(Section):
         needs = {"last_rows": ("rows",), "last_days": ("days",), "sliding": ("rows", "days")}
         wanted = needs.get(self.kind)
         if wanted and not any(getattr(self, key) is not None for key in wanted):
+            width = wanted[0]
             refuse(f"lifecycle.window.kind={self.kind} needs "
                    f"{' or '.join(f'window.{key}' for key in wanted)}; set it, e.g. "
-                   f"lifecycle.window.{wanted[0]}={5000 if wanted[0] == 'rows' else 30}.")
+                   f"lifecycle.window.{width}={5000 if width == 'rows' else 30}.")
         if self.kind == "sliding" and self.rows is not None and self.days is not None:
             refuse("lifecycle.window: a sliding window is rows or days wide, not both; drop "
                    "one of window.rows and window.days.")
