@@ -80,3 +80,22 @@ def test_the_suggested_fix_works_when_pasted(request: pytest.FixtureRequest, tmp
     pasted = shlex.split(found[1])
     status, again = retrain(*(pasted if case.replaces else [*case.arguments, *pasted]))
     assert status in (0, 1) and not again, f"{found[1]} did not fix: {message}\nnow: {again}"
+
+
+def test_a_champion_searched_across_families_is_refused_without_a_circle(
+        tmp_path: Path) -> None:
+    """Neither search=true nor search=false can retrain it: one line says so, and suggests
+    neither (each used to suggest the other)."""
+    (tmp_path / "families").mkdir()
+    champion = train_champion(tmp_path / "families", "tune=tpe", "tune.n_trials=2",
+                              "tune.plots=false", "tune.models=[logistic_regression,dummy]")
+    world = make_world(champion, tmp_path)
+    for search in ("lifecycle.search=false", "lifecycle.search=true"):
+        done = run_main(["retrain", str(world.lifecycle), "--force", search], tmp_path,
+                        env=world.env)
+        assert done.returncode == 2, done.stdout
+        assert done.stderr == (
+            "error: lifecycle: the champion searched across model families (tune.models="
+            "['logistic_regression', 'dummy']), which retrain cannot compose again (search or "
+            "not); train and register a champion of the one family it picked (model=NAME, its "
+            "parameters in model.*) to retrain it.\n")
