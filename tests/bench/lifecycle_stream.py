@@ -94,3 +94,35 @@ def write_part(folder: Path, arrival: int, rows: pd.DataFrame) -> Path:
     folder never sees half a file)."""
     return write_atomically(folder / file_name(arrival),
                             lambda temporary: rows.to_csv(temporary, index=False))
+
+
+def write_stream(folder: Path, seed: int, *, change: bool) -> Stream:
+    """One seed's replay as files a user can feed to ``retrain``: ``history.csv`` and
+    ``arriving/batch_00.csv`` ... ``batch_19.csv``."""
+    from common import SHARED_DATA
+
+    stream = replay(pd.read_csv(SHARED_DATA / "adult.csv"), seed, change=change)
+    (folder / "arriving").mkdir(parents=True, exist_ok=True)
+    write_atomically(folder / "history.csv",
+                     lambda temporary: stream.history.to_csv(temporary, index=False))
+    for index, batch in enumerate(stream.batches):
+        write_atomically(folder / "arriving" / f"batch_{index:02d}.csv",
+                         lambda temporary, rows=batch: rows.to_csv(temporary, index=False))
+    return stream
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write adult.csv replayed as a stream: "
+                                                 "FOLDER/history.csv and FOLDER/arriving/"
+                                                 f"batch_00.csv ... batch_{BATCHES - 1}.csv. "
+                                                 f"The concept change: {RULE}.")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--seed", type=int, default=0, help="the order of the rows (default 0)")
+    parser.add_argument("--no-change", action="store_true", help="keep adult's labels throughout")
+    options = parser.parse_args()
+    written = write_stream(options.folder, options.seed, change=not options.no_change)
+    print(f"{options.folder}: history.csv ({len(written.history)} rows), arriving/batch_00.csv ... "
+          f"batch_{BATCHES - 1}.csv ({BATCH_ROWS} rows each)"
+          + ("" if options.no_change else f"; {RULE}"))

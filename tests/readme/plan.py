@@ -135,6 +135,9 @@ PLACEHOLDERS = (
                 "python -m engine --config-dir conf dataset=telco_churn "
                 "\"dataset.na_values=['?']\" 'dataset.drop=[customer_id,referral_code]' "
                 "model=logistic_regression 'deploy.targets=[bundle,registry]'"),
+    Placeholder("outputs/runs/<adult history run>",
+                "python -m engine dataset=adult dataset.path=demo/history.csv model=hist_gbm "
+                "report=false"),
     Placeholder("outputs/runs/<german credit run>",
                 "python -m engine experiment=german_credit_costs"),
 )
