@@ -79,7 +79,7 @@ def fences(text: str) -> list[Fence]:
             end += 1
         if end == len(lines):
             raise ReadmeError(f"line {index + 1}: a code block that never closes")
-        body = tuple(line[indent:] if line[:indent].isspace() else line.lstrip()
+        body = tuple(line[indent:] if line[:indent].isspace() or not indent else line.lstrip()
                      for line in lines[index + 1:end])
         blocks.append(Fence(opening["language"], body, index + 2))
         index = end + 1

@@ -58,3 +58,13 @@ def test_a_yaml_block_headed_by_its_path_is_a_file_and_an_excerpt_is_not() -> No
 def test_an_unclosed_block_is_refused() -> None:
     with pytest.raises(ReadmeError, match="line 1: a code block that never closes"):
         read_items("```bash\npython -m engine\n")
+
+
+def test_a_file_keeps_its_nested_keys_indented() -> None:
+    text = "```yaml\n# demo/lifecycle.yaml\nsource:\n  type: files\n```\n"
+    assert read_items(text) == [File("demo/lifecycle.yaml", "source:\n  type: files\n", 2)]
+
+
+def test_an_indented_block_loses_only_the_fence_indentation() -> None:
+    text = "- item\n\n  ```yaml\n  # demo/a.yaml\n  gate:\n    alpha: 0.05\n  ```\n"
+    assert read_items(text) == [File("demo/a.yaml", "gate:\n  alpha: 0.05\n", 4)]
