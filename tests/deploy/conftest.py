@@ -7,8 +7,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import numpy as np
@@ -19,6 +20,8 @@ from rich.console import Console
 from engine.config.compose import compose_spec
 from engine.experiment import run_experiment
 from tests.conftest import REPO
+
+T = TypeVar("T")
 
 
 def mixed_frame(rows: int, seed: int) -> pd.DataFrame:
@@ -88,3 +91,13 @@ def start_server(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO
 def server(trained_run: Path) -> Iterator[str]:
     """The trained run served with a 50-row and 64 KB limit."""
     yield from start_server(str(trained_run), "--max-rows", "50", "--max-body-mb", "0.0625")
+
+
+def eventually(check: Callable[[], T | None], what: str) -> T:
+    """``check()`` once it is not None (a server's log, drift window and registry follower work
+    on threads of their own); fails after a generous minute."""
+    deadline = time.monotonic() + 60
+    while (found := check()) is None:
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return found

@@ -8,10 +8,9 @@ import shlex
 import shutil
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -23,23 +22,10 @@ from engine.errors import DataError
 from engine.experiment import run_experiment
 from engine.monitoring.prediction_log import read_log
 from tests.conftest import REPO, run_main
-from tests.deploy.conftest import mixed_frame, start_server
+from tests.deploy.conftest import eventually, mixed_frame, start_server
 
 ROW = {"city": "oslo", "size": 42.0, "member": False}
 WITHOUT_MEMBER = {"city": "oslo", "size": 42.0}
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], what: str) -> T:
-    """``check()`` once it is not None (the server reads the alias on a thread of its own);
-    fails after a generous minute."""
-    deadline = time.monotonic() + 60
-    while (found := check()) is None:
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return found
-
-
 @pytest.fixture(scope="module")
 def narrow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model of the same rows without the ``member`` column: another input schema."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -23,13 +22,10 @@ from engine.monitoring.prediction_log import read_log
 from engine.monitoring.summary import MonitorRecord
 from engine.tracking.records import read_record
 from tests.conftest import REPO, run_main
-from tests.deploy.conftest import mixed_frame, start_server
+from tests.deploy.conftest import eventually, mixed_frame, start_server
 
 FEATURES = ["city", "size", "member"]
 WINDOW_ROWS = 40
-T = TypeVar("T")
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A logistic regression on mixed rows, whose log flushes every 0.2 s and whose drift
@@ -57,16 +53,6 @@ def server(run: Path, log_root: Path) -> Iterator[str]:
 
 def records(rows: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(rows[FEATURES].to_json(orient="records"))
-
-
-def eventually(check: Callable[[], T | None], what: str) -> T:
-    """``check()`` once it is not None (the log and the window work on their own threads);
-    fails after a generous minute."""
-    deadline = time.monotonic() + 60
-    while (found := check()) is None:
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return found
 
 
 def logged(root: Path, *request_ids: str, labelled: int = 0) -> pd.DataFrame | None:
