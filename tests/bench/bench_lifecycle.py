@@ -2,10 +2,11 @@
 
     python tests/bench/bench_lifecycle.py [--seeds 20] [--quick] [--workers 2] [--resume]
 
-Each seed shuffles ../shared/data/adult.csv (tests/bench/lifecycle_stream.py). The first 4,842
+Each seed shuffles ../shared/data/adult.csv (tests/bench/lifecycle_stream.py). The first 4,400
 rows are the history. Version 1 of ``adult_stream`` trains on them: hist_gbm, a holdout split,
-no tuning, report off. It is both the static model and the first champion. The other 44,000
-rows arrive in 20 batches of 2,200. The seed sets the order and the models' seed. The concept
+no tuning, report off. It is both the static model and the first champion, trained on as many
+rows as each challenger. The next 44,000 rows arrive in 20 batches of 2,200; the last 442 are
+left out. The seed sets the order and the models' seed. The concept
 changes at batch 10 (``lifecycle_stream.RULE``, printed too):
 
     From batch 10 on, for people with age < 35 (43.0 % of adult's rows), class = >50K exactly
@@ -86,6 +87,8 @@ CHAMPION = "champion"
 SCENARIOS = ("drift", "steady", "crippled")
 CRIPPLED_STEPS = 3
 WINDOW_ROWS = 3 * BATCH_ROWS
+HISTORY_ROWS = WINDOW_ROWS - BATCH_ROWS
+"""The first champion trains on as many rows as each challenger (the window less the gate's)."""
 GATE = {"metric": "roc_auc", "alpha": 0.05, "margin": 0.005, "holdout_rows": BATCH_ROWS}
 TRAINING = ("dataset=adult", "model=hist_gbm", "split=holdout", *EVALUATION_OFF)
 """The champion's config; every challenger retrains with it."""
@@ -93,8 +96,9 @@ TARGETS = {"gain": 0.0, "false_promotions": 0.05, "crippled": 0, "overhead": 0.1
 OUTPUT = REPO / "outputs" / "bench" / "lifecycle"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 """The replay's clock: batch k arrives k hours after it."""
-SETTINGS = {"rule": RULE, "training": list(TRAINING), "window_rows": WINDOW_ROWS, "gate": GATE,
-            "trigger": f"new_rows every {BATCH_ROWS}", "crippled_steps": CRIPPLED_STEPS}
+SETTINGS = {"rule": RULE, "history_rows": HISTORY_ROWS, "training": list(TRAINING),
+            "window_rows": WINDOW_ROWS, "gate": GATE, "trigger": f"new_rows every {BATCH_ROWS}",
+            "crippled_steps": CRIPPLED_STEPS}
 """What a seed's records depend on: a saved seed run with other settings is run again."""
 SEEDS = OUTPUT / "seeds"
 
@@ -241,7 +245,8 @@ def run_seed(seed: int) -> list[dict[str, Any]]:
     from it before the first batch, the drifting one before batch 10 (up to there the two are
     the same rows, so the same steps)."""
     adult = pd.read_csv(SHARED_DATA / "adult.csv")
-    unchanged, changed = replay(adult, seed, change=False), replay(adult, seed, change=True)
+    unchanged, changed = (replay(adult, seed, change=change, history_rows=HISTORY_ROWS)
+                          for change in (False, True))
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory(prefix=f"bench_lifecycle_{seed}_") as scratch:
         steady = StreamLoop.started(Path(scratch) / "steady", seed, unchanged.history)

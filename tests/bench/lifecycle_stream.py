@@ -1,15 +1,17 @@
 """adult.csv replayed as a stream in a seeded order, with the concept change that the lifecycle
 benchmark (bench_lifecycle.py) declares.
 
-The seed shuffles the 48,842 rows. The first 4,842 are the history that the first champion (and
-the static model) trains on. The other 44,000 arrive in 20 batches of 2,200. From batch 10 on,
-the label of one subgroup is redrawn from another rule (:data:`RULE`). Every batch before then,
+The seed shuffles the 48,842 rows. The first 4,842 (or ``history_rows``) are the history that
+the first champion (and the static model) trains on. The next 44,000 arrive in 20 batches of
+2,200 (with a shorter history, the rows after them are left out). From batch 10 on, the label
+of one subgroup is redrawn from another rule (:data:`RULE`). Every batch before then,
 and every batch of the stream without the change, keeps adult's own labels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -52,22 +54,23 @@ def changed_labels(rows: pd.DataFrame) -> pd.Series:
     return redrawn.where(in_subgroup(rows), rows[TARGET])
 
 
-def replay(adult: pd.DataFrame, seed: int, *, change: bool) -> Stream:
+def replay(adult: pd.DataFrame, seed: int, *, change: bool,
+           history_rows: int = HISTORY_ROWS) -> Stream:
     """adult's rows in the order ``seed`` draws, cut into the history and the batches; with
     ``change``, the batches from :data:`CHANGE_AT` on carry :func:`changed_labels`."""
-    if len(adult) != HISTORY_ROWS + BATCHES * BATCH_ROWS:
-        raise ValueError(f"adult.csv has {len(adult)} rows; the stream expects "
-                         f"{HISTORY_ROWS + BATCHES * BATCH_ROWS}")
+    if len(adult) < history_rows + BATCHES * BATCH_ROWS:
+        raise ValueError(f"adult.csv has {len(adult)} rows; the stream needs "
+                         f"{history_rows + BATCHES * BATCH_ROWS}")
     shuffled = adult.iloc[np.random.default_rng(seed).permutation(len(adult))]
     shuffled = shuffled.reset_index(drop=True)
     batches = []
     for index in range(BATCHES):
-        start = HISTORY_ROWS + index * BATCH_ROWS
+        start = history_rows + index * BATCH_ROWS
         batch = shuffled.iloc[start:start + BATCH_ROWS].copy()
         if change and index >= CHANGE_AT:
             batch[TARGET] = changed_labels(batch)
         batches.append(batch)
-    return Stream(shuffled.iloc[:HISTORY_ROWS].copy(), batches)
+    return Stream(shuffled.iloc[:history_rows].copy(), batches)
 
 
 def rule_shares(adult: pd.DataFrame) -> dict[str, float]:
@@ -103,11 +106,10 @@ def write_stream(folder: Path, seed: int, *, change: bool) -> Stream:
 
     stream = replay(pd.read_csv(SHARED_DATA / "adult.csv"), seed, change=change)
     (folder / "arriving").mkdir(parents=True, exist_ok=True)
-    write_atomically(folder / "history.csv",
-                     lambda temporary: stream.history.to_csv(temporary, index=False))
+    write_atomically(folder / "history.csv", partial(stream.history.to_csv, index=False))
     for index, batch in enumerate(stream.batches):
         write_atomically(folder / "arriving" / f"batch_{index:02d}.csv",
-                         lambda temporary, rows=batch: rows.to_csv(temporary, index=False))
+                         partial(batch.to_csv, index=False))
     return stream
 
 
