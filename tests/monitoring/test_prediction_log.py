@@ -46,7 +46,8 @@ def writer(root: Path, **settings: object) -> PredictionLog:
 
 
 def files(root: Path) -> list[Path]:
-    return sorted(root.rglob("*.parquet"))
+    """The log's finished files: not the temporary ones a writer is still filling."""
+    return sorted(path for path in root.rglob("*.parquet") if not path.name.startswith("."))
 
 
 def test_requests_and_feedback_are_read_back_in_time_order_with_labels(tmp_path: Path) -> None:
