@@ -197,12 +197,13 @@ def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: HydraConf) -> float:
         spec_from_hydra,
     )
     from engine.experiment import run_experiment
+    from engine.tracking.records import RESOLVED_CONFIG_FILE
     from engine.tracking.summary import make_console
 
     resume_gc()
 
     spec = spec_from_hydra(cfg, runtime_choices(hydra_cfg), config_dirs(hydra_cfg))
-    write_text(run_dir / "resolved_config.yaml",
+    write_text(run_dir / RESOLVED_CONFIG_FILE,
                OmegaConf.to_yaml(OmegaConf.create(resolved_config(cfg))))
     result = run_experiment(
         spec, run_dir, project_dir=Path(hydra_cfg.runtime.cwd), console=make_console()

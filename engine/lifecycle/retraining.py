@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ConfigError
-from engine.lifecycle.settings import RESOLVED_CONFIG
 from engine.tracking.files import write_atomically, write_text
+from engine.tracking.records import RESOLVED_CONFIG_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,7 +106,7 @@ def train_challenger(champion: dict[str, Any], choices: dict[str, str | None],
                                columns=[str(column) for column in rows.columns])
     chosen = {key: value for key, value in choices.items() if value is not None}
     spec = spec_from_config(config, chosen)
-    write_text(run_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(OmegaConf.create(config)))
+    write_text(run_dir / RESOLVED_CONFIG_FILE, OmegaConf.to_yaml(OmegaConf.create(config)))
     return run_experiment(spec, run_dir, project_dir=Path.cwd(), console=console)
 
 

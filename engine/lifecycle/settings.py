@@ -13,12 +13,11 @@ from engine.config.schema import parse_section
 from engine.config.schema.lifecycle import LifecycleConfig
 from engine.errors import ConfigError, first_line
 from engine.tracking.files import default_output_dir, read_yaml
+from engine.tracking.records import RESOLVED_CONFIG_FILE
 
 if TYPE_CHECKING:
     from engine.deploy.registry import Registry
 
-RESOLVED_CONFIG = "resolved_config.yaml"
-"""The training run's whole config, interpolations resolved (written by the CLI)."""
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -74,9 +73,9 @@ def load_lifecycle(target: str, overrides: Sequence[str] = (), *,
 
 def champion_config(run_dir: Path) -> dict[str, Any]:
     """The whole config the champion's run was trained with."""
-    path = run_dir / RESOLVED_CONFIG
+    path = run_dir / RESOLVED_CONFIG_FILE
     if not path.is_file():
-        raise ConfigError(f"run {run_dir}: no {RESOLVED_CONFIG}, so its config cannot be "
+        raise ConfigError(f"run {run_dir}: no {RESOLVED_CONFIG_FILE}, so its config cannot be "
                           "retrained; train the champion with python -m engine (which writes "
                           "it) and register that run.")
     config = read_yaml(path)

@@ -35,6 +35,8 @@ from engine.tracking.files import write_json
 SCHEMA_VERSION = 1
 METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"
+RESOLVED_CONFIG_FILE = "resolved_config.yaml"
+"""A run's whole config, interpolations resolved, from which `retrain` trains it again."""
 
 Task = Literal["binary", "multiclass", "regression"]
 ClassLabel = bool | int | float | str
