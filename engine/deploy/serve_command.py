@@ -65,9 +65,10 @@ def serve(args: Sequence[str]) -> None:
         parser.error("argument --token: the token is empty; give one, or leave it out")
     import uvicorn
 
+    from engine.deploy.connection import GuardedConnection
     from engine.deploy.model_follower import followed_alias
     from engine.deploy.registry import resolve_model
-    from engine.deploy.server import HeaderDeadline, Limits, create_app
+    from engine.deploy.server import Limits, create_app
 
     bundle, lineage = resolve_model(options.model, options.registry,
                                     trust_pickle=options.trust_pickle)
@@ -89,7 +90,7 @@ def serve(args: Sequence[str]) -> None:
         + (", bearer token required" if options.token else "")
         + (f"; logging predictions to {app.state.log_root}" if app.state.log_root else
            "; not logging predictions"), highlight=False, soft_wrap=True)
-    uvicorn.Server(uvicorn.Config(app, http=HeaderDeadline, log_level="warning",
+    uvicorn.Server(uvicorn.Config(app, http=GuardedConnection, log_level="warning",
                                   timeout_keep_alive=keep_alive_s)).run(sockets=[listening])
 
 

@@ -58,7 +58,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import h11
 import numpy as np
 import pandas as pd
 from fastapi import Body, FastAPI, Request, Response
@@ -86,7 +85,6 @@ from pydantic import (
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from engine.config.schema.monitor import LogConfig
 from engine.deploy.batch_predict import apply_reading, check_rows, predict_features
@@ -786,32 +784,6 @@ def _declare_bearer(app: FastAPI) -> None:
     for path in OPEN_ENDPOINTS:
         for operation in spec["paths"][path].values():
             operation["security"] = []
-
-
-class HeaderDeadline(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, with a deadline for each request's headers: a client that
-    has not sent them within ``timeout_keep_alive`` seconds of connecting (or of its previous
-    answer) is disconnected. uvicorn's own timer restarts on every byte, so a slowloris sending
-    a header byte now and then could hold a connection for hours."""
-
-    _headers_due: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._expect_headers()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._expect_headers()
-
-    def _expect_headers(self) -> None:
-        if self._headers_due is not None:
-            self._headers_due.cancel()
-        self._headers_due = self.loop.call_later(self.timeout_keep_alive, self._headers_late)
-
-    def _headers_late(self) -> None:
-        if self.conn.their_state is h11.IDLE:  # no request under way: its headers never came
-            self.timeout_keep_alive_handler()
 
 
 def one_thread_per_call() -> None:
