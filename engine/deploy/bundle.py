@@ -54,6 +54,11 @@ REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 SEALED = (SCHEMA_FILE, METADATA_FILE)
 """The sealed files besides the pipeline's."""
 OPTIONAL = (REFERENCE_FILE, REFERENCE_SAMPLE_FILE)
+KEPT_PIPELINES = 4
+"""Pipelines kept loaded, by the digest of their verified bytes: a process loading the same
+bytes again (the lifecycle loop's champion at every step, the challenger it just judged when
+it is registered) does not deserialize them again."""
+_kept: dict[str, Pipeline] = {}
 """Sealed when present: a bundle of an older engine has no reference; one with a profile of
 ``sample_rows=0`` has no sample."""
 
@@ -144,7 +149,8 @@ def load_bundle(path: Path, *, trust_pickle: bool = False) -> Bundle:
             "experiment to rebuild the bundle, or pass --trust-pickle if you trust its origin."
         )
     return Bundle(
-        pipeline=_pipeline(directory, pipeline_file, sealed[pipeline_file]),
+        pipeline=_kept_pipeline(directory, pipeline_file, sealed[pipeline_file],
+                                manifest.sha256[pipeline_file]),
         schema=_schema(directory / SCHEMA_FILE),
         metadata=read_record(directory / METADATA_FILE, BundleMetadata),
         directory=directory,
@@ -258,6 +264,18 @@ def _verified_bytes(directory: Path, name: str, digest: str) -> bytes:
             "changed or damaged after training. Re-run the experiment to rebuild it."
         )
     return data
+
+
+def _kept_pipeline(directory: Path, name: str, data: bytes, digest: str) -> Pipeline:
+    """The pipeline of these verified bytes: kept from an earlier load of the same bytes, else
+    loaded (and kept, the oldest of :data:`KEPT_PIPELINES` let go)."""
+    pipeline = _kept.pop(digest, None)
+    if pipeline is None:
+        pipeline = _pipeline(directory, name, data)
+    _kept[digest] = pipeline
+    while len(_kept) > KEPT_PIPELINES:
+        del _kept[next(iter(_kept))]
+    return pipeline
 
 
 def _pipeline(directory: Path, name: str, data: bytes) -> Pipeline:

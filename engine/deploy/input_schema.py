@@ -136,8 +136,9 @@ def _conform_categories(
         return series, None
     by_text = {str(v): v for v in known}
     present = series.dropna()
-    unseen = sorted({str(v) for v in pd.unique(present)} - set(by_text))
-    mapped = series.map(lambda v: v if pd.isna(v) else by_text.get(str(v), v))
+    as_known = {value: by_text.get(str(value), value) for value in pd.unique(present)}
+    unseen = sorted({str(value) for value in as_known} - set(by_text))
+    mapped = series.map(as_known)  # each distinct value looked up once; missing stays missing
     if column["dtype"] == "category":
         mapped = pd.Series(pd.Categorical(mapped, categories=known), index=series.index)
     elif column["dtype"] == "bool":

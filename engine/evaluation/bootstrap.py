@@ -183,23 +183,30 @@ def _precision_recall_f1(which: str) -> Kernel:
 
 
 def _binary_auc(y_positive: np.ndarray, score: np.ndarray) -> Statistic:
-    """Weighted Mann-Whitney AUC: ties between a positive and a negative count one half."""
+    """Weighted Mann-Whitney AUC: ties between a positive and a negative count one half.
+
+    Each positive's term is the negative weight below its group of equal scores plus half the
+    group's, read from a running sum over the negatives alone (float32: counts are small whole
+    numbers, summed exactly)."""
     order = np.argsort(score, kind="stable")
     ordered, positive = score[order], y_positive[order].astype(bool)
     first = np.r_[True, ordered[1:] != ordered[:-1]]  # where each group of equal scores starts
     start = np.maximum.accumulate(np.where(first, np.arange(len(score)), 0))
     end = np.r_[np.flatnonzero(first)[1:], len(score)][np.cumsum(first) - 1]  # one past its last
-    start, end = start[positive], end[positive]
+    negatives_before = np.r_[0, np.cumsum(~positive)]  # negatives before each sorted position
+    below, through = negatives_before[start[positive]], negatives_before[end[positive]]
+    negative_rows, positive_rows = order[~positive], order[positive]
 
     def statistic(counts: np.ndarray) -> np.ndarray:
-        weights = counts[:, order]
-        negatives = np.zeros((len(counts), len(score) + 1))
-        np.cumsum(weights * ~positive, axis=1, out=negatives[:, 1:])  # negative weight before j
-        below, tied = negatives[:, start], negatives[:, end] - negatives[:, start]
-        pos = weights[:, positive]
+        running = np.zeros((len(counts), len(negative_rows) + 1), dtype=np.float32)
+        np.cumsum(counts[:, negative_rows], axis=1, dtype=np.float32, out=running[:, 1:])
+        halfway = running[:, below]
+        halfway += running[:, through]
+        halfway *= 0.5  # below the group, plus half of the group's negatives
+        weights = counts[:, positive_rows].astype(np.float32)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (pos * (below + 0.5 * tied)).sum(axis=1) / (
-                pos.sum(axis=1) * negatives[:, -1])
+            return np.einsum("ij,ij->i", weights, halfway, dtype=np.float64) / (
+                weights.sum(axis=1, dtype=np.float64) * running[:, -1])
 
     return statistic
 

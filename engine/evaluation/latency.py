@@ -31,13 +31,14 @@ class Latency:
 
 
 def interleaved_latency(first: Bundle, second: Bundle, rows: pd.DataFrame, *,
-                        repeats: int = 7) -> Latency:
+                        repeats: int = 7, warm_up: bool = True) -> Latency:
     """Time ``predict_rows`` (schema check, transform, predict) of both bundles on ``rows``,
-    ABAB ..., ``repeats`` calls each after one warm-up call each."""
+    ABAB ..., ``repeats`` calls each, after one warm-up call each unless the caller has just
+    predicted with both (``warm_up=False``)."""
     if repeats < 1:
         raise ConfigError(f"latency: repeats must be at least 1; got {repeats}.")
     bundles = (first, second)
-    for bundle in bundles:
+    for bundle in bundles if warm_up else ():
         predict_rows(bundle, rows)
     seconds: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 LATENCY_ROWS = 200
 """Rows per timed call: a batch as a busy endpoint would see it."""
+LATENCY_REPEATS = 3
+"""Timed calls of each model (after the scoring, which warmed both up)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ def judge(champion: Bundle, challenger: Bundle, rows: pd.DataFrame, gate: GateCo
         "alpha": gate.alpha, "margin": gate.margin, "better": compared.better,
         "tests": [asdict(test) for test in compared.tests]}
     if gate.latency_ratio is not None:
-        timed = interleaved_latency(champion, challenger, inputs.tail(LATENCY_ROWS))
+        timed = interleaved_latency(champion, challenger, inputs.tail(LATENCY_ROWS),
+                                    repeats=LATENCY_REPEATS, warm_up=False)
         ok = timed.ratio <= gate.latency_ratio
         evidence["latency"] = {"champion_ms": timed.first_ms, "challenger_ms": timed.second_ms,
                                "ratio": timed.ratio, "budget": gate.latency_ratio,
