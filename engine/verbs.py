@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 # Verbs whose code lives beside what they drive: the verb names the module's function.
 ELSEWHERE = {"compare": "engine.evaluation.compare_command", "serve": "engine.deploy.serve_command",
              "registry": "engine.deploy.registry_command",
-             "retrain": "engine.lifecycle.command", "lifecycle": "engine.lifecycle.command"}
+             "retrain": "engine.lifecycle.command", "lifecycle": "engine.lifecycle.command",
+             "abtest": "engine.abtest.command"}
 
 
 def run_verb(verb: str, args: Sequence[str]) -> None:

@@ -1,0 +1,38 @@
+"""An online experiment's rows, read from the prediction log a server with several variants
+writes: each predicted row with its ``_variant`` (``shadow:<name>`` for a shadow's rows, which
+are never returned), the live request's ``_latency_ms``, and the feedback joined as ``_target``
+(a label) and ``_outcome`` (a business value)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+VARIANT = "_variant"
+LATENCY = "_latency_ms"
+OUTCOME = "_outcome"
+SHADOW = "shadow:"
+"""The prefix of a shadow variant's name in ``_variant``."""
+
+
+def read_experiment(root: Path) -> pd.DataFrame:
+    """The log under ``root``, refused in one line when it has no variants."""
+    from engine.monitoring.prediction_log import read_log
+
+    frame = read_log(root)
+    if VARIANT not in frame.columns:
+        raise DataError(f"abtest: the prediction log '{root}' has no '{VARIANT}' column: it was "
+                        "written by a server answering with one model. Serve several variants "
+                        "(python -m engine serve NAME@champion NAME@challenger --split 90/10) "
+                        "and analyse the log they write.")
+    return frame
+
+
+def is_live(variants: pd.Series) -> pd.Series:
+    """Whether each row's variant answered the request (not a shadow)."""
+    return ~variants.astype(str).str.startswith(SHADOW)
