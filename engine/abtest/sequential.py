@@ -53,12 +53,17 @@ def always_valid_p_values(log_ratio: Floats) -> Floats:
     return np.minimum.accumulate(np.minimum(1.0, np.exp(-log_ratio)), axis=-1)
 
 
-def confidence_sequence(difference: Floats, variance: Floats, tau2: Floats | float,
-                        alpha: float) -> tuple[Floats, Floats]:
-    """The running intersection along the last axis of the intervals of differences the
-    mixture does not reject at ``alpha``: the lower and the upper bounds at each look."""
+def half_width(variance: Floats, tau2: Floats | float, alpha: float) -> Floats:
+    """Half the width of each look's interval: the differences ``theta`` within it of ``d``
+    are those with ``L(theta) < 1 / alpha``."""
     total = variance + tau2
-    half = np.sqrt(variance * total / tau2 * (2 * np.log(1 / alpha) + np.log(total / variance)))
+    return np.sqrt(variance * total / tau2 * (2 * np.log(1 / alpha) + np.log(total / variance)))
+
+
+def confidence_sequence(difference: Floats, half: Floats) -> tuple[Floats, Floats]:
+    """The running intersection along the last axis of the looks' intervals (``difference``
+    plus or minus ``half``; an infinite ``half`` for a look that does not count yet): the
+    lower and the upper bounds at each look."""
     low = np.maximum.accumulate(difference - half, axis=-1)
     high = np.minimum.accumulate(difference + half, axis=-1)
     return low, high
@@ -110,7 +115,7 @@ def sequential_test(values: Floats, challenger: npt.NDArray[np.bool_], *, alpha:
     variance = var_a / n_a[looks] + var_b / n_b[looks]
     difference = means[1][looks] - means[0][looks]
     p_values = always_valid_p_values(log_likelihood_ratio(difference, variance, tau2))
-    low, high = confidence_sequence(difference, variance, tau2, alpha)
+    low, high = confidence_sequence(difference, half_width(variance, tau2, alpha))
     return SequentialResult(rows_a, rows_b, mean_a, mean_b, mean_b - mean_a, float(low[-1]),
                             float(high[-1]), float(p_values[-1]), int(looks.sum()),
                             float(np.sqrt(tau2[-1])))
