@@ -64,7 +64,7 @@ def write_log(root: Path, frame: pd.DataFrame) -> Path:
     predictions = root / "predictions" / "day=2026-12-01"
     predictions.mkdir(parents=True)
     frame.drop(columns=[TARGET]).to_parquet(predictions / "part-1-a.parquet", index=False)
-    live = frame[~frame[VARIANT].str.startswith(SHADOW)]
+    live = frame[~frame[VARIANT].str.startswith(SHADOW)] if VARIANT in frame else frame
     feedback = root / "feedback" / "day=2026-12-01"
     feedback.mkdir(parents=True)
     pd.DataFrame({REQUEST_ID: live[REQUEST_ID], ROW: live[ROW].astype("Int64"),

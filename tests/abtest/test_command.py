@@ -1,0 +1,91 @@
+"""``python -m engine abtest LOG``: over a prediction log written in the log's layout, its
+table and JSON, and its one-line refusals (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.abtest.command import abtest
+from engine.abtest.experiment_log import VARIANT
+from engine.cli import VERBS
+from engine.errors import ConfigError, DataError
+from tests.abtest.experiment_logs import experiment_frame, write_log
+
+SPLIT = {"control": 0.9, "challenger": 0.1}
+WIRED = pytest.mark.skipif("abtest" not in VERBS,
+                           reason="engine/cli.py's VERBS does not name 'abtest' yet")
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    frame = experiment_frame(6000, accuracy={"control": 0.80, "challenger": 0.86}, split=SPLIT,
+                             shadow="candidate")
+    return write_log(tmp_path_factory.mktemp("abtest") / "log", frame)
+
+
+def test_the_table_names_each_variant_the_test_and_the_verdict(
+        log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    abtest([str(log), "--split", "90/10"])
+    out = capsys.readouterr().out
+    assert "challenger - control: 0.0" in out and "always-valid interval" in out
+    assert "sample ratio: control " in out and " requests against 5400, 600 expected" in out
+    assert "shadow:candidate: answered 100.0% of live rows" in out
+    assert out.rstrip().splitlines()[-1].startswith("stop and adopt: adopt challenger")
+
+
+def test_json_holds_the_whole_result(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    abtest([str(log), "--json", "--alpha", "0.01"])
+    record = json.loads(capsys.readouterr().out)
+    assert record["alpha"] == 0.01 and record["sample_ratio"] is None
+    assert [v["name"] for v in record["variants"]] == ["control", "challenger",
+                                                       "shadow:candidate"]
+    assert record["variants"][0]["measured"] == record["variants"][0]["rows"]
+    assert record["verdict"] == "stop and adopt"
+
+
+@pytest.mark.parametrize(("args", "error", "message"), [
+    (["--split", "90/20"], ConfigError,
+     r"^abtest --split '90/20': the shares sum to 110, not 100; e\.g\. --split 90/10\.$"),
+    (["--split", "ninety"], ConfigError, r"^abtest --split 'ninety': expected positive "),
+    (["--control", "controll"], ConfigError, r"Did you mean 'control'\?"),
+    (["--alpha", "1.5"], ConfigError, r"^abtest --alpha 1\.5: expected a probability below 1"),
+])
+def test_a_bad_option_is_one_line(log: Path, args: list[str], error: type[Exception],
+                                  message: str) -> None:
+    with pytest.raises(error, match=message):
+        abtest([str(log), *args])
+
+
+def test_a_folder_that_is_no_log_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"no predictions logged there"):
+        abtest([str(tmp_path)])
+
+
+def test_a_log_of_one_model_says_to_serve_several_variants(tmp_path: Path) -> None:
+    frame = experiment_frame(100, accuracy={"control": 0.8}, split={"control": 1.0})
+    root = write_log(tmp_path / "log", frame.drop(columns=VARIANT))
+    with pytest.raises(DataError, match=r"has no '_variant' column: it was written by a server "
+                                        r"answering with one model\. Serve several variants"):
+        abtest([str(root)])
+
+
+@WIRED
+def test_the_command_exits_2_with_one_line_and_no_traceback(log: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "engine", "abtest", str(log), "--split",
+                           "90/20"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: abtest --split '90/20': the shares sum to 110, not 100; e.g. --split 90/10."]
+
+
+@WIRED
+def test_the_command_prints_the_verdict(log: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "engine", "abtest", str(log), "--json"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdict"] == "stop and adopt"
