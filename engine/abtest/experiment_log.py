@@ -21,13 +21,17 @@ SHADOW = "shadow:"
 
 
 def read_experiment(root: Path) -> pd.DataFrame:
-    """The log under ``root``, refused in one line when it has no variants."""
+    """The rows of the log under ``root`` that a variant answered (those logged before the
+    experiment began have none), refused in one line when there are none."""
     from engine.monitoring.prediction_log import read_log
 
     frame = read_log(root)
-    if VARIANT not in frame.columns:
-        raise DataError(f"abtest: the prediction log '{root}' has no '{VARIANT}' column: it was "
-                        "written by a server answering with one model. Serve several variants "
+    if VARIANT in frame.columns:
+        frame = frame[frame[VARIANT].notna()].reset_index(drop=True)
+    if VARIANT not in frame.columns or frame.empty:
+        raise DataError(f"abtest: no row of the prediction log '{root}' names its variant "
+                        f"('{VARIANT}'): a server answering with one model wrote it. Serve "
+                        "several variants "
                         "(python -m engine serve NAME@champion NAME@challenger --split 90/10) "
                         "and analyse the log they write.")
     return frame

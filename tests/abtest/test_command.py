@@ -69,9 +69,19 @@ def test_a_folder_that_is_no_log_is_one_line(tmp_path: Path) -> None:
 def test_a_log_of_one_model_says_to_serve_several_variants(tmp_path: Path) -> None:
     frame = experiment_frame(100, accuracy={"control": 0.8}, split={"control": 1.0})
     root = write_log(tmp_path / "log", frame.drop(columns=VARIANT))
-    with pytest.raises(DataError, match=r"has no '_variant' column: it was written by a server "
-                                        r"answering with one model\. Serve several variants"):
+    with pytest.raises(DataError, match=r"names its variant \('_variant'\): a server answering "
+                                        r"with one model wrote it\. Serve several variants"):
         abtest([str(root)])
+
+
+def test_rows_logged_before_the_experiment_are_left_out(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frame = experiment_frame(400, accuracy={"control": 0.8, "challenger": 0.8},
+                             split={"control": 0.5, "challenger": 0.5})
+    frame[VARIANT] = frame[VARIANT].where(frame.index >= 200, None)
+    abtest([str(write_log(tmp_path / "log", frame)), "--json"])
+    rows = [variant["rows"] for variant in json.loads(capsys.readouterr().out)["variants"]]
+    assert sum(rows) == 600
 
 
 @WIRED
