@@ -103,3 +103,14 @@ def test_outcome_without_outcomes_fed_back_says_how_to_send_them() -> None:
     frame = experiment_frame(200, accuracy={"control": 0.8, "challenger": 0.8}, split=HALVES)
     with pytest.raises(DataError, match=r"no '_outcome' column.*POST /feedback with an outcome"):
         analyse(frame, Settings(metric="outcome"))
+
+
+def test_each_of_several_challengers_is_tested_at_alpha_over_their_number() -> None:
+    frame = experiment_frame(6000, accuracy={"control": 0.80, "a": 0.80, "b": 0.86},
+                             split={"control": 0.6, "a": 0.2, "b": 0.2})
+    found = analyse(frame, Settings(split=(60, 20, 20)))
+    assert [c.challenger for c in found.comparisons] == ["a", "b"]
+    assert found.comparisons[1].reason.endswith("< 0.025")
+    assert found.verdict == ADOPT and found.reason.startswith("adopt b:")
+    assert found.sample_ratio is not None
+    assert list(found.sample_ratio.expected) == ["control", "a", "b"]
