@@ -169,7 +169,7 @@ def _declared_split(split: tuple[float, ...] | None, control: str,
 
 def _values(frame: pd.DataFrame, metric: Metric) -> tuple[np.ndarray, np.ndarray]:
     """Each row's outcome (1.0 or 0.0 for a right or wrong prediction, or the value fed back)
-    and whether it has one."""
+    and whether it has one (a shadow's rows have a label, not an outcome)."""
     import pandas as pd
 
     if metric == "outcome":
@@ -178,7 +178,9 @@ def _values(frame: pd.DataFrame, metric: Metric) -> tuple[np.ndarray, np.ndarray
                             "fed back. POST /feedback with an outcome (a conversion, revenue), "
                             "or judge labels with --metric accuracy.")
         outcome = pd.to_numeric(frame[OUTCOME], errors="coerce")
-        return outcome.fillna(0.0).to_numpy(dtype=float), outcome.notna().to_numpy()
+        # a shadow's answer was never returned, so the outcome it is joined to is not its own
+        return (outcome.fillna(0.0).to_numpy(dtype=float),
+                (outcome.notna() & is_live(frame[VARIANT])).to_numpy())
     predicted, label = frame[PREDICTION], frame[TARGET]
     if not (pd.api.types.is_numeric_dtype(predicted) and pd.api.types.is_numeric_dtype(label)):
         predicted, label = predicted.astype(str), label.astype(str)

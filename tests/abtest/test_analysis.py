@@ -56,10 +56,12 @@ def test_counts_off_the_declared_split_stop_the_experiment() -> None:
 
 def test_the_outcome_fed_back_is_judged_with_outcome() -> None:
     frame = experiment_frame(6000, accuracy={"control": 0.8, "challenger": 0.8}, split=HALVES,
-                             outcome={"control": 0.10, "challenger": 0.15})
+                             outcome={"control": 0.10, "challenger": 0.15}, shadow="candidate")
     found = analyse(frame, Settings(metric="outcome"))
     assert found.verdict == ADOPT
     assert found.variants[1].metric == pytest.approx(0.15, abs=0.015)
+    shadow = found.variants[2]
+    assert (shadow.name, shadow.measured, shadow.metric) == ("shadow:candidate", 0, None)
 
 
 def test_the_result_is_json_without_infinities() -> None:
