@@ -18,7 +18,8 @@ def print_result(console: Console, result: AbTestResult, log: Path) -> None:
     """Variants, tests, guardrails and verdict of ``result`` read from ``log``."""
     console.rule(f"[bold]abtest[/bold] {log} ({result.metric}, alpha {result.alpha:g})")
     table = Table(show_edge=False, header_style="bold")
-    for heading in ("variant", "rows", "with outcome", result.metric, "latency p99 (ms)",
+    measured = "with outcome" if result.metric == "outcome" else "labelled"
+    for heading in ("variant", "rows", measured, result.metric, "latency p99 (ms)",
                     "error rate"):
         table.add_column(heading, justify="left" if heading == "variant" else "right")
     for variant in result.variants:
