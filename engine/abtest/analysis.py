@@ -124,21 +124,35 @@ def analyse(frame: pd.DataFrame, settings: Settings) -> AbTestResult:
     challengers = sorted(name for name in counts if name != control)
     split = _declared_split(settings.split, control, challengers)
     values, measured = _values(frame, settings.metric)
-    latency, requests, errors = latency_p99(frame), requests_per_variant(frame), error_rates(frame)
-    variants = tuple(
-        VariantSummary(name, int((frame[VARIANT] == name).sum()),
-                       int((measured & (frame[VARIANT] == name)).sum()),
-                       _mean(values[measured & (frame[VARIANT] == name)]), latency.get(name),
-                       errors.get(name, 0.0))
-        for name in [control, *challengers, *sorted(set(map(str, frame[VARIANT])) - set(counts))])
-    ratio = None if split is None else sample_ratio_mismatch(*assignment_units(frame), split)
+    observed = _Observed(
+        latency_p99(frame), requests_per_variant(frame), error_rates(frame),
+        None if split is None else sample_ratio_mismatch(*assignment_units(frame), split))
+    shadows = sorted(set(map(str, frame[VARIANT])) - set(counts))
+    variants = tuple(_summary(name, frame[VARIANT].to_numpy() == name, values, measured,
+                              observed) for name in [control, *challengers, *shadows])
     comparisons = tuple(
-        _compare(frame, values, measured, control, name, settings, len(challengers), ratio,
-                 latency, requests, errors)
+        _compare(frame, values, measured, control, name, settings, len(challengers), observed)
         for name in challengers)
-    verdict, reason = _overall(comparisons, ratio)
-    return AbTestResult(settings.metric, settings.alpha, control, variants, comparisons, ratio,
-                        shadow_agreement(frame), verdict, reason)
+    verdict, reason = _overall(comparisons, observed.ratio)
+    return AbTestResult(settings.metric, settings.alpha, control, variants, comparisons,
+                        observed.ratio, shadow_agreement(frame), verdict, reason)
+
+
+@dataclass(frozen=True)
+class _Observed:
+    """What the guardrails read per variant, and the sample-ratio check (None: no split)."""
+
+    latency: dict[str, float]
+    requests: dict[str, int]
+    errors: dict[str, float]
+    ratio: SampleRatio | None
+
+
+def _summary(name: str, rows: np.ndarray, values: np.ndarray, measured: np.ndarray,
+             observed: _Observed) -> VariantSummary:
+    return VariantSummary(name, int(rows.sum()), int((measured & rows).sum()),
+                          _mean(values[measured & rows]), observed.latency.get(name),
+                          observed.errors.get(name, 0.0))
 
 
 def _control(name: str | None, counts: dict[str, int]) -> str:
@@ -193,16 +207,15 @@ def _mean(values: np.ndarray) -> float | None:
 
 
 def _compare(frame: pd.DataFrame, values: np.ndarray, measured: np.ndarray, control: str,
-             challenger: str, settings: Settings, challengers: int, ratio: SampleRatio | None,
-             latency: dict[str, float], requests: dict[str, int],
-             errors: dict[str, float]) -> Comparison:
+             challenger: str, settings: Settings, challengers: int,
+             observed: _Observed) -> Comparison:
     """The test of ``challenger`` against ``control`` on their measured rows in time order."""
     variant = frame[VARIANT].to_numpy()
     taken = measured & ((variant == control) | (variant == challenger))
     alpha = settings.alpha / challengers
     test = sequential_test(values[taken], variant[taken] == challenger, alpha=alpha,
                            tau=settings.tau)
-    breaches = _breaches(control, challenger, settings, ratio, latency, requests, errors)
+    breaches = _breaches(control, challenger, settings, observed)
     if breaches:
         return Comparison(challenger, test, breaches, REJECT, "guardrail breached: " +
                           "; ".join(breaches))
@@ -219,9 +232,10 @@ def _compare(frame: pd.DataFrame, values: np.ndarray, measured: np.ndarray, cont
                       f"no difference proven yet: p = {test.p_value:.3g} >= {alpha:g}")
 
 
-def _breaches(control: str, challenger: str, settings: Settings, ratio: SampleRatio | None,
-              latency: dict[str, float], requests: dict[str, int],
-              errors: dict[str, float]) -> tuple[str, ...]:
+def _breaches(control: str, challenger: str, settings: Settings,
+              observed: _Observed) -> tuple[str, ...]:
+    ratio, latency, errors = observed.ratio, observed.latency, observed.errors
+    requests = observed.requests
     found = []
     if ratio is not None and ratio.mismatch:
         found.append(f"sample ratio mismatch (p = {ratio.p_value:.2g})")

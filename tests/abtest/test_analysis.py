@@ -7,7 +7,9 @@ import json
 import pytest
 
 from engine.abtest.analysis import ADOPT, KEEP_RUNNING, REJECT, Settings, analyse
+from engine.abtest.experiment_log import VARIANT
 from engine.errors import ConfigError, DataError
+from engine.monitoring.columns import PREDICTION
 from tests.abtest.experiment_logs import experiment_frame
 
 HALVES = {"control": 0.5, "challenger": 0.5}
@@ -116,3 +118,20 @@ def test_each_of_several_challengers_is_tested_at_alpha_over_their_number() -> N
     assert found.verdict == ADOPT and found.reason.startswith("adopt b:")
     assert found.sample_ratio is not None
     assert list(found.sample_ratio.expected) == ["control", "a", "b"]
+
+
+def test_a_challenger_failing_rows_is_rejected() -> None:
+    frame = experiment_frame(2000, accuracy={"control": 0.8, "challenger": 0.8}, split=HALVES)
+    failed = (frame[VARIANT] == "challenger") & (frame.index % 20 == 0)
+    frame[PREDICTION] = frame[PREDICTION].astype(float).where(~failed)
+    (comparison,) = analyse(frame, Settings()).comparisons
+    assert comparison.verdict == REJECT
+    assert comparison.breaches[0].startswith("error rate 5.")
+
+
+def test_latency_is_not_judged_on_fewer_than_a_hundred_requests() -> None:
+    frame = experiment_frame(150, accuracy={"control": 0.8, "challenger": 0.8}, split=HALVES,
+                             latency_ms={"control": 10.0, "challenger": 40.0})
+    found = analyse(frame, Settings())
+    assert found.variants[1].latency_p99 is not None
+    assert found.comparisons[0].breaches == ()
