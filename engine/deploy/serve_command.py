@@ -1,4 +1,5 @@
-"""``python -m engine serve MODEL``: a run's bundle, or a registered version, over HTTP."""
+"""``python -m engine serve MODEL [MODEL ...]``: a run's bundle, or a registered version, over
+HTTP; several of them as an online experiment (an A/B split, a canary, a shadow)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,32 @@ def serve(args: Sequence[str]) -> None:
                     "/metrics; the "
                     "OpenAPI docs at /docs.",
     )
-    parser.add_argument("model", help="a run directory, or a registered model as NAME@ALIAS or "
-                                      "NAME/VERSION (e.g. churn@champion); NAME@ALIAS follows "
-                                      "the alias as it moves (--follow)")
+    parser.add_argument("model", nargs="+",
+                        help="a run directory, or a registered model as NAME@ALIAS or "
+                             "NAME/VERSION (e.g. churn@champion); NAME@ALIAS follows the alias "
+                             "as it moves (--follow). Several: an A/B experiment (--split), "
+                             "the first the control, each alias pinned to its version now")
+    variants = parser.add_argument_group(
+        "online experiment", "variants answer by a seeded hash of --key (a request without it: "
+                             "at random); the answer and the prediction log name each row's "
+                             "variant and version")
+    variants.add_argument("--split", metavar="P/P[/P...]",
+                          help="each model's percentage of keys, summing to 100 (e.g. 90/10)")
+    variants.add_argument("--key", help="the column whose value picks a row's variant (an "
+                                        "input column, or an id the training dropped)")
+    variants.add_argument("--seed", type=int, default=0,
+                          help="the assignment's seed: the same seed puts a key on the same "
+                               "variant in every process (default 0)")
+    variants.add_argument("--shadow", metavar="MODEL",
+                          help="a model fed the same rows after the live answer, on a thread "
+                               "of its own; its answers are logged (variant shadow:MODEL), "
+                               "never returned")
+    variants.add_argument("--canary", metavar="MODEL",
+                          help="a model taking a growing share of keys from the control "
+                               "(keys only ever move to the canary), by --ramp")
+    variants.add_argument("--ramp", metavar="P,P,...@STEP",
+                          help="the canary's shares and how long each lasts, e.g. "
+                               "5,25,50@10m (s, m, h, d)")
     parser.add_argument("--host", default="127.0.0.1", help="interface (0.0.0.0 for all)")
     parser.add_argument("--port", type=port_number, default=8080,
                         help="0 to 65535 (0: any free one)")
@@ -69,16 +93,25 @@ def serve(args: Sequence[str]) -> None:
     from engine.deploy.model_follower import followed_alias
     from engine.deploy.registry import resolve_model
     from engine.deploy.server import Limits, create_app
+    from engine.deploy.variant_plan import plan_experiment
 
-    bundle, lineage = resolve_model(options.model, options.registry,
-                                    trust_pickle=options.trust_pickle)
+    experiment = plan_experiment(options.model, split=options.split, canary=options.canary,
+                                 ramp=options.ramp, key=options.key, shadow=options.shadow,
+                                 seed=options.seed, registry=options.registry,
+                                 trust_pickle=options.trust_pickle)
+    if experiment is None:
+        bundle, lineage = resolve_model(options.model[0], options.registry,
+                                        trust_pickle=options.trust_pickle)
+    else:
+        bundle, lineage = experiment.variants[0].bundle, experiment.variants[0].lineage
     limits = Limits(max_body_bytes=int(options.max_body_mb * 1024 * 1024),
                     max_rows=options.max_rows, max_cell_chars=options.max_cell_chars,
                     timeout_s=options.timeout)
-    follow = followed_alias(options.model, options.registry, options.follow)
+    follow = None if experiment else followed_alias(options.model[0], options.registry,
+                                                    options.follow)
     app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict,
                      token=options.token, log=False if options.no_log else options.log or True,
-                     follow=follow, trust_pickle=options.trust_pickle)
+                     follow=follow, trust_pickle=options.trust_pickle, experiment=experiment)
     listening = _listen(options.host, options.port)
     port = listening.getsockname()[1]
     make_console(stderr=True).print(
@@ -87,6 +120,7 @@ def serve(args: Sequence[str]) -> None:
         + (f", following {follow.name}@{follow.alias} from version "
            f"{lineage['registered']['version']} (read every {follow.every_s:g} s)"
            if follow else "")
+        + (f"; {experiment.describe()}" if experiment else "")
         + (", bearer token required" if options.token else "")
         + (f"; logging predictions to {app.state.log_root}" if app.state.log_root else
            "; not logging predictions"), highlight=False, soft_wrap=True)

@@ -6,9 +6,10 @@
   out; the records are validated against the bundle's schema (the OpenAPI spec lists every
   column, and a few of each column's categories as examples; following an alias, the body is
   generic and each request is validated against the version that answers it).
-- ``POST /feedback``: a label for a row (or every row) of a request answered earlier, by the
-  ``request_id`` its answer carried (the ``X-Request-ID`` header, or a new UUID), written to
-  the prediction log beside what was predicted.
+- ``POST /feedback``: a label and/or a business outcome (a conversion, revenue) for a row (or
+  every row) of a request answered earlier, by the ``request_id`` its answer carried (the
+  ``X-Request-ID`` header, or a new UUID), written to the prediction log beside what was
+  predicted.
 - ``GET /health`` (alive), ``/ready`` (the model answered a warm-up prediction), ``/metadata``
   (schema, model, metrics, lineage) and ``/metrics`` (Prometheus text: requests, latency
   histogram, errors, rows; rows logged, categories unseen in training, and each column's drift
@@ -20,6 +21,10 @@ version is loaded and warmed up off the event loop, then one reference is swappe
 keeps the :class:`ServedVersion` it started on (its schema, batcher, drift window and log tag),
 so none fails during a swap. Each prediction answer names its version (``model_version``, and
 the ``X-Model-Version`` header; none for a run directory).
+
+Serving an online experiment (``engine.deploy.variant_plan``: an A/B split, a canary, a
+shadow), a :class:`~engine.deploy.variant_router.VariantRouter` answers each row with its
+variant's pinned version, and the answer names each row's variant and version.
 
 Every prediction is written to the prediction log (``engine.monitoring.prediction_log``; on by
 default, ``--no-log`` to stop it) and taken into the drift window
@@ -81,6 +86,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     create_model,
+    model_validator,
 )
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
@@ -102,6 +108,8 @@ from engine.deploy.payloads import (
     rows_from_records,
 )
 from engine.deploy.registry import resolve_model
+from engine.deploy.variant_plan import Experiment
+from engine.deploy.variant_router import VariantRouter
 from engine.errors import SchemaError, first_line
 from engine.monitoring.columns import PREDICTION
 from engine.monitoring.prediction_log import (
@@ -126,6 +134,7 @@ REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 SANE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 REMEMBERED_REQUESTS = 100_000  # request ids (and their row counts) kept to check feedback
 LOG_UPKEEP_SECONDS = 6 * 3600  # the log compacted, and its retention enforced, this often
+NO_LABEL = object()  # the label of feedback that sent an outcome alone
 
 
 class Limits(BaseModel):
@@ -150,15 +159,29 @@ class PredictResponse(BaseModel):
 
 
 class Feedback(BaseModel):
-    """The true label of a row (or of every row) of a request answered earlier."""
+    """The true label and/or a business outcome of a row (or of every row) of a request
+    answered earlier."""
 
     model_config = ConfigDict(extra="forbid")
     request_id: str = Field(pattern=REQUEST_ID_PATTERN,
                             description="The request_id of the answer (its X-Request-ID header)")
     row: Annotated[int, Strict()] | None = Field(
         default=None, ge=0, description="The row's position in the request; none: every row")
-    label: Any = Field(description="One of the model's classes, or a number for a regressor",
+    label: Any = Field(description="One of the model's classes, or a number for a regressor; "
+                                   "may be left out when an outcome is sent",
                        json_schema_extra={"type": ["string", "number", "boolean"]})
+    outcome: Annotated[float, Strict()] | Annotated[int, Strict()] | None = Field(
+        default=None, allow_inf_nan=False,
+        description="A business value the answer led to (a conversion as 1 or 0, revenue), "
+                    "joined to the variant that answered")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _outcome_alone(cls, data: Any) -> Any:
+        """An outcome needs no label: the label is then absent, which a null label is not."""
+        if isinstance(data, dict) and "label" not in data and data.get("outcome") is not None:
+            return {**data, "label": NO_LABEL}
+        return data
 
 
 class FeedbackBatch(BaseModel):
@@ -461,9 +484,10 @@ class FollowedPredictRequest(BaseModel):
 
 def served_version(bundle: Bundle, lineage: dict[str, Any] | None, *,
                    predictor: ThreadPoolExecutor, limits: Limits, metrics: _Metrics,
-                   log: bool | Path) -> ServedVersion:
+                   log: bool | Path, variant: str | None = None) -> ServedVersion:
     """``bundle`` ready to answer: its row model, batcher, drift window (against its own
-    reference profile) and prediction log (``log`` as for :func:`create_app`)."""
+    reference profile) and prediction log (``log`` as for :func:`create_app`; its rows tagged
+    with the experiment's ``variant``)."""
     settings, profile = bundle_monitor(bundle)
     record_model = schema_record_model(bundle.schema,
                                        missing_markers=bundle.metadata.reading.na_values or ())
@@ -473,20 +497,23 @@ def served_version(bundle: Bundle, lineage: dict[str, Any] | None, *,
         MicroBatcher(lambda rows: _predict(bundle, rows), predictor, max_rows=limits.max_rows,
                      on_batch=metrics.batch_rows.observe),
         _drift_window(bundle, settings.window_rows, profile, metrics),
-        _prediction_log(bundle, settings.log, log, lineage, metrics))
+        _prediction_log(bundle, settings.log, log, lineage, metrics, variant))
 
 
 def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                limits: Limits | None = None, strict: bool = False,
                token: str | None = None, log: bool | Path = True,
-               follow: FollowedAlias | None = None, trust_pickle: bool = False) -> FastAPI:
+               follow: FollowedAlias | None = None, trust_pickle: bool = False,
+               experiment: Experiment | None = None) -> FastAPI:
     """The app serving ``bundle``; ``lineage`` (run directory, registry version) goes to
     /metadata. With ``strict`` a category unseen in training or an extra column is a 422, as
     ``predict --strict`` refuses it; otherwise a warning in the response. With ``token`` every
     endpoint but /health needs ``Authorization: Bearer TOKEN``. ``log``: True logs as the
     bundle's ``monitor.log`` settings say, a folder logs there, False logs nothing. With
     ``follow`` the app answers with the version the alias names, swapped in as it moves
-    (``trust_pickle`` as for :func:`load_bundle`); the log stays in its first folder."""
+    (``trust_pickle`` as for :func:`load_bundle`); the log stays in its first folder. With
+    ``experiment`` (whose control is ``bundle``) each row is answered by its variant, and a
+    shadow is fed on a thread of its own, off the live answer's path."""
     limits = limits or Limits()
     state: dict[str, Any] = {"ready": False, "reason": "warming up"}
     # One model call at a time, on one thread: concurrent requests are batched into it, and
@@ -498,9 +525,22 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                                    initializer=one_thread_per_call)
     metrics = _Metrics()
     served = served_version(bundle, lineage, predictor=predictor, limits=limits,
-                            metrics=metrics, log=log)
+                            metrics=metrics, log=log,
+                            variant=experiment.variants[0].name if experiment else None)
     later_log: bool | Path = served.log.root if served.log is not None else False
-    open_versions = {served}  # closed at shutdown: the current one, and any still retiring
+    shadow_predictor = ThreadPoolExecutor(1, thread_name_prefix="shadow",
+                                          initializer=one_thread_per_call)
+    router = None if experiment is None else VariantRouter(
+        experiment, [served, *(served_version(
+            variant.bundle, variant.lineage, predictor=predictor, limits=limits,
+            metrics=metrics, log=later_log, variant=variant.name)
+            for variant in experiment.variants[1:])],
+        None if experiment.shadow is None else served_version(
+            experiment.shadow.bundle, experiment.shadow.lineage, predictor=shadow_predictor,
+            limits=limits, metrics=metrics, log=later_log, variant=experiment.shadow.name),
+        registry=metrics.registry, strict=strict)
+    # closed at shutdown: the current one (an experiment's all), and any still retiring
+    open_versions = {served, *(router.versions if router else ())}
     retiring: set[asyncio.Task[None]] = set()
     metrics.version.set(served.version or 0)
     answered: OrderedDict[str, tuple[int, list[Any]]] = OrderedDict()  # id -> rows, classes
@@ -542,11 +582,21 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(predictor, _predict, bundle, warm_up_row(bundle.schema))
+            for live in router.live if router else [served]:
+                await loop.run_in_executor(predictor, _predict, live.bundle,
+                                           warm_up_row(live.bundle.schema))
             state.update(ready=True, reason="ready")
         except Exception as error:  # the server still answers /health and /metadata
             state["reason"] = f"the warm-up prediction failed: {first_line(error)}"
-        served.batching = asyncio.create_task(served.batcher.run())
+        if router is not None and router.shadow is not None:
+            shadow = router.shadow.bundle
+            try:
+                await loop.run_in_executor(shadow_predictor, _predict, shadow,
+                                           warm_up_row(shadow.schema))
+            except Exception as error:  # a shadow never holds the live answers back
+                LOG.warning("the shadow's warm-up prediction failed: %s", first_line(error))
+        for version in open_versions:
+            version.batching = asyncio.create_task(version.batcher.run())
         follower = None if follow is None else ModelFollower(
             follow, serving=served.version, load=load,
             install=lambda new: asyncio.run_coroutine_threadsafe(swap(new), loop).result(),
@@ -560,6 +610,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
             if version.batching is not None:
                 version.batching.cancel()
         predictor.shutdown(wait=False, cancel_futures=True)
+        shadow_predictor.shutdown(wait=False, cancel_futures=True)
         for version in list(open_versions):
             version.close()  # what the log buffered is written before the process ends
 
@@ -568,7 +619,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     app.state.log_root = served.log.root if served.log is not None else None
     app.add_middleware(RequestGuard, limits=limits, token=token)
     app.add_middleware(ObservedRequests, metrics=metrics)  # the last added is the outermost
-    if follow is None:  # one version: the OpenAPI spec lists its columns
+    if follow is None and router is None:  # one version: the OpenAPI spec lists its columns
         # The row model is made at run time from the bundle's schema, so mypy cannot take it
         # as a type
         records_type = list[served.record_model]  # type: ignore[name-defined]
@@ -578,6 +629,9 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     else:
         request_model = FollowedPredictRequest
 
+    def keyed(rows: pd.DataFrame, records: Sequence[Any]) -> pd.DataFrame:
+        return rows if router is None else router.with_key(rows, records)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> Response:
         return _error(422, _invalid_request_message(error))
@@ -585,18 +639,19 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
     async def answer(request: Request, rows_of: Callable[[ServedVersion], pd.DataFrame],
                      shape: Callable[[ServedVersion, pd.DataFrame, list[str]], dict[str, Any]]
                      ) -> Response:
-        request_id = _request_id(request)
+        started, request_id = time.perf_counter(), _request_id(request)
         version = served  # the request is answered by this version to its end
         version.in_flight += 1
         try:
-            response = await predicted(version, request_id, rows_of, shape)
+            response = await predicted(version, request_id, started, rows_of, shape)
         finally:
             version.in_flight -= 1
         response.headers[REQUEST_ID_HEADER] = request_id
-        response.headers.update(version.headers)
+        if router is None:  # an experiment's answer names its variants itself
+            response.headers.update(version.headers)
         return response
 
-    async def predicted(version: ServedVersion, request_id: str,
+    async def predicted(version: ServedVersion, request_id: str, started: float,
                         rows_of: Callable[[ServedVersion], pd.DataFrame],
                         shape: Callable[[ServedVersion, pd.DataFrame, list[str]], dict[str, Any]]
                         ) -> Response:
@@ -609,8 +664,13 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                                "(--max-rows)")
             check_cell_sizes(rows, limits.max_cell_chars)
             received = apply_reading(rows, version.bundle.metadata.reading)
-            features, warnings = check_rows(version.bundle, received, strict=strict)
-            predictions, _ = await version.batcher.predict(features)
+            if router is not None:
+                routed = await router.predict(received, request_id=request_id,
+                                              started=started)
+                predictions, warnings = routed.predictions, routed.warnings
+            else:
+                features, warnings = check_rows(version.bundle, received, strict=strict)
+                predictions, _ = await version.batcher.predict(features)
         except TooLarge as error:
             return _error(413, str(error))
         except PayloadError as error:
@@ -620,14 +680,18 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
         except (ValueError, TypeError) as error:  # the model refused values it cannot score
             return _error(422, f"the model cannot score these rows: {first_line(error)}")
         metrics.rows.inc(len(predictions))
-        if version.log is not None:
-            version.log.record(features, predictions, request_id=request_id,
-                               received=received)
-        version.window.add(features, predictions, received=received)
         answered[request_id] = (len(predictions), version.bundle.metadata.classes)
         answered.move_to_end(request_id)
         if len(answered) > REMEMBERED_REQUESTS:
             answered.popitem(last=False)
+        if router is not None:
+            return JSONResponse({**shape(version, predictions, warnings), **routed.fields,
+                                 "request_id": request_id}, headers=routed.headers)
+        if version.log is not None:
+            version.log.record(features, predictions, request_id=request_id,
+                               received=received,
+                               latency_ms=(time.perf_counter() - started) * 1000)
+        version.window.add(features, predictions, received=received)
         return JSONResponse({**shape(version, predictions, warnings),
                              "model_version": version.version, "request_id": request_id})
 
@@ -645,8 +709,8 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                                               "warnings": warnings})
 
     async def predict(request: Request, payload: Any) -> Response:
-        return await answer(request, lambda version: rows_from_records(
-                                version.records(payload.records)),
+        return await answer(request, lambda version: keyed(rows_from_records(
+                                version.records(payload.records)), payload.records),
                             lambda version, frame, warnings: {
                                 "predictions": _native(frame["prediction"]),
                                 "probabilities": _probabilities(
@@ -660,7 +724,8 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
              summary="Records in; predictions and class probabilities out")(predict)
 
     @app.post("/feedback", response_model=FeedbackResponse, responses=FEEDBACK_RESPONSES,
-              summary="The true label of a request's row (or rows) answered earlier")
+              summary="The true label and/or outcome of a request's row (or rows) answered "
+                      "earlier")
     async def feedback(payload: Annotated[FeedbackBody, Body()]) -> Response:
         items = payload.feedback if isinstance(payload, FeedbackBatch) else [payload]
         if len(items) > limits.max_rows:
@@ -681,7 +746,9 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
             return _error(422, str(error))
         matched = [item.request_id in answered for item in items]
         for item, label, known in zip(items, labels, matched, strict=True):
-            prediction_log.record_feedback(item.request_id, label, row=item.row)
+            prediction_log.record_feedback(item.request_id, label, row=item.row,
+                                           outcome=None if item.outcome is None else
+                                           float(item.outcome))
             metrics.feedback.labels(str(known).lower()).inc()
         return JSONResponse({"received": len(items), "matched": matched})
 
@@ -706,6 +773,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                 **version.bundle.metadata.model_dump(mode="json", include=keys),
                 "lineage": {"bundle": str(version.bundle.directory), **version.lineage},
                 "following": None if follow is None else f"{follow.name}@{follow.alias}",
+                "experiment": None if router is None else router.describe(),
                 "limits": limits.model_dump()}
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
@@ -724,7 +792,8 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
 
 
 def _prediction_log(bundle: Bundle, settings: LogConfig, log: bool | Path,
-                    lineage: dict[str, Any] | None, metrics: _Metrics) -> PredictionLog | None:
+                    lineage: dict[str, Any] | None, metrics: _Metrics,
+                    variant: str | None = None) -> PredictionLog | None:
     """The log ``create_app``'s ``log`` asks for: none, the settings' (when enabled) or one in
     the folder given; its rows carry the registered version the model was served as."""
     if log is False or (log is True and not settings.enabled):
@@ -732,7 +801,8 @@ def _prediction_log(bundle: Bundle, settings: LogConfig, log: bool | Path,
     registered = (lineage or {}).get("registered") or {}
     return open_log(bundle, settings, root=None if log is True else log,
                     version=str(registered["version"]) if "version" in registered else None,
-                    on_written=metrics.logged.inc, upkeep_seconds=LOG_UPKEEP_SECONDS)
+                    variant=variant, on_written=metrics.logged.inc,
+                    upkeep_seconds=LOG_UPKEEP_SECONDS)
 
 
 def _drift_window(bundle: Bundle, rows: int, profile: ReferenceProfile | None,
@@ -763,6 +833,8 @@ def _checked_label(item: Feedback, answered: tuple[int, list[Any]] | None,
     if item.row is not None and rows is not None and item.row >= rows:
         raise SchemaError(f"{where}: row {item.row} is out of range: request {item.request_id} "
                           f"had {rows} row(s), numbered from 0")
+    if label is NO_LABEL:
+        return None
     if classes:
         for known in classes:
             if isinstance(label, str | int | float | bool) and str(label) == str(known):

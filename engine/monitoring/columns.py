@@ -14,6 +14,16 @@ ROW = "_row"
 TIME = "_time"
 MODEL = "_model"
 VERSION = "_version"
+VARIANT = "_variant"
+"""The variant of an online experiment that answered the row (``control``, ``challenger``, or as
+declared); a shadow's rows ``shadow:<name>``. Missing outside an experiment."""
+SHADOW_PREFIX = "shadow:"
+LATENCY_MS = "_latency_ms"
+"""The server-side latency of the row's request in milliseconds, the same for each of its rows
+(a shadow's rows: its own model call's)."""
+OUTCOME = "_outcome"
+"""A business value sent as feedback (a conversion, revenue), joined from feedback like
+``_target``."""
 
 
 def probability_column(label: object) -> str:

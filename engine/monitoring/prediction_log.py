@@ -9,9 +9,9 @@ Layout (``<root>`` is ``monitor.log.path``, by default ``<run directory>/predict
 its own thread, one file per flush (``flush_rows`` rows or ``flush_seconds``), under a name no
 other process uses, through a temporary name: several server processes share one folder
 without locking, and a reader never sees half a file. :func:`read_log` reads the days of a
-window back (types unified across files) with the feedback joined as ``_target``;
-:func:`join_labels` attaches a labels file; :func:`compact` merges each closed day's files
-into one and deletes days past the retention.
+window back (types unified across files) with the feedback joined as ``_target`` (labels)
+and ``_outcome`` (business values); :func:`join_labels` attaches a labels file;
+:func:`compact` merges each closed day's files into one and deletes days past the retention.
 """
 
 from __future__ import annotations
@@ -41,13 +41,16 @@ from engine.config.schema import parse_section
 from engine.config.schema.monitor import LogConfig, MonitorConfig
 from engine.errors import ConfigError, DataError, did_you_mean, first_line
 from engine.monitoring.columns import (
+    LATENCY_MS,
     MODEL,
+    OUTCOME,
     PREDICTION,
     PROBABILITY,
     REQUEST_ID,
     ROW,
     TARGET,
     TIME,
+    VARIANT,
     VERSION,
 )
 from engine.tracking.files import write_atomically
@@ -86,13 +89,14 @@ def bundle_monitor(bundle: Bundle) -> tuple[MonitorConfig, ReferenceProfile | No
 
 
 def open_log(bundle: Bundle, settings: LogConfig, *, root: Path | None = None,
-             version: str | None = None, on_written: Callable[[int], None] | None = None,
+             version: str | None = None, variant: str | None = None,
+             on_written: Callable[[int], None] | None = None,
              upkeep_seconds: float | None = None) -> PredictionLog:
     """A log of ``bundle``'s predictions: its input columns, and the columns its training
     dropped (ids) where rows carry them; under ``root``, else where ``settings`` say."""
     return PredictionLog(root or log_root(settings, bundle.directory.parent), settings,
                          columns=[column["name"] for column in bundle.schema["columns"]],
-                         model=bundle.metadata.model, version=version,
+                         model=bundle.metadata.model, version=version, variant=variant,
                          sent=sent_columns(bundle.schema),
                          kept=bundle.metadata.reading.drop or (), on_written=on_written,
                          upkeep_seconds=upkeep_seconds)
@@ -105,6 +109,8 @@ class _Served:
     request_id: str
     at: float
     received: pd.DataFrame | None
+    latency_ms: float | None
+    positions: Sequence[int] | None
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ class _Label:
     request_id: str
     row: int | None
     label: Any
+    outcome: float | None
     at: float
 
 
@@ -130,7 +137,8 @@ class PredictionLog:
     queue put; excluded columns are dropped and hashed ones digested on the log's thread.
     ``columns`` are the input columns to log (the model's), those in ``sent`` as the request
     sent them (see :func:`sent_columns`); ``kept`` are columns logged when a request carries
-    them (ids the training dropped, which a labels file may be keyed by).
+    them (ids the training dropped, which a labels file may be keyed by). ``variant`` tags each
+    row with the online experiment's variant that answered it (``_variant``).
     ``on_written`` is told how many prediction rows each file held. ``close`` writes what is
     left and stops the thread. With ``upkeep_seconds`` the thread also runs :func:`compact`
     (``retention_days``) at its start and then that often: a server does, a one-off
@@ -138,8 +146,9 @@ class PredictionLog:
     """
 
     def __init__(self, root: Path, settings: LogConfig, *, columns: Sequence[str], model: str,
-                 version: str | None = None, sent: Sequence[str] = (),
-                 kept: Sequence[str] = (), on_written: Callable[[int], None] | None = None,
+                 version: str | None = None, variant: str | None = None,
+                 sent: Sequence[str] = (), kept: Sequence[str] = (),
+                 on_written: Callable[[int], None] | None = None,
                  upkeep_seconds: float | None = None) -> None:
         for key in ("exclude", "hash"):
             for name in getattr(settings, key):
@@ -153,7 +162,7 @@ class PredictionLog:
         self._columns = [c for c in columns if c not in settings.exclude]
         self._sent = [c for c in sent if c in self._columns]
         self._kept = [c for c in kept if c not in settings.exclude]
-        self._model, self._version = model, version
+        self._model, self._version, self._variant = model, version, variant
         self._on_written = on_written or (lambda rows: None)
         self._upkeep_seconds = upkeep_seconds
         self._queue: queue.SimpleQueue[_Served | _Label | None] = queue.SimpleQueue()
@@ -161,17 +170,24 @@ class PredictionLog:
         self._thread.start()
 
     def record(self, inputs: pd.DataFrame, predictions: pd.DataFrame, *, request_id: str,
-               received: pd.DataFrame | None = None, at: datetime | None = None) -> None:
+               received: pd.DataFrame | None = None, at: datetime | None = None,
+               latency_ms: float | None = None, positions: Sequence[int] | None = None
+               ) -> None:
         """Log one request's rows: ``inputs`` as the model read them, ``received`` as sent
         (``inputs`` when None), ``predictions`` as ``predict_features`` gives them
-        (``prediction``, ``proba_<class>``). ``at``: when they were predicted (now)."""
+        (``prediction``, ``proba_<class>``). ``at``: when they were predicted (now);
+        ``latency_ms``: the request's server-side latency; ``positions``: the rows' places in
+        their request (``0, 1, ...`` when None; a request split across variants logs each
+        variant's rows with their own places)."""
         moment = at.timestamp() if at is not None else time.time()
-        self._queue.put(_Served(inputs, predictions, request_id, moment, received))
+        self._queue.put(_Served(inputs, predictions, request_id, moment, received, latency_ms,
+                                positions))
 
     def record_feedback(self, request_id: str, label: Any, *, row: int | None = None,
-                        at: datetime | None = None) -> None:
-        """Log a label for one row of a request (``row`` None: for each of its rows)."""
-        self._queue.put(_Label(request_id, row, label,
+                        outcome: float | None = None, at: datetime | None = None) -> None:
+        """Log a label (None: none sent) and/or a business ``outcome`` for one row of a
+        request (``row`` None: for each of its rows)."""
+        self._queue.put(_Label(request_id, row, label, outcome,
                                at.timestamp() if at is not None else time.time()))
 
     def close(self) -> None:
@@ -249,10 +265,17 @@ class PredictionLog:
         counts = [len(item.inputs) for item in served]
         ids = pd.DataFrame({
             REQUEST_ID: np.repeat([item.request_id for item in served], counts),
-            ROW: np.concatenate([np.arange(count) for count in counts]),
+            ROW: np.concatenate([np.arange(count) if item.positions is None else
+                                 np.asarray(item.positions, dtype=np.int64)
+                                 for item, count in zip(served, counts, strict=True)]),
             TIME: pd.to_datetime(np.repeat([item.at for item in served], counts), unit="s",
                                  utc=True),
             MODEL: self._model, VERSION: self._version})
+        if self._variant is not None:
+            ids[VARIANT] = self._variant
+        if any(item.latency_ms is not None for item in served):
+            ids[LATENCY_MS] = np.repeat([np.nan if item.latency_ms is None else item.latency_ms
+                                         for item in served], counts)
         for name in self._settings.hash:
             if name in inputs:
                 inputs[name] = hashed(inputs[name])
@@ -297,6 +320,7 @@ def _feedback_frame(labels: list[_Label]) -> pd.DataFrame:
         REQUEST_ID: [label.request_id for label in labels],
         ROW: pd.array([label.row for label in labels], dtype="Int64"),
         TARGET: pd.Series([label.label for label in labels], dtype=object),
+        OUTCOME: pd.Series([label.outcome for label in labels], dtype=float),
         TIME: pd.to_datetime([label.at for label in labels], unit="s", utc=True)})
 
 
@@ -442,25 +466,30 @@ def _comparable(left: pd.Series, right: pd.Series) -> tuple[pd.Series, pd.Series
 
 
 def _join_feedback(predictions: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
-    """The latest label of each row: one sent for the row, or one for its whole request
-    (``_row`` missing), whichever came later."""
+    """The latest label (``_target``) and outcome (``_outcome``) of each row, each on its own:
+    one sent for the row, or one for its whole request (``_row`` missing), whichever came
+    later; feedback that carried no label does not erase one sent before."""
     out = predictions.copy(deep=False)  # copy-on-write: the caller's frame keeps its columns
-    if feedback.empty:
-        out[TARGET] = np.nan
-        return out
+    for column in (TARGET, OUTCOME):
+        sent = feedback[feedback[column].notna()] if column in feedback else feedback.iloc[:0]
+        out[column] = _latest(out, sent, column) if not sent.empty else np.nan
+    return out
+
+
+def _latest(out: pd.DataFrame, feedback: pd.DataFrame, column: str) -> np.ndarray:
+    """Each of ``out``'s rows' latest ``column`` in ``feedback`` (missing where none came)."""
     feedback = feedback.sort_values(TIME, kind="stable")
     for_request = feedback[feedback[ROW].isna()].drop_duplicates(REQUEST_ID, keep="last")
     for_row = feedback[feedback[ROW].notna()].astype({ROW: "int64"}).drop_duplicates(
         [REQUEST_ID, ROW], keep="last")
     keys = out[[REQUEST_ID, ROW]]
-    row_label = keys.merge(for_row[[REQUEST_ID, ROW, TARGET, TIME]], how="left",
+    row_label = keys.merge(for_row[[REQUEST_ID, ROW, column, TIME]], how="left",
                            on=[REQUEST_ID, ROW])
-    request_label = keys.merge(for_request[[REQUEST_ID, TARGET, TIME]], how="left",
+    request_label = keys.merge(for_request[[REQUEST_ID, column, TIME]], how="left",
                                on=REQUEST_ID)
     use_request = request_label[TIME].notna() & (
         row_label[TIME].isna() | (request_label[TIME] > row_label[TIME]))
-    out[TARGET] = row_label[TARGET].where(~use_request, request_label[TARGET]).to_numpy()
-    return out
+    return row_label[column].where(~use_request, request_label[column]).to_numpy()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,294 @@
+"""Several variants in one server: a real registry with versions trained by the engine, a real
+server process splitting rows by a key, a shadow that breaks on some rows, and feedback with
+outcomes joined in the prediction log; the hashing and the canary's ramp in-process."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from rich.console import Console
+
+from engine.config.compose import compose_spec
+from engine.deploy.registry import Registry
+from engine.deploy.variants import (
+    Assigner,
+    key_points,
+    parse_ramp,
+    parse_split,
+    variant_of,
+)
+from engine.errors import ConfigError, DataError
+from engine.experiment import run_experiment
+from engine.monitoring.prediction_log import read_log
+from tests.conftest import REPO, run_main
+from tests.deploy.conftest import eventually, mixed_frame, start_server
+
+# ``python -m engine`` with a model that breaks on size 666 when it is the bundle under
+# $ENGINE_TEST_BREAKS (the shadow's), whichever variant calls it.
+BREAKABLE_SHADOW = """
+import os, sys
+import engine.deploy.server as server
+from engine.cli import main
+
+predict = server._predict
+
+def breakable(bundle, rows):
+    if str(bundle.directory).startswith(os.environ["ENGINE_TEST_BREAKS"]) and \\
+            (rows["size"] == 666).any():
+        raise RuntimeError("the shadow broke")
+    return predict(bundle, rows)
+
+server._predict = breakable
+main(sys.argv[1:])
+"""
+VERSIONS = {"control": 1, "challenger": 2}
+
+
+def row(key: object, size: float = 42.0) -> dict[str, Any]:
+    return {"id": key, "city": "oslo", "size": size, "member": False}
+
+
+@pytest.fixture(scope="module")
+def narrow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model of the same rows without the ``member`` column: another input schema."""
+    tmp = tmp_path_factory.mktemp("narrow")
+    mixed_frame(400, 0).to_csv(tmp / "mixed.csv", index=False)
+    spec = compose_spec(["dataset=titanic", f"dataset.path={tmp / 'mixed.csv'}",
+                         "dataset.target=label", "dataset.drop=[id,member]",
+                         "model=logistic_regression", "split.cv.n_splits=3", "report=false"])
+    run_experiment(spec, tmp / "run", project_dir=REPO, console=Console(quiet=True))
+    return tmp / "run"
+
+
+@pytest.fixture(scope="module")
+def registry(trained_run: Path, narrow_run: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """churn 1 (champion), 2 (challenger) and 3 (candidate, the shadow): the trained run and
+    copies of it; 4 (narrow): the run without ``member``."""
+    tmp = tmp_path_factory.mktemp("registry")
+    registry = Registry(tmp / "registry.db")
+    registry.register(trained_run, "churn", alias="champion")
+    for number, alias in ((2, "challenger"), (3, "candidate")):
+        shutil.copytree(trained_run, tmp / f"copy{number}",
+                        ignore=shutil.ignore_patterns("prediction_log"))
+        registry.register(tmp / f"copy{number}", "churn", alias=alias)
+    registry.register(narrow_run, "churn", alias="narrow")
+    return registry
+
+
+@pytest.fixture(scope="module")
+def log_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("variants-log") / "log"
+
+
+@pytest.fixture(scope="module")
+def experiment(registry: Registry, log_root: Path) -> Iterator[str]:
+    """``serve churn@champion churn@challenger --split 70/30 --key id --shadow churn@candidate``
+    with the shadow breaking on size 666."""
+    shadow_dir = registry.version("churn", 3).run_dir
+    command = [sys.executable, "-c", BREAKABLE_SHADOW, "serve", "churn@champion",
+               "churn@challenger", "--split", "70/30", "--key", "id", "--shadow",
+               "churn@candidate", "--seed", "7", "--registry", str(registry.path), "--log",
+               str(log_root), "--port", "{port}"]
+    yield from start_server(command=command, env={"ENGINE_TEST_BREAKS": shadow_dir})
+
+
+def predict(url: str, records: list[dict[str, Any]]) -> httpx.Response:
+    answer = httpx.post(f"{url}/predict", json={"records": records}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def metric(url: str, name: str, **labels: str) -> float | None:
+    shown = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    pattern = rf"^{re.escape(name)}{re.escape('{' + shown + '}') if labels else ''} (\S+)$"
+    found = re.search(pattern, httpx.get(f"{url}/metrics").text, re.MULTILINE)
+    return float(found[1]) if found else None
+
+
+def test_the_same_key_gets_the_same_variant_and_the_shares_hold(experiment: str) -> None:
+    keys = list(range(1000))
+    variants: list[str] = []
+    for start in range(0, len(keys), 100):
+        answer = predict(experiment, [row(key) for key in keys[start:start + 100]]).json()
+        assert len(answer["predictions"]) == len(answer["variants"]) == 100
+        assert answer["model_versions"] == [VERSIONS[name] for name in answer["variants"]]
+        variants += answer["variants"]
+    assert 0.66 <= variants.count("control") / len(keys) <= 0.74  # 70/30, 1,000 keys
+
+    shuffled = [keys[index] for index in np.random.default_rng(0).permutation(len(keys))[:50]]
+    again = predict(experiment, [row(key, size=30.0) for key in shuffled]).json()["variants"]
+    assert again == [variants[key] for key in shuffled]  # a key keeps its variant, any request
+
+    alone = predict(experiment, [row(shuffled[0])])
+    assert alone.headers["x-model-variant"] == variants[shuffled[0]]
+    assert alone.headers["x-model-version"] == str(VERSIONS[variants[shuffled[0]]])
+    mlflow = httpx.post(f"{experiment}/invocations", json={"dataframe_records": [
+        row(key) for key in keys[:20]]})
+    assert mlflow.status_code == 200 and mlflow.json()["variants"] == variants[:20]
+    assert len(mlflow.json()["predictions"]) == 20
+
+
+def test_a_request_without_the_key_goes_to_one_variant(experiment: str) -> None:
+    keyless = [{"city": "rome", "size": float(size), "member": True} for size in range(30)]
+    seen = set()
+    for _ in range(20):  # seed 7's draws: 13 for the control, then one for the challenger
+        answer = predict(experiment, keyless)
+        assert len(set(answer.json()["variants"])) == 1
+        seen.add(answer.headers["x-model-variant"])
+    assert seen == {"control", "challenger"}  # at random, request by request
+
+
+def test_a_shadow_that_breaks_leaves_the_live_answers_alone(experiment: str,
+                                                            log_root: Path) -> None:
+    broken = predict(experiment, [row("breaks", size=666.0), row("fine")])
+    assert len(broken.json()["predictions"]) == 2
+    failures = "engine_shadow_failures_total"
+    assert eventually(lambda: metric(experiment, failures, variant="shadow:churn@candidate"),
+                      "the shadow's failure was not counted") >= 1
+    fine = predict(experiment, [row(key) for key in range(5)]).json()["request_id"]
+
+    def shadowed() -> Any:
+        try:
+            frame = read_log(log_root)
+        except DataError:
+            return None
+        mine = frame[frame["_request_id"] == fine]
+        return mine if len(mine) == 10 else None  # 5 live rows and the shadow's 5
+
+    rows = eventually(shadowed, "the shadow's rows were not logged")
+    shadow = rows[rows["_variant"] == "shadow:churn@candidate"]
+    assert sorted(shadow["_row"]) == [0, 1, 2, 3, 4] and set(shadow["_version"]) == {"3"}
+    assert (shadow["_latency_ms"] > 0).all()
+    live = rows[rows["_variant"] != "shadow:churn@candidate"]
+    assert list(live.sort_values("_row")["_prediction"]) == list(
+        shadow.sort_values("_row")["_prediction"])  # copies of one model: the same answers
+
+
+def test_feedback_outcomes_are_joined_to_the_variant_that_answered(experiment: str,
+                                                                   log_root: Path) -> None:
+    answer = predict(experiment, [row(key) for key in range(100, 110)]).json()
+    request = answer["request_id"]
+    sent = httpx.post(f"{experiment}/feedback", json={"feedback": [
+        {"request_id": request, "row": 3, "outcome": 12.5},
+        {"request_id": request, "row": 4, "outcome": 0, "label": "yes"},
+        {"request_id": request, "row": 4, "label": "no"}]})
+    assert sent.status_code == 200 and sent.json() == {"received": 3,
+                                                      "matched": [True, True, True]}
+    empty = httpx.post(f"{experiment}/feedback", json={"request_id": request})
+    assert empty.status_code == 422 and "label: Field required" in empty.text
+    text = httpx.post(f"{experiment}/feedback", json={"request_id": request, "outcome": "x"})
+    assert text.status_code == 422
+
+    def joined() -> Any:
+        try:
+            frame = read_log(log_root)
+        except DataError:
+            return None
+        mine = frame[(frame["_request_id"] == request) & ~frame["_variant"].str.startswith(
+            "shadow:")].sort_values("_row")
+        return mine if len(mine) == 10 and mine["_outcome"].notna().sum() == 2 else None
+
+    rows = eventually(joined, "the outcomes were not joined")
+    assert list(rows["_variant"]) == answer["variants"]
+    assert list(rows["_version"]) == [str(version) for version in answer["model_versions"]]
+    assert rows["_outcome"].tolist()[3:5] == [12.5, 0.0]
+    assert rows["_target"].tolist()[4] == "no"  # a later label; the outcome stays
+    assert rows["_latency_ms"].nunique() == 1  # the request's latency, on each of its rows
+    control_rows = answer["variants"].count("control")
+    assert metric(experiment, "engine_variant_rows_total", variant="control") >= control_rows
+
+
+def test_metadata_names_the_pinned_variants(experiment: str) -> None:
+    variants = httpx.get(f"{experiment}/metadata").json()["experiment"]
+    assert [(v["variant"], v["pinned"], v["share"]) for v in variants] == [
+        ("control", "churn/1", 70.0), ("challenger", "churn/2", 30.0),
+        ("shadow:churn@candidate", "churn/3", None)]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["churn@champion", "churn@challenger", "--split", "90/20"],
+     "serve --split '90/20': the shares sum to 110, not 100; e.g. --split 50/50"),
+    (["churn@champion", "churn@challenger", "--split", "80/10/10"],
+     "serve --split '80/10/10': 3 share(s) for 2 variant(s); give one per variant, e.g. "
+     "--split 50/50"),
+    (["churn@champion", "churn@challenjer", "--split", "90/10"],
+     "registry: model 'churn' has no alias 'challenjer'. Did you mean 'challenger'? Its "
+     "aliases: candidate, challenger, champion, narrow."),
+    (["churn@champion", "churn@narrow", "--split", "90/10"],
+     "serve: challenger churn@narrow cannot serve beside control churn@champion: input column "
+     "'member' is read only by control (churn@champion); the variants of an experiment must "
+     "read the same columns."),
+    (["churn@champion", "churn@challenger", "--split", "90/10", "--key", "ids"],
+     "serve --key: 'ids' is not a column the rows carry. Did you mean 'id'? Give an input "
+     "column or an id the training dropped: city, size, member, id."),
+    (["churn@champion", "--canary", "churn@challenger"],
+     "serve --canary: say how its share grows, e.g. --ramp 5,25,50@10m (5 % for ten minutes, "
+     "then 25 %, then 50 %)"),
+])
+def test_a_bad_experiment_is_one_line(options: list[str], message: str, registry: Registry,
+                                      tmp_path: Path) -> None:
+    done = run_main(["serve", *options, "--registry", str(registry.path), "--port", "0"],
+                    tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == f"error: {message}"
+
+
+def test_key_points_are_seeded_and_the_same_in_every_process() -> None:
+    assert variant_of(key_points(range(12), 0), [50, 50]).tolist() == [
+        1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 0, 1]
+    assert variant_of(key_points(range(12), 1), [50, 50]).tolist() != [
+        1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 0, 1]
+    other = subprocess.run(
+        [sys.executable, "-c", "from engine.deploy.variants import key_points, variant_of; "
+         "print(variant_of(key_points(['a', 7, 7.0, 'z'], 3), [50, 50]).tolist())"],
+        capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123"}, cwd=REPO)
+    here = variant_of(key_points(["a", 7, 7.0, "z"], 3), [50, 50]).tolist()
+    assert other.stdout.strip() == str(here) and here[1] == here[2]  # 7.0 is key 7
+    shares = np.bincount(variant_of(key_points(range(20_000), 0), [70, 20, 10])) / 20_000
+    assert np.allclose(shares, [0.7, 0.2, 0.1], atol=0.01)
+
+
+def test_a_request_without_keys_is_placed_whole_and_reproducibly() -> None:
+    first, second = Assigner(None, 5), Assigner(None, 5)
+    placed = [first.assign(None, 4, [50, 50]).tolist() for _ in range(20)]
+    assert all(len(set(rows)) == 1 for rows in placed)
+    assert placed == [second.assign(None, 4, [50, 50]).tolist() for _ in range(20)]
+    assert {rows[0] for rows in placed} == {0, 1}
+
+
+def test_a_canary_ramp_only_moves_keys_to_the_canary() -> None:
+    ramp = parse_ramp("5,25,50@10m")
+    assert [ramp.share_at(seconds) for seconds in (0, 599, 600, 1200, 99_999)] == [
+        5, 5, 25, 50, 50]
+    points = key_points(range(5000), 0)
+    canary = [variant_of(points, [100 - share, share]) == 1 for share in ramp.shares]
+    for before, after in itertools.pairwise(canary):
+        assert not (before & ~after).any()  # no key goes back to the control
+    assert np.allclose([found.mean() for found in canary], [0.05, 0.25, 0.5], atol=0.015)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("5,25@", "give the canary's shares and how long each lasts"),
+    ("25,5@1m", "the shares must increase"),
+    ("5,150@1m", "each share must be above 0 and at most 100"),
+    ("5,x@1m", "the shares must be percentages separated by ','"),
+])
+def test_a_bad_ramp_is_one_line(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_ramp(text)
+
+
+def test_a_split_with_a_word_is_refused() -> None:
+    with pytest.raises(ConfigError, match=re.escape("serve --split 'ninety/10': give one "
+                                                    "percentage per variant")):
+        parse_split("ninety/10", 2)
