@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from engine.abtest.experiment_log import OUTCOME, VARIANT, is_live
+from engine.abtest.experiment_log import is_live
 from engine.abtest.guardrails import (
     SampleRatio,
     ShadowAgreement,
@@ -28,7 +28,7 @@ from engine.abtest.guardrails import (
 )
 from engine.abtest.sequential import SequentialResult, sequential_test
 from engine.errors import ConfigError, DataError, did_you_mean, options_hint
-from engine.monitoring.columns import PREDICTION, TARGET
+from engine.monitoring.columns import OUTCOME, PREDICTION, TARGET, VARIANT
 
 if TYPE_CHECKING:
     import pandas as pd

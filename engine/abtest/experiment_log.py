@@ -9,15 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import DataError
+from engine.monitoring.columns import SHADOW_PREFIX, VARIANT
 
 if TYPE_CHECKING:
     import pandas as pd
-
-VARIANT = "_variant"
-LATENCY = "_latency_ms"
-OUTCOME = "_outcome"
-SHADOW = "shadow:"
-"""The prefix of a shadow variant's name in ``_variant``."""
 
 
 def read_experiment(root: Path) -> pd.DataFrame:
@@ -39,4 +34,4 @@ def read_experiment(root: Path) -> pd.DataFrame:
 
 def is_live(variants: pd.Series) -> pd.Series:
     """Whether each row's variant answered the request (not a shadow)."""
-    return ~variants.astype(str).str.startswith(SHADOW)
+    return ~variants.astype(str).str.startswith(SHADOW_PREFIX)

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.abtest.experiment_log import LATENCY, VARIANT, is_live
-from engine.monitoring.columns import PREDICTION, REQUEST_ID, ROW
+from engine.abtest.experiment_log import is_live
+from engine.monitoring.columns import LATENCY_MS, PREDICTION, REQUEST_ID, ROW, VARIANT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,11 +69,11 @@ def latency_p99(frame: pd.DataFrame) -> dict[str, float]:
     """Each variant's 99th percentile of server-side latency, one value per request (every
     row of a request carries the request's; a shadow's, its own call's); empty when the log
     has no latency."""
-    if LATENCY not in frame:
+    if LATENCY_MS not in frame:
         return {}
-    requests = frame[frame[LATENCY].notna()].drop_duplicates([VARIANT, REQUEST_ID])
+    requests = frame[frame[LATENCY_MS].notna()].drop_duplicates([VARIANT, REQUEST_ID])
     return {str(name): float(value)
-            for name, value in requests.groupby(VARIANT)[LATENCY].quantile(0.99).items()}
+            for name, value in requests.groupby(VARIANT)[LATENCY_MS].quantile(0.99).items()}
 
 
 def requests_per_variant(frame: pd.DataFrame) -> dict[str, int]:

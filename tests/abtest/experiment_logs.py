@@ -9,14 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.abtest.experiment_log import LATENCY, OUTCOME, SHADOW, VARIANT
 from engine.monitoring.columns import (
+    LATENCY_MS,
     MODEL,
+    OUTCOME,
     PREDICTION,
     REQUEST_ID,
     ROW,
+    SHADOW_PREFIX,
     TARGET,
     TIME,
+    VARIANT,
     VERSION,
 )
 
@@ -47,12 +50,12 @@ def experiment_frame(requests: int, *, accuracy: Mapping[str, float],
                         rows_per_request),
         MODEL: "churn", VERSION: np.repeat(chosen + 1, rows_per_request).astype(str),
         PREDICTION: np.where(right, label, 1 - label),
-        VARIANT: variant, LATENCY: np.repeat(latency, rows_per_request), TARGET: label})
+        VARIANT: variant, LATENCY_MS: np.repeat(latency, rows_per_request), TARGET: label})
     if outcome is not None:
         frame[OUTCOME] = (rng.random(rows) < np.vectorize(outcome.get)(variant)).astype(float)
     if shadow is None:
         return frame
-    shadowed = frame.assign(**{VARIANT: f"{SHADOW}{shadow}", VERSION: "9",
+    shadowed = frame.assign(**{VARIANT: f"{SHADOW_PREFIX}{shadow}", VERSION: "9",
                                PREDICTION: np.where(rng.random(rows) < 0.5, label, 1 - label)})
     return pd.concat([frame, shadowed], ignore_index=True).sort_values(
         [TIME, VARIANT], kind="stable", ignore_index=True)
@@ -64,7 +67,7 @@ def write_log(root: Path, frame: pd.DataFrame) -> Path:
     predictions = root / "predictions" / "day=2026-12-01"
     predictions.mkdir(parents=True)
     frame.drop(columns=[TARGET]).to_parquet(predictions / "part-1-a.parquet", index=False)
-    live = frame[~frame[VARIANT].str.startswith(SHADOW)] if VARIANT in frame else frame
+    live = frame[~frame[VARIANT].str.startswith(SHADOW_PREFIX)] if VARIANT in frame else frame
     feedback = root / "feedback" / "day=2026-12-01"
     feedback.mkdir(parents=True)
     pd.DataFrame({REQUEST_ID: live[REQUEST_ID], ROW: live[ROW].astype("Int64"),

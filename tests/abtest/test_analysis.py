@@ -7,9 +7,8 @@ import json
 import pytest
 
 from engine.abtest.analysis import ADOPT, KEEP_RUNNING, REJECT, Settings, analyse
-from engine.abtest.experiment_log import VARIANT
 from engine.errors import ConfigError, DataError
-from engine.monitoring.columns import PREDICTION
+from engine.monitoring.columns import PREDICTION, VARIANT
 from tests.abtest.experiment_logs import experiment_frame
 
 HALVES = {"control": 0.5, "challenger": 0.5}

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from engine.abtest.command import abtest
-from engine.abtest.experiment_log import VARIANT
 from engine.cli import VERBS
 from engine.errors import ConfigError, DataError
+from engine.monitoring.columns import VARIANT
 from tests.abtest.experiment_logs import experiment_frame, write_log
 
 SPLIT = {"control": 0.9, "challenger": 0.1}

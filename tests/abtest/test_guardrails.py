@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.abtest.experiment_log import LATENCY, VARIANT
 from engine.abtest.guardrails import (
     assignment_units,
     error_rates,
@@ -15,7 +14,7 @@ from engine.abtest.guardrails import (
     sample_ratio_mismatch,
     shadow_agreement,
 )
-from engine.monitoring.columns import PREDICTION, REQUEST_ID, ROW
+from engine.monitoring.columns import LATENCY_MS, PREDICTION, REQUEST_ID, ROW, VARIANT
 from tests.abtest.experiment_logs import experiment_frame
 
 SPLIT = {"control": 0.9, "challenger": 0.1}
@@ -46,10 +45,10 @@ def test_latency_p99_takes_one_value_per_request() -> None:
     the slow one's; per request it is near the fast ones'."""
     ids = ["slow"] * 100 + [f"fast{i}" for i in range(99)]
     frame = pd.DataFrame({REQUEST_ID: ids, VARIANT: "control",
-                          LATENCY: [500.0] * 100 + list(np.linspace(1, 10, 99))})
+                          LATENCY_MS: [500.0] * 100 + list(np.linspace(1, 10, 99))})
     assert latency_p99(frame)["control"] == pytest.approx(
         np.quantile([500.0, *np.linspace(1, 10, 99)], 0.99))
-    assert latency_p99(frame.drop(columns=LATENCY)) == {}
+    assert latency_p99(frame.drop(columns=LATENCY_MS)) == {}
 
 
 def test_the_error_rate_is_the_share_of_rows_without_a_prediction() -> None:
