@@ -99,3 +99,36 @@ def test_the_command_prints_the_verdict(log: Path) -> None:
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["verdict"] == "stop and adopt"
+
+
+def test_outcomes_sent_as_feedback_to_the_engine_s_log_are_judged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The prediction log's own writer, one per variant as the server opens them, and
+    conversions sent back for each request: 8 % for the control, 16 % for the challenger."""
+    import numpy as np
+    import pandas as pd
+
+    from engine.config.schema.monitor import LogConfig
+    from engine.monitoring.prediction_log import PredictionLog
+
+    rng = np.random.default_rng(8)
+    root = tmp_path / "log"
+    logs = {name: PredictionLog(root, LogConfig(), columns=["x"], model="churn",
+                                version=str(number), variant=name)
+            for number, name in enumerate(["control", "challenger", "shadow:churn@3"], 1)}
+    for index in range(3000):
+        variant = "control" if rng.random() < 0.5 else "challenger"
+        rows = pd.DataFrame({"x": rng.random(2)})
+        for name in (variant, "shadow:churn@3"):
+            logs[name].record(rows, pd.DataFrame({"prediction": [0, 1]}),
+                              request_id=f"r{index}", latency_ms=5.0)
+        converted = rng.random() < (0.16 if variant == "challenger" else 0.08)
+        logs[variant].record_feedback(f"r{index}", None, outcome=float(converted))
+    for log in logs.values():
+        log.close()
+    abtest([str(root), "--outcome", "--split", "50/50", "--json"])
+    found = json.loads(capsys.readouterr().out)
+    assert [variant["measured"] for variant in found["variants"]] == [
+        variant["rows"] for variant in found["variants"][:2]] + [0]
+    assert found["sample_ratio"]["unit"] == "requests"
+    assert found["verdict"] == "stop and adopt"
