@@ -26,7 +26,7 @@ from engine.abtest.guardrails import (
     sample_ratio_mismatch,
     shadow_agreement,
 )
-from engine.abtest.sequential import SequentialResult, sequential_test
+from engine.abtest.sequential import MIN_ROWS, SequentialResult, sequential_test
 from engine.errors import ConfigError, DataError, did_you_mean, options_hint
 from engine.monitoring.columns import OUTCOME, PREDICTION, TARGET, VARIANT
 
@@ -226,8 +226,9 @@ def _compare(frame: pd.DataFrame, values: np.ndarray, measured: np.ndarray, cont
                           f"p = {test.p_value:.3g} < {alpha:g}")
     if not test.looks:
         return Comparison(challenger, test, (), KEEP_RUNNING,
-                          f"fewer than the rows the test needs with an outcome ({test.rows_control}"
-                          f" {control}, {test.rows_challenger} {challenger})")
+                          f"the test starts at {MIN_ROWS} rows with an outcome per variant "
+                          f"({control} has {test.rows_control}, {challenger} "
+                          f"{test.rows_challenger})")
     return Comparison(challenger, test, (), KEEP_RUNNING,
                       f"no difference proven yet: p = {test.p_value:.3g} >= {alpha:g}")
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.abtest.analysis import ADOPT, CONTROL, REJECT, AbTestResult
+from engine.abtest.sequential import MIN_ROWS
 
 COLOURS = {ADOPT: "green", REJECT: "red"}
 
@@ -30,11 +31,12 @@ def print_result(console: Console, result: AbTestResult, log: Path) -> None:
     console.print(table)
     for comparison in result.comparisons:
         test = comparison.test
+        evidence = (f"always-valid interval {_number(test.low)} to {_number(test.high)}, "
+                    f"p = {test.p_value:.3g} over {test.looks} looks" if test.looks else
+                    f"no interval before {MIN_ROWS} rows with an outcome per variant")
         console.print(f"{comparison.challenger} - {result.control}: {_number(test.difference)} "
-                      f"(always-valid interval {_number(test.low)} to {_number(test.high)}), "
-                      f"p = {test.p_value:.3g} over {test.looks} looks; "
-                      f"[{COLOURS.get(comparison.verdict, 'yellow')}]{comparison.verdict}"
-                      f"[/]", highlight=False)
+                      f"({evidence}); [{COLOURS.get(comparison.verdict, 'yellow')}]"
+                      f"{comparison.verdict}[/]", highlight=False)
     ratio = result.sample_ratio
     if ratio is None:
         console.print("sample ratio: not checked (declare the split with --split 90/10)")

@@ -70,6 +70,7 @@ def test_the_result_is_json_without_infinities() -> None:
                              shadow="candidate")
     record = json.loads(json.dumps(analyse(frame, Settings()).to_json(), allow_nan=False))
     assert record["verdict"] == KEEP_RUNNING
+    assert "the test starts at 100 rows with an outcome per variant" in record["reason"]
     assert record["comparisons"][0]["test"]["high"] is None
     assert record["shadows"]["shadow:candidate"]["coverage"] == 1.0
 
