@@ -23,7 +23,8 @@ def abtest(args: Sequence[str]) -> None:
                     "and p-value (a mixture SPRT: valid however often you look), the guardrails "
                     "(sample ratio, latency p99, error rate, shadow agreement) and a verdict.")
     parser.add_argument("log", type=Path, help="the prediction log's folder (monitor.log.path)")
-    parser.add_argument("--control", help="the control variant's name (default: control)")
+    parser.add_argument("--control", metavar="NAME",
+                        help="the control variant's name (default: control)")
     parser.add_argument("--alpha", type=positive(float), default=0.05,
                         help="the test's error rate, under continuous peeking (default 0.05)")
     measure = parser.add_mutually_exclusive_group()
@@ -31,10 +32,11 @@ def abtest(args: Sequence[str]) -> None:
                          help="judge the labels fed back: the share predicted right (default)")
     measure.add_argument("--outcome", action="store_true",
                          help="judge the outcomes fed back (a conversion, revenue): their mean")
-    parser.add_argument("--split", help="the declared split in percent, the control's share "
-                                        "first, then the challengers' in name order, e.g. 90/10 "
-                                        "(checked for a sample ratio mismatch)")
-    parser.add_argument("--tau", type=positive(float),
+    parser.add_argument("--split", metavar="P/P",
+                        help="the declared split in percent, the control's share first, then "
+                             "the challengers' in name order, e.g. 90/10 (checked for a sample "
+                             "ratio mismatch; leave it out for a canary, whose share ramps)")
+    parser.add_argument("--tau", type=positive(float), metavar="T",
                         help="the smallest difference worth detecting, in the metric's unit "
                              "(default: 0.05 of the outcome's standard deviation)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
