@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 LATENCY_ROWS = 200
 """Rows per timed call: a batch as a busy endpoint would see it."""
-LATENCY_REPEATS = 3
+LATENCY_REPEATS = 5
 """Timed calls of each model (after the scoring, which warmed both up)."""
 
 
