@@ -90,7 +90,7 @@ def plan_experiment(references: Sequence[str], *, split: str | None, canary: str
     """The experiment ``serve`` declares, each reference resolved and pinned; None for a plain
     one-model server. A ConfigError (one line) for a split that does not fit the variants, an
     unknown alias, variants whose input columns differ, or a key no row carries."""
-    experimenting = len(references) > 1 or canary or shadow or split or key
+    experimenting = len(references) > 1 or canary or ramp or shadow or split or key
     if not experimenting:
         return None
     if ramp is not None and canary is None:

@@ -38,11 +38,10 @@ SHADOW_BACKLOG = 256
 
 @dataclass(frozen=True)
 class Routed:
-    """A request's answer across variants: the predictions and conformed rows in the
-    request's order, the schema's warnings, each row's variant and version."""
+    """A request's answer across variants: the predictions in the request's order, the
+    schema's warnings, each row's variant and version."""
 
     predictions: pd.DataFrame
-    features: pd.DataFrame
     warnings: list[str]
     variants: list[str]
     versions: list[int | None]
@@ -151,7 +150,7 @@ class VariantRouter:
         features = _in_order([features for features, _, _ in answers], order)
         predictions = _in_order([predictions for _, predictions, _ in answers], order)
         self._feed_shadow(features, received, request_id)
-        return Routed(predictions, features, warnings,
+        return Routed(predictions, warnings,
                       [self.names[index] for index in assigned],
                       [self.live[index].version for index in assigned])
 

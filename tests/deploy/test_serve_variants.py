@@ -103,6 +103,14 @@ def experiment(registry: Registry, log_root: Path) -> Iterator[str]:
     yield from start_server(command=command, env={"ENGINE_TEST_BREAKS": shadow_dir})
 
 
+@pytest.fixture(scope="module")
+def canary(registry: Registry) -> Iterator[str]:
+    """``serve churn@champion --canary churn@challenger --ramp 10,60@3s --key id``."""
+    yield from start_server("churn@champion", "--canary", "churn@challenger", "--ramp",
+                            "10,60@3s", "--key", "id", "--registry", str(registry.path),
+                            "--no-log")
+
+
 def predict(url: str, records: list[dict[str, Any]]) -> httpx.Response:
     answer = httpx.post(f"{url}/predict", json={"records": records}, timeout=60)
     assert answer.status_code == 200, answer.text
@@ -216,6 +224,25 @@ def test_metadata_names_the_pinned_variants(experiment: str) -> None:
         ("shadow:churn@candidate", "churn/3", None)]
 
 
+def test_a_canary_ramps_up_and_keys_only_move_to_it(canary: str) -> None:
+    def share() -> float:
+        return float(httpx.get(f"{canary}/metadata").json()["experiment"][1]["share"])
+
+    def canaried() -> tuple[float, set[int]]:
+        before = share()
+        variants = predict(canary, [row(key) for key in range(400)]).json()["variants"]
+        found = {key for key, name in enumerate(variants) if name == "canary"}
+        return (before if share() == before else float("nan")), found
+
+    first_share, first = canaried()
+    if first_share == first_share:  # no step of the ramp during the request
+        assert abs(len(first) / 400 - first_share / 100) < 0.05
+    eventually(lambda: share() == 60 or None, "the canary's share did not ramp up to 60 %")
+    last_share, last = canaried()
+    assert last_share == 60 and abs(len(last) / 400 - 0.6) < 0.05
+    assert first <= last  # a key on the canary stays there as its share grows
+
+
 @pytest.mark.parametrize(("options", "message"), [
     (["churn@champion", "churn@challenger", "--split", "90/20"],
      "serve --split '90/20': the shares sum to 110, not 100; e.g. --split 50/50"),
@@ -235,6 +262,11 @@ def test_metadata_names_the_pinned_variants(experiment: str) -> None:
     (["churn@champion", "--canary", "churn@challenger"],
      "serve --canary: say how its share grows, e.g. --ramp 5,25,50@10m (5 % for ten minutes, "
      "then 25 %, then 50 %)"),
+    (["churn@champion", "--ramp", "5,50@1m"],
+     "serve --ramp: a ramp is a canary's schedule; add --canary NAME@ALIAS"),
+    (["churn@champion", "churn@candidate", "--canary", "churn@challenger", "--ramp", "5@1m"],
+     "serve --canary: serve one model (the control) beside the canary, and no --split (the "
+     "canary's share follows --ramp)"),
 ])
 def test_a_bad_experiment_is_one_line(options: list[str], message: str, registry: Registry,
                                       tmp_path: Path) -> None:
