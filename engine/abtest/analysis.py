@@ -95,6 +95,8 @@ class AbTestResult:
     shadows: dict[str, ShadowAgreement] = field(default_factory=dict)
     verdict: str = KEEP_RUNNING
     reason: str = ""
+    winner: str | None = None
+    """The challenger to adopt (the best proven better), when the verdict is to adopt one."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; an infinite or missing number (an unbounded interval) is null."""
@@ -133,9 +135,9 @@ def analyse(frame: pd.DataFrame, settings: Settings) -> AbTestResult:
     comparisons = tuple(
         _compare(frame, values, measured, control, name, settings, len(challengers), observed)
         for name in challengers)
-    verdict, reason = _overall(comparisons, observed.ratio)
+    verdict, reason, winner = _overall(comparisons, observed.ratio)
     return AbTestResult(settings.metric, settings.alpha, control, variants, comparisons,
-                        observed.ratio, shadow_agreement(frame), verdict, reason)
+                        observed.ratio, shadow_agreement(frame), verdict, reason, winner)
 
 
 @dataclass(frozen=True)
@@ -250,20 +252,22 @@ def _breaches(control: str, challenger: str, settings: Settings,
     return tuple(found)
 
 
-def _overall(comparisons: tuple[Comparison, ...], ratio: SampleRatio | None) -> tuple[str, str]:
-    """Adopt the best challenger proven better; reject when every one is rejected (or the split
-    is broken); else keep running."""
+def _overall(comparisons: tuple[Comparison, ...],
+             ratio: SampleRatio | None) -> tuple[str, str, str | None]:
+    """Adopt the best challenger proven better (the verdict, why, and that challenger); reject
+    when every one is rejected (or the split is broken); else keep running."""
     if ratio is not None and ratio.mismatch:
         return REJECT, (f"the {ratio.unit} per variant do not follow the declared split "
                         f"(sample ratio mismatch, p = {ratio.p_value:.2g}): the assignment is "
-                        "broken, so no difference can be trusted")
+                        "broken, so no difference can be trusted"), None
     adopted = [c for c in comparisons if c.verdict == ADOPT]
     if adopted:
         best = max(adopted, key=lambda c: c.test.difference)
-        return ADOPT, f"adopt {best.challenger}: {best.reason}"
+        return ADOPT, f"adopt {best.challenger}: {best.reason}", best.challenger
+    reasons = "; ".join(f"{c.challenger}: {c.reason}" for c in comparisons)
     if all(c.verdict == REJECT for c in comparisons):
-        return REJECT, "; ".join(f"{c.challenger}: {c.reason}" for c in comparisons)
-    return KEEP_RUNNING, "; ".join(f"{c.challenger}: {c.reason}" for c in comparisons)
+        return REJECT, reasons, None
+    return KEEP_RUNNING, reasons, None
 
 
 def _finite(value: Any) -> Any:

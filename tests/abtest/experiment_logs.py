@@ -74,3 +74,14 @@ def write_log(root: Path, frame: pd.DataFrame) -> Path:
                   TARGET: live[TARGET], TIME: live[TIME] + pd.Timedelta(minutes=5)}).to_parquet(
         feedback / "part-1-b.parquet", index=False)
     return root
+
+
+def exit_status(args: list[str]) -> int:
+    """``abtest``'s exit status for ``args`` (0 when it returns)."""
+    from engine.abtest.command import abtest
+
+    try:
+        abtest(args)
+    except SystemExit as stopped:
+        return int(stopped.code or 0)
+    return 0

@@ -14,7 +14,7 @@ from engine.abtest.command import abtest
 from engine.cli import VERBS
 from engine.errors import ConfigError, DataError
 from engine.monitoring.columns import VARIANT
-from tests.abtest.experiment_logs import experiment_frame, write_log
+from tests.abtest.experiment_logs import exit_status, experiment_frame, write_log
 
 SPLIT = {"control": 0.9, "challenger": 0.1}
 WIRED = pytest.mark.skipif("abtest" not in VERBS,
@@ -79,9 +79,23 @@ def test_rows_logged_before_the_experiment_are_left_out(
     frame = experiment_frame(400, accuracy={"control": 0.8, "challenger": 0.8},
                              split={"control": 0.5, "challenger": 0.5})
     frame[VARIANT] = frame[VARIANT].where(frame.index >= 200, None)
-    abtest([str(write_log(tmp_path / "log", frame)), "--json"])
+    exit_status([str(write_log(tmp_path / "log", frame)), "--json"])
     rows = [variant["rows"] for variant in json.loads(capsys.readouterr().out)["variants"]]
     assert sum(rows) == 600
+
+
+@pytest.mark.parametrize(("accuracy", "verdict", "status"), [
+    ({"control": 0.80, "challenger": 0.86}, "stop and adopt", 0),
+    ({"control": 0.80, "challenger": 0.80}, "keep running", 0),
+    ({"control": 0.86, "challenger": 0.80}, "stop and reject", 1),
+])
+def test_the_exit_status_says_whether_someone_must_act(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], accuracy: dict[str, float],
+        verdict: str, status: int) -> None:
+    """0 adopt or keep running (a cron job's normal run), 1 reject (stop the experiment)."""
+    frame = experiment_frame(6000, accuracy=accuracy, split=SPLIT, latency_ms={})
+    assert exit_status([str(write_log(tmp_path / "log", frame)), "--json"]) == status
+    assert json.loads(capsys.readouterr().out)["verdict"] == verdict
 
 
 @WIRED
@@ -99,6 +113,16 @@ def test_the_command_prints_the_verdict(log: Path) -> None:
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["verdict"] == "stop and adopt"
+
+
+@WIRED
+def test_a_rejected_challenger_exits_1(tmp_path: Path) -> None:
+    frame = experiment_frame(6000, accuracy={"control": 0.86, "challenger": 0.80}, split=SPLIT)
+    done = subprocess.run([sys.executable, "-m", "engine", "abtest",
+                           str(write_log(tmp_path / "log", frame))], capture_output=True,
+                          text=True)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.rstrip().splitlines()[-1].startswith("stop and reject: challenger: ")
 
 
 def test_outcomes_sent_as_feedback_to_the_engine_s_log_are_judged(

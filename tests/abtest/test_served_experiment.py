@@ -12,26 +12,15 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from rich.console import Console
 
 from engine.abtest.command import abtest
-from engine.config.compose import compose_spec
 from engine.deploy.registry import Registry
 from engine.errors import DataError
-from engine.experiment import run_experiment
 from engine.monitoring.prediction_log import read_log
-from tests.conftest import REPO
+from tests.abtest.trained_runs import train_pair
 from tests.deploy.conftest import eventually, mixed_frame, start_server
 
 ROWS, PER_REQUEST = 2000, 50
-
-
-def train(data: Path, model: str, run_dir: Path) -> Path:
-    spec = compose_spec(["dataset=titanic", f"dataset.path={data}", "dataset.target=label",
-                         "dataset.drop=[id]", f"model={model}", "split.cv.n_splits=3",
-                         "report=false", "tune.n_trials=1"])
-    run_experiment(spec, run_dir, project_dir=REPO, console=Console(quiet=True))
-    return run_dir
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +28,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     """churn 1 (champion): a logistic regression; 2 (challenger): the majority class; 3
     (candidate, the shadow): the majority class too."""
     tmp = tmp_path_factory.mktemp("abtest-registry")
-    mixed_frame(400, 0).to_csv(tmp / "mixed.csv", index=False)
+    good, worse = train_pair(tmp)
     registry = Registry(tmp / "registry.db")
-    registry.register(train(tmp / "mixed.csv", "logistic_regression", tmp / "good"), "churn",
-                      alias="champion")
-    worse = train(tmp / "mixed.csv", "dummy", tmp / "worse")
+    registry.register(good, "churn", alias="champion")
     registry.register(worse, "churn", alias="challenger")
     registry.register(worse, "churn", alias="candidate")
     return registry
@@ -88,7 +75,9 @@ def labelled(root: Path) -> pd.DataFrame | None:
 @pytest.mark.slow
 def test_a_worse_challenger_on_a_real_server_is_rejected(
         log: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    abtest([str(log), "--split", "50/50", "--json"])
+    with pytest.raises(SystemExit) as stopped:
+        abtest([str(log), "--split", "50/50", "--json"])
+    assert stopped.value.code == 1
     found: dict[str, Any] = json.loads(capsys.readouterr().out)
     control, challenger, shadow = found["variants"]
     assert (control["name"], challenger["name"]) == ("control", "challenger")
