@@ -130,14 +130,17 @@ class VariantRouter:
             self._share.labels(variant).set(share)
         assigned = self._assigner.assign(keys, len(received), shares)
         groups = [np.flatnonzero(assigned == index) for index in range(len(self.live))]
-        answers = await asyncio.gather(*(
-            self._predict_part(self.live[index], received.iloc[rows].reset_index(drop=True))
-            for index, rows in enumerate(groups) if rows.size))
-        latency_ms = (time.perf_counter() - started) * 1000
         used = [(index, rows) for index, rows in enumerate(groups) if rows.size]
+        found = await asyncio.gather(*(
+            self._predict_part(self.live[index], received.iloc[rows].reset_index(drop=True))
+            for index, rows in used), return_exceptions=True)
+        latency_ms = (time.perf_counter() - started) * 1000
+        answers = [answer for answer in found if not isinstance(answer, BaseException)]
+        if len(answers) < len(found):
+            raise self._failed(used, found, received, request_id, latency_ms)
         order = np.argsort(np.concatenate([rows for _, rows in used]), kind="stable")
         warnings: list[str] = []
-        for (index, rows), (features, predictions, found) in zip(used, answers, strict=True):
+        for (index, rows), (features, predictions, told) in zip(used, answers, strict=True):
             version, name = self.live[index], self.names[index]
             part = received.iloc[rows].reset_index(drop=True)
             if version.log is not None:
@@ -146,7 +149,7 @@ class VariantRouter:
             version.window.add(features, predictions, received=part)
             self._requests.labels(name).inc()
             self._rows.labels(name).inc(len(rows))
-            warnings += [warning for warning in found if warning not in warnings]
+            warnings += [warning for warning in told if warning not in warnings]
         features = _in_order([features for features, _, _ in answers], order)
         predictions = _in_order([predictions for _, predictions, _ in answers], order)
         self._feed_shadow(features, received, request_id)
@@ -157,8 +160,26 @@ class VariantRouter:
     async def _predict_part(self, version: ServedVersion, rows: pd.DataFrame
                             ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
         features, warnings = check_rows(version.bundle, rows, strict=self._strict)
-        predictions, _ = await version.batcher.predict(features)
+        try:
+            predictions, _ = await version.batcher.predict(features)
+        except Exception as error:
+            raise _ModelFailed(features) from error
         return features, predictions, warnings
+
+    def _failed(self, used: list[tuple[int, np.ndarray]], found: list[Any],
+                received: pd.DataFrame, request_id: str, latency_ms: float) -> BaseException:
+        """The error a request is answered with when a variant's model failed on its rows;
+        those rows are logged without a prediction, so ``abtest`` counts the variant's
+        errors (a client's mistake, such as a wrong column, is not logged)."""
+        for (index, rows), answer in zip(used, found, strict=True):
+            version = self.live[index]
+            if isinstance(answer, _ModelFailed) and version.log is not None:
+                version.log.record(answer.features, pd.DataFrame({"prediction": [None] * len(
+                    rows)}, dtype=object), request_id=request_id,
+                    received=received.iloc[rows].reset_index(drop=True), latency_ms=latency_ms,
+                    positions=rows.tolist())
+        error = next(answer for answer in found if isinstance(answer, BaseException))
+        return error.__cause__ if isinstance(error, _ModelFailed) and error.__cause__ else error
 
     def _feed_shadow(self, features: pd.DataFrame, received: pd.DataFrame,
                      request_id: str) -> None:
@@ -192,19 +213,37 @@ class VariantRouter:
                               latency_ms=(time.perf_counter() - started) * 1000)
         self._rows.labels(name).inc(len(features))
 
-    def describe(self) -> list[dict[str, Any]]:
-        """The variants for ``/metadata``: name, pinned version, share now; the shadow's."""
+    def describe(self) -> dict[str, Any]:
+        """The experiment for ``/metadata`` (which ``abtest URL`` reads): each variant's name,
+        pinned version and share now (the shadow's none), the declared ``split`` by name (None
+        for a canary, whose share ramps), and the prediction log's folder (None: no log)."""
         shares = self.shares()
-        described: list[dict[str, Any]] = [
+        variants: list[dict[str, Any]] = [
             {"variant": variant.name, "reference": variant.reference, "pinned": variant.pinned,
              "model_version": variant.version, "share": share}
             for variant, share in zip(self.experiment.variants, shares, strict=True)]
         shadow = self.experiment.shadow
         if shadow is not None:
-            described.append({"variant": shadow.name, "reference": shadow.reference,
-                              "pinned": shadow.pinned, "model_version": shadow.version,
-                              "share": None})
-        return described
+            variants.append({"variant": shadow.name, "reference": shadow.reference,
+                             "pinned": shadow.pinned, "model_version": shadow.version,
+                             "share": None})
+        declared = self.experiment.shares
+        log = self.live[0].log
+        return {"variants": variants,
+                "split": None if declared is None else dict(zip(self.names, declared,
+                                                                strict=True)),
+                "ramp": None if self.experiment.ramp is None else
+                self.experiment.ramp.describe(),
+                "key": self.experiment.key, "seed": self.experiment.seed,
+                "log": None if log is None else str(log.root)}
+
+
+class _ModelFailed(Exception):
+    """A variant's model failed on its rows (``features``); the cause is the model's error."""
+
+    def __init__(self, features: pd.DataFrame) -> None:
+        super().__init__("the model failed")
+        self.features = features
 
 
 def _in_order(parts: list[pd.DataFrame], order: np.ndarray) -> pd.DataFrame:

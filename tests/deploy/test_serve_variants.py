@@ -33,9 +33,9 @@ from engine.monitoring.prediction_log import read_log
 from tests.conftest import REPO, run_main
 from tests.deploy.conftest import eventually, mixed_frame, start_server
 
-# ``python -m engine`` with a model that breaks on size 666 when it is the bundle under
-# $ENGINE_TEST_BREAKS (the shadow's), whichever variant calls it.
-BREAKABLE_SHADOW = """
+# ``python -m engine`` with models that break: the bundle under $ENGINE_TEST_BREAKS (the
+# shadow's) on size 666, the one under $ENGINE_TEST_BREAKS_LIVE (the challenger's) on size 555.
+BREAKABLE = """
 import os, sys
 import engine.deploy.server as server
 from engine.cli import main
@@ -43,9 +43,10 @@ from engine.cli import main
 predict = server._predict
 
 def breakable(bundle, rows):
-    if str(bundle.directory).startswith(os.environ["ENGINE_TEST_BREAKS"]) and \\
-            (rows["size"] == 666).any():
-        raise RuntimeError("the shadow broke")
+    for variable, size in (("ENGINE_TEST_BREAKS", 666), ("ENGINE_TEST_BREAKS_LIVE", 555)):
+        if str(bundle.directory).startswith(os.environ[variable]) and \\
+                (rows["size"] == size).any():
+            raise RuntimeError("the model broke")
     return predict(bundle, rows)
 
 server._predict = breakable
@@ -94,13 +95,14 @@ def log_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def experiment(registry: Registry, log_root: Path) -> Iterator[str]:
     """``serve churn@champion churn@challenger --split 70/30 --key id --shadow churn@candidate``
-    with the shadow breaking on size 666."""
-    shadow_dir = registry.version("churn", 3).run_dir
-    command = [sys.executable, "-c", BREAKABLE_SHADOW, "serve", "churn@champion",
+    with the shadow breaking on size 666 and the challenger on size 555."""
+    breaks = {"ENGINE_TEST_BREAKS": registry.version("churn", 3).run_dir,
+              "ENGINE_TEST_BREAKS_LIVE": registry.version("churn", 2).run_dir}
+    command = [sys.executable, "-c", BREAKABLE, "serve", "churn@champion",
                "churn@challenger", "--split", "70/30", "--key", "id", "--shadow",
                "churn@candidate", "--seed", "7", "--registry", str(registry.path), "--log",
                str(log_root), "--port", "{port}"]
-    yield from start_server(command=command, env={"ENGINE_TEST_BREAKS": shadow_dir})
+    yield from start_server(command=command, env=breaks)
 
 
 @pytest.fixture(scope="module")
@@ -217,16 +219,42 @@ def test_feedback_outcomes_are_joined_to_the_variant_that_answered(experiment: s
     assert metric(experiment, "engine_variant_rows_total", variant="control") >= control_rows
 
 
-def test_metadata_names_the_pinned_variants(experiment: str) -> None:
-    variants = httpx.get(f"{experiment}/metadata").json()["experiment"]
-    assert [(v["variant"], v["pinned"], v["share"]) for v in variants] == [
+def test_a_live_variant_that_fails_logs_its_rows_without_a_prediction(
+        experiment: str, log_root: Path) -> None:
+    placed = variant_of(key_points(range(200, 260), 7), [70, 30])
+    challenger, control = 200 + int(np.argmax(placed == 1)), 200 + int(np.argmax(placed == 0))
+    failed = httpx.post(f"{experiment}/predict", headers={"x-request-id": "fails-1"}, json={
+        "records": [row(control), row(challenger, size=555.0)]})
+    assert failed.status_code == 500 and failed.json() == {
+        "error": "internal error: the server's log has the details"}
+
+    def logged() -> Any:
+        try:
+            frame = read_log(log_root)
+        except DataError:
+            return None
+        mine = frame[frame["_request_id"] == "fails-1"]
+        return mine if len(mine) else None
+
+    rows = eventually(logged, "the failed rows were not logged")
+    assert list(rows["_variant"]) == ["challenger"] and list(rows["_row"]) == [1]
+    assert rows["_prediction"].isna().all()  # abtest counts it as the challenger's error
+
+
+def test_metadata_names_the_pinned_variants(experiment: str, log_root: Path) -> None:
+    described = httpx.get(f"{experiment}/metadata").json()["experiment"]
+    assert [(v["variant"], v["pinned"], v["share"]) for v in described["variants"]] == [
         ("control", "churn/1", 70.0), ("challenger", "churn/2", 30.0),
         ("shadow:churn@candidate", "churn/3", None)]
+    assert described["split"] == {"control": 70.0, "challenger": 30.0}
+    assert described["log"] == str(log_root) and described["key"] == "id"
 
 
 def test_a_canary_ramps_up_and_keys_only_move_to_it(canary: str) -> None:
     def share() -> float:
-        return float(httpx.get(f"{canary}/metadata").json()["experiment"][1]["share"])
+        described = httpx.get(f"{canary}/metadata").json()["experiment"]
+        assert described["split"] is None and described["log"] is None
+        return float(described["variants"][1]["share"])
 
     def canaried() -> tuple[float, set[int]]:
         before = share()
