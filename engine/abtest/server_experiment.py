@@ -49,8 +49,8 @@ def read_served_experiment(url: str, token: str | None) -> ServedExperiment:
         raise DataError(f"abtest {url}: the server answers with one model, not an experiment; "
                         "serve several variants (python -m engine serve NAME@champion "
                         "NAME@challenger --split 90/10).")
-    missing = [key for key in ("variants", "split", "log")
-               if not isinstance(described, dict) or key not in described]
+    missing = [key for key in ("variants", "split", "log") if key not in described] if \
+        isinstance(described, dict) else ["split", "log"]
     if missing:
         raise DataError(f"abtest {url}: GET /metadata does not give the experiment's "
                         f"{' and '.join(missing)} (the server runs an older engine); analyse "
