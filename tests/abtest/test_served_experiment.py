@@ -17,6 +17,7 @@ from engine.abtest.command import abtest
 from engine.deploy.registry import Registry
 from engine.errors import DataError
 from engine.monitoring.prediction_log import read_log
+from tests.abtest.experiment_logs import exit_status
 from tests.abtest.trained_runs import train_pair
 from tests.deploy.conftest import eventually, mixed_frame, start_server
 
@@ -37,9 +38,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 
 @pytest.fixture(scope="module")
-def log(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def served(registry: Registry, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, Path]]:
     """The experiment served, its rows predicted in requests of 50 and every row's label sent
-    back; the log once every label is joined."""
+    back; the server's URL and its log once every label is joined."""
     root = tmp_path_factory.mktemp("abtest-log") / "log"
     server = start_server("churn@champion", "churn@challenger", "--split", "50/50", "--key",
                           "id", "--shadow", "churn@candidate", "--registry", str(registry.path),
@@ -58,9 +60,14 @@ def log(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 for row, label in enumerate(chunk["label"])]}, timeout=60)
             assert sent.status_code == 200, sent.text
         eventually(lambda: labelled(root), "the rows and labels were not all logged")
-        yield root
+        yield url, root
     finally:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def log(served: tuple[str, Path]) -> Path:
+    return served[1]
 
 
 def labelled(root: Path) -> pd.DataFrame | None:
@@ -91,3 +98,22 @@ def test_a_worse_challenger_on_a_real_server_is_rejected(
     assert found["verdict"] == "stop and reject"
     assert found["reason"] == ("challenger: challenger is worse than control: p = "
                                f"{found['comparisons'][0]['test']['p_value']:.3g} < 0.05")
+
+
+@pytest.mark.slow
+def test_abtest_of_the_server_s_url_reads_its_log_and_split_and_records_the_rejection(
+        served: tuple[str, Path], registry: Registry,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The log's ``_model`` is the models' own names: the registered one comes from the
+    versions the server pinned (churn/1, churn/2)."""
+    url, root = served
+    assert exit_status([url, "--json", "--promote", "--registry", str(registry.path)]) == 1
+    captured = capsys.readouterr()
+    found = json.loads(captured.out)
+    assert found["sample_ratio"]["expected"] == {"control": ROWS / 2, "challenger": ROWS / 2}
+    assert found["verdict"] == "stop and reject"
+    assert captured.err.strip() == ("nothing moves: the challengers are rejected; the rejection "
+                                    "of churn/2 is recorded")
+    decision = registry.decisions("churn")[-1]
+    assert (decision["outcome"], decision["log"]) == ("rejected", str(root.resolve()))
+    assert registry.alias_version("churn", "champion") == 1
