@@ -1,11 +1,15 @@
 """``abtest http://HOST:PORT``: the experiment a running server declares, read from its
 ``GET /metadata``: the variants (the first is the control) with the registered version each is
 pinned to, the declared split (none for a canary, whose share ramps) and the folder its
-prediction log is written to. The fields read::
+prediction log is written to, as ``engine.deploy.variant_router.VariantRouter.describe`` gives
+them. The fields read::
 
-    "experiment": {"variants": [{"variant": "control", "pinned": "churn/1", ...}, ...],
+    "experiment": {"variants": [{"variant": "control", "pinned": "churn/1",
+                                 "model_version": 1, "share": 90.0, ...}, ...],
                    "split": {"control": 90.0, "challenger": 10.0} | null,
-                   "log": "/path/of/the/prediction_log" | null}
+                   "log": "/path/of/the/prediction_log" | null, ...}
+
+The log's folder is read where ``abtest`` runs: on the server's machine, or a shared disk.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """``abtest http://HOST:PORT``: the experiment read from a server's ``GET /metadata`` over real
-HTTP. The server here is a small one in a thread that answers ``/metadata`` as an engine
-server with an experiment is to (``engine.abtest.server_experiment``'s docstring), and checks
-the bearer token; ``test_served_experiment`` runs the engine's own server."""
+HTTP. The server here is a small one in a thread that answers ``/metadata`` in the engine
+server's layout (``VariantRouter.describe``), with answers the engine's server would not give
+(no experiment fields, a log elsewhere), and checks the bearer token;
+``test_served_experiment`` runs the engine's own server."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def experiment(log: Path | None, split: dict[str, float] | None) -> dict[str, An
              "model_version": 2, "share": 10.0},
             {"variant": "shadow:churn@candidate", "reference": "churn@candidate",
              "pinned": "churn/3", "model_version": 3, "share": None}],
-        "split": split, "log": None if log is None else str(log)}}
+        "split": split, "ramp": None if split else "10,50@10m", "key": "id", "seed": 0,
+        "log": None if log is None else str(log)}}
 
 
 @pytest.fixture(scope="module")
