@@ -131,18 +131,20 @@ class VariantRouter:
         assigned = self._assigner.assign(keys, len(received), shares)
         groups = [np.flatnonzero(assigned == index) for index in range(len(self.live))]
         used = [(index, rows) for index, rows in enumerate(groups) if rows.size]
+        parts = [received if len(rows) == len(received) else
+                 received.iloc[rows].reset_index(drop=True) for _, rows in used]
         found = await asyncio.gather(*(
-            self._predict_part(self.live[index], received.iloc[rows].reset_index(drop=True))
-            for index, rows in used), return_exceptions=True)
+            self._predict_part(self.live[index], part)
+            for (index, _), part in zip(used, parts, strict=True)), return_exceptions=True)
         latency_ms = (time.perf_counter() - started) * 1000
         answers = [answer for answer in found if not isinstance(answer, BaseException)]
         if len(answers) < len(found):
-            raise self._failed(used, found, received, request_id, latency_ms)
+            raise self._failed(used, parts, found, request_id, latency_ms)
         order = np.argsort(np.concatenate([rows for _, rows in used]), kind="stable")
         warnings: list[str] = []
-        for (index, rows), (features, predictions, told) in zip(used, answers, strict=True):
+        for (index, rows), part, (features, predictions, told) in zip(used, parts, answers,
+                                                                      strict=True):
             version, name = self.live[index], self.names[index]
-            part = received.iloc[rows].reset_index(drop=True)
             if version.log is not None:
                 version.log.record(features, predictions, request_id=request_id, received=part,
                                    latency_ms=latency_ms, positions=rows.tolist())
@@ -166,18 +168,17 @@ class VariantRouter:
             raise _ModelFailed(features) from error
         return features, predictions, warnings
 
-    def _failed(self, used: list[tuple[int, np.ndarray]], found: list[Any],
-                received: pd.DataFrame, request_id: str, latency_ms: float) -> BaseException:
+    def _failed(self, used: list[tuple[int, np.ndarray]], parts: list[pd.DataFrame],
+                found: list[Any], request_id: str, latency_ms: float) -> BaseException:
         """The error a request is answered with when a variant's model failed on its rows;
         those rows are logged without a prediction, so ``abtest`` counts the variant's
         errors (a client's mistake, such as a wrong column, is not logged)."""
-        for (index, rows), answer in zip(used, found, strict=True):
+        for (index, rows), part, answer in zip(used, parts, found, strict=True):
             version = self.live[index]
             if isinstance(answer, _ModelFailed) and version.log is not None:
                 version.log.record(answer.features, pd.DataFrame({"prediction": [None] * len(
-                    rows)}, dtype=object), request_id=request_id,
-                    received=received.iloc[rows].reset_index(drop=True), latency_ms=latency_ms,
-                    positions=rows.tolist())
+                    rows)}, dtype=object), request_id=request_id, received=part,
+                    latency_ms=latency_ms, positions=rows.tolist())
         error = next(answer for answer in found if isinstance(answer, BaseException))
         return error.__cause__ if isinstance(error, _ModelFailed) and error.__cause__ else error
 
