@@ -473,9 +473,10 @@ class ServedVersion:
 
 
 class FollowedPredictRequest(BaseModel):
-    """The body of ``/predict`` on a server following an alias: the versions it answers with
+    """The body of ``/predict`` on a server following an alias (the versions it answers with
     may differ in their columns, so each request is checked against the schema of the version
-    that answers it (``GET /metadata``)."""
+    that answers it: ``GET /metadata``) or serving an experiment (a record may carry the
+    assignment key beside the input columns)."""
 
     records: list[dict[str, Any]] = Field(min_length=1, description=(
         "Rows to predict, one object per row, keyed by column; checked against the input "
