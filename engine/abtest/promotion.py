@@ -77,7 +77,7 @@ def promote(result: AbTestResult, frame: pd.DataFrame, target: Promotion, *, log
         return _adopt(result, frame, target, log=log, now=now)
     if result.verdict == REJECT:
         return _reject(result, frame, target, log=log, now=now)
-    return f"nothing moves: the experiment is to keep running ({result.reason})"
+    return "nothing moves until the verdict is to stop: keep the experiment running"
 
 
 def _adopt(result: AbTestResult, frame: pd.DataFrame, target: Promotion, *, log: str,

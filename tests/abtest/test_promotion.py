@@ -114,8 +114,9 @@ def test_a_rejected_challenger_moves_nothing_and_its_rejection_is_kept(
 def test_an_experiment_to_keep_running_moves_and_records_nothing(
         tmp_path: Path, registry: Registry, capsys: pytest.CaptureFixture[str]) -> None:
     assert promote(logged(tmp_path, {"control": 0.8, "challenger": 0.8}), registry) == 0
-    assert capsys.readouterr().out.rstrip().splitlines()[-1].startswith(
-        "nothing moves: the experiment is to keep running (challenger: no difference proven")
+    last_two = capsys.readouterr().out.rstrip().splitlines()[-2:]
+    assert last_two[0].startswith("keep running: challenger: no difference proven yet: p = ")
+    assert last_two[1] == "nothing moves until the verdict is to stop: keep the experiment running"
     assert registry.alias_version("churn", "champion") == 1
     assert registry.decisions("churn") == []
 
