@@ -6,7 +6,8 @@ the analysis included, so ``python -m engine registry history NAME`` shows both.
 Only a final verdict is recorded: "stop and adopt" moves the alias to the winner's registered
 version, "stop and reject" records a rejected decision for each registered challenger, "keep
 running" moves and records nothing. Run again (by a cron job), nothing is recorded or moved
-twice; cut short between the decision and the move, the next run makes the move.
+twice, and a rollback made since is not undone; cut short between the decision and the move,
+the next run makes the move.
 """
 
 from __future__ import annotations
@@ -99,13 +100,15 @@ def _adopt(result: AbTestResult, frame: pd.DataFrame, target: Promotion, *, log:
                           f"version {control.version} that {winner.variant} was tested against; "
                           "test it against the new one, or move the alias by hand: python -m "
                           f"engine registry alias {name} {alias} {winner.version}.")
-    comparison = _comparison(result, winner.variant)
-    replaced = None if current == winner.version else current
-    decision = _decision(result, comparison, "promoted", name, control, registered,
-                         replaced=replaced, alias=alias, log=log, now=now)
-    _record_once(registry, name, decision)
     if current == winner.version:
         return f"{name}@{alias} is already version {winner.version}: nothing moves"
+    if _moved_before(registry, name, alias, winner.version, log):
+        return (f"{name}@{alias} was moved to version {winner.version} by this experiment and "
+                f"has moved since (to {current or 'none'}): nothing moves again")
+    comparison = _comparison(result, winner.variant)
+    decision = _decision(result, comparison, "promoted", name, control, registered,
+                         replaced=current, alias=alias, log=log, now=now)
+    _record_once(registry, name, decision)
     test = comparison.test
     registry.move_alias(name, alias, winner.version, kind="gate",
                         reason=f"abtest: {winner.variant} better than {control.variant} "
@@ -188,6 +191,14 @@ def _decision(result: AbTestResult, comparison: Comparison, status: str, name: s
                  "p_value": test.p_value, "low": test.low, "high": test.high,
                  "alpha": result.alpha, "method": METHOD},
         "abtest": result.to_json()}
+
+
+def _moved_before(registry: Registry, name: str, alias: str, version: int, log: str) -> bool:
+    """Whether this experiment's promotion already moved ``alias`` to ``version`` (a person
+    may have rolled it back since: that is not undone)."""
+    return any(move.alias == alias and move.version == version and move.kind == "gate" and
+               move.evidence.get("origin") == ORIGIN and move.evidence.get("log") == log
+               for move in registry.history(name))
 
 
 def _record_once(registry: Registry, name: str, decision: dict[str, Any]) -> None:

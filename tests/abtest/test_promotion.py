@@ -100,6 +100,34 @@ def test_run_again_nothing_is_moved_or_recorded_twice(
     assert len(registry.history("churn")) == moves and len(registry.decisions("churn")) == 1
 
 
+def test_a_rollback_after_the_promotion_is_not_undone(
+        tmp_path: Path, registry: Registry, capsys: pytest.CaptureFixture[str]) -> None:
+    log = logged(tmp_path, BETTER)
+    assert promote(log, registry) == 0
+    registry.rollback("churn", reason="the new champion misbehaves")
+    assert promote(log, registry) == 0
+    assert capsys.readouterr().out.rstrip().endswith(
+        "churn@champion was moved to version 2 by this experiment and has moved since (to 1): "
+        "nothing moves again")
+    assert registry.alias_version("churn", "champion") == 1
+
+
+def test_cut_short_after_the_decision_the_next_run_makes_the_move(
+        tmp_path: Path, registry: Registry) -> None:
+    """The decision is kept before the alias moves (as the lifecycle's step does)."""
+    log = logged(tmp_path, BETTER)
+    assert promote(log, registry) == 0
+    [decision] = registry.decisions("churn")
+    other = Registry(tmp_path / "other.db")
+    other.register(Path(registry.version("churn", 1).run_dir), "churn", alias="champion")
+    other.register(Path(registry.version("churn", 2).run_dir), "churn")
+    other.record_decision("churn", {key: value for key, value in decision.items()
+                                    if key not in ("id",)})
+    assert promote(log, other) == 0
+    assert other.alias_version("churn", "champion") == 2
+    assert len(other.decisions("churn")) == 1
+
+
 def test_a_rejected_challenger_moves_nothing_and_its_rejection_is_kept(
         tmp_path: Path, registry: Registry, capsys: pytest.CaptureFixture[str]) -> None:
     assert promote(logged(tmp_path, {"control": 0.86, "challenger": 0.80}), registry) == 1
