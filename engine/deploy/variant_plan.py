@@ -75,8 +75,8 @@ class Experiment:
                  "split " + "/".join(f"{share:g}" for share in self.shares or ()))
         variants = ", ".join(f"{variant.name} {variant.pinned} ({variant.reference})"
                              for variant in self.variants)
-        shadow = (f"; shadow {self.shadow.name} {self.shadow.pinned} ({self.shadow.reference})"
-                  if self.shadow else "")
+        shadow = (f"; shadow {self.shadow.pinned} ({self.shadow.reference}), logged as "
+                  f"{self.shadow.name}" if self.shadow else "")
         keyed = (f"by a seeded hash of '{self.key}' (seed {self.seed}; a request without it "
                  "is placed at random)" if self.key else f"at random per request (seed "
                  f"{self.seed})")

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from engine.config.compose import compose_spec
 from engine.deploy.registry import Registry
+from engine.deploy.variant_plan import plan_experiment
 from engine.deploy.variants import (
     Assigner,
     key_points,
@@ -301,6 +302,19 @@ def test_a_bad_experiment_is_one_line(options: list[str], message: str, registry
     done = run_main(["serve", *options, "--registry", str(registry.path), "--port", "0"],
                     tmp_path)
     assert done.returncode == 2 and done.stderr.strip() == f"error: {message}"
+
+
+def test_the_startup_line_says_the_versions_are_pinned(registry: Registry) -> None:
+    registry.set_alias("churn", "temporary", 2)
+    planned = plan_experiment(["churn@champion", "churn@temporary"], split="90/10", canary=None,
+                              ramp=None, key="id", shadow="churn@candidate", seed=3,
+                              registry=registry.path)
+    registry.delete_alias("churn", "temporary")  # pinned: the plan keeps version 2
+    assert planned is not None and planned.describe() == (
+        "experiment: control churn/1 (churn@champion), challenger churn/2 (churn@temporary); "
+        "shadow churn/3 (churn@candidate), logged as shadow:churn@candidate; split 90/10 by a "
+        "seeded hash of 'id' (seed 3; a request without it is placed at random); versions "
+        "pinned, aliases not followed")
 
 
 def test_key_points_are_seeded_and_the_same_in_every_process() -> None:
