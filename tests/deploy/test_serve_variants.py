@@ -10,15 +10,18 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from rich.console import Console
 
 from engine.config.compose import compose_spec
+from engine.config.schema.monitor import LogConfig
 from engine.deploy.registry import Registry
 from engine.deploy.variant_plan import plan_experiment
 from engine.deploy.variants import (
@@ -30,7 +33,7 @@ from engine.deploy.variants import (
 )
 from engine.errors import ConfigError, DataError
 from engine.experiment import run_experiment
-from engine.monitoring.prediction_log import read_log
+from engine.monitoring.prediction_log import PredictionLog, read_log
 from tests.conftest import REPO, run_main
 from tests.deploy.conftest import eventually, mixed_frame, start_server
 
@@ -54,6 +57,7 @@ server._predict = breakable
 main(sys.argv[1:])
 """
 VERSIONS = {"control": 1, "challenger": 2}
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
 def row(key: object, size: float = 42.0) -> dict[str, Any]:
@@ -366,3 +370,20 @@ def test_a_split_with_a_word_is_refused() -> None:
     with pytest.raises(ConfigError, match=re.escape("serve --split 'ninety/10': give one "
                                                     "percentage per variant")):
         parse_split("ninety/10", 2)
+
+
+def test_an_outcome_and_a_label_are_joined_each_on_its_own(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path, LogConfig(), columns=["size"], model="logreg", version="2",
+                        variant="challenger")
+    log.record(pd.DataFrame({"size": [1.0, 2.0]}), pd.DataFrame({"prediction": ["no", "yes"]}),
+               request_id="r", latency_ms=12.5, positions=[3, 7], at=NOW)
+    log.record_feedback("r", "yes", at=NOW + timedelta(minutes=1))  # every row
+    log.record_feedback("r", None, row=7, outcome=19.9, at=NOW + timedelta(minutes=2))
+    log.record_feedback("r", None, outcome=1.0, at=NOW + timedelta(minutes=3))
+    log.close()
+    frame = read_log(tmp_path)
+    assert frame[["_row", "_variant", "_version", "_latency_ms", "_target",
+                  "_outcome"]].to_dict("list") == {
+        "_row": [3, 7], "_variant": ["challenger"] * 2, "_version": ["2"] * 2,
+        "_latency_ms": [12.5, 12.5], "_target": ["yes", "yes"],  # the outcomes kept the label
+        "_outcome": [1.0, 1.0]}  # the later outcome for every row of the request
