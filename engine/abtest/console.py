@@ -36,21 +36,24 @@ def print_result(console: Console, result: AbTestResult, log: Path) -> None:
                     f"no interval before {MIN_ROWS} rows with an outcome per variant")
         console.print(f"{comparison.challenger} - {result.control}: {_number(test.difference)} "
                       f"({evidence}); [{COLOURS.get(comparison.verdict, 'yellow')}]"
-                      f"{comparison.verdict}[/]", highlight=False)
+                      f"{comparison.verdict}[/]", highlight=False, soft_wrap=True)
     ratio = result.sample_ratio
     if ratio is None:
-        console.print("sample ratio: not checked (declare the split with --split 90/10)")
+        console.print("sample ratio: not checked (declare the split with --split 90/10)",
+                      soft_wrap=True)
     else:
         observed = ", ".join(f"{name} {count}" for name, count in ratio.observed.items())
         expected = ", ".join(f"{count:.0f}" for count in ratio.expected.values())
         console.print(f"sample ratio: {observed} {ratio.unit} against {expected} expected, "
                       f"p = {ratio.p_value:.3g}"
-                      f"{' [red]mismatch[/red]' if ratio.mismatch else ' ok'}", highlight=False)
+                      f"{' [red]mismatch[/red]' if ratio.mismatch else ' ok'}",
+                      highlight=False, soft_wrap=True)
     for name, shadow in result.shadows.items():
         console.print(f"{name}: answered {shadow.coverage:.1%} of live rows, "
-                      f"{shadow.changed:.1%} of them differently", highlight=False)
+                      f"{shadow.changed:.1%} of them differently", highlight=False, soft_wrap=True)
     colour = COLOURS.get(result.verdict, "yellow")
-    console.print(f"[bold {colour}]{result.verdict}[/]: {result.reason}", highlight=False)
+    console.print(f"[bold {colour}]{result.verdict}[/]: {result.reason}", highlight=False,
+                  soft_wrap=True)
 
 
 def _number(value: float | None, spec: str = ".4f") -> str:
