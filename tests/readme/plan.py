@@ -82,6 +82,13 @@ SKIPS = (
     Skip("curl -s -H 'Content-Type: application/json' -d "
          "@outputs/runs/<churn run>/model/sample_request.json "
          "http://127.0.0.1:8080/invocations", CURL),
+    Skip("curl -s -H 'Content-Type: application/json' -H 'X-Request-ID: order-1' -d "
+         "@outputs/runs/<timestamp>/model/sample_request.json "
+         "http://127.0.0.1:8080/invocations", CURL),
+    Skip("python -m engine abtest http://127.0.0.1:8080",
+         "reads the running server above and its log, after 400 labelled requests; "
+         "tests/abtest/test_served_experiment.py and test_server_url.py run abtest against a "
+         "real server's log"),
 )
 
 # A transcript whose output starts with `error:` is expected to exit 2 (the runner's rule); these
