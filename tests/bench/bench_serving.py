@@ -8,7 +8,7 @@ the scikit-learn and pandas the engine has, so both servers run the same fitted 
 
 then, from the repository root:
 
-    python tests/bench/bench_serving.py [--load] [--mlflow-venv /tmp/mlflow-venv]
+    python tests/bench/bench_serving.py [--load] [--variants] [--mlflow-venv /tmp/mlflow-venv]
 
 Trains the default experiment (hist_gbm on breast_cancer), serves it with
 ``python -m engine serve`` and sends
@@ -23,6 +23,17 @@ With ``--load``, (2) runs for 10 s at a time on a quiet machine and on one made 
 ``../shared/tools/cpu_load.py`` (the one "busy machine" of every under-load figure: two busy
 loops), interleaved quiet, loaded, quiet, loaded; the ratio is loaded over quiet throughput
 (target >= 0.5).
+With ``--variants`` (issue 21's serving cost), the default experiment is trained three times
+(seeds 1, 2, 3) into a scratch registry as bench 1 (champion), 2 (challenger) and 3 (candidate);
+two servers stay up, each logging its predictions: (a) ``serve bench@champion`` and (b) ``serve
+bench@champion bench@challenger --split 50/50 --shadow bench@candidate`` (single-row requests
+carry no key, so each is placed as a whole, at random), both with ``--follow 0`` (neither reads
+the registry again). 16 clients for 10 s at a time, interleaved (a), (b) three times; after each
+(b) round the shadow's backlog is waited for. The ratio is the median (b) throughput over the
+median (a) throughput (target >= 0.85), the live p99 the median of each server's rounds, and the
+shadow's coverage its rows answered over the live rows (``/metrics``' engine_variant_rows_total;
+target >= 0.99), checked against the prediction log read back after (b) stops. The figures go
+to outputs/bench/serving/variants.json.
 With ``--mlflow-venv``, the same fitted pipeline is saved with ``mlflow.sklearn.save_model`` and
 served by ``mlflow models serve --env-manager local`` (its defaults otherwise), and (2) runs
 against it too; the ratios are ours over MLflow's (target: 2x the throughput, a lower p99).
@@ -33,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -50,10 +62,15 @@ from common import REPO, engine_command, timed_process
 from sklearn.datasets import load_breast_cancer
 
 from engine.deploy.bundle import load_bundle
+from engine.monitoring.columns import SHADOW_PREFIX
 from engine.monitoring.prediction_log import read_log
+from engine.tracking.files import write_json
 
 PORT = 8765
 CPU_LOAD = REPO.parent / "shared" / "tools" / "cpu_load.py"
+OUTPUT = REPO / "outputs" / "bench" / "serving"
+VERSIONS = (("champion", 1), ("challenger", 2), ("candidate", 3))
+"""The registered model's aliases, each on the version trained with this seed."""
 ROW = {"dataframe_records": load_breast_cancer(as_frame=True).data.head(1).to_dict("records")}
 SAVE_FOR_MLFLOW = """
 import sys, joblib, mlflow.sklearn
@@ -175,6 +192,110 @@ def log_on_and_off(run_dir: Path, log: Path, rounds: int = 3, seconds: float = 1
           f"{logged} of {answered} requests in the log")
 
 
+def register_versions(outputs: Path, registry: Path) -> None:
+    """The default experiment trained once per seed of :data:`VERSIONS`, each run registered
+    as the next version of ``bench`` with its alias."""
+    for alias, seed in VERSIONS:
+        directory = outputs / f"seed-{seed}"
+        timed_process(engine_command("report=false", f"seed={seed}"),
+                      env={"ENGINE_OUTPUT_DIR": str(directory)})
+        run_dir = next((directory / "runs").iterdir())
+        timed_process(engine_command("registry", "--registry", str(registry), "register",
+                                     str(run_dir), "bench", "--alias", alias))
+
+
+def variant_rows(url: str) -> dict[str, float]:
+    """``/metrics``' rows answered by variant (the shadow's: predicted and logged), and the
+    shadow's dropped rows and failed requests under ``dropped`` and ``failed``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = {"dropped": 0.0, "failed": 0.0}
+    wanted = {"engine_variant_rows_total": None, "engine_shadow_dropped_rows_total": "dropped",
+              "engine_shadow_failures_total": "failed"}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        for sample in family.samples:
+            if sample.name in wanted:
+                key = wanted[sample.name] or sample.labels["variant"]
+                found[key] = found.get(key, 0.0) + sample.value
+    return found
+
+
+def shadow_settled(url: str, attempts: int = 100) -> dict[str, float]:
+    """``variant_rows`` once every live row is accounted for by the shadow (answered, dropped
+    or failed), or after ``attempts`` reads 0.1 s apart."""
+    for _ in range(attempts):
+        rows = variant_rows(url)
+        live = sum(value for name, value in rows.items() if name in ("control", "challenger"))
+        if shadow_rows(rows) + rows["dropped"] + rows["failed"] >= live:
+            break
+        time.sleep(0.1)
+    return rows
+
+
+def shadow_rows(rows: dict[str, float]) -> float:
+    return sum(value for name, value in rows.items() if name.startswith(SHADOW_PREFIX))
+
+
+def single_and_variants(registry: Path, outputs: Path, rounds: int = 3,
+                        seconds: float = 10.0) -> None:
+    """16 clients for ``seconds`` against one model and against a 50/50 split with a shadow,
+    interleaved ``rounds`` times; the table of figures, targets and verdicts, and
+    ``variants.json``."""
+    single_url, split_url = f"http://127.0.0.1:{PORT + 4}", f"http://127.0.0.1:{PORT + 5}"
+    common = ("--registry", str(registry), "--follow", "0")
+    single_command = engine_command("serve", "bench@champion", "--port", str(PORT + 4),
+                                    "--log", str(outputs / "single-log"), *common)
+    split_command = engine_command("serve", "bench@champion", "bench@challenger", "--split",
+                                   "50/50", "--shadow", "bench@candidate", "--port",
+                                   str(PORT + 5), "--log", str(outputs / "split-log"), *common)
+    single, split = [], []
+    with serving(single_command, single_url), serving(split_command, split_url):
+        for _ in range(rounds):
+            single.append(load(single_url, 16, seconds=seconds))
+            print(f"  one model:        {single[-1]}")
+            split.append(load(split_url, 16, seconds=seconds))
+            print(f"  split + shadow:   {split[-1]}")
+            shadow_settled(split_url)
+        rows = shadow_settled(split_url)
+    logged = read_log(outputs / "split-log")["_variant"].value_counts()  # flushed at stop
+    live = rows["control"] + rows["challenger"]
+    coverage, logged_live = shadow_rows(rows) / live, logged.drop(
+        [name for name in logged.index if name.startswith(SHADOW_PREFIX)]).sum()
+    logged_coverage = (logged.sum() - logged_live) / logged_live
+    ratio = statistics.median(x.per_second for x in split) / \
+        statistics.median(x.per_second for x in single)
+    p99 = [statistics.median(x.p99_ms for x in runs) for runs in (single, split)]
+    errors = sum(x.errors for x in (*single, *split))
+    table = [
+        ("throughput, split + shadow / one model (medians)", f"{ratio:.3f}", ">= 0.85",
+         ratio >= 0.85),
+        ("shadow coverage, rows answered / live rows (/metrics)",
+         f"{coverage:.4f} ({shadow_rows(rows):.0f} of {live:.0f})", ">= 0.99",
+         coverage >= 0.99),
+        ("shadow coverage in the prediction log", f"{logged_coverage:.4f}", ">= 0.99",
+         logged_coverage >= 0.99),
+        ("live p99 ms, one model / split + shadow (medians)", f"{p99[0]:.1f} / {p99[1]:.1f}",
+         "(report)", None),
+        ("errors, all rounds", str(errors), "0", errors == 0),
+    ]
+    command = shlex.join(["python", *sys.argv])
+    write_json(OUTPUT / "variants.json", {
+        "command": command, "clients": 16, "seconds_per_round": seconds, "rounds": rounds,
+        "cores": os.cpu_count(), "load_average": list(os.getloadavg()),
+        "single": [vars(x) for x in single], "split_shadow": [vars(x) for x in split],
+        "throughput_ratio": ratio, "p99_ms": {"single": p99[0], "split_shadow": p99[1]},
+        "shadow": {"coverage": coverage, "rows": shadow_rows(rows), "live_rows": live,
+                   "dropped_rows": rows["dropped"], "failed_requests": rows["failed"],
+                   "logged_coverage": float(logged_coverage),
+                   "logged_by_variant": {str(k): int(v) for k, v in logged.items()}},
+        "live_rows_by_variant": {"control": rows["control"], "challenger": rows["challenger"]}})
+    print(f"\n{'figure':<56} {'measured':<26} {'target':<9} verdict")
+    for what, measured, target, met in table:
+        verdict = "" if met is None else ("PASS" if met else "MISS")
+        print(f"{what:<56} {measured:<26} {target:<9} {verdict}")
+    print(f"\nfigures: {(OUTPUT / 'variants.json').relative_to(REPO)}")
+
+
 def mlflow_server(pipeline: Path, venv: Path, directory: Path) -> tuple[list[str], dict]:
     """Save the pipeline as an MLflow model; the command and environment serving it."""
     model = directory / "mlflow-model"
@@ -193,8 +314,16 @@ def main() -> None:
                         help="virtualenv with mlflow (see the module's docstring)")
     parser.add_argument("--load", action="store_true",
                         help="also measure throughput on a machine busy with cpu_load.py")
+    parser.add_argument("--variants", action="store_true",
+                        help="only the cost of a 50/50 split with a shadow against one model "
+                             "(issue 21), interleaved")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as outputs:
+        if args.variants:
+            print("engine, 16 clients, one model and a 50/50 split with a shadow, interleaved:")
+            register_versions(Path(outputs), Path(outputs) / "registry.db")
+            single_and_variants(Path(outputs) / "registry.db", Path(outputs))
+            return
         timed_process(engine_command("report=false"), env={"ENGINE_OUTPUT_DIR": outputs})
         run_dir = next((Path(outputs) / "runs").iterdir())
         ours_url = f"http://127.0.0.1:{PORT}"
