@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.abtest.analysis import ADOPT, REJECT, AbTestResult, Comparison
 from engine.errors import ConfigError, DataError, options_hint
-from engine.monitoring.columns import MODEL, VARIANT, VERSION
+from engine.monitoring.columns import MODEL, REGISTERED, VARIANT, VERSION
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,18 +33,21 @@ METHOD = "mixture SPRT (always-valid p-value and confidence sequence)"
 
 @dataclass(frozen=True)
 class Answered:
-    """What answered a variant's rows, as the log says: its ``_model`` and registered
-    ``_version`` (None: served from a run directory)."""
+    """What answered a variant's rows, as the log says: its ``_model``, registered
+    ``_version`` (None: served from a run directory) and the registered name its
+    ``_registered`` reference gives (None in a log an older server wrote)."""
 
     variant: str
     model: str | None
     version: int | None
+    name: str | None = None
 
 
 @dataclass(frozen=True)
 class Promotion:
     """Where a winner goes: the registered model ``name`` (None: the one the server named for
-    the variant in ``served_names``, else the log's ``_model`` when it is a registered name)
+    the variant in ``served_names``, else the log's ``_registered`` name, else its ``_model``
+    when it is a registered name)
     and the ``alias`` it moves, ``previous_alias`` kept on the version the alias leaves."""
 
     registry: Registry
@@ -65,8 +68,16 @@ def answered_by(frame: pd.DataFrame, variant: str) -> Answered:
                         "analyse the log of one (serve each experiment with its own --log "
                         "FOLDER).")
     models = sorted(set(rows[MODEL].dropna().astype(str))) if MODEL in rows else []
+    references = sorted(set(rows[REGISTERED].dropna().astype(str))) if REGISTERED in rows \
+        else []
+    if len(references) > 1:
+        raise DataError(f"abtest --promote: the rows of {variant} name registered models "
+                        f"{', '.join(references)}: the log holds more than one experiment; "
+                        "analyse the log of one (serve each experiment with its own --log "
+                        "FOLDER).")
     return Answered(variant, models[0] if models else None,
-                    int(versions[0]) if versions else None)
+                    int(versions[0]) if versions else None,
+                    references[0].rpartition("/")[0] if references else None)
 
 
 def promote(result: AbTestResult, frame: pd.DataFrame, target: Promotion, *, log: str,
@@ -138,12 +149,14 @@ def _reject(result: AbTestResult, frame: pd.DataFrame, target: Promotion, *, log
 
 
 def _name(target: Promotion, answered: Answered) -> str:
-    """The registered name: given, else the server's, else the log's ``_model`` when the
-    registry has it."""
+    """The registered name: given, else the server's, else the log's ``_registered``, else its
+    ``_model`` when the registry has it."""
     if target.name is not None:
         return target.name
     if answered.variant in target.served_names:
         return target.served_names[answered.variant]
+    if answered.name is not None:
+        return answered.name
     names = {version.name for version in target.registry.versions()}
     if answered.model in names:
         return answered.model
@@ -154,12 +167,17 @@ def _name(target: Promotion, answered: Answered) -> str:
 
 
 def _registered(registry: Registry, name: str, answered: Answered) -> ModelVersion:
-    """``name``'s version that answered, refused when its bundle is another model than the one
-    the log names (a wrong --model, or another registry)."""
+    """``name``'s version that answered, refused when the log names another registered model,
+    or when its bundle is another model than the one the log names (a wrong --model, or
+    another registry)."""
     from engine.deploy.bundle import METADATA_FILE, find_bundle
     from engine.tracking.records import BundleMetadata, read_record
 
     assert answered.version is not None
+    if answered.name not in (None, name):
+        raise ConfigError(f"abtest --promote: {answered.variant}'s rows were answered by "
+                          f"{answered.name}/{answered.version}, not by a version of '{name}'; "
+                          f"name it with --model {answered.name}, or leave --model out.")
     version = registry.version(name, answered.version)
     model = read_record(find_bundle(Path(version.run_dir)) / METADATA_FILE, BundleMetadata).model
     if answered.model not in (None, name, model):

@@ -9,7 +9,7 @@
 - ``POST /feedback``: a label and/or a business outcome (a conversion, revenue) for a row (or
   every row) of a request answered earlier, by the ``request_id`` its answer carried (the
   ``X-Request-ID`` header, or a new UUID), written to the prediction log beside what was
-  predicted.
+  predicted; a body none of whose request ids this server answered is a 404.
 - ``GET /health`` (alive), ``/ready`` (the model answered a warm-up prediction), ``/metadata``
   (schema, model, metrics, lineage) and ``/metrics`` (Prometheus text: requests, latency
   histogram, errors, rows; rows logged, categories unseen in training, and each column's drift
@@ -56,7 +56,7 @@ import sys
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -133,6 +133,7 @@ MODEL_VERSION_HEADER = "x-model-version"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 SANE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 REMEMBERED_REQUESTS = 100_000  # request ids (and their row counts) kept to check feedback
+UNKNOWN_IDS_SHOWN = 5  # the unknown request ids a 404 to feedback names
 LOG_UPKEEP_SECONDS = 6 * 3600  # the log compacted, and its retention enforced, this often
 NO_LABEL = object()  # the label of feedback that sent an outcome alone
 
@@ -198,8 +199,8 @@ FeedbackBody = Annotated[
 class FeedbackResponse(BaseModel):
     received: int
     matched: list[bool] = Field(description="Whether this server answered each request id "
-                                            "lately; a label is kept either way (another "
-                                            "process may have answered it)")
+                                            "lately; in a body naming at least one it did, "
+                                            "every item is kept (a body naming none is a 404)")
 
 
 class ErrorResponse(BaseModel):
@@ -219,6 +220,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 FEEDBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
     **{status: ERROR_RESPONSES[status] for status in (400, 401, 408, 413, 422)},
+    404: {"model": ErrorResponse, "description": "No request id in the body is one this server "
+                                                "answered lately"},
     409: {"model": ErrorResponse, "description": "The server keeps no prediction log"}}
 
 
@@ -737,6 +740,9 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
             return _error(409, "this server keeps no prediction log (it was started with "
                                "--no-log, or monitor.log.enabled is false), so a label has "
                                "nowhere to go; serve with the log on to collect feedback")
+        unknown = _unknown_requests(items, answered)
+        if unknown is not None:
+            return _error(404, unknown)
         try:
             labels = [_checked_label(item, answered.get(item.request_id),
                                      served.bundle.metadata.classes,
@@ -796,13 +802,16 @@ def _prediction_log(bundle: Bundle, settings: LogConfig, log: bool | Path,
                     lineage: dict[str, Any] | None, metrics: _Metrics,
                     variant: str | None = None) -> PredictionLog | None:
     """The log ``create_app``'s ``log`` asks for: none, the settings' (when enabled) or one in
-    the folder given; its rows carry the registered version the model was served as."""
+    the folder given; its rows carry the registered version the model was served as (its
+    number, and its reference ``name/version``)."""
     if log is False or (log is True and not settings.enabled):
         return None
     registered = (lineage or {}).get("registered") or {}
+    pinned = "version" in registered
     return open_log(bundle, settings, root=None if log is True else log,
-                    version=str(registered["version"]) if "version" in registered else None,
-                    variant=variant, on_written=metrics.logged.inc,
+                    version=str(registered["version"]) if pinned else None,
+                    registered=f"{registered['name']}/{registered['version']}" if pinned
+                    else None, variant=variant, on_written=metrics.logged.inc,
                     upkeep_seconds=LOG_UPKEEP_SECONDS)
 
 
@@ -821,6 +830,20 @@ def _request_id(request: Request) -> str:
     128 characters), else a new UUID: the id its answer, its log rows and its feedback share."""
     given = request.headers.get(REQUEST_ID_HEADER, "")
     return given if SANE_REQUEST_ID.match(given) else str(uuid.uuid4())
+
+
+def _unknown_requests(items: Sequence[Feedback], answered: Mapping[str, object]) -> str | None:
+    """The 404's message when no item's request id is one this server answered (a mistyped
+    id, or another server's); None when one is known: a mixed body is kept whole, each item
+    answered with whether it matched."""
+    if any(item.request_id in answered for item in items):
+        return None
+    ids = list(dict.fromkeys(item.request_id for item in items))
+    shown = ", ".join(map(repr, ids[:UNKNOWN_IDS_SHOWN]))
+    more = f" and {len(ids) - UNKNOWN_IDS_SHOWN} more" if len(ids) > UNKNOWN_IDS_SHOWN else ""
+    return (f"feedback: unknown request id {shown}{more}: this server keeps the ids of the last "
+            f"{REMEMBERED_REQUESTS} requests it answered and logged, since it started; send the "
+            "request_id (X-Request-ID) of one of its answers. Nothing was logged.")
 
 
 def _checked_label(item: Feedback, answered: tuple[int, list[Any]] | None,

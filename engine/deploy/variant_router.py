@@ -217,7 +217,8 @@ class VariantRouter:
     def describe(self) -> dict[str, Any]:
         """The experiment for ``/metadata`` (which ``abtest URL`` reads): each variant's name,
         pinned version and share now (the shadow's none), the declared ``split`` by name (None
-        for a canary, whose share ramps), and the prediction log's folder (None: no log)."""
+        for a canary, whose share ramps), and the prediction log's folder as an absolute path
+        (None: no log), so that a client started elsewhere finds it."""
         shares = self.shares()
         variants: list[dict[str, Any]] = [
             {"variant": variant.name, "reference": variant.reference, "pinned": variant.pinned,
@@ -236,7 +237,7 @@ class VariantRouter:
                 "ramp": None if self.experiment.ramp is None else
                 self.experiment.ramp.describe(),
                 "key": self.experiment.key, "seed": self.experiment.seed,
-                "log": None if log is None else str(log.root)}
+                "log": None if log is None else str(log.root.resolve())}
 
 
 class _ModelFailed(Exception):

@@ -14,6 +14,9 @@ ROW = "_row"
 TIME = "_time"
 MODEL = "_model"
 VERSION = "_version"
+REGISTERED = "_registered"
+"""The registered reference of the version that answered, ``<name>/<version>`` (``churn/2``);
+missing for a model served from a run directory."""
 VARIANT = "_variant"
 """The variant of an online experiment that answered the row (``control``, ``challenger``, or as
 declared); a shadow's rows ``shadow:<name>``. Missing outside an experiment."""

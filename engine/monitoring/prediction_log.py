@@ -46,6 +46,7 @@ from engine.monitoring.columns import (
     OUTCOME,
     PREDICTION,
     PROBABILITY,
+    REGISTERED,
     REQUEST_ID,
     ROW,
     TARGET,
@@ -89,14 +90,16 @@ def bundle_monitor(bundle: Bundle) -> tuple[MonitorConfig, ReferenceProfile | No
 
 
 def open_log(bundle: Bundle, settings: LogConfig, *, root: Path | None = None,
-             version: str | None = None, variant: str | None = None,
+             version: str | None = None, registered: str | None = None,
+             variant: str | None = None,
              on_written: Callable[[int], None] | None = None,
              upkeep_seconds: float | None = None) -> PredictionLog:
     """A log of ``bundle``'s predictions: its input columns, and the columns its training
     dropped (ids) where rows carry them; under ``root``, else where ``settings`` say."""
     return PredictionLog(root or log_root(settings, bundle.directory.parent), settings,
                          columns=[column["name"] for column in bundle.schema["columns"]],
-                         model=bundle.metadata.model, version=version, variant=variant,
+                         model=bundle.metadata.model, version=version,
+                         registered=registered, variant=variant,
                          sent=sent_columns(bundle.schema),
                          kept=bundle.metadata.reading.drop or (), on_written=on_written,
                          upkeep_seconds=upkeep_seconds)
@@ -137,8 +140,10 @@ class PredictionLog:
     queue put; excluded columns are dropped and hashed ones digested on the log's thread.
     ``columns`` are the input columns to log (the model's), those in ``sent`` as the request
     sent them (see :func:`sent_columns`); ``kept`` are columns logged when a request carries
-    them (ids the training dropped, which a labels file may be keyed by). ``variant`` tags each
-    row with the online experiment's variant that answered it (``_variant``).
+    them (ids the training dropped, which a labels file may be keyed by). ``version`` and
+    ``registered`` (``churn/2``) tag each row with the registered version that answered it
+    (``_version``, ``_registered``; None for a run directory), ``variant`` with the online
+    experiment's variant (``_variant``).
     ``on_written`` is told how many prediction rows each file held. ``close`` writes what is
     left and stops the thread. With ``upkeep_seconds`` the thread also runs :func:`compact`
     (``retention_days``) at its start and then that often: a server does, a one-off
@@ -146,7 +151,8 @@ class PredictionLog:
     """
 
     def __init__(self, root: Path, settings: LogConfig, *, columns: Sequence[str], model: str,
-                 version: str | None = None, variant: str | None = None,
+                 version: str | None = None, registered: str | None = None,
+                 variant: str | None = None,
                  sent: Sequence[str] = (), kept: Sequence[str] = (),
                  on_written: Callable[[int], None] | None = None,
                  upkeep_seconds: float | None = None) -> None:
@@ -163,6 +169,7 @@ class PredictionLog:
         self._sent = [c for c in sent if c in self._columns]
         self._kept = [c for c in kept if c not in settings.exclude]
         self._model, self._version, self._variant = model, version, variant
+        self._registered = registered
         self._on_written = on_written or (lambda rows: None)
         self._upkeep_seconds = upkeep_seconds
         self._queue: queue.SimpleQueue[_Served | _Label | None] = queue.SimpleQueue()
@@ -270,7 +277,7 @@ class PredictionLog:
                                  for item, count in zip(served, counts, strict=True)]),
             TIME: pd.to_datetime(np.repeat([item.at for item in served], counts), unit="s",
                                  utc=True),
-            MODEL: self._model, VERSION: self._version})
+            MODEL: self._model, VERSION: self._version, REGISTERED: self._registered})
         if self._variant is not None:
             ids[VARIANT] = self._variant
         if any(item.latency_ms is not None for item in served):

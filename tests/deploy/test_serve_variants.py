@@ -34,6 +34,7 @@ from engine.deploy.variants import (
 from engine.errors import ConfigError, DataError
 from engine.experiment import run_experiment
 from engine.monitoring.prediction_log import PredictionLog, read_log
+from tests.abtest.experiment_logs import exit_status
 from tests.conftest import REPO, run_main
 from tests.deploy.conftest import eventually, mixed_frame, start_server
 
@@ -387,3 +388,48 @@ def test_an_outcome_and_a_label_are_joined_each_on_its_own(tmp_path: Path) -> No
         "_row": [3, 7], "_variant": ["challenger"] * 2, "_version": ["2"] * 2,
         "_latency_ms": [12.5, 12.5], "_target": ["yes", "yes"],  # the outcomes kept the label
         "_outcome": [1.0, 1.0]}  # the later outcome for every row of the request
+
+
+def test_abtest_promotes_from_the_log_of_a_server_given_a_relative_log_folder(
+        trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each logged row names the registered version that answered it (``_registered``), so
+    ``abtest LOG --promote`` needs no --model; /metadata names the log's absolute folder, so
+    ``abtest URL`` run from another folder finds the log the server was given relative to its
+    own."""
+    registry = Registry(tmp_path / "registry.db")
+    registry.register(trained_run, "churn", alias="champion")
+    shutil.copytree(trained_run, tmp_path / "copy", ignore=shutil.ignore_patterns("prediction_log"))
+    registry.register(tmp_path / "copy", "churn", alias="challenger")
+    serving = start_server("churn@champion", "churn@challenger", "--split", "50/50", "--key",
+                           "id", "--registry", str(registry.path), "--log", "log", cwd=tmp_path)
+    url = next(serving)
+    try:
+        assert httpx.get(f"{url}/metadata").json()["experiment"]["log"] == str(tmp_path / "log")
+        converts = np.random.default_rng(3)
+        for start in range(0, 600, 100):
+            answer = predict(url, [row(key) for key in range(start, start + 100)]).json()
+            sent = httpx.post(f"{url}/feedback", json={"feedback": [
+                {"request_id": answer["request_id"], "row": place,
+                 "outcome": int(converts.random() < (0.8 if variant == "challenger" else 0.3))}
+                for place, variant in enumerate(answer["variants"])]})
+            assert sent.status_code == 200, sent.text
+
+        def outcomes() -> pd.DataFrame | None:
+            try:
+                frame = read_log(tmp_path / "log")
+            except DataError:
+                return None
+            return frame if frame["_outcome"].notna().sum() == 600 else None
+
+        frame = eventually(outcomes, "the outcomes were not all logged")
+        assert exit_status([url, "--outcome"]) == 0
+        assert capsys.readouterr().out.rstrip().splitlines()[-1].startswith("stop and adopt")
+    finally:
+        serving.close()
+    assert set(zip(frame["_variant"], frame["_registered"], strict=True)) == {
+        ("control", "churn/1"), ("challenger", "churn/2")}
+    assert exit_status([str(tmp_path / "log"), "--outcome", "--split", "50/50", "--promote",
+                        "--registry", str(registry.path)]) == 0
+    assert capsys.readouterr().out.rstrip().splitlines()[-1] == (
+        "churn@champion -> version 2 (was 1); churn@previous -> version 1")
+    assert registry.alias_version("churn", "champion") == 2

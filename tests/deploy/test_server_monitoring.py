@@ -89,6 +89,14 @@ def test_each_answer_carries_a_request_id_and_its_rows_are_logged_with_feedback(
         {"request_id": generated, "label": "no"},  # every row of that request
         {"request_id": "answered-by-another-process", "row": 5, "label": "yes"}]})
     assert many.status_code == 200 and many.json() == {"received": 2, "matched": [True, False]}
+    unknown = httpx.post(f"{server}/feedback", json={"feedback": [
+        {"request_id": "never-answered", "label": "yes"},
+        {"request_id": "nor-this", "label": "no"}]})
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["error"] == (
+        "feedback: unknown request id 'never-answered', 'nor-this': this server keeps the ids "
+        "of the last 100000 requests it answered and logged, since it started; send the "
+        "request_id (X-Request-ID) of one of its answers. Nothing was logged.")
 
     rows = eventually(lambda: logged(log_root, "order-17", generated, labelled=3),
                       "the requests and their feedback were not logged")
@@ -106,6 +114,7 @@ def test_each_answer_carries_a_request_id_and_its_rows_are_logged_with_feedback(
     assert set(rows["_model"]) == {"logistic_regression"} and rows["_version"].isna().all()
     feedback = pd.concat(map(pd.read_parquet, (log_root / "feedback").rglob("*.parquet")))
     assert "answered-by-another-process" in set(feedback["_request_id"])  # kept, unmatched
+    assert not {"never-answered", "nor-this"} & set(feedback["_request_id"])  # the 404's
 
     # monitor over the server's log: the served rows, with the feedback joined as labels
     done = run_main(["monitor", str(run), f"log.path={log_root}", "--chunk", "1000rows",
