@@ -1,5 +1,6 @@
 """``python -m engine serve MODEL [MODEL ...]``: a run's bundle, or a registered version, over
-HTTP; several of them as an online experiment (an A/B split, a canary, a shadow)."""
+HTTP; several of them as an online experiment (an A/B split, a canary, a shadow), declared by
+flags or in a YAML file (``serve --experiment FILE``)."""
 
 from __future__ import annotations
 
@@ -24,20 +25,25 @@ def serve(args: Sequence[str]) -> None:
                     "/metrics; the "
                     "OpenAPI docs at /docs.",
     )
-    parser.add_argument("model", nargs="+",
+    parser.add_argument("model", nargs="*",
                         help="a run directory, or a registered model as NAME@ALIAS or "
                              "NAME/VERSION (e.g. churn@champion); NAME@ALIAS follows the alias "
                              "as it moves (--follow). Several: an A/B experiment (--split), "
-                             "the first the control, each alias pinned to its version now")
+                             "the first the control, each alias pinned to its version now. "
+                             "None with --experiment FILE")
     variants = parser.add_argument_group(
         "online experiment", "variants answer by a seeded hash of --key (a request without it: "
                              "at random); the answer and the prediction log name each row's "
                              "variant and version")
+    variants.add_argument("--experiment", type=Path, metavar="FILE",
+                          help="a YAML file declaring the experiment instead of MODEL and the "
+                               "flags below: an experiment block with variants, split, key, "
+                               "seed, shadow, canary, ramp")
     variants.add_argument("--split", metavar="P/P[/P...]",
                           help="each model's percentage of keys, summing to 100 (e.g. 90/10)")
     variants.add_argument("--key", help="the column whose value picks a row's variant (an "
                                         "input column, or an id the training dropped)")
-    variants.add_argument("--seed", type=int, default=0,
+    variants.add_argument("--seed", type=int,
                           help="the assignment's seed: the same seed puts a key on the same "
                                "variant in every process (default 0)")
     variants.add_argument("--shadow", metavar="MODEL",
@@ -87,28 +93,44 @@ def serve(args: Sequence[str]) -> None:
     options = parser.parse_args(args)
     if options.token is not None and not options.token.strip():
         parser.error("argument --token: the token is empty; give one, or leave it out")
+    declared = [flag for flag, given in [("MODEL", options.model), *(
+        (f"--{name}", getattr(options, name)) for name in EXPERIMENT_FLAGS)]
+        if given not in (None, [])]
+    if options.experiment is not None and declared:
+        parser.error(f"argument --experiment: the file declares the experiment; leave out "
+                     f"{', '.join(declared)} (or leave out --experiment and declare it by flags)")
+    if options.experiment is None and not options.model:
+        parser.error("give a MODEL to serve (a run directory, NAME@ALIAS or NAME/VERSION), or "
+                     "--experiment FILE")
     import uvicorn
 
     from engine.deploy.connection import GuardedConnection
     from engine.deploy.model_follower import followed_alias
     from engine.deploy.registry import resolve_model
     from engine.deploy.server import Limits, create_app
-    from engine.deploy.variant_plan import plan_experiment
+    from engine.deploy.variant_plan import plan_declared, plan_experiment, read_experiment_file
 
-    experiment = plan_experiment(options.model, split=options.split, canary=options.canary,
-                                 ramp=options.ramp, key=options.key, shadow=options.shadow,
-                                 seed=options.seed, registry=options.registry,
-                                 trust_pickle=options.trust_pickle)
+    if options.experiment is not None:
+        block = read_experiment_file(options.experiment)
+        served = block.variants[0]
+        experiment = plan_declared(block, registry=options.registry,
+                                   trust_pickle=options.trust_pickle)
+    else:
+        served = options.model[0]
+        experiment = plan_experiment(
+            options.model, split=options.split, canary=options.canary, ramp=options.ramp,
+            key=options.key, shadow=options.shadow,
+            seed=0 if options.seed is None else options.seed, registry=options.registry,
+            trust_pickle=options.trust_pickle)
     if experiment is None:
-        bundle, lineage = resolve_model(options.model[0], options.registry,
+        bundle, lineage = resolve_model(served, options.registry,
                                         trust_pickle=options.trust_pickle)
     else:
         bundle, lineage = experiment.variants[0].bundle, experiment.variants[0].lineage
     limits = Limits(max_body_bytes=int(options.max_body_mb * 1024 * 1024),
                     max_rows=options.max_rows, max_cell_chars=options.max_cell_chars,
                     timeout_s=options.timeout)
-    follow = None if experiment else followed_alias(options.model[0], options.registry,
-                                                    options.follow)
+    follow = None if experiment else followed_alias(served, options.registry, options.follow)
     app = create_app(bundle, lineage=lineage, limits=limits, strict=options.strict,
                      token=options.token, log=False if options.no_log else options.log or True,
                      follow=follow, trust_pickle=options.trust_pickle, experiment=experiment)
@@ -126,6 +148,10 @@ def serve(args: Sequence[str]) -> None:
            "; not logging predictions"), highlight=False, soft_wrap=True)
     uvicorn.Server(uvicorn.Config(app, http=GuardedConnection, log_level="warning",
                                   timeout_keep_alive=keep_alive_s)).run(sockets=[listening])
+
+
+EXPERIMENT_FLAGS = ("split", "key", "seed", "shadow", "canary", "ramp")
+"""The flags an experiment file declares in their place."""
 
 
 def not_negative(text: str) -> float:

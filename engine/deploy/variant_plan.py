@@ -7,6 +7,14 @@ resolves each alias to the version it names now and pins it (``churn/3``), so a 
 during the test cannot change what a variant answers with. The variants must read the same
 input columns with the same types (else a request could not be checked once for all), and the
 key must be a column the rows carry: an input column or one the training dropped (an id).
+
+The same experiment can be declared in a YAML file (``serve --experiment FILE``)::
+
+    experiment:
+      variants: [churn@champion, churn@challenger]
+      split: [90, 10]
+      key: user_id
+      shadow: churn@candidate
 """
 
 from __future__ import annotations
@@ -14,9 +22,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from engine.deploy.variants import Ramp, parse_ramp, parse_split
+from pydantic import Field, model_validator
+
+from engine.config.schema import parse_section
+from engine.config.schema.base import Section
+from engine.config.schema.rules import refuse
+from engine.deploy.variants import SHARE_TOLERANCE, Ramp, even_split, parse_ramp, parse_split
 from engine.errors import ConfigError, did_you_mean
 from engine.monitoring.columns import SHADOW_PREFIX
 
@@ -82,6 +95,95 @@ class Experiment:
                  f"{self.seed})")
         return (f"experiment: {variants}{shadow}; {split} {keyed}; versions pinned, aliases "
                 "not followed")
+
+
+class ExperimentBlock(Section):
+    """An online experiment as a file declares it: what ``serve``'s flags say."""
+
+    variants: Annotated[list[str], Field(min_length=1)]
+    """The live models, the control first: run directories, NAME@ALIAS or NAME/VERSION."""
+    split: list[Annotated[float, Field(ge=0, le=100)]] | None = None
+    """Each variant's percentage of keys, summing to 100, e.g. [90, 10]."""
+    key: str | None = None
+    """The column whose value picks a row's variant; none: each request at random."""
+    seed: int = 0
+    """The assignment's seed: the same seed puts a key on the same variant everywhere."""
+    shadow: str | None = None
+    """A model fed the same rows off the live path; its answers logged, never returned."""
+    canary: str | None = None
+    """A model taking a growing share of keys from the one variant, by ``ramp``."""
+    ramp: str | None = None
+    """The canary's shares and how long each lasts, e.g. 5,25,50@10m."""
+
+    @model_validator(mode="after")
+    def _fits(self) -> ExperimentBlock:
+        """The split fits the variants and sums to 100; a canary has its ramp and no split."""
+        count = len(self.variants)
+        if self.canary is None:
+            if self.ramp is not None:
+                refuse("experiment.ramp: a ramp is a canary's schedule; add experiment.canary: "
+                       "NAME@ALIAS")
+            if self.split is None and count > 1:
+                refuse(f"experiment.split is required for {count} variants: one percentage "
+                       f"each, e.g. split: [{', '.join(even_split(count))}]")
+        else:
+            if count != 1 or self.split is not None:
+                refuse("experiment.canary: declare one variant (the control) beside the canary, "
+                       "and no split (the canary's share follows experiment.ramp)")
+            if self.ramp is None:
+                refuse("experiment.ramp is required with a canary: how its share grows, e.g. "
+                       "ramp: 5,25,50@10m (5 % for ten minutes, then 25 %, then 50 %)")
+            try:
+                parse_ramp(self.ramp)
+            except ConfigError as error:
+                refuse(f"experiment.ramp: {str(error).partition(': ')[2]}")
+        if self.split is not None and len(self.split) != count:
+            refuse(f"experiment.split: {len(self.split)} share(s) for {count} variant(s); give "
+                   f"one per variant, e.g. split: [{', '.join(even_split(count))}]")
+        if self.split is not None and abs(sum(self.split) - 100) > SHARE_TOLERANCE:
+            refuse(f"experiment.split: {self.split} sums to {sum(self.split):g}, not 100; e.g. "
+                   f"split: [{', '.join(even_split(count))}]")
+        return self
+
+    @property
+    def split_text(self) -> str | None:
+        """The split as ``serve --split`` writes it (``90/10``)."""
+        return None if self.split is None else "/".join(f"{share:g}" for share in self.split)
+
+
+class _ExperimentFile(Section):
+    experiment: ExperimentBlock
+
+
+def read_experiment_file(path: Path) -> ExperimentBlock:
+    """The ``experiment`` block of a YAML file; a ConfigError naming the file and the key."""
+    import yaml
+
+    from engine.config.hydra_errors import yaml_syntax_error
+
+    if not path.is_file():
+        raise ConfigError(f"serve --experiment: no file '{path}'; give a YAML file holding an "
+                          "experiment block (variants, split, key, ...).")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise yaml_syntax_error(error, path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping holding an experiment block, e.g. "
+                          "experiment: {variants: [churn@champion, churn@challenger], split: "
+                          f"[90, 10]}}; got {raw!r}.")
+    try:
+        return parse_section(_ExperimentFile, raw).experiment
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def plan_declared(block: ExperimentBlock, *, registry: Path | None,
+                  trust_pickle: bool = False) -> Experiment | None:
+    """The experiment a file declares, planned as :func:`plan_experiment` plans the flags'."""
+    return plan_experiment(block.variants, split=block.split_text, canary=block.canary,
+                           ramp=block.ramp, key=block.key, shadow=block.shadow, seed=block.seed,
+                           registry=registry, trust_pickle=trust_pickle)
 
 
 def plan_experiment(references: Sequence[str], *, split: str | None, canary: str | None,

@@ -41,17 +41,18 @@ def parse_split(text: str, variants: int) -> list[float]:
     if len(shares) != variants:
         raise ConfigError(f"serve --split {text!r}: {len(shares)} share(s) for {variants} "
                           f"variant(s); give one per variant, e.g. --split "
-                          f"{'/'.join(_even(variants))}")
+                          f"{'/'.join(even_split(variants))}")
     if any(not math.isfinite(share) or share < 0 for share in shares):
         raise ConfigError(f"serve --split {text!r}: each share must be a percentage from 0 to "
                           "100")
     if abs(sum(shares) - 100) > SHARE_TOLERANCE:
         raise ConfigError(f"serve --split {text!r}: the shares sum to {sum(shares):g}, not 100; "
-                          f"e.g. --split {'/'.join(_even(variants))}")
+                          f"e.g. --split {'/'.join(even_split(variants))}")
     return shares
 
 
-def _even(variants: int) -> list[str]:
+def even_split(variants: int) -> list[str]:
+    """Percentages as even as whole numbers allow, the remainder the control's: 34/33/33."""
     base = 100 // variants
     return [str(100 - base * (variants - 1))] + [str(base)] * (variants - 1)
 

@@ -433,3 +433,76 @@ def test_abtest_promotes_from_the_log_of_a_server_given_a_relative_log_folder(
     assert capsys.readouterr().out.rstrip().splitlines()[-1] == (
         "churn@champion -> version 2 (was 1); churn@previous -> version 1")
     assert registry.alias_version("churn", "champion") == 2
+
+
+EXPERIMENT_FILE = """\
+experiment:
+  variants: [churn@champion, churn@challenger]
+  split: [70, 30]
+  key: id
+  seed: 7
+  shadow: churn@candidate
+"""
+
+
+def test_an_experiment_file_serves_what_the_same_flags_serve(registry: Registry,
+                                                             tmp_path: Path) -> None:
+    (tmp_path / "ab.yaml").write_text(EXPERIMENT_FILE)
+    serving = start_server("--experiment", str(tmp_path / "ab.yaml"), "--registry",
+                           str(registry.path), "--no-log")
+    url = next(serving)
+    try:
+        described = httpx.get(f"{url}/metadata").json()["experiment"]
+        variants = predict(url, [row(key) for key in range(200)]).json()["variants"]
+    finally:
+        serving.close()
+    assert [(v["variant"], v["pinned"]) for v in described["variants"]] == [
+        ("control", "churn/1"), ("challenger", "churn/2"), ("shadow:churn@candidate", "churn/3")]
+    assert (described["split"], described["key"], described["seed"]) == (
+        {"control": 70.0, "challenger": 30.0}, "id", 7)
+    placed = variant_of(key_points(range(200), 7), [70, 30])  # as --seed 7 --split 70/30 place
+    assert variants == [["control", "challenger"][index] for index in placed]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("experiment:\n  variants: [a@x, a@y]\n  splt: [50, 50]\n",
+     "experiment.splt: unknown key. Did you mean 'split'? Valid options: canary, key, ramp, "
+     "seed, shadow, split, variants."),
+    ("experiment:\n  variants: [a@x, a@y]\n  split: [90, 20]\n",
+     "experiment.split: [90.0, 20.0] sums to 110, not 100; e.g. split: [50, 50]"),
+    ("experiment:\n  variants: [a@x, a@y]\n  split: [100]\n",
+     "experiment.split: 1 share(s) for 2 variant(s); give one per variant, e.g. split: [50, 50]"),
+    ("experiment:\n  variants: [a@x, a@y]\n",
+     "experiment.split is required for 2 variants: one percentage each, e.g. split: [50, 50]"),
+    ("experiment:\n  variants: [a@x]\n  canary: a@y\n  ramp: 5,2@1m\n",
+     "experiment.ramp: the shares must increase (keys only move from the control to the "
+     "canary)"),
+    ("experiment:\n  variants: [a@x]\n  ramp: 5,25@1m\n",
+     "experiment.ramp: a ramp is a canary's schedule; add experiment.canary: NAME@ALIAS"),
+    ("experimnt:\n  variants: [a@x]\n",
+     "experimnt: unknown key. Did you mean 'experiment'? Valid options: experiment."),
+    ("- churn@champion\n", "expected a mapping holding an experiment block"),
+])
+def test_a_bad_experiment_file_is_one_line_naming_the_key(text: str, message: str,
+                                                          tmp_path: Path) -> None:
+    (tmp_path / "ab.yaml").write_text(text)
+    done = run_main(["serve", "--experiment", str(tmp_path / "ab.yaml")], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(f"error: {tmp_path / 'ab.yaml'}: {message}")
+    assert "\n" not in done.stderr.strip()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--experiment", "ab.yaml", "churn@champion", "--split", "100"],
+     "argument --experiment: the file declares the experiment; leave out MODEL, --split (or "
+     "leave out --experiment and declare it by flags)"),
+    (["--experiment", "ab.yaml", "--seed", "0"],
+     "argument --experiment: the file declares the experiment; leave out --seed"),
+    ([], "give a MODEL to serve (a run directory, NAME@ALIAS or NAME/VERSION), or "
+         "--experiment FILE"),
+])
+def test_an_experiment_file_and_experiment_flags_exclude_each_other(
+        options: list[str], message: str, tmp_path: Path) -> None:
+    (tmp_path / "ab.yaml").write_text(EXPERIMENT_FILE)
+    done = run_main(["serve", *options], tmp_path)
+    assert done.returncode == 2 and message in done.stderr and "\n" not in done.stderr.strip()
