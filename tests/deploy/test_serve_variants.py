@@ -428,8 +428,14 @@ def test_abtest_promotes_from_the_log_of_a_server_given_a_relative_log_folder(
         serving.close()
     assert set(zip(frame["_variant"], frame["_registered"], strict=True)) == {
         ("control", "churn/1"), ("challenger", "churn/2")}
-    assert exit_status([str(tmp_path / "log"), "--outcome", "--split", "50/50", "--promote",
-                        "--registry", str(registry.path)]) == 0
+    promote = [str(tmp_path / "log"), "--outcome", "--split", "50/50", "--promote",
+               "--registry", str(registry.path)]
+    with pytest.raises(ConfigError, match=r"^abtest --promote: challenger's rows were answered "
+                                          r"by churn/2, not by a version of 'cancer'; name it "
+                                          r"with --model churn, or leave --model out\.$"):
+        exit_status([*promote, "--model", "cancer"])
+    assert registry.alias_version("churn", "champion") == 1
+    assert exit_status(promote) == 0
     assert capsys.readouterr().out.rstrip().splitlines()[-1] == (
         "churn@champion -> version 2 (was 1); churn@previous -> version 1")
     assert registry.alias_version("churn", "champion") == 2
