@@ -620,7 +620,7 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
 
     app = FastAPI(title=f"engine model: {bundle.metadata.model}",
                   description="Predictions from an engine model bundle.", lifespan=lifespan)
-    app.state.log_root = served.log.root if served.log is not None else None
+    app.state.log_root = served.log.root.resolve() if served.log is not None else None
     app.add_middleware(RequestGuard, limits=limits, token=token)
     app.add_middleware(ObservedRequests, metrics=metrics)  # the last added is the outermost
     if follow is None and router is None:  # one version: the OpenAPI spec lists its columns

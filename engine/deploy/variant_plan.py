@@ -141,7 +141,8 @@ class ExperimentBlock(Section):
             refuse(f"experiment.split: {len(self.split)} share(s) for {count} variant(s); give "
                    f"one per variant, e.g. split: [{', '.join(even_split(count))}]")
         if self.split is not None and abs(sum(self.split) - 100) > SHARE_TOLERANCE:
-            refuse(f"experiment.split: {self.split} sums to {sum(self.split):g}, not 100; e.g. "
+            shares = ", ".join(f"{share:g}" for share in self.split)
+            refuse(f"experiment.split: [{shares}] sums to {sum(self.split):g}, not 100; e.g. "
                    f"split: [{', '.join(even_split(count))}]")
         return self
 

@@ -475,7 +475,7 @@ def test_an_experiment_file_serves_what_the_same_flags_serve(registry: Registry,
      "experiment.splt: unknown key. Did you mean 'split'? Valid options: canary, key, ramp, "
      "seed, shadow, split, variants."),
     ("experiment:\n  variants: [a@x, a@y]\n  split: [90, 20]\n",
-     "experiment.split: [90.0, 20.0] sums to 110, not 100; e.g. split: [50, 50]"),
+     "experiment.split: [90, 20] sums to 110, not 100; e.g. split: [50, 50]"),
     ("experiment:\n  variants: [a@x, a@y]\n  split: [100]\n",
      "experiment.split: 1 share(s) for 2 variant(s); give one per variant, e.g. split: [50, 50]"),
     ("experiment:\n  variants: [a@x, a@y]\n",

@@ -112,6 +112,7 @@ def test_each_answer_carries_a_request_id_and_its_rows_are_logged_with_feedback(
     assert second["_target"].tolist() == ["no", "no"]
     assert second["_prediction"].tolist() == other.json()["predictions"]
     assert set(rows["_model"]) == {"logistic_regression"} and rows["_version"].isna().all()
+    assert rows["_registered"].isna().all()  # a run directory: no registered reference
     feedback = pd.concat(map(pd.read_parquet, (log_root / "feedback").rglob("*.parquet")))
     assert "answered-by-another-process" in set(feedback["_request_id"])  # kept, unmatched
     assert not {"never-answered", "nor-this"} & set(feedback["_request_id"])  # the 404's
