@@ -73,7 +73,8 @@ def abtest(args: Sequence[str]) -> None:
                            help="the alias the winner moves to (default champion)")
     promotion.add_argument("--model", metavar="NAME",
                            help="the registered model the variants are versions of (default: "
-                                "the one the server pinned, else the log's _model)")
+                                "the one the server pinned, else the log's _registered, else "
+                                "its _model)")
     options = parser.parse_args(args)
     from engine.abtest.analysis import Settings, analyse, parse_split
     from engine.abtest.console import print_result
