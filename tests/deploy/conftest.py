@@ -50,6 +50,18 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_dir
 
 
+@pytest.fixture(scope="module")
+def narrow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model of the same rows without the ``member`` column: another input schema."""
+    tmp = tmp_path_factory.mktemp("narrow")
+    mixed_frame(400, 0).to_csv(tmp / "mixed.csv", index=False)
+    spec = compose_spec(["dataset=titanic", f"dataset.path={tmp / 'mixed.csv'}",
+                         "dataset.target=label", "dataset.drop=[id,member]",
+                         "model=logistic_regression", "split.cv.n_splits=3", "report=false"])
+    run_experiment(spec, tmp / "run", project_dir=REPO, console=Console(quiet=True))
+    return tmp / "run"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

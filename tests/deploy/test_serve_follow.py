@@ -14,30 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-from rich.console import Console
 
-from engine.config.compose import compose_spec
 from engine.deploy.registry import Registry
 from engine.errors import DataError
-from engine.experiment import run_experiment
 from engine.monitoring.prediction_log import read_log
-from tests.conftest import REPO, run_main
-from tests.deploy.conftest import eventually, mixed_frame, start_server
+from tests.conftest import run_main
+from tests.deploy.conftest import eventually, start_server
 
 ROW = {"city": "oslo", "size": 42.0, "member": False}
 WITHOUT_MEMBER = {"city": "oslo", "size": 42.0}
-@pytest.fixture(scope="module")
-def narrow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model of the same rows without the ``member`` column: another input schema."""
-    tmp = tmp_path_factory.mktemp("narrow")
-    mixed_frame(400, 0).to_csv(tmp / "mixed.csv", index=False)
-    spec = compose_spec(["dataset=titanic", f"dataset.path={tmp / 'mixed.csv'}",
-                         "dataset.target=label", "dataset.drop=[id,member]",
-                         "model=logistic_regression", "split.cv.n_splits=3", "report=false"])
-    run_experiment(spec, tmp / "run", project_dir=REPO, console=Console(quiet=True))
-    return tmp / "run"
-
-
 @pytest.fixture(scope="module")
 def registry(trained_run: Path, narrow_run: Path,
              tmp_path_factory: pytest.TempPathFactory) -> Registry:

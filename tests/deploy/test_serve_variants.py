@@ -18,9 +18,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from rich.console import Console
 
-from engine.config.compose import compose_spec
 from engine.config.schema.monitor import LogConfig
 from engine.deploy.registry import Registry
 from engine.deploy.variant_plan import plan_experiment
@@ -32,11 +30,10 @@ from engine.deploy.variants import (
     variant_of,
 )
 from engine.errors import ConfigError, DataError
-from engine.experiment import run_experiment
 from engine.monitoring.prediction_log import PredictionLog, read_log
 from tests.abtest.experiment_logs import exit_status
 from tests.conftest import REPO, run_main
-from tests.deploy.conftest import eventually, mixed_frame, start_server
+from tests.deploy.conftest import eventually, start_server
 
 # ``python -m engine`` with models that break: the bundle under $ENGINE_TEST_BREAKS (the
 # shadow's) on size 666, the one under $ENGINE_TEST_BREAKS_LIVE (the challenger's) on size 555.
@@ -63,18 +60,6 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 def row(key: object, size: float = 42.0) -> dict[str, Any]:
     return {"id": key, "city": "oslo", "size": size, "member": False}
-
-
-@pytest.fixture(scope="module")
-def narrow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model of the same rows without the ``member`` column: another input schema."""
-    tmp = tmp_path_factory.mktemp("narrow")
-    mixed_frame(400, 0).to_csv(tmp / "mixed.csv", index=False)
-    spec = compose_spec(["dataset=titanic", f"dataset.path={tmp / 'mixed.csv'}",
-                         "dataset.target=label", "dataset.drop=[id,member]",
-                         "model=logistic_regression", "split.cv.n_splits=3", "report=false"])
-    run_experiment(spec, tmp / "run", project_dir=REPO, console=Console(quiet=True))
-    return tmp / "run"
 
 
 @pytest.fixture(scope="module")
