@@ -38,11 +38,13 @@ class MicroBatcher:
     on ``executor`` (one call at a time)."""
 
     def __init__(self, predict: Callable[[pd.DataFrame], Prediction], executor: Executor, *,
-                 max_rows: int, on_batch: Callable[[int], None] | None = None) -> None:
+                 max_rows: int, on_batch: Callable[[int], None] | None = None,
+                 linger_s: float = 0.0) -> None:
         self._predict = predict
         self._executor = executor
         self._max_rows = max_rows
         self._on_batch = on_batch or (lambda rows: None)
+        self._linger_s = linger_s
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
 
     async def predict(self, rows: pd.DataFrame) -> Prediction:
@@ -61,7 +63,9 @@ class MicroBatcher:
                 await self._answer(group)
 
     async def _next_batch(self) -> list[_Waiting]:
-        """The requests waiting (at least one), up to about ``max_rows`` rows."""
+        """The requests waiting (at least one), up to about ``max_rows`` rows; with
+        ``linger_s``, those that arrive within that long of the first too (a shadow trades its
+        latency, which nobody waits for, for fewer and larger model calls)."""
         batch: list[_Waiting] = []
         size = 0
         while not batch or (not self._queue.empty() and size < self._max_rows):
@@ -69,6 +73,8 @@ class MicroBatcher:
             if not waiting.answer.done():  # else its request was cancelled
                 batch.append(waiting)
                 size += len(waiting.rows)
+            if len(batch) == 1 and self._linger_s:
+                await asyncio.sleep(self._linger_s)
         return batch
 
     async def _answer(self, group: list[_Waiting]) -> None:

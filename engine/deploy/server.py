@@ -109,7 +109,7 @@ from engine.deploy.payloads import (
 )
 from engine.deploy.registry import resolve_model
 from engine.deploy.variant_plan import Experiment
-from engine.deploy.variant_router import VariantRouter
+from engine.deploy.variant_router import SHADOW_LINGER_S, VariantRouter
 from engine.errors import SchemaError, first_line
 from engine.monitoring.columns import PREDICTION
 from engine.monitoring.prediction_log import (
@@ -488,10 +488,12 @@ class FollowedPredictRequest(BaseModel):
 
 def served_version(bundle: Bundle, lineage: dict[str, Any] | None, *,
                    predictor: ThreadPoolExecutor, limits: Limits, metrics: _Metrics,
-                   log: bool | Path, variant: str | None = None) -> ServedVersion:
-    """``bundle`` ready to answer: its row model, batcher, drift window (against its own
-    reference profile) and prediction log (``log`` as for :func:`create_app`; its rows tagged
-    with the experiment's ``variant``)."""
+                   log: bool | Path, variant: str | None = None,
+                   linger_s: float = 0.0) -> ServedVersion:
+    """``bundle`` ready to answer: its row model, batcher (``linger_s`` as for
+    :class:`MicroBatcher`), drift window (against its own reference profile) and prediction
+    log (``log`` as for :func:`create_app`; its rows tagged with the experiment's
+    ``variant``)."""
     settings, profile = bundle_monitor(bundle)
     record_model = schema_record_model(bundle.schema,
                                        missing_markers=bundle.metadata.reading.na_values or ())
@@ -499,7 +501,7 @@ def served_version(bundle: Bundle, lineage: dict[str, Any] | None, *,
         bundle, lineage or {}, record_model,
         TypeAdapter(list[record_model]),  # type: ignore[valid-type]
         MicroBatcher(lambda rows: _predict(bundle, rows), predictor, max_rows=limits.max_rows,
-                     on_batch=metrics.batch_rows.observe),
+                     on_batch=metrics.batch_rows.observe, linger_s=linger_s),
         _drift_window(bundle, settings.window_rows, profile, metrics),
         _prediction_log(bundle, settings.log, log, lineage, metrics, variant))
 
@@ -541,7 +543,8 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
             for variant in experiment.variants[1:])],
         None if experiment.shadow is None else served_version(
             experiment.shadow.bundle, experiment.shadow.lineage, predictor=shadow_predictor,
-            limits=limits, metrics=metrics, log=later_log, variant=experiment.shadow.name),
+            limits=limits, metrics=metrics, log=later_log, variant=experiment.shadow.name,
+            linger_s=SHADOW_LINGER_S),
         registry=metrics.registry, strict=strict)
     # closed at shutdown: the current one (an experiment's all), and any still retiring
     open_versions = {served, *(router.versions if router else ())}
