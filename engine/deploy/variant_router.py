@@ -36,8 +36,8 @@ SHADOW_BACKLOG = 256
 """Requests a shadow may have waiting; more are dropped (and counted), never waited for."""
 SHADOW_LINGER_S = 0.05
 """How long a shadow's batcher waits for more requests after the first: fewer, larger model
-calls (bench_serving.py --variants: split + shadow kept 0.79 of one model's throughput without
-it, 0.88 with it, interleaved in one run on 2 cores)."""
+calls (bench_serving.py --variants on 2 cores: split + shadow kept 0.78 and 0.71 of one
+model's throughput without it, 0.90 and 0.88 with it)."""
 
 
 @dataclass(frozen=True)
