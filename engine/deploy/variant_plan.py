@@ -22,14 +22,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
-
-from pydantic import Field, model_validator
+from typing import TYPE_CHECKING, Any
 
 from engine.config.schema import parse_section
 from engine.config.schema.base import Section
-from engine.config.schema.rules import refuse
-from engine.deploy.variants import SHARE_TOLERANCE, Ramp, even_split, parse_ramp, parse_split
+from engine.config.schema.deploy import ExperimentBlock
+from engine.deploy.variants import Ramp, parse_ramp, parse_split
 from engine.errors import ConfigError, did_you_mean
 from engine.monitoring.columns import SHADOW_PREFIX
 
@@ -97,74 +95,23 @@ class Experiment:
                 "not followed")
 
 
-class ExperimentBlock(Section):
-    """An online experiment as a file declares it: what ``serve``'s flags say."""
-
-    variants: Annotated[list[str], Field(min_length=1)]
-    """The live models, the control first: run directories, NAME@ALIAS or NAME/VERSION."""
-    split: list[Annotated[float, Field(ge=0, le=100)]] | None = None
-    """Each variant's percentage of keys, summing to 100, e.g. [90, 10]."""
-    key: str | None = None
-    """The column whose value picks a row's variant; none: each request at random."""
-    seed: int = 0
-    """The assignment's seed: the same seed puts a key on the same variant everywhere."""
-    shadow: str | None = None
-    """A model fed the same rows off the live path; its answers logged, never returned."""
-    canary: str | None = None
-    """A model taking a growing share of keys from the one variant, by ``ramp``."""
-    ramp: str | None = None
-    """The canary's shares and how long each lasts, e.g. 5,25,50@10m."""
-
-    @model_validator(mode="after")
-    def _fits(self) -> ExperimentBlock:
-        """The split fits the variants and sums to 100; a canary has its ramp and no split."""
-        count = len(self.variants)
-        if self.canary is None:
-            if self.ramp is not None:
-                refuse("experiment.ramp: a ramp is a canary's schedule; add experiment.canary: "
-                       "NAME@ALIAS")
-            if self.split is None and count > 1:
-                refuse(f"experiment.split is required for {count} variants: one percentage "
-                       f"each, e.g. split: [{', '.join(even_split(count))}]")
-        else:
-            if count != 1 or self.split is not None:
-                refuse("experiment.canary: declare one variant (the control) beside the canary, "
-                       "and no split (the canary's share follows experiment.ramp)")
-            if self.ramp is None:
-                refuse("experiment.ramp is required with a canary: how its share grows, e.g. "
-                       "ramp: 5,25,50@10m (5 % for ten minutes, then 25 %, then 50 %)")
-            try:
-                parse_ramp(self.ramp)
-            except ConfigError as error:
-                refuse(f"experiment.ramp: {str(error).partition(': ')[2]}")
-        if self.split is not None and len(self.split) != count:
-            refuse(f"experiment.split: {len(self.split)} share(s) for {count} variant(s); give "
-                   f"one per variant, e.g. split: [{', '.join(even_split(count))}]")
-        if self.split is not None and abs(sum(self.split) - 100) > SHARE_TOLERANCE:
-            shares = ", ".join(f"{share:g}" for share in self.split)
-            refuse(f"experiment.split: [{shares}] sums to {sum(self.split):g}, not 100; e.g. "
-                   f"split: [{', '.join(even_split(count))}]")
-        return self
-
-    @property
-    def split_text(self) -> str | None:
-        """The split as ``serve --split`` writes it (``90/10``)."""
-        return None if self.split is None else "/".join(f"{share:g}" for share in self.split)
-
-
 class _ExperimentFile(Section):
     experiment: ExperimentBlock
 
 
 def read_experiment_file(path: Path) -> ExperimentBlock:
-    """The ``experiment`` block of a YAML file; a ConfigError naming the file and the key."""
+    """The ``experiment`` block of a YAML file, or the ``deploy.experiment`` a run was trained
+    with (``path`` a run directory); a ConfigError naming the file and the key."""
     import yaml
 
     from engine.config.hydra_errors import yaml_syntax_error
 
+    if path.is_dir():
+        return _run_experiment(path)
     if not path.is_file():
         raise ConfigError(f"serve --experiment: no file '{path}'; give a YAML file holding an "
-                          "experiment block (variants, split, key, ...).")
+                          "experiment block (variants, split, key, ...), or a run directory "
+                          "trained with deploy.experiment.")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
@@ -177,6 +124,26 @@ def read_experiment_file(path: Path) -> ExperimentBlock:
         return parse_section(_ExperimentFile, raw).experiment
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def _run_experiment(run_dir: Path) -> ExperimentBlock:
+    from engine.config.schema.deploy import DeployConfig
+    from engine.tracking.files import read_yaml
+    from engine.tracking.records import RESOLVED_CONFIG_FILE
+
+    path = run_dir / RESOLVED_CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"serve --experiment {run_dir}: not a run directory (no "
+                          f"{RESOLVED_CONFIG_FILE}); give a run trained with "
+                          "deploy.experiment, or a YAML file holding an experiment block.")
+    config = read_yaml(path)
+    deploy = parse_section(DeployConfig, (config.get("deploy") if isinstance(config, dict)
+                                          else None) or {})
+    if deploy.experiment is None:
+        raise ConfigError(f"serve --experiment {run_dir}: the run declares no deploy.experiment; "
+                          "train one with a deploy.experiment block (variants and split, as an "
+                          "experiment file holds them), or give a YAML file.")
+    return deploy.experiment
 
 
 def plan_declared(block: ExperimentBlock, *, registry: Path | None,

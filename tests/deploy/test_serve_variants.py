@@ -21,7 +21,7 @@ import pytest
 
 from engine.config.schema.monitor import LogConfig
 from engine.deploy.registry import Registry
-from engine.deploy.variant_plan import plan_experiment
+from engine.deploy.variant_plan import plan_experiment, read_experiment_file
 from engine.deploy.variants import (
     Assigner,
     key_points,
@@ -33,7 +33,7 @@ from engine.errors import ConfigError, DataError
 from engine.monitoring.prediction_log import PredictionLog, read_log
 from tests.abtest.experiment_logs import exit_status
 from tests.conftest import REPO, run_main
-from tests.deploy.conftest import eventually, start_server
+from tests.deploy.conftest import eventually, mixed_frame, start_server
 
 # ``python -m engine`` with models that break: the bundle under $ENGINE_TEST_BREAKS (the
 # shadow's) on size 666, the one under $ENGINE_TEST_BREAKS_LIVE (the challenger's) on size 555.
@@ -497,3 +497,39 @@ def test_an_experiment_file_and_experiment_flags_exclude_each_other(
     (tmp_path / "ab.yaml").write_text(EXPERIMENT_FILE)
     done = run_main(["serve", *options], tmp_path)
     assert done.returncode == 2 and message in done.stderr and "\n" not in done.stderr.strip()
+
+
+def test_a_run_trained_with_deploy_experiment_declares_it_for_serve(
+        trained_run: Path, tmp_path: Path) -> None:
+    """``deploy.experiment`` at training, recorded with the run; ``serve --experiment RUN``
+    reads the same block a file would hold."""
+    mixed_frame(200, 0).to_csv(tmp_path / "mixed.csv", index=False)
+    block = ("{variants: [churn@champion, churn@challenger], split: [70, 30], key: id, seed: 7, "
+             "shadow: churn@candidate}")
+    trained = run_main(["dataset=titanic", f"dataset.path={tmp_path / 'mixed.csv'}",
+                        "dataset.target=label", "dataset.drop=[id]", "model=logistic_regression",
+                        "split.cv.n_splits=3", "report=false", f"deploy.experiment={block}"],
+                       tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    run = next((tmp_path / "runs").iterdir())
+    (tmp_path / "ab.yaml").write_text(EXPERIMENT_FILE)
+    assert read_experiment_file(run) == read_experiment_file(tmp_path / "ab.yaml")
+    config = run / "resolved_config.yaml"
+    config.write_text(re.sub(r"(?m)^  experiment:\n(    .*\n)+", "  experiment: null\n",
+                             config.read_text()))
+    undeclared = run_main(["serve", "--experiment", str(run)], tmp_path)
+    assert undeclared.returncode == 2 and undeclared.stderr.strip() == (
+        f"error: serve --experiment {run}: the run declares no deploy.experiment; train one "
+        "with a deploy.experiment block (variants and split, as an experiment file holds them), "
+        "or give a YAML file.")
+    not_a_run = run_main(["serve", "--experiment", str(trained_run)], tmp_path)
+    assert not_a_run.returncode == 2 and "not a run directory (no resolved_config.yaml)" in \
+        not_a_run.stderr
+
+
+def test_a_misspelt_deploy_experiment_key_is_refused_before_training(tmp_path: Path) -> None:
+    done = run_main(["deploy.experiment={variants: [a@x, a@y], splt: [50, 50]}"], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: deploy.experiment.splt: unknown key. Did you mean 'split'? Valid options: "
+        "canary, key, ramp, seed, shadow, split, variants.")
