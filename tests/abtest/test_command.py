@@ -11,14 +11,11 @@ from pathlib import Path
 import pytest
 
 from engine.abtest.command import abtest
-from engine.cli import VERBS
 from engine.errors import ConfigError, DataError
 from engine.monitoring.columns import VARIANT
 from tests.abtest.experiment_logs import exit_status, experiment_frame, write_log
 
 SPLIT = {"control": 0.9, "challenger": 0.1}
-WIRED = pytest.mark.skipif("abtest" not in VERBS,
-                           reason="engine/cli.py's VERBS does not name 'abtest' yet")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +95,6 @@ def test_the_exit_status_says_whether_someone_must_act(
     assert json.loads(capsys.readouterr().out)["verdict"] == verdict
 
 
-@WIRED
 def test_the_command_exits_2_with_one_line_and_no_traceback(log: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "engine", "abtest", str(log), "--split",
                            "90/20"], capture_output=True, text=True)
@@ -107,7 +103,6 @@ def test_the_command_exits_2_with_one_line_and_no_traceback(log: Path) -> None:
         "error: abtest --split '90/20': the shares sum to 110, not 100; e.g. --split 90/10."]
 
 
-@WIRED
 def test_the_command_prints_the_verdict(log: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "engine", "abtest", str(log), "--json"],
                           capture_output=True, text=True)
@@ -115,7 +110,6 @@ def test_the_command_prints_the_verdict(log: Path) -> None:
     assert json.loads(done.stdout)["verdict"] == "stop and adopt"
 
 
-@WIRED
 def test_a_rejected_challenger_exits_1(tmp_path: Path) -> None:
     frame = experiment_frame(6000, accuracy={"control": 0.86, "challenger": 0.80}, split=SPLIT)
     done = subprocess.run([sys.executable, "-m", "engine", "abtest",

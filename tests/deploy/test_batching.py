@@ -91,3 +91,23 @@ def test_a_batch_stops_growing_at_max_rows() -> None:
 
     asyncio.run(run())
     assert model.calls == [1, 2, 2, 1]
+
+
+def test_a_lingering_batcher_waits_for_requests_that_arrive_just_after_the_first() -> None:
+    """A shadow's batcher (``linger_s``) predicts a request and one sent right after it in one
+    call."""
+
+    async def calls(linger_s: float) -> list[int]:
+        model = GatedModel()
+        model.entered.set()  # no gate: every call goes straight through
+        with ThreadPoolExecutor(1) as executor:
+            batcher = MicroBatcher(model, executor, max_rows=100, linger_s=linger_s)
+            serving = asyncio.create_task(batcher.run())
+            first = asyncio.create_task(batcher.predict(frame(1)))
+            await asyncio.sleep(0)  # the batcher takes the first request
+            await asyncio.sleep(0)
+            await asyncio.gather(first, batcher.predict(frame(2, 3)))
+            serving.cancel()
+        return model.calls
+
+    assert asyncio.run(calls(1.0)) == [3]

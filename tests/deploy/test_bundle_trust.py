@@ -317,3 +317,16 @@ def test_saving_over_a_bundle_replaces_it_whole_and_leaves_nothing_beside_it(
     assert set(json.loads((target / MANIFEST_FILE).read_text())["sha256"]) == {
         PIPELINE_FILE, "schema.json", "metadata.json"}
     load_bundle(target)
+
+
+def test_the_same_verified_bytes_load_once_and_changed_bytes_are_still_refused(
+        bundle_dir: Path) -> None:
+    """A pipeline is kept by the digest of its checked bytes: a second load of the same bundle
+    (the lifecycle loop's champion, each step) reuses it, and an edited file is refused before
+    anything kept is used."""
+    first = load_bundle(bundle_dir)
+    assert load_bundle(bundle_dir).pipeline is first.pipeline
+    with (bundle_dir / PIPELINE_FILE).open("ab") as pipeline:
+        pipeline.write(b"\0")
+    with pytest.raises(DataError, match=PIPELINE_FILE):
+        load_bundle(bundle_dir)
