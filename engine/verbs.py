@@ -1,6 +1,6 @@
 """The word commands: ``python -m engine predict RUN INPUT [-o OUT] [--what-if COLUMN=VALUE]``,
-``python -m engine compare RUN_A RUN_B [--metric NAME]``, ``python -m engine report DIR`` and
-``python -m engine regress SUITE [--baseline PATH] [--update-baseline]``."""
+``python -m engine compare RUN_A RUN_B [--metric NAME]``, ``python -m engine report DIR``; the
+others (regress, serve, ...) live beside what they drive (``ELSEWHERE``)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 # Verbs whose code lives beside what they drive: the verb names the module's function.
 ELSEWHERE = {"compare": "engine.evaluation.compare_command", "serve": "engine.deploy.serve_command",
              "registry": "engine.deploy.registry_command",
+             "card": "engine.card.command",
              "retrain": "engine.lifecycle.command", "lifecycle": "engine.lifecycle.command",
-             "abtest": "engine.abtest.command"}
+             "abtest": "engine.abtest.command", "regress": "engine.regress.command"}
 
 
 def run_verb(verb: str, args: Sequence[str]) -> None:
@@ -31,8 +32,7 @@ def run_verb(verb: str, args: Sequence[str]) -> None:
         module = importlib.import_module(ELSEWHERE[verb])
         getattr(module, verb)(args)
         return
-    {"predict": predict, "report": report, "regress": regress, "schema": schema,
-     "monitor": monitor}[verb](args)
+    {"predict": predict, "report": report, "schema": schema, "monitor": monitor}[verb](args)
 
 
 def monitor(args: Sequence[str]) -> None:
@@ -146,47 +146,6 @@ def report(args: Sequence[str]) -> None:
         raise DataError(f"report: '{directory}' is neither a run directory (with run.json) nor a "
                         "sweep directory (with numbered job directories).")
     make_console().print(f"report: {path}")
-
-
-def regress(args: Sequence[str]) -> None:
-    """Run a regression suite against its baseline; exit 1 when a guarded value got worse."""
-    parser = argparse.ArgumentParser(
-        prog="engine regress",
-        description="Run the experiments of a suite (sweeps/<name>.yaml), compare each guarded "
-                    "metric with the baseline and exit 0 (nothing regressed), 1 (something "
-                    "regressed or failed) or 2 (the suite itself is broken).",
-    )
-    parser.add_argument("suite", type=Path, help="a suite file, e.g. sweeps/ci.yaml")
-    parser.add_argument("--baseline", type=Path,
-                        help="the baseline JSON (default: the suite's, sweeps/baselines/<name>."
-                             "json)")
-    parser.add_argument("--update-baseline", action="store_true",
-                        help="record this run as the baseline (after a deliberate change)")
-    parser.add_argument("-o", "--output", type=Path,
-                        help="where runs, regress.md, junit.xml and results.json go (default "
-                             "outputs/regress/<suite>/<time>)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="an override added to every experiment (repeatable), to see what "
-                             "a change would do to the whole suite, e.g. --set features=ordinal")
-    parser.add_argument("-j", "--jobs", type=int,
-                        help="experiments at a time (default: the suite's jobs, else one per "
-                             "core)")
-    options = parser.parse_args(args)
-    import datetime
-    import sys
-
-    from engine.errors import ConfigError
-    from engine.regress.gate import run_gate
-    from engine.tracking.files import default_output_dir
-
-    if options.jobs is not None and options.jobs < 1:
-        raise ConfigError(f"regress --jobs: expected at least 1; got {options.jobs}.")
-    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    output = options.output or default_output_dir() / "regress" / options.suite.stem / stamp
-    sys.exit(run_gate(options.suite, baseline_path=options.baseline,
-                      update_baseline=options.update_baseline, output_dir=output,
-                      project_dir=Path.cwd(), jobs=options.jobs, console=make_console(),
-                      extra_overrides=tuple(options.set)))
 
 
 def schema(args: Sequence[str]) -> None:

@@ -7,16 +7,19 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from engine.errors import ConfigError
 from engine.regress.baseline import read_baseline, write_baseline
-from engine.regress.guards import FAILING, check_experiment
+from engine.regress.guards import FAILING, Check, check_experiment, left_out_timings
 from engine.regress.measurement import Measurement
 from engine.regress.outcome_files import (
     append_text,
+    baseline_line,
     console_table,
     headline,
     junit_xml,
@@ -50,32 +53,18 @@ def run_gate(suite_path: Path, *, baseline_path: Path | None, update_baseline: b
     console.print(f"suite {suite.name}: {len(planned)} experiments on {len(datasets)} datasets, "
                   f"{min(workers, len(planned))} at a time; baseline {baseline_file}"
                   f"{'' if baseline else ' (none yet: every experiment is new)'}")
-
-    def report(measured: Measurement) -> None:
-        state = f"[red]failed[/red]: {measured.error}" if measured.failed else "done"
-        console.print(f"  {measured.name}: {state}", highlight=False)
-
     measurements = run_planned(suite, planned, datasets, output_dir=output_dir / "runs",
-                               project_dir=project_dir, jobs=workers, on_done=report)
+                               project_dir=project_dir, jobs=workers,
+                               on_done=partial(announce_run, console))
     before = baseline.experiments if baseline else {}
-    checks = [check for plan in planned for check in check_experiment(
-        plan.experiment, measurements[plan.experiment.name],
-        before.get(plan.experiment.name), suite.alpha)]
-    seconds = time.perf_counter() - started
-    console.print(console_table(checks))
-    console.print(f"[bold]{headline(suite.name, checks)}[/bold] in {seconds:.0f} s",
-                  highlight=False)
-
-    text = markdown(suite.name, checks, baseline.recorded if baseline else None)
-    files = [write_text(output_dir / "regress.md", text),
-             write_text(output_dir / "junit.xml", junit_xml(suite.name, checks, seconds)),
-             write_json(output_dir / "results.json", {
-                 "suite": str(suite_path), "baseline": str(baseline_file),
-                 "seconds": seconds, "checks": [asdict(check) for check in checks]})]
-    if os.environ.get(STEP_SUMMARY_VARIABLE):
-        files.append(append_text(Path(os.environ[STEP_SUMMARY_VARIABLE]), text))
-    console.print("wrote " + ", ".join(str(file) for file in files), highlight=False)
-
+    checks = [check for plan in planned for check in [
+        *check_experiment(plan.experiment, measurements[plan.experiment.name],
+                          before.get(plan.experiment.name), suite.alpha),
+        *left_out_timings(plan.experiment, measurements[plan.experiment.name])]]
+    write_outcome(suite.name, checks, console=console, output_dir=output_dir,
+                  context=baseline_line(baseline.recorded if baseline else None),
+                  seconds=time.perf_counter() - started,
+                  record={"suite": str(suite_path), "baseline": str(baseline_file)})
     failed = [name for name, measured in measurements.items() if measured.failed]
     if update_baseline:
         if failed:
@@ -87,3 +76,26 @@ def run_gate(suite_path: Path, *, baseline_path: Path | None, update_baseline: b
         console.print(f"baseline updated: {baseline_file}")
         return 0
     return 1 if any(check.verdict in FAILING for check in checks) else 0
+
+
+def announce_run(console: Console, measured: Measurement) -> None:
+    """One line as each experiment ends: done, or failed and why."""
+    state = f"[red]failed[/red]: {measured.error}" if measured.failed else "done"
+    console.print(f"  {measured.name}: {state}", highlight=False)
+
+
+def write_outcome(suite_name: str, checks: list[Check], *, console: Console, output_dir: Path,
+                  context: str, seconds: float, record: dict[str, Any]) -> None:
+    """Print the table and headline; write regress.md (also appended to
+    ``$GITHUB_STEP_SUMMARY``), junit.xml and results.json (``record`` plus the checks)."""
+    console.print(console_table(checks))
+    console.print(f"[bold]{headline(suite_name, checks)}[/bold] in {seconds:.0f} s",
+                  highlight=False)
+    text = markdown(suite_name, checks, context)
+    files = [write_text(output_dir / "regress.md", text),
+             write_text(output_dir / "junit.xml", junit_xml(suite_name, checks, seconds)),
+             write_json(output_dir / "results.json", {
+                 **record, "seconds": seconds, "checks": [asdict(check) for check in checks]})]
+    if os.environ.get(STEP_SUMMARY_VARIABLE):
+        files.append(append_text(Path(os.environ[STEP_SUMMARY_VARIABLE]), text))
+    console.print("wrote " + ", ".join(str(file) for file in files), highlight=False)

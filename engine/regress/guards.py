@@ -1,9 +1,12 @@
-"""Each guard of each experiment against the baseline: the change, whether it is beyond the
-tolerance, whether it is significant, and the verdict.
+"""Each score guard of each experiment against the baseline (a recorded one, or the base
+side of ``--against``): the change, whether it is beyond the tolerance, whether it is
+significant, and the verdict.
 
 Significance pairs what it can: CV means by the corrected resampled t-test on the same folds,
-held-out scores by a paired bootstrap of the same test rows, timings by a Mann-Whitney U test of
-the repeats. A change that cannot be tested (the data or split changed) counts as significant.
+held-out scores by a paired bootstrap of the same test rows. A change that cannot be tested (the
+data or split changed) counts as significant. Timing guards are judged side by side only
+(``paired_timing.py``): against a recorded baseline they are left out, since another day's
+machine and load say nothing about this change.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from engine.evaluation.paired_tests import corrected_resampled_t_test
 from engine.evaluation.run_comparison import (
@@ -24,12 +26,17 @@ from engine.regress.measurement import Measurement
 from engine.regress.suite import Guard, SuiteExperiment
 
 FAILING = ("regressed", "failed")
+LEFT_OUT = ("left out: a timing is judged only side by side (--against REF), never against "
+            "another run's machine and load")
 BOOTSTRAP_RESAMPLES = 2000
 
 
 @dataclass(frozen=True)
 class Check:
-    """One guard's outcome: ok, regressed, improved, not significant, new or failed."""
+    """One guard's outcome: ok, regressed, improved, not significant, new, failed or left out.
+
+    A timing judged side by side also has ``ratio`` (change / base) and its interval.
+    """
 
     experiment: str
     metric: str
@@ -39,6 +46,9 @@ class Check:
     p_value: float | None
     verdict: str
     note: str = ""
+    ratio: float | None = None
+    ratio_low: float | None = None
+    ratio_high: float | None = None
 
     @property
     def delta(self) -> float | None:
@@ -49,11 +59,14 @@ class Check:
 
 def check_experiment(experiment: SuiteExperiment, now: Measurement,
                      before: Measurement | None, alpha: float) -> list[Check]:
-    """The checks of every guard of ``experiment``; one ``failed`` check if it did not run."""
+    """The checks of every score guard of ``experiment``; one ``failed`` check if it did not
+    run."""
     if now.error is not None:
         return [Check(experiment.name, "run", None, None, None, None, "failed", now.error)]
     checks = []
     for guard in experiment.guards:
+        if guard.is_timing:
+            continue
         label, value = _label(guard, now), _value(guard, now, now)
         base = _value(guard, now, before) if before is not None else None
         if base is None or before is None:
@@ -71,7 +84,7 @@ def check_experiment(experiment: SuiteExperiment, now: Measurement,
 def _judge(name: str, label: str, guard: Guard, base: float, value: float, now: Measurement,
            before: Measurement, alpha: float) -> Check:
     allowed = guard.allowed(base)
-    worse = value - base if guard.is_timing else base - value
+    worse = base - value
     if abs(worse) <= allowed:
         return Check(name, label, base, value, allowed, None, "ok")
     p_value, note = _significance(guard, now, before) if guard.significance else (None, "")
@@ -88,15 +101,23 @@ def _scorer(guard: Guard, now: Measurement) -> tuple[str, str]:
     return stage, str(now.primary) if metric == "primary" else metric
 
 
+def left_out_timings(experiment: SuiteExperiment, now: Measurement) -> list[Check]:
+    """The timing guards of ``experiment`` against a recorded baseline: left out, with the
+    median measured now for the record."""
+    if now.error is not None:
+        return []
+    return [Check(experiment.name, guard.key, None,
+                  float(np.median(now.timing[guard.key])) if now.timing.get(guard.key) else None,
+                  None, None, "left out", LEFT_OUT)
+            for guard in experiment.guards if guard.is_timing]
+
+
 def _label(guard: Guard, now: Measurement) -> str:
-    return guard.key if guard.is_timing else " ".join(_scorer(guard, now))
+    return " ".join(_scorer(guard, now))
 
 
 def _value(guard: Guard, now: Measurement, measured: Measurement) -> float | None:
-    """The guarded value in ``measured``; ``primary`` is resolved with the current run's."""
-    if guard.is_timing:
-        samples = measured.timing.get(guard.key) or []
-        return float(np.median(samples)) if samples else None
+    """The guarded score in ``measured``; ``primary`` is resolved with the current run's."""
     stage, metric = _scorer(guard, now)
     if stage == "cv":
         folds = measured.cv.get(metric)
@@ -109,11 +130,6 @@ def _significance(guard: Guard, now: Measurement, before: Measurement) -> tuple[
                                                                                 str]:
     """The two-sided p-value of the change and an empty note, or None and why it cannot be
     tested."""
-    if guard.is_timing:
-        first, second = now.timing.get(guard.key, []), before.timing.get(guard.key, [])
-        if min(len(first), len(second)) < 2:
-            return None, "untestable: one sample"
-        return float(stats.mannwhitneyu(first, second).pvalue), ""
     if (now.fingerprint, now.split, now.seed) != (before.fingerprint, before.split, before.seed):
         return None, "untestable: data or split changed"
     stage, metric = _scorer(guard, now)

@@ -15,20 +15,21 @@ from engine.regress.guards import FAILING, Check
 
 COLUMNS = ("experiment", "metric", "baseline", "now", "delta", "allowed", "p-value", "verdict")
 P_VALUES = ("p-values (two-sided): CV means by the corrected resampled t-test on the same folds, "
-            "test scores by a paired bootstrap of the same rows, timings by Mann-Whitney U of "
-            "the repeats")
+            "test scores by a paired bootstrap of the same rows, timings (side by side only) by "
+            "a paired t-test of the log ratios, Holm-adjusted over the timing guards; a timing's "
+            "delta is the ratio change/base ×r [interval]")
 VERDICT_STYLES = {"regressed": "bold red", "failed": "bold red", "improved": "green",
-                  "not significant": "yellow", "new": "cyan", "ok": ""}
+                  "not significant": "yellow", "new": "cyan", "ok": "", "left out": "dim"}
 NUMERIC = ("baseline", "now", "delta", "allowed", "p-value")
 MARKS = {"regressed": "❌", "failed": "❌", "improved": "🟢", "not significant": "〰️",
-         "new": "🆕", "ok": "✅"}
+         "new": "🆕", "ok": "✅", "left out": "➖"}
+ORDER = ("regressed", "failed", "improved", "not significant", "new", "ok", "left out")
 
 
 def headline(suite: str, checks: Sequence[Check]) -> str:
     """``suite ci: 1 regressed · 2 improved · 40 ok`` (verdicts in a fixed order)."""
     counts = Counter(check.verdict for check in checks)
-    order = ("regressed", "failed", "improved", "not significant", "new", "ok")
-    return f"suite {suite}: " + " · ".join(f"{counts[v]} {v}" for v in order if counts[v])
+    return f"suite {suite}: " + " · ".join(f"{counts[v]} {v}" for v in ORDER if counts[v])
 
 
 def console_table(checks: Sequence[Check]) -> Table:
@@ -50,14 +51,22 @@ def console_table(checks: Sequence[Check]) -> Table:
     return table
 
 
-def markdown(suite: str, checks: Sequence[Check], recorded: dict[str, Any] | None) -> str:
-    """The report: the headline, the checks that are not ok, then every check folded away."""
+def baseline_line(recorded: dict[str, Any] | None) -> str:
+    """Where a recorded baseline came from, for the top of the Markdown report."""
+    if not recorded:
+        return ""
+    commit = (recorded.get("git") or {}).get("commit") or "unknown commit"
+    return f"Baseline: commit `{commit[:12]}` recorded {recorded.get('date', '?')}."
+
+
+def markdown(suite: str, checks: Sequence[Check], context: str) -> str:
+    """The report: the headline, what it was compared with (``context``), the checks that are
+    not ok, then every check folded away."""
     lines = [f"### {MARKS['failed'] if _failing(checks) else MARKS['ok']} Regression "
              f"{headline(suite, checks)}", ""]
-    if recorded:
-        commit = (recorded.get("git") or {}).get("commit") or "unknown commit"
-        lines += [f"Baseline: commit `{commit[:12]}` recorded {recorded.get('date', '?')}.", ""]
-    notable = [check for check in checks if check.verdict != "ok"]
+    if context:
+        lines += [context, ""]
+    notable = [check for check in checks if check.verdict not in ("ok", "left out")]
     if notable:
         lines += [*_markdown_table(notable), ""]
     lines += [f"<details><summary>All {len(checks)} checks</summary>", "",
@@ -81,7 +90,8 @@ def junit_xml(suite: str, checks: Sequence[Check], seconds: float) -> str:
     root = ElementTree.Element("testsuites")
     element = ElementTree.SubElement(
         root, "testsuite", name=f"regress.{suite}", tests=str(len(checks)),
-        failures=str(counts["regressed"]), errors=str(counts["failed"]), skipped="0",
+        failures=str(counts["regressed"]), errors=str(counts["failed"]),
+        skipped=str(counts["left out"]),
         time=f"{seconds:.3f}")
     for check in checks:
         case = ElementTree.SubElement(element, "testcase", classname=f"{suite}.{check.experiment}",
@@ -92,6 +102,8 @@ def junit_xml(suite: str, checks: Sequence[Check], seconds: float) -> str:
             ElementTree.SubElement(case, "failure", message=summary, type="regression")
         elif check.verdict == "failed":
             ElementTree.SubElement(case, "error", message=check.note, type="experiment failed")
+        elif check.verdict == "left out":
+            ElementTree.SubElement(case, "skipped", message=check.note)
         else:
             ElementTree.SubElement(case, "system-out").text = summary
     ElementTree.indent(root)
@@ -114,10 +126,16 @@ def _failing(checks: Sequence[Check]) -> bool:
 def _cells(check: Check) -> list[str]:
     delta = check.delta
     return [check.experiment, check.metric, _number(check.baseline), _number(check.now),
-            "-" if delta is None else f"{delta:+.4g}",
+            _delta(check, delta),
             "-" if check.allowed is None else f"±{check.allowed:.4g}",
             "-" if check.p_value is None else f"{check.p_value:.3g}",
             check.verdict + (f" ({check.note})" if check.note else "")]
+
+
+def _delta(check: Check, delta: float | None) -> str:
+    if check.ratio is not None:
+        return f"×{check.ratio:.3f} [{check.ratio_low:.3f}, {check.ratio_high:.3f}]"
+    return "-" if delta is None else f"{delta:+.4g}"
 
 
 def _number(value: float | None) -> str:

@@ -16,7 +16,6 @@ Example (``sweeps/ci.yaml`` is the full one)::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,8 @@ from engine.config.schema import parse_section
 from engine.config.schema.suite import TIMINGS, ExperimentEntry, Guards, SuiteFile
 from engine.errors import ConfigError, did_you_mean
 from engine.threads import worker_processes
+
+MIN_PAIRS = 6  # three samples of two pairs each
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,9 @@ def load_suite(path: Path, extra_overrides: tuple[str, ...] = ()) -> Suite:
 
 
 def _check_timing_power(suite: Suite, where: str) -> None:
-    """A timing guard that requires significance needs enough repeats for Mann-Whitney's
-    smallest two-sided p-value, ``2 / C(2n, n)``, to fall below alpha."""
+    """A timing guard that requires significance is judged by a t-test of the log ratios of
+    consecutive pairs of repeats (``--against``, see ``paired_timing.py``), which needs at least
+    ``MIN_PAIRS`` repeats to say anything."""
     repeats = {"fit_seconds": ("fit_repeats", suite.fit_repeats),
                "predict_ms": ("predict_repeats", suite.predict_repeats)}
     for experiment in suite.experiments:
@@ -121,21 +123,11 @@ def _check_timing_power(suite: Suite, where: str) -> None:
             if not (guard.is_timing and guard.significance):
                 continue
             key, count = repeats[guard.key]
-            smallest = 2 / math.comb(2 * count, count)
-            if smallest >= suite.alpha:
+            if count < MIN_PAIRS:
                 raise ConfigError(
-                    f"{where}: timing.{key}={count}: {guard.key} requires significance, and "
-                    f"with {count} repeats no change can be significant at alpha "
-                    f"{suite.alpha} (the smallest p-value is {smallest:.3g}). Use at least "
-                    f"{_repeats_for(suite.alpha)} repeats, or {guard.key}: {{significance: "
-                    "false}.")
-
-
-def _repeats_for(alpha: float) -> int:
-    count = 2
-    while 2 / math.comb(2 * count, count) >= alpha:
-        count += 1
-    return count
+                    f"{where}: timing.{key}={count}: {guard.key} requires significance, which "
+                    f"a paired t-test of {count} repeats cannot give. Use at least {MIN_PAIRS} "
+                    f"repeats, or {guard.key}: {{significance: false}}.")
 
 
 def _experiment(name: str, value: list[str] | ExperimentEntry, where: str,

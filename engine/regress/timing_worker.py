@@ -1,0 +1,89 @@
+"""One side's timing worker for ``regress --against``: a long-lived process that times one fit
+or one single-row prediction of an experiment each time it is asked.
+
+Started as a script (``python -P timing_worker.py``) with the side's tree first on
+``PYTHONPATH``, so ``engine`` here is that side's engine: the protocol is the change's, the
+code timed is the side's own. It reads one JSON request a line on stdin and answers one JSON
+line on stdout::
+
+    {"op": "load", "overrides": [...], "run_dir": "..."}   -> {"ok": true}
+    {"op": "fit"}                                           -> {"ok": true, "value": 0.42}
+    {"op": "predict"}                                       -> {"ok": true, "value": 1.7}
+
+``fit`` is seconds of a fit of the run's pipeline (cloned, unfitted) on its training rows;
+``predict`` is milliseconds of one row through the saved bundle, schema checks included, as
+``engine predict`` and serving run it. Imports and loading are never timed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+class Experiment:
+    """A loaded experiment: its bundle, its training rows and the row it predicts."""
+
+    def __init__(self, overrides: list[str], run_dir: Path) -> None:
+        import pandas as pd
+
+        from engine.config.compose import compose_spec
+        from engine.data.sources import load_dataset
+        from engine.deploy.batch_predict import predict_rows
+        from engine.deploy.bundle import load_bundle
+
+        spec = compose_spec(overrides)
+        data = load_dataset(spec.dataset, seed=spec.seed)
+        saved = run_dir / "predictions.csv"
+        test_rows = pd.read_csv(saved)["row"].tolist() if saved.is_file() else []
+        self.X = data.X.drop(index=test_rows)
+        self.y = data.y.drop(index=test_rows)
+        self.bundle = load_bundle(run_dir)
+        self.row = data.X.iloc[:1]
+        self.predict_rows = predict_rows
+        self.predict()  # warm-up: lazy imports and first-call caches are not timed
+
+    def fit(self) -> float:
+        from sklearn.base import clone
+
+        pipeline = clone(self.bundle.pipeline)
+        started = time.perf_counter()
+        pipeline.fit(self.X, self.y)
+        return time.perf_counter() - started
+
+    def predict(self) -> float:
+        started = time.perf_counter()
+        self.predict_rows(self.bundle, self.row)
+        return (time.perf_counter() - started) * 1000
+
+
+def answer(request: dict[str, Any], loaded: dict[str, Experiment]) -> dict[str, Any]:
+    if request["op"] == "load":
+        loaded["current"] = Experiment(request["overrides"], Path(request["run_dir"]))
+        return {"ok": True}
+    experiment = loaded["current"]
+    value = experiment.fit() if request["op"] == "fit" else experiment.predict()
+    return {"ok": True, "value": value}
+
+
+def serve() -> None:
+    """Answer requests until stdin closes; an exception is answered, never fatal. What the
+    side's code prints goes to stderr, so stdout carries only answers."""
+    channel, sys.stdout = sys.stdout, sys.stderr
+    loaded: dict[str, Experiment] = {}
+    for line in sys.stdin:
+        try:
+            reply = answer(json.loads(line), loaded)
+        except Exception as error:
+            reply = {"ok": False, "error": f"{type(error).__name__}: {error}",
+                     "traceback": traceback.format_exc()}
+        channel.write(json.dumps(reply) + "\n")
+        channel.flush()
+
+
+if __name__ == "__main__":
+    serve()
