@@ -21,6 +21,7 @@ import pandas as pd
 from rich.console import Console
 from sklearn.pipeline import Pipeline
 
+from engine.card.writer import model_card
 from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
 from engine.data.quality import check_quality
@@ -256,7 +257,7 @@ def save(plan: RunPlan, selection: Selection, fitted: Fitted, held_out: HeldOut,
                                 task=data.task, text_columns=texts, scores=held_out.scores,
                                 intervals=held_out.intervals, monitor=spec.monitor,
                                 seed=spec.seed)
-    save_bundle(run_dir / BUNDLE_DIR, fitted.pipeline, schema, BundleMetadata.model_validate({
+    metadata = BundleMetadata.model_validate({
         "task": data.task,
         "target": str(data.y.name),
         "classes": plan.classes,
@@ -269,7 +270,10 @@ def save(plan: RunPlan, selection: Selection, fitted: Fitted, held_out: HeldOut,
                        for key in ("na_values", "read_options", "dtypes")},
                     "drop": spec.dataset.dropped},
         **provenance,
-    }), reference=reference.profile, reference_sample=reference.sample)
+    })
+    save_bundle(run_dir / BUNDLE_DIR, fitted.pipeline, schema, metadata,
+                reference=reference.profile, reference_sample=reference.sample,
+                card=model_card(run_dir, spec, metadata))
     rows = plan.test_idx if len(plan.test_idx) else plan.train_idx
     exports = export_model(fitted.pipeline, data.X.iloc[rows], plan.y[rows], schema,
                            spec.deploy, run_dir)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config.schema import (
+    CardConfig,
     DeployConfig,
     FeaturesConfig,
     MetricsConfig,
@@ -51,6 +52,7 @@ class ExperimentSpec:
     report: bool = True
     choices: dict[str, str] = field(default_factory=dict)
     candidates: dict[str, ModelSpec] = field(default_factory=dict)
+    card: CardConfig = field(default_factory=CardConfig)
 
 
 def spec_from_config(
@@ -77,6 +79,7 @@ def spec_from_config(
         n_jobs=experiment.n_jobs,
         allowed_targets=tuple(experiment.allowed_targets),
         report=experiment.report,
+        card=experiment.card,
         choices=dict(choices),
         candidates={name: model_spec(name, section)
                     for name, section in (candidates or {}).items()},

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from engine.card import CARD_FILE
 from engine.deploy.trusted_types import load_trusted
 from engine.errors import DataError
 from engine.tracking.files import read_json, write_json
@@ -53,7 +54,7 @@ REFERENCE_FILE = "reference_profile.json"
 REFERENCE_SAMPLE_FILE = "reference_sample.parquet"
 SEALED = (SCHEMA_FILE, METADATA_FILE)
 """The sealed files besides the pipeline's."""
-OPTIONAL = (REFERENCE_FILE, REFERENCE_SAMPLE_FILE)
+OPTIONAL = (REFERENCE_FILE, REFERENCE_SAMPLE_FILE, CARD_FILE)
 KEPT_PIPELINES = 4
 """Pipelines kept loaded, by the digest of their verified bytes: a process loading the same
 bytes again (the lifecycle loop's champion at every step, the challenger it just judged when
@@ -76,12 +77,14 @@ class Bundle:
 def save_bundle(
     directory: Path, pipeline: Pipeline, schema: dict[str, Any], metadata: BundleMetadata, *,
     reference: ReferenceProfile | None = None, reference_sample: pd.DataFrame | None = None,
+    card: str | None = None,
 ) -> Path:
     """Write the bundle into ``directory`` (replacing one there) and seal it with a manifest of
     SHA-256 digests, signed when ``ENGINE_SIGNING_KEY`` is set. ``reference`` and
     ``reference_sample`` (see :mod:`engine.monitoring.profile`) are sealed with the rest when
-    given. The files are written into a temporary sibling directory that is then renamed into
-    place: a reader never sees half a bundle, nor does a killed run leave one."""
+    given, and so is ``card`` (MODEL_CARD.md, :mod:`engine.card.writer`). The files are
+    written into a temporary sibling directory that is then renamed into place: a reader never
+    sees half a bundle, nor does a killed run leave one."""
     import skops.io
 
     staging = _sibling(directory, "new")
@@ -94,6 +97,8 @@ def save_bundle(
         if reference is not None and reference_sample is not None:
             reference_sample.to_parquet(staging / REFERENCE_SAMPLE_FILE, engine="pyarrow",
                                         index=False)
+        if card is not None:
+            (staging / CARD_FILE).write_text(card, encoding="utf-8")
         write_samples(staging, schema, metadata)
         write_record(staging / MANIFEST_FILE, _manifest(staging))
         _move_into_place(staging, directory)

@@ -105,10 +105,16 @@ class Registry:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A transaction; once it committed, the cards of the models it changed are rewritten
+        (:mod:`engine.card.registry_card`)."""
+        from engine.card.registry_card import change_mark, changed_names, refresh_cards
+
         connection = self._open()
         try:
             connection.execute("BEGIN IMMEDIATE")  # one writer at a time: versions never clash
+            mark = change_mark(connection)
             yield connection
+            changed = changed_names(connection, mark)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -116,6 +122,7 @@ class Registry:
             raise
         finally:
             connection.close()
+        refresh_cards(self, changed)
 
     def _open(self) -> sqlite3.Connection:
         """The database, its tables made; a path that is a directory or a file of another kind

@@ -15,6 +15,7 @@
   histogram, errors, rows; rows logged, categories unseen in training, and each column's drift
   over the last ``monitor.window_rows`` rows answered; the version answering, swaps, versions
   that failed to load).
+- ``GET /card``: the model card (``engine.card.serving``), Markdown or HTML.
 
 Serving ``NAME@ALIAS`` the app follows the alias (``engine.deploy.model_follower``): a moved-to
 version is loaded and warmed up off the event loop, then one reference is swapped; a request
@@ -65,7 +66,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from fastapi import Body, FastAPI, Request, Response
+from fastapi import Body, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import (
@@ -92,6 +93,7 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.card.serving import card_response
 from engine.config.schema.monitor import LogConfig
 from engine.deploy.batch_predict import apply_reading, check_rows, predict_features
 from engine.deploy.batching import MicroBatcher
@@ -121,7 +123,7 @@ from engine.monitoring.prediction_log import (
 from engine.monitoring.window import ServingWindow, schema_categories
 from engine.tracking.records import ReferenceProfile
 
-ENDPOINTS = ("/invocations", "/predict", "/feedback", "/health", "/ready", "/metadata",
+ENDPOINTS = ("/invocations", "/predict", "/feedback", "/health", "/ready", "/metadata", "/card",
              "/metrics")
 OPEN_ENDPOINTS = ("/health",)  # answered without the bearer token
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
@@ -785,6 +787,13 @@ def create_app(bundle: Bundle, *, lineage: dict[str, Any] | None = None,
                 "following": None if follow is None else f"{follow.name}@{follow.alias}",
                 "experiment": None if router is None else router.describe(),
                 "limits": limits.model_dump()}
+
+    @app.get("/card", summary="The model card of the version answering: Markdown, or HTML "
+                              "with ?format=html or Accept: text/html",
+             response_class=PlainTextResponse)
+    async def card(request: Request, shown: str | None = Query(None, alias="format")) -> Response:
+        return await card_response(request, shown, served.bundle.directory, served.lineage,
+                                   follow.registry if follow else None)
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics_text() -> Response:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
+from engine.card.rendering import report_section
 from engine.errors import DataError
 from engine.reporting.evaluation_sections import (
     diagnostics_section,
@@ -68,6 +69,7 @@ def write_run_report(run_dir: Path) -> Path:
                                               evaluated.get("partial_dependence"))),
         ("Tuning", tuning_section(metrics.tuning, run_dir / "tuning")),
         ("Provenance", provenance_section(run)),
+        ("Model card", report_section(run_dir)),
     ]
     return write_text(run_dir / REPORT_FILE, page(
         f"{run.model} on {data.name}", sections, subtitle=subtitle,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from engine.config.schema.base import Section
+from engine.config.schema.card import CardConfig
 from engine.config.schema.dataset import DatasetConfig, TaggedDataset
 from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.experiment import ExperimentConfig
@@ -26,9 +27,9 @@ from engine.config.schema.translate import config_error
 from engine.config.schema.tune import TuneConfig
 
 __all__ = [
-    "DatasetConfig", "DeployConfig", "ExperimentConfig", "FeaturesConfig", "LifecycleConfig",
-    "MetricsConfig", "MonitorConfig", "QualityConfig", "SplitConfig", "TuneConfig", "json_schema",
-    "parse_dataset", "parse_experiment", "parse_section",
+    "CardConfig", "DatasetConfig", "DeployConfig", "ExperimentConfig", "FeaturesConfig",
+    "LifecycleConfig", "MetricsConfig", "MonitorConfig", "QualityConfig", "SplitConfig",
+    "TuneConfig", "json_schema", "parse_dataset", "parse_experiment", "parse_section",
 ]
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -59,7 +60,7 @@ def parse_dataset(values: Mapping[str, Any]) -> DatasetConfig:
 GROUPS: dict[str, Any] = {"dataset": _Dataset, "features": FeaturesConfig, "split": SplitConfig,
                           "metrics": MetricsConfig, "tune": TuneConfig,
                           "deploy": DeployConfig, "monitor": MonitorConfig,
-                          "lifecycle": LifecycleConfig}
+                          "lifecycle": LifecycleConfig, "card": CardConfig}
 
 
 def json_schema(group: str | None = None) -> dict[str, Any]:

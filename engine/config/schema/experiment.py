@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import field_validator, model_validator
 
 from engine.config.schema.base import Section, Workers
+from engine.config.schema.card import CardConfig
 from engine.config.schema.dataset import TaggedDataset
 from engine.config.schema.deploy import DeployConfig
 from engine.config.schema.features import FeaturesConfig
@@ -41,6 +42,8 @@ class ExperimentConfig(Section):
     lifecycle: LifecycleConfig = LifecycleConfig()
     """How a deployed model is retrained and promoted (``retrain``, ``lifecycle run``)."""
     quality: QualityConfig = QualityConfig()
+    card: CardConfig = CardConfig()
+    """What only people know about the model, for its MODEL_CARD.md."""
     seed: int = 42
     """Seeds every split, sample, model and search: the same config and seed give the same
     metrics."""
