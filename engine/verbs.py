@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 ELSEWHERE = {"compare": "engine.evaluation.compare_command", "serve": "engine.deploy.serve_command",
              "registry": "engine.deploy.registry_command",
              "card": "engine.card.command",
-             "card": "engine.card.command",
              "retrain": "engine.lifecycle.command", "lifecycle": "engine.lifecycle.command",
              "abtest": "engine.abtest.command", "regress": "engine.regress.command"}
 
