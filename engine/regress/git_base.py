@@ -76,9 +76,9 @@ def base_worktree(repo: Path, commit: str, cache: Path) -> Path:
     """A detached worktree of ``commit`` under ``cache``, made once and reused; a ConfigError
     when the cached one has edits (it must be the commit, nothing else)."""
     tree = cache / commit / "tree"
-    if (tree / ".git").exists():
-        edited = git(tree, "status", "--porcelain", "--untracked-files=no").stdout.split("\n")
-        edited = [line for line in edited if line.strip()]
+    status = git(tree, "status", "--porcelain", "--untracked-files=no")
+    if (tree / ".git").exists() and status.returncode == 0:  # else restored from elsewhere
+        edited = [line for line in status.stdout.splitlines() if line.strip()]
         if edited:
             raise ConfigError(
                 f"regress --against: the base's worktree {tree} has uncommitted changes "
