@@ -19,19 +19,22 @@ SMALL_SLICE = 30
 
 
 def parameters_section(parameters: Mapping[str, Any], tuning: Mapping[str, Any] | None) -> str:
-    rows = [[code(name), _parameter(value)] for name, value in sorted(parameters.items())]
-    text = table(["parameter", "value"], rows) if rows else "The estimator's defaults."
+    """The estimator's parameters as configured, with the search's choices in their place."""
+    chosen = {name: value for name, value in (tuning or {}).get("best_params", {}).items()
+              if name != "model"}
+    rows = [[code(name), _parameter(value), "search" if name in chosen else "config"]
+            for name, value in sorted({**parameters, **chosen}.items())]
+    text = (table(["parameter", "value", "from"], rows) if rows
+            else "The estimator's defaults.")
     if not tuning:
         return text + "\n\nNo search: the parameters are the configured ones."
     trials = ", ".join(f"{count} {state.lower()}" for state, count in tuning["trials"].items())
-    chosen = [[code(name), _parameter(value)] for name, value in tuning["best_params"].items()]
     best = ", ".join(number(value) for value in tuning["best_values"])
     return "\n\n".join([text, bullets([
         f"search: {code(tuning['method'])} over {code(', '.join(tuning['objectives']))} "
         f"({code(', '.join(tuning['directions']))}), pruner {code(tuning['pruner'])}",
         f"trials: {trials}; best trial {tuning['best_trial']} scored {best}",
-        f"study: {code(tuning['study_name'])}"]), "Chosen by the search:",
-        table(["parameter", "value"], chosen)])
+        f"study: {code(tuning['study_name'])}"])])
 
 
 def _parameter(value: Any) -> str:
@@ -140,7 +143,7 @@ def slices_section(slices: Sequence[Mapping[str, Any]], primary: str) -> str:
     rows = [[code(s["column"]), code(s["slice"]), number(s["rows"]),
              number(s["scores"].get(primary)), number((s.get("interval") or {}).get("low")),
              number((s.get("interval") or {}).get("high"))] for s in slices[:WORST_SLICES]]
-    return (f"The {len(rows)} worst slices by {code(primary)} on the test rows:\n\n"
+    return (f"The worst slices by {code(primary)} on the test rows, lowest first:\n\n"
             + table(["column", "slice", "rows", primary.replace("_", " "), "interval low",
                      "interval high"], rows))
 

@@ -99,7 +99,7 @@ def _source(spec: ExperimentSpec, metadata: BundleMetadata) -> str:
     where = getattr(dataset, "path", None) or getattr(dataset, "loader", None) or dataset.name
     return bullets([
         f"source: {code(dataset.source)} {code(where)}",
-        f"fingerprint (SHA-256 of the rows read): {code(metadata.data_fingerprint)}",
+        f"fingerprint of the rows read: {code(metadata.data_fingerprint)}",
         f"target: {code(metadata.target)}"])
 
 
