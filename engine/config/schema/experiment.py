@@ -17,6 +17,7 @@ from engine.config.schema.monitor import MonitorConfig
 from engine.config.schema.quality import QualityConfig
 from engine.config.schema.rules import refuse
 from engine.config.schema.split import NEEDS_GROUPS, NEEDS_TIME, UNPARTITIONED, SplitConfig
+from engine.config.schema.tracking import TrackingConfig
 from engine.config.schema.tune import TuneConfig
 
 
@@ -44,6 +45,8 @@ class ExperimentConfig(Section):
     quality: QualityConfig = QualityConfig()
     card: CardConfig = CardConfig()
     """What only people know about the model, for its MODEL_CARD.md."""
+    tracking: TrackingConfig = TrackingConfig()
+    """Where each run is logged besides its run directory (MLflow)."""
     seed: int = 42
     """Seeds every split, sample, model and search: the same config and seed give the same
     metrics."""
