@@ -14,6 +14,7 @@ from engine.config.schema import (
     MonitorConfig,
     QualityConfig,
     SplitConfig,
+    TrackingConfig,
     TuneConfig,
     parse_experiment,
 )
@@ -53,6 +54,7 @@ class ExperimentSpec:
     choices: dict[str, str] = field(default_factory=dict)
     candidates: dict[str, ModelSpec] = field(default_factory=dict)
     card: CardConfig = field(default_factory=CardConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
 def spec_from_config(
@@ -80,6 +82,7 @@ def spec_from_config(
         allowed_targets=tuple(experiment.allowed_targets),
         report=experiment.report,
         card=experiment.card,
+        tracking=experiment.tracking,
         choices=dict(choices),
         candidates={name: model_spec(name, section)
                     for name, section in (candidates or {}).items()},

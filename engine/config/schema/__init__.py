@@ -23,13 +23,15 @@ from engine.config.schema.metrics import MetricsConfig
 from engine.config.schema.monitor import MonitorConfig
 from engine.config.schema.quality import QualityConfig
 from engine.config.schema.split import SplitConfig
+from engine.config.schema.tracking import TrackingConfig
 from engine.config.schema.translate import config_error
 from engine.config.schema.tune import TuneConfig
 
 __all__ = [
     "CardConfig", "DatasetConfig", "DeployConfig", "ExperimentConfig", "FeaturesConfig",
     "LifecycleConfig", "MetricsConfig", "MonitorConfig", "QualityConfig", "SplitConfig",
-    "TuneConfig", "json_schema", "parse_dataset", "parse_experiment", "parse_section",
+    "TrackingConfig", "TuneConfig", "json_schema", "parse_dataset", "parse_experiment",
+    "parse_section",
 ]
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -60,7 +62,8 @@ def parse_dataset(values: Mapping[str, Any]) -> DatasetConfig:
 GROUPS: dict[str, Any] = {"dataset": _Dataset, "features": FeaturesConfig, "split": SplitConfig,
                           "metrics": MetricsConfig, "tune": TuneConfig,
                           "deploy": DeployConfig, "monitor": MonitorConfig,
-                          "lifecycle": LifecycleConfig, "card": CardConfig}
+                          "lifecycle": LifecycleConfig, "card": CardConfig,
+                          "tracking": TrackingConfig}
 
 
 def json_schema(group: str | None = None) -> dict[str, Any]:

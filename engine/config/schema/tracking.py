@@ -46,7 +46,7 @@ class TrackingConfig(Section):
         if scheme not in SCHEMES:
             refuse(f"tracking.tracking_uri={uri!r}: unknown scheme '{parts.scheme}'."
                    f"{did_you_mean(scheme, SCHEMES)} {options_hint(SCHEMES)}")
-        if scheme == "sqlite" and not uri.startswith("sqlite:///") or uri == "sqlite:///":
+        if scheme == "sqlite" and (not uri.startswith("sqlite:///") or uri == "sqlite:///"):
             refuse(f"tracking.tracking_uri={uri!r}: a SQLite store is sqlite:///<file> "
                    "(sqlite:///outputs/mlflow.db; four slashes for an absolute path).")
         if scheme != "sqlite" and not parts.hostname:
