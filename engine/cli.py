@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from hydra.conf import HydraConf
 
 VERBS = ("predict", "compare", "report", "regress", "serve", "registry", "schema", "monitor",
-         "retrain", "lifecycle", "abtest", "card")
+         "retrain", "lifecycle", "abtest", "card", "runs", "worker")
 TRACEBACK_VARIABLE = "ENGINE_TRACEBACK"
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a process stopped by Ctrl-C
 

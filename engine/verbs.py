@@ -23,7 +23,8 @@ ELSEWHERE = {"compare": "engine.evaluation.compare_command", "serve": "engine.de
              "registry": "engine.deploy.registry_command",
              "card": "engine.card.command",
              "retrain": "engine.lifecycle.command", "lifecycle": "engine.lifecycle.command",
-             "abtest": "engine.abtest.command", "regress": "engine.regress.command"}
+             "abtest": "engine.abtest.command", "regress": "engine.regress.command",
+             "runs": "engine.tracking.runs_command", "worker": "engine.tuning.worker_command"}
 
 
 def run_verb(verb: str, args: Sequence[str]) -> None:

@@ -29,6 +29,7 @@ from engine.tuning.recovery import counted_trials, requeue_interrupted
 from engine.tuning.results import pareto_front, pick_trial, write_results
 from engine.tuning.settings import check_families_answer, check_objective_names
 from engine.tuning.storage import storage_location
+from engine.tuning.worker_config import share_config
 from engine.tuning.workers import WorkerJob, build_space, failure_message, open_study, run_workers
 
 
@@ -62,8 +63,7 @@ def run_search(
     console: Console,
 ) -> SearchResult:
     """Search, then return the picked trial; a study with no usable trial is an EngineError."""
-    objectives = tuple(metrics.primary if o == "auto" else o
-                       for o in settings.objectives or ("auto",))
+    objectives = search_objectives(settings, metrics)
     check_objective_names(objectives, metrics.scorers)
     settings.check_pick([metrics.primary])
     models = {name: build_estimator(family, task, spec.allowed_targets)
@@ -80,9 +80,7 @@ def run_search(
         folds=folds, task=task, metrics=metrics, objectives=objectives, families=families,
         deadline=None if settings.timeout is None else started + settings.timeout,
     )
-    space = build_space(job)
-    study = open_study(job, space)
-    _check_same_search(study, _signature(spec, objectives, space, families, X))
+    study, space = open_shared_study(job)
     requeued = requeue_interrupted(study)
     before = len(counted_trials(study))
     location = storage_location(settings.storage, name, studies_dir)
@@ -103,6 +101,21 @@ def run_search(
     if plots is not None:
         plots.draw((settings.storage, name, studies_dir), objectives, run_dir / "tuning")
     return replace(result, plots=plots)
+
+
+def search_objectives(settings: TuneConfig, metrics: MetricSet) -> tuple[str, ...]:
+    """The scorers the search optimises: ``tune.objectives``, else the primary metric."""
+    return tuple(metrics.primary if o == "auto" else o for o in settings.objectives or ("auto",))
+
+
+def open_shared_study(job: WorkerJob) -> tuple[Any, PipelineSpace]:
+    """Open or create the job's study; a study that searches another space, data or config than
+    this process's is refused (the run that launched it and every ``engine worker`` share it)."""
+    space = build_space(job)
+    study = open_study(job, space)
+    _check_same_search(study, _signature(job.spec, job.objectives, space, job.families, job.X))
+    share_config(study, job.spec)
+    return study, space
 
 
 def _finish_search(study: Any, job: WorkerJob, space: PipelineSpace, location: str,

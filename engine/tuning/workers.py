@@ -83,6 +83,8 @@ def open_study(job: WorkerJob, space: PipelineSpace) -> optuna.Study:
         directions=[objective_direction(name) for name in job.objectives],
         load_if_exists=True,
     )
+    if study.metric_names is None:  # optuna-dashboard labels the objectives with them
+        study.set_metric_names(list(job.objectives))
     seed = job.spec.seed
     if settings.method not in SHARED_SEQUENCE:
         # A resumed study or another worker must not replay the same draws.
