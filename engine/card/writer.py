@@ -54,7 +54,7 @@ def model_card(run_dir: Path, spec: ExperimentSpec, metadata: BundleMetadata) ->
         "Model details": _details(metadata, model_spec.targets.get(family, ""), people)
         + "\n\n### Parameters\n\n" + parameters_section(model_spec.params, tuning),
         "Intended use": _uses(people),
-        "Training data": _source(spec, metadata) + "\n\n" + training_data_section(
+        "Training data": _source(spec, metadata) + "\n" + training_data_section(
             summary, findings, spec.split.model_dump(mode="json"), metrics),
         "Datasheet": datasheet_section(summary, report.get("columns", {})),
         "Evaluation": evaluation_section(metrics, evaluated.get("diagnostics") or {}),
