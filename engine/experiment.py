@@ -29,6 +29,7 @@ from engine.reporting.run_report import write_run_report
 from engine.run_plan import RunPlan, check_calibration_task, make_plan
 from engine.threads import limited_threads, threads_per_process
 from engine.tracking.files import write_json
+from engine.tracking.mlflow_checks import check_tracking
 from engine.tracking.records import METRICS_FILE, RUN_FILE, RunRecord, write_record
 from engine.tracking.summary import print_summary
 from engine.tracking.warning_log import collected_warnings, summarize_warnings
@@ -48,11 +49,13 @@ class RunResult:
 
 
 def validate_spec(spec: ExperimentSpec) -> None:
-    """The checks beyond the schema's that need no data: classes and parameters bound against
-    their signatures, the search space, the scorers of a declared task, the export targets.
+    """The checks beyond the schema's that need no data: the tracking store, classes and
+    parameters bound against their signatures, the search space, the scorers of a declared
+    task, the export targets.
 
     A sweep runs this on every job before the first one starts.
     """
+    check_tracking(spec.tracking)
     validate_model(spec.model, spec.allowed_targets)
     preprocessor = build_preprocessor(spec.features, allowed=spec.allowed_targets)
     task = spec.dataset.task
@@ -132,6 +135,10 @@ def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir:
     print_summary(console, run, metrics, held_out.evaluated)
     if spec.report:
         report_stage(run_dir, console)
+    if spec.tracking.backend == "mlflow":  # MLflow is imported only when it is asked for
+        from engine.tracking.mlflow_run import log_run
+
+        log_run(run_dir, spec.tracking, project_dir=project_dir, console=console)
     if run.status == "failed":
         raise EvaluationError(str(run.error))
     objective = np.nan if metrics.objective is None else metrics.objective  # a Score may be null

@@ -1,0 +1,124 @@
+"""Log a finished run directory to MLflow: params, metrics, tags, artifacts, the model, the
+search's trials (nested, when asked) and the registry entry (mirrored).
+
+Called after run.json is written, so the run directory is complete whatever happens here: a
+store that cannot be reached is a warning, never a failed experiment.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from rich.console import Console
+
+from engine.config.schema.tracking import TrackingConfig
+from engine.deploy.bundle import BUNDLE_DIR, MANIFEST_FILE
+from engine.errors import first_line
+from engine.tracking.files import write_json
+from engine.tracking.mlflow_registry import mirror_version
+from engine.tracking.mlflow_store import Store, TrackingUnavailable, open_store
+from engine.tracking.mlflow_sweep import parent_run_id
+from engine.tracking.mlflow_values import (
+    BUNDLE_ARTIFACT,
+    flat_params,
+    read_run,
+    run_metrics,
+    run_tags,
+)
+
+MLFLOW_FILE = "mlflow.json"
+"""Where the run was logged (store, experiment, run id, model URI): written once it was."""
+MODEL_CODE = Path(__file__).with_name("mlflow_pyfunc.py")
+REPORT_FILE = "report.html"
+TRIALS_FILE = Path("tuning") / "trials.csv"
+
+
+def log_run(run_dir: Path, settings: TrackingConfig, *, project_dir: Path,
+            console: Console) -> dict[str, Any] | None:
+    """Log ``run_dir`` and write mlflow.json; a store that fails warns and returns None."""
+    try:
+        logged = _log(run_dir, settings, open_store(settings, project_dir))
+    except (TrackingUnavailable, MlflowException, OSError) as error:
+        console.print(f"[yellow]warning[/yellow]: tracking: the run was not logged to MLflow "
+                      f"({first_line(error)}); the run directory {run_dir} is complete.")
+        return None
+    write_json(run_dir / MLFLOW_FILE, logged)
+    console.print(f"mlflow: run {logged['run_id']} in experiment '{settings.experiment_name}' "
+                  f"({logged['tracking_uri']})")
+    return logged
+
+
+def _log(run_dir: Path, settings: TrackingConfig, store: Store) -> dict[str, Any]:
+    client = store.client
+    metrics, run = read_run(run_dir)
+    parent = parent_run_id(run_dir)
+    tags = run_tags(run) | ({MLFLOW_PARENT_RUN_ID: parent} if parent else {})
+    created = client.create_run(store.experiment_id, tags=tags,
+                                run_name=f"{run.dataset.name}-{run.model}-{run_dir.name}")
+    run_id = created.info.run_id
+    stamp = int(time.time() * 1000)
+    client.log_batch(run_id, params=[Param(k, v) for k, v in flat_params(run_dir).items()],
+                     metrics=[Metric(name, value, stamp, step)
+                              for name, values in run_metrics(metrics, run).items()
+                              for step, value in enumerate(values)])
+    if (run_dir / REPORT_FILE).is_file():
+        client.log_artifact(run_id, str(run_dir / REPORT_FILE))
+    client.log_artifacts(run_id, str(run_dir), "run")
+    logged: dict[str, Any] = {"tracking_uri": store.uri, "experiment_id": store.experiment_id,
+                              "run_id": run_id, **({"parent_run_id": parent} if parent else {})}
+    if settings.log_model and (run_dir / BUNDLE_DIR / MANIFEST_FILE).is_file():
+        logged["model_uri"] = _log_model(store.uri, run_id, run_dir / BUNDLE_DIR)
+        entry = run.deploy.get("registry")
+        if entry:
+            logged["registered"] = mirror_version(client, store.uri, entry,
+                                                  logged["model_uri"])
+    if settings.nested_trials and (run_dir / TRIALS_FILE).is_file():
+        logged["trial_runs"] = _log_trials(store, run_id, pd.read_csv(run_dir / TRIALS_FILE))
+    client.set_terminated(run_id, RunStatus.to_string(
+        RunStatus.FINISHED if run.status == "ok" else RunStatus.FAILED))
+    return logged
+
+
+def _log_model(uri: str, run_id: str, bundle: Path) -> str:
+    """Log the bundle as a pyfunc model (code, not a pickle); return its model URI."""
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=str(MODEL_CODE),
+            artifacts={BUNDLE_ARTIFACT: str(bundle)},
+            pip_requirements=[f"engine=={metadata.version('engine')}",
+                              f"mlflow-skinny=={mlflow.__version__}"])
+    return str(info.model_uri)
+
+
+TRIAL_STATUS = {"COMPLETE": RunStatus.FINISHED, "PRUNED": RunStatus.KILLED,
+                "FAIL": RunStatus.FAILED}
+TRIAL_COLUMNS = ("number", "state", "duration_s", "pruned_at_step", "worker", "error")
+
+
+def _log_trials(store: Store, run_id: str, trials: pd.DataFrame) -> int:
+    """One nested run per trial of the search: its params, objective values and seconds."""
+    client = store.client
+    objectives = [c for c in trials.columns
+                  if c not in TRIAL_COLUMNS and not c.startswith("param_")]
+    for row in trials.to_dict("records"):
+        trial = client.create_run(store.experiment_id, run_name=f"trial {row['number']}",
+                                  tags={MLFLOW_PARENT_RUN_ID: run_id,
+                                        "engine.trial_state": str(row["state"])})
+        client.log_batch(
+            trial.info.run_id,
+            params=[Param(c.removeprefix("param_"), str(row[c])) for c in trials.columns
+                    if c.startswith("param_") and not pd.isna(row[c])],
+            metrics=[Metric(c, float(row[c]), int(time.time() * 1000), 0)
+                     for c in [*objectives, "duration_s"] if not pd.isna(row[c])])
+        client.set_terminated(trial.info.run_id, RunStatus.to_string(
+            TRIAL_STATUS.get(str(row["state"]), RunStatus.FAILED)))
+    return len(trials)
