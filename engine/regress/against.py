@@ -20,6 +20,7 @@ import yaml
 from rich.console import Console
 
 import engine
+from engine.data.dataset import Dataset
 from engine.regress.base_env import SideEnvironment, base_environment
 from engine.regress.base_failure import BASE_FAILED_EXIT, BaseFailed
 from engine.regress.base_scores import BaseScores, base_scores
@@ -31,7 +32,7 @@ from engine.regress.measurement import Measurement
 from engine.regress.paired_timing import TimingPair, judge_timings
 from engine.regress.runner import load_suite_data, plan_suite, run_planned
 from engine.regress.suite import Suite, SuiteExperiment, load_suite
-from engine.tracking.files import write_text
+from engine.tracking.files import write_atomically, write_text
 
 CHANGE_TREE = Path(engine.__file__).resolve().parents[1]
 
@@ -91,7 +92,8 @@ def _compare(suite: Suite, scores: BaseScores, environment: SideEnvironment, *,
     changed = run_planned(recording, planned, datasets, output_dir=output_dir / "runs",
                           project_dir=CHANGE_TREE, jobs=jobs, on_done=partial(announce_run,
                                                                               console))
-    tasks = _timing_tasks(suite, changed, scores, output_dir / "runs")
+    data = {plan.experiment.name: datasets[plan.data_key] for plan in planned}
+    tasks = _timing_tasks(suite, changed, scores, data, output_dir)
     console.print(f"timing {len(tasks)} experiments, base and change in turn "
                   f"({suite.fit_repeats} fits and {suite.predict_repeats} predictions each)")
     change_side = SideEnvironment(sys.executable, CHANGE_TREE, "this environment")
@@ -121,14 +123,24 @@ def _by_name(suite: Suite) -> dict[str, SuiteExperiment]:
 
 
 def _timing_tasks(suite: Suite, changed: dict[str, Measurement], scores: BaseScores,
-                  runs: Path) -> list[TimingTask]:
-    """An experiment to time per experiment with timing guards that ran on both sides."""
-    return [TimingTask(experiment.name, list(experiment.overrides),
-                       scores.runs / experiment.name, runs / experiment.name,
-                       tuple(guard.key for guard in experiment.guards if guard.is_timing))
-            for experiment in suite.experiments
-            if any(guard.is_timing for guard in experiment.guards)
-            and not changed[experiment.name].failed]
+                  data: dict[str, Dataset], output_dir: Path) -> list[TimingTask]:
+    """A task per experiment with timing guards that ran on both sides; its training rows (the
+    dataset less the change's test rows) written once for both workers."""
+    tasks = []
+    for experiment in suite.experiments:
+        keys = tuple(guard.key for guard in experiment.guards if guard.is_timing)
+        if not keys or changed[experiment.name].failed:
+            continue
+        test_rows = changed[experiment.name].predictions.get("row", [])
+        dataset = data[experiment.name]
+        features, target = dataset.X.drop(index=test_rows), dataset.y.drop(index=test_rows)
+        rows = output_dir / "timing-data"
+        x_file = write_atomically(rows / f"{experiment.name}.X.parquet", features.to_parquet)
+        y_file = write_atomically(rows / f"{experiment.name}.y.parquet",
+                                  target.to_frame("target").to_parquet)
+        tasks.append(TimingTask(experiment.name, x_file, y_file, scores.runs / experiment.name,
+                                output_dir / "runs" / experiment.name, keys))
+    return tasks
 
 
 def _sides(base: BaseCommit) -> str:

@@ -22,10 +22,12 @@ OPERATION = {"fit_seconds": "fit", "predict_ms": "predict"}
 
 @dataclass(frozen=True)
 class TimingTask:
-    """What to time for one experiment: its overrides, each side's run and the guarded keys."""
+    """What to time for one experiment: its training rows (features and target, Parquet), each
+    side's run and the guarded keys."""
 
     name: str
-    overrides: list[str]
+    features: Path
+    target: Path
     base_run: Path
     change_run: Path
     keys: tuple[str, ...]
@@ -98,9 +100,8 @@ def time_interleaved(tasks: list[TimingTask], repeats: dict[str, int], *, base: 
         for task in tasks:
             timed[task.name] = paired = PairedTimings()
             try:
-                _load(base_worker, task.overrides, task.base_run, "base", task.name, logs)
-                change_worker.ask({"op": "load", "overrides": task.overrides,
-                                   "run_dir": str(task.change_run)})
+                _load(base_worker, task, task.base_run, logs)
+                change_worker.ask(_load_request(task, task.change_run))
                 for key in task.keys:
                     pairs = _pairs(base_worker, change_worker, OPERATION[key],
                                    repeats[REPEATS_OF[key]], task.name, logs)
@@ -111,13 +112,17 @@ def time_interleaved(tasks: list[TimingTask], repeats: dict[str, int], *, base: 
     return timed
 
 
-def _load(worker: Worker, overrides: list[str], run_dir: Path, side: str, name: str,
-          logs: Path) -> None:
+def _load_request(task: TimingTask, run_dir: Path) -> dict[str, Any]:
+    return {"op": "load", "run_dir": str(run_dir), "features": str(task.features),
+            "target": str(task.target)}
+
+
+def _load(worker: Worker, task: TimingTask, run_dir: Path, logs: Path) -> None:
     try:
-        worker.ask({"op": "load", "overrides": overrides, "run_dir": str(run_dir)})
+        worker.ask(_load_request(task, run_dir))
     except WorkerError as error:
-        raise BaseFailed(f"timing {name} on the {side} side: {error} (log: "
-                         f"{logs / f'timing-{side}.log'})") from None
+        raise BaseFailed(f"timing {task.name} on the base side: {error} (log: "
+                         f"{logs / 'timing-base.log'})") from None
 
 
 def _pairs(base: Worker, change: Worker, operation: str, count: int, name: str,

@@ -6,11 +6,13 @@ Started as a script (``python -P timing_worker.py``) with the side's tree first 
 code timed is the side's own. It reads one JSON request a line on stdin and answers one JSON
 line on stdout::
 
-    {"op": "load", "overrides": [...], "run_dir": "..."}   -> {"ok": true}
+    {"op": "load", "run_dir": "...", "features": "x.parquet", "target": "y.parquet"}
+                                                            -> {"ok": true}
     {"op": "fit"}                                           -> {"ok": true, "value": 0.42}
     {"op": "predict"}                                       -> {"ok": true, "value": 1.7}
 
-``fit`` is seconds of a fit of the run's pipeline (cloned, unfitted) on its training rows;
+``fit`` is seconds of a fit of the run's pipeline (cloned, unfitted) on the training rows the
+change side wrote (the same rows for both sides, whatever either side's loaders do);
 ``predict`` is milliseconds of one row through the saved bundle, schema checks included, as
 ``engine predict`` and serving run it. Imports and loading are never timed.
 """
@@ -28,22 +30,16 @@ from typing import Any
 class Experiment:
     """A loaded experiment: its bundle, its training rows and the row it predicts."""
 
-    def __init__(self, overrides: list[str], run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, features: Path, target: Path) -> None:
         import pandas as pd
 
-        from engine.config.compose import compose_spec
-        from engine.data.sources import load_dataset
         from engine.deploy.batch_predict import predict_rows
         from engine.deploy.bundle import load_bundle
 
-        spec = compose_spec(overrides)
-        data = load_dataset(spec.dataset, seed=spec.seed)
-        saved = run_dir / "predictions.csv"
-        test_rows = pd.read_csv(saved)["row"].tolist() if saved.is_file() else []
-        self.X = data.X.drop(index=test_rows)
-        self.y = data.y.drop(index=test_rows)
+        self.X = pd.read_parquet(features)
+        self.y = pd.read_parquet(target).iloc[:, 0]
         self.bundle = load_bundle(run_dir)
-        self.row = data.X.iloc[:1]
+        self.row = self.X.iloc[:1]
         self.predict_rows = predict_rows
         self.predict()  # warm-up: lazy imports and first-call caches are not timed
 
@@ -63,7 +59,8 @@ class Experiment:
 
 def answer(request: dict[str, Any], loaded: dict[str, Experiment]) -> dict[str, Any]:
     if request["op"] == "load":
-        loaded["current"] = Experiment(request["overrides"], Path(request["run_dir"]))
+        loaded["current"] = Experiment(Path(request["run_dir"]), Path(request["features"]),
+                                       Path(request["target"]))
         return {"ok": True}
     experiment = loaded["current"]
     value = experiment.fit() if request["op"] == "fit" else experiment.predict()
