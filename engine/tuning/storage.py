@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from engine.errors import ConfigError, first_line
+from engine.errors import ConfigError, did_you_mean, first_line
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -33,6 +33,11 @@ HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 30
 HEARTBEAT_RETRIES = 3  # a trial whose parameters keep killing workers fails after that many
 CREATE_ATTEMPTS = 5
+DATABASE_SCHEMES = (  # SQLAlchemy's dialect+driver names for the databases Optuna supports
+    "postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+pg8000", "sqlite",
+    "mysql", "mysql+pymysql", "mysql+mysqldb", "mysql+mysqlconnector", "mariadb",
+    "mariadb+pymysql",
+)
 
 
 def check_study_name(name: str) -> str:
@@ -52,9 +57,24 @@ def storage_location(storage: str | None, study_name: str, studies_dir: Path) ->
         return str(studies_dir / f"{study_name}.journal")
     if storage == "sqlite":
         return f"sqlite:///{studies_dir / f'{study_name}.db'}"
-    if isinstance(storage, str) and ("://" in storage or storage.endswith(".journal")):
+    if isinstance(storage, str) and "://" in storage:
+        return _checked_scheme(storage)
+    if isinstance(storage, str) and storage.endswith(".journal"):
         return storage
     raise ConfigError(_storage_hint(storage))
+
+
+def _checked_scheme(url: str) -> str:
+    """A database URL whose scheme SQLAlchemy and Optuna know; a typo gets did-you-mean."""
+    scheme = url.split("://", 1)[0]
+    if scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            f"tune.storage={_hide_password(url)}: cannot open the study storage: '{scheme}://' "
+            "is not a database URL scheme."
+            f"{did_you_mean(scheme, DATABASE_SCHEMES)} Use postgresql+psycopg://user@host/db "
+            "(many machines), sqlite:///path.db, or a path ending in .journal."
+        )
+    return url
 
 
 def open_storage(storage: str | None, study_name: str, studies_dir: Path) -> BaseStorage:
