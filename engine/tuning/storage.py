@@ -73,7 +73,7 @@ def _checked_scheme(url: str) -> str:
             "is not a database URL scheme."
             f"{did_you_mean(scheme, DATABASE_SCHEMES)} Use postgresql+psycopg://user@host/db "
             "(many machines), sqlite:///path.db, or a path ending in .journal."
-        )
+        ) from None  # as every storage error: one line, no chained context
     return url
 
 
