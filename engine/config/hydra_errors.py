@@ -17,6 +17,7 @@ from omegaconf import Container, DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError, OmegaConfBaseException
 from yaml import YAMLError
 
+from engine.config.launchers import missing_launcher
 from engine.errors import ConfigError, EngineError, did_you_mean, first_line, options_hint
 from engine.tracking.files import yaml_problem
 
@@ -35,6 +36,10 @@ def translate_hydra_error(error: HydraException) -> ConfigError:
             f"override '{error.override}': {reason}. Write overrides as key=value; quote "
             "values with spaces, brackets or commas for the shell, e.g. 'model.C=[1,2]'."
         )
+    launcher = isinstance(error, MissingConfigException) and missing_launcher(
+        error.missing_cfg_file)
+    if launcher:
+        return launcher
     if isinstance(error, MissingConfigException) and error.options:
         group, _, option = (error.missing_cfg_file or "").rpartition("/")
         return ConfigError(
