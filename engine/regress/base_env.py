@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.regress.base_failure import BaseFailed
+from engine.tracking.files import write_text
 
 
 @dataclass(frozen=True)
@@ -59,5 +60,5 @@ def base_environment(base_tree: Path, change_tree: Path, cache: Path) -> SideEnv
             last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
             raise BaseFailed(f"its environment could not be built ({' '.join(step[:4])}...): "
                              f"{last}")
-    (home / "installed").write_text(json.dumps(wanted, sort_keys=True) + "\n")
+    write_text(home / "installed", json.dumps(wanted, sort_keys=True) + "\n")
     return SideEnvironment(str(python), base_tree, note + ", built now")

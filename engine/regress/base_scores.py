@@ -23,6 +23,7 @@ import yaml
 from engine.errors import ConfigError
 from engine.regress.base_env import SideEnvironment
 from engine.regress.base_failure import BaseFailed
+from engine.regress.gate import STEP_SUMMARY_VARIABLE
 from engine.regress.measurement import Measurement
 from engine.tracking.files import read_json, write_json, write_text
 
@@ -77,8 +78,10 @@ def base_scores(raw: dict[str, Any], suite_path: Path, environment: SideEnvironm
         command = [environment.python, "-m", "engine", "regress", str(file), "--update-baseline",
                    "--baseline", str(work / "scores.json"), "-o", str(work / "out"),
                    "--jobs", str(jobs), *(f"--set={override}" for override in extra)]
-        done = subprocess.run(command, cwd=environment.tree, env=environment.environ(),
-                              capture_output=True, text=True)
+        quiet = {key: value for key, value in environment.environ().items()
+                 if key != STEP_SUMMARY_VARIABLE}  # the job summary is the comparison's alone
+        done = subprocess.run(command, cwd=environment.tree, env=quiet, capture_output=True,
+                              text=True)
         log = write_text(work / "base.log", done.stdout + done.stderr)
         if done.returncode == 0:
             break

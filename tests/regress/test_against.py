@@ -54,13 +54,16 @@ def workflow_command(suite: Path, ref: str, output: Path) -> list[str]:
     return [sys.executable if word == "python" else swap.get(word, word) for word in words]
 
 
-def regress(clone: Path, suite: Path, ref: str, tmp: Path,
-            *extra: str) -> tuple[int, str, Path]:
-    """The workflow's command run in ``clone`` (its engine first on the path)."""
+def regress(clone: Path, suite: Path, ref: str, tmp: Path, *extra: str,
+            summary: Path | None = None) -> tuple[int, str, Path]:
+    """The workflow's command run in ``clone`` (its engine first on the path); ``summary``
+    stands for GitHub's ``$GITHUB_STEP_SUMMARY``."""
     output = tmp / f"out{len(list(tmp.glob('out*')))}"
     environment = {**os.environ, "PYTHONPATH": str(clone), "COLUMNS": "200",
                    "ENGINE_OUTPUT_DIR": str(tmp / "outputs")}
     environment.pop("GITHUB_STEP_SUMMARY", None)
+    if summary is not None:
+        environment["GITHUB_STEP_SUMMARY"] = str(summary)
     done = subprocess.run([*workflow_command(suite, ref, output), "--cache", str(tmp / "cache"),
                            *extra], cwd=clone, env=environment, capture_output=True, text=True,
                           timeout=900)
@@ -114,12 +117,15 @@ def test_the_workflow_parses_and_runs_the_tested_command_with_full_history() -> 
     assert checkout["with"]["fetch-depth"] == 0
 
 
+@pytest.mark.slow
 def test_against_head_passes_and_the_base_comes_from_the_cache_next_time(
         snapshot: Path) -> None:
     suite, tmp = snapshot.parent / "suite.yaml", snapshot.parent
-    status, output, out = regress(snapshot, suite, "HEAD", tmp)
+    summary = tmp / "step_summary.md"
+    status, output, out = regress(snapshot, suite, "HEAD", tmp, summary=summary)
     assert status == 0, output
     assert "base scores: recorded now" in output
+    assert summary.read_text() == (out / "regress.md").read_text()  # the base's is not there
     found = checks(out)
     assert {check["verdict"] for check in found.values()} <= {"ok", "not significant"}
     assert found["wine", "cv f1_macro"]["now"] == found["wine", "cv f1_macro"]["baseline"]
@@ -131,6 +137,7 @@ def test_against_head_passes_and_the_base_comes_from_the_cache_next_time(
     assert "base scores: from the cache" in output
 
 
+@pytest.mark.slow
 def test_a_crippled_and_slowed_change_fails_naming_its_guards(snapshot: Path) -> None:
     clone = changed_clone(snapshot, "crippled", {
         "engine/conf/model/logistic_regression.yaml": "C: 1.0=>C: 0.0001",
@@ -148,6 +155,7 @@ def test_a_crippled_and_slowed_change_fails_naming_its_guards(snapshot: Path) ->
     assert "regressed" in output and "predict_ms" in output
 
 
+@pytest.mark.slow
 def test_what_the_base_cannot_read_is_left_out_on_both_sides_and_named(
         snapshot: Path) -> None:
     shutil.copy(snapshot / "engine/conf/model/logistic_regression.yaml",
