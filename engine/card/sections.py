@@ -190,8 +190,9 @@ def limitations(*, dropped: Sequence[str], slices: Sequence[Mapping[str, Any]], 
                      + ", ".join(code(name) for name in dropped))
     for s in slices:
         interval = s.get("interval") or {}
-        width = (interval["high"] - interval["low"]) if interval else None
-        if s["rows"] < SMALL_SLICE or (width is not None and width > WIDE_INTERVAL):
+        low, high = interval.get("low"), interval.get("high")
+        wide = low is None or high is None or high - low > WIDE_INTERVAL
+        if s["rows"] < SMALL_SLICE or wide:
             facts.append(f"slice {code(s['column'])} = {code(s['slice'])}: {s['rows']} test rows, "
                          f"{code(primary)} {number(s['scores'].get(primary))} with interval "
                          f"{number(interval.get('low'))} to {number(interval.get('high'))}: a "
