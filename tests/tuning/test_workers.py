@@ -1,0 +1,115 @@
+"""``python -m engine worker`` on one study (a journal file, in this process): the experiment
+is stored in the study, a worker with no overrides runs it, one with another config is refused,
+``--refit`` refits once; workers never write a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from engine.tracking.records import read_metrics
+from engine.tuning.storage import open_storage
+from tests.conftest import run_main
+
+EXPERIMENT = ("tune=random", "tune.n_trials=3", "model=logistic_regression",
+              "split.cv.n_splits=3")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A study of three trials run by one worker started with the experiment's overrides:
+    (its journal file, the output folder)."""
+    root = tmp_path_factory.mktemp("workers")
+    journal = root / "shared.journal"
+    done = run_main(["worker", "--study", "shared", "--storage", str(journal), *EXPERIMENT],
+                    root / "outputs")
+    assert done.returncode == 0, done.stderr
+    assert "ran 3 trial(s); the study has 3" in done.stdout
+    return journal, root / "outputs"
+
+
+def load(journal: Path) -> optuna.Study:
+    return optuna.load_study(study_name="shared",
+                             storage=open_storage(str(journal), "shared", journal.parent))
+
+
+def test_the_study_holds_its_experiment_metric_names_and_each_trials_folds(
+        study: tuple[Path, Path]) -> None:
+    journal, outputs = study
+    loaded = load(journal)
+    assert loaded.metric_names == ["roc_auc"]
+    experiment = loaded.user_attrs["experiment"]
+    assert experiment["choices"]["model"] == "logistic_regression"
+    assert experiment["config"]["tune"]["n_trials"] == 3
+    for trial in loaded.trials:
+        assert trial.state.name == "COMPLETE"
+        assert len(trial.user_attrs["cv"]["roc_auc"]["folds"]) == 3
+        assert trial.user_attrs["fit_time"] > 0 and trial.user_attrs["worker"]
+    assert not (outputs / "runs").exists()  # a worker never refits
+
+
+def test_a_worker_without_overrides_joins_with_the_studys_experiment(
+        study: tuple[Path, Path]) -> None:
+    journal, outputs = study
+    done = run_main(["worker", "--study", "shared", "--storage", str(journal)], outputs)
+    assert done.returncode == 0, done.stderr
+    assert "(3 of 3 trials done)" in done.stdout and "ran 0 trial(s)" in done.stdout
+
+
+def test_a_worker_with_another_config_is_refused_naming_each_difference(
+        study: tuple[Path, Path]) -> None:
+    journal, outputs = study
+    done = run_main(["worker", "--study", "shared", "--storage", str(journal), *EXPERIMENT,
+                     "seed=3", "model.C=0.5", "tune.n_trials=10"], outputs)
+    assert done.returncode == 2 and done.stdout.count("\n") <= 1
+    assert done.stderr == (
+        "error: tune.study_name=shared: this process's config differs from the one the study "
+        "was started with: model.C is 1.0 in the study, 0.5 here; seed is 42 in the study, 3 "
+        "here. Every worker of a study runs the same experiment: start it with the study's own "
+        "config (python -m engine worker --study shared --storage URL, with no overrides), or "
+        "name another study.\n")
+    assert len(load(journal).trials) == 3
+
+
+def test_refit_writes_one_run_directory_from_the_studys_best_trial(
+        study: tuple[Path, Path]) -> None:
+    journal, outputs = study
+    done = run_main(["worker", "--study", "shared", "--storage", str(journal), "--refit"],
+                    outputs)
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (outputs / "runs").iterdir()
+    tuning = read_metrics(run_dir).tuning
+    assert tuning is not None and tuning.study_name == "shared" and tuning.new_trials == 0
+    assert tuning.best_trial == load(journal).best_trial.number
+    assert (run_dir / "model").is_dir() and (run_dir / "resolved_config.yaml").is_file()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--study", "sharde"), "worker --study sharde: no such study in {journal}. Did you mean "
+                            "'shared'?"),
+    (("--study", "shared", "tune.study_name=other"),
+     "worker: tune.study_name=other: the study is named by --study and --storage"),
+    (("--study", "new", "tune=none"), "worker: these overrides choose no search (tune=none)"),
+    (("--study", "bad name"), "tune.study_name: 'bad name' cannot name a study file"),
+])
+def test_a_mistake_is_one_line_and_exit_2(study: tuple[Path, Path], args: tuple[str, ...],
+                                          message: str) -> None:
+    journal, outputs = study
+    study_args, overrides = args[:2], args[2:]
+    done = run_main(["worker", *study_args, "--storage", str(journal), *overrides], outputs)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {message.format(journal=journal)}")
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_storage_url_with_a_typo_gets_did_you_mean(tmp_path: Path) -> None:
+    done = run_main(["worker", "--study", "s", "--storage", "postgresql+psycog://u@db/studies"],
+                    tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: tune.storage=postgresql+psycog://u@db/studies: cannot open the study storage: "
+        "'postgresql+psycog://' is not a database URL scheme. Did you mean 'postgresql+psycopg'? "
+        "Use postgresql+psycopg://user@host/db (many machines), sqlite:///path.db, or a path "
+        "ending in .journal.\n")
