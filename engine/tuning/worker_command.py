@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -147,7 +148,17 @@ def _worker_job(spec: ExperimentSpec) -> WorkerJob:
         folds=plan.folds, task=plan.data.task, metrics=plan.metrics,
         objectives=search_objectives(settings, plan.metrics), families=spec.candidates,
         deadline=None if settings.timeout is None else time.time() + settings.timeout,
+        worker=worker_number(),
     )
+
+
+def worker_number() -> int:
+    """This process's number among a study's workers on any machine, from its ``host:pid``:
+    workers opening the study at once draw different parameters. Below 40,000, so that the
+    sampler's seed (``seed + number * 100,003 + trials``) stays a 32-bit one."""
+    from engine.tuning.recovery import worker_id
+
+    return 1 + zlib.crc32(worker_id().encode()) % 40_000
 
 
 def refit(spec: ExperimentSpec) -> Path:

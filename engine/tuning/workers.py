@@ -66,6 +66,8 @@ class WorkerJob:
     families: dict[str, ModelSpec]
     deadline: float | None
     worker: int = 0
+    """Seeds this process's sampler apart from the other workers': 0 in the run that launched
+    the study, 1, 2, ... in its spawned workers, one per process for ``engine worker``."""
     parent: int = 0
 
 
@@ -167,7 +169,8 @@ def run_workers(
     """Worker 0 here (on the ``opened`` study), the others in spawned processes; wait for all."""
     context = multiprocessing.get_context("spawn")
     others = [
-        context.Process(target=run_worker, args=(replace(job, worker=number, parent=os.getpid()),),
+        context.Process(target=run_worker,
+                        args=(replace(job, worker=job.worker + number, parent=os.getpid()),),
                         daemon=True)
         for number in range(1, job.settings.n_jobs)
     ]
