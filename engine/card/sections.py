@@ -122,7 +122,8 @@ def _calibration(decision: Mapping[str, Any], calibration: Mapping[str, Any] | N
         lines.append(f"Probabilities calibrated: {code(decision['calibration'])}.")
     if decision.get("threshold"):
         lines.append(f"Decision threshold: {number(decision['threshold'].get('value'))}.")
-    return " ".join(lines) if lines else "Calibration: not measured (no probabilities)."
+    return " ".join(lines) if lines else ("Calibration: not measured (no test rows, or a "
+                                           "model without probabilities).")
 
 
 def _overfitting(metrics: MetricsRecord) -> str:
