@@ -30,6 +30,7 @@ from engine.run_plan import RunPlan, check_calibration_task, make_plan
 from engine.threads import limited_threads, threads_per_process
 from engine.tracking.files import write_json
 from engine.tracking.mlflow_checks import check_tracking
+from engine.tracking.mlflow_tracker import MlflowTracker, start_tracking
 from engine.tracking.records import METRICS_FILE, RUN_FILE, RunRecord, write_record
 from engine.tracking.summary import print_summary
 from engine.tracking.warning_log import collected_warnings, summarize_warnings
@@ -94,16 +95,17 @@ def run_experiment(
     """
     clock = stages.Clock()
     validate_spec(spec)
+    tracker = start_tracking(spec.tracking, project_dir)  # MLflow made ready while this trains
     plan = make_plan(spec, stages.load_and_check(spec, run_dir, console, data))
     clock.lap("prepare_seconds")
     # Every fit, prediction, worker, export and the report share the machine's cores.
     with limited_threads(threads_per_process(work=plan.train_cells)):
         return _run_plan(plan, run_dir, clock, project_dir=project_dir, console=console,
-                         fit_repeats=fit_repeats)
+                         fit_repeats=fit_repeats, tracker=tracker)
 
 
 def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir: Path,
-              console: Console, fit_repeats: int) -> RunResult:
+              console: Console, fit_repeats: int, tracker: MlflowTracker | None) -> RunResult:
     """Select, fit, test and save the planned experiment; see :func:`run_experiment`."""
     spec = plan.spec
     if spec.tune.searching:
@@ -135,10 +137,8 @@ def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir:
     print_summary(console, run, metrics, held_out.evaluated)
     if spec.report:
         report_stage(run_dir, console)
-    if spec.tracking.backend == "mlflow":  # MLflow is imported only when it is asked for
-        from engine.tracking.mlflow_run import log_run
-
-        log_run(run_dir, spec.tracking, project_dir=project_dir, console=console)
+    if tracker is not None:
+        tracker.log(run_dir, console)
     if run.status == "failed":
         raise EvaluationError(str(run.error))
     objective = np.nan if metrics.objective is None else metrics.objective  # a Score may be null

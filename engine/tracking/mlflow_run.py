@@ -8,6 +8,7 @@ store that cannot be reached is a warning, never a failed experiment.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,14 @@ import pandas as pd
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
-from rich.console import Console
+from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches
 
 from engine.config.schema.tracking import TrackingConfig
 from engine.deploy.bundle import BUNDLE_DIR, MANIFEST_FILE
 from engine.errors import first_line
 from engine.tracking.files import write_json
 from engine.tracking.mlflow_registry import mirror_version
-from engine.tracking.mlflow_store import Store, TrackingUnavailable, open_store
+from engine.tracking.mlflow_store import Store, TrackingUnavailable
 from engine.tracking.mlflow_sweep import parent_run_id
 from engine.tracking.mlflow_values import (
     BUNDLE_ARTIFACT,
@@ -41,18 +42,15 @@ REPORT_FILE = "report.html"
 TRIALS_FILE = Path("tuning") / "trials.csv"
 
 
-def log_run(run_dir: Path, settings: TrackingConfig, *, project_dir: Path,
-            console: Console) -> dict[str, Any] | None:
-    """Log ``run_dir`` and write mlflow.json; a store that fails warns and returns None."""
+def log_run(run_dir: Path, settings: TrackingConfig, store: Callable[[], Store]
+            ) -> dict[str, Any]:
+    """Log ``run_dir`` to the store ``store()`` opens and write mlflow.json; what was logged.
+    A store that cannot be opened, or fails, is TrackingUnavailable with the reason."""
     try:
-        logged = _log(run_dir, settings, open_store(settings, project_dir))
+        logged = _log(run_dir, settings, store())
     except (TrackingUnavailable, MlflowException, OSError) as error:
-        console.print(f"[yellow]warning[/yellow]: tracking: the run was not logged to MLflow "
-                      f"({first_line(error)}); the run directory {run_dir} is complete.")
-        return None
+        raise TrackingUnavailable(first_line(error)) from None
     write_json(run_dir / MLFLOW_FILE, logged)
-    console.print(f"mlflow: run {logged['run_id']} in experiment '{settings.experiment_name}' "
-                  f"({logged['tracking_uri']})")
     return logged
 
 
@@ -93,10 +91,22 @@ def _log_model(uri: str, run_id: str, bundle: Path) -> str:
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(MODEL_CODE),
-            artifacts={BUNDLE_ARTIFACT: str(bundle)},
-            pip_requirements=[f"engine=={metadata.version('engine')}",
-                              f"mlflow-skinny=={mlflow.__version__}"])
+            artifacts={BUNDLE_ARTIFACT: str(bundle)}, pip_requirements=model_requirements())
     return str(info.model_uri)
+
+
+def model_requirements() -> list[str]:
+    """What the pyfunc model needs installed: this engine and MLflow's client."""
+    return [f"engine=={metadata.version('engine')}", f"mlflow-skinny=={mlflow.__version__}"]
+
+
+def warm_up() -> None:
+    """What a process's first model log does once, done ahead: the model code's imports, and
+    MLflow's check of the model's requirements against the installed packages (whose map of
+    every package to its modules takes a second to build, then is cached)."""
+    import engine.tracking.mlflow_pyfunc  # noqa: F401  (what loading the model code imports)
+
+    warn_dependency_requirement_mismatches(model_requirements())
 
 
 TRIAL_STATUS = {"COMPLETE": RunStatus.FINISHED, "PRUNED": RunStatus.KILLED,
