@@ -38,12 +38,18 @@ def card_metadata(*, name: str, version: str, task: str, dataset: str, fingerpri
     return str(data.to_yaml())
 
 
+def front_matter_parts(text: str) -> tuple[str, str]:
+    """A card's YAML block (empty when it has none) and its Markdown body."""
+    if not text.startswith(FRONT_MATTER + "\n"):
+        return "", text
+    block, _, body = text[len(FRONT_MATTER) + 1:].partition(f"\n{FRONT_MATTER}\n")
+    return block, body
+
+
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """A card's metadata (parsed) and its Markdown body."""
-    if not text.startswith(FRONT_MATTER + "\n"):
-        return {}, text
-    block, _, body = text[len(FRONT_MATTER) + 1:].partition(f"\n{FRONT_MATTER}\n")
-    metadata = yaml.safe_load(block)
+    block, body = front_matter_parts(text)
+    metadata = yaml.safe_load(block) if block else None
     return (metadata if isinstance(metadata, dict) else {}), body
 
 

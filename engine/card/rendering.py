@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from engine.card import CARD_FILE
-from engine.card.metadata import FRONT_MATTER
+from engine.card.metadata import front_matter_parts
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,9 +27,9 @@ HEADING_SHIFT = 2
 def card_markdown(text: str) -> str:
     """The card with its YAML metadata as a fenced code block, for renderers that do not
     read front matter."""
-    if not text.startswith(FRONT_MATTER + "\n"):
+    block, body = front_matter_parts(text)
+    if not block:
         return text
-    block, _, body = text[len(FRONT_MATTER) + 1:].partition(f"\n{FRONT_MATTER}\n")
     fence = "````" if "```" in block else "```"
     return f"{body.lstrip()}\n\n## Metadata\n\n{fence}yaml\n{block}\n{fence}\n"
 
