@@ -8,16 +8,22 @@ at most :data:`MAX_DEPTH` levels down, and never inside a run (its model, export
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from engine.errors import RecordError
-from engine.tracking.records import RUN_FILE, RunRecord, read_metrics, read_run
+from engine.tracking.files import write_json
+from engine.tracking.records import METRICS_FILE, RUN_FILE, RunRecord, read_metrics, read_run
 
 MAX_DEPTH = 4
+CACHE_FILE = ".runs_index.json"
+CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,53 @@ def run_dirs(root: Path) -> Iterator[Path]:
 
 
 def index_runs(root: Path) -> list[IndexedRun]:
-    """A row per run directory under ``root``; a damaged record is a failed row naming it."""
-    return [read_indexed_run(folder, root) for folder in run_dirs(root)]
+    """A row per run directory under ``root``; a damaged record is a failed row naming it.
+
+    Rows are kept in ``root/.runs_index.json`` with the size and time of the records they were
+    read from: a later call reads again only the runs whose records changed (a listing of
+    1,000 runs then stats files instead of parsing 2,000 records). A cache that cannot be read
+    is rebuilt; one that cannot be written (a read-only folder) is left out.
+    """
+    cache_file = root / CACHE_FILE
+    cached = _read_cache(cache_file)
+    rows: list[IndexedRun] = []
+    fresh: dict[str, Any] = {}
+    for folder in run_dirs(root):
+        key, stamp = folder.relative_to(root).as_posix(), _stamp(folder)
+        entry = cached.get(key)
+        row = (IndexedRun(**{**entry["row"], "path": folder}) if entry and entry["stamp"] == stamp
+               else read_indexed_run(folder, root))
+        rows.append(row)
+        values: dict[str, Any] = {**asdict(row), "path": None}  # the folder is the key
+        fresh[key] = {"stamp": stamp, "row": values}
+    if fresh != cached:
+        with contextlib.suppress(OSError):
+            write_json(cache_file, {"version": CACHE_VERSION, "runs": fresh})
+    return rows
+
+
+def _stamp(folder: Path) -> list[int]:
+    """Size and modification time (ns) of run.json and metrics.json (zeros when absent)."""
+    stamp = []
+    for name in (RUN_FILE, METRICS_FILE):
+        try:
+            status = (folder / name).stat()
+            stamp += [status.st_size, status.st_mtime_ns]
+        except OSError:
+            stamp += [0, 0]
+    return stamp
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    """The cached rows by run, or none when the cache is absent, damaged or of another version."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        return {}
+    runs = data.get("runs")
+    return runs if isinstance(runs, dict) else {}
 
 
 def read_indexed_run(folder: Path, root: Path) -> IndexedRun:

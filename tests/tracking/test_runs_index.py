@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from rich.console import Console
 from engine.config.compose import compose_spec
 from engine.experiment import run_experiment
 from engine.tracking.records import RUN_FILE, UnfinishedRunRecord, write_record
+from engine.tracking.run_index import CACHE_FILE
 from tests.conftest import REPO, run_main
 from tests.tracking.run_copies import copy_run
 
@@ -123,3 +125,18 @@ def test_a_mistake_is_one_line_and_exit_2(outputs: Path, args: tuple[str, ...],
     assert err.startswith(f"error: {message}") and err.count("\n") == 1
     if args[0] == "show":
         assert "Did you mean 'runs/real'?" in err
+
+
+def test_a_later_listing_reads_only_the_runs_whose_records_changed(tmp_path: Path,
+                                                                   outputs: Path) -> None:
+    source = outputs / "runs" / "real"
+    copy_run(source, tmp_path / "runs" / "a", dataset="adult", model="svm", shift=0.0)
+    copy_run(source, tmp_path / "runs" / "b", dataset="adult", model="svm", shift=-0.1)
+    assert [row["run"] for row in listed(tmp_path, "--sort", "roc_auc")] == ["runs/a", "runs/b"]
+    assert (tmp_path / CACHE_FILE).is_file()
+    shutil.rmtree(tmp_path / "runs" / "b")
+    copy_run(source, tmp_path / "runs" / "b", dataset="adult", model="svm", shift=0.001)
+    assert [row["run"] for row in listed(tmp_path, "--sort", "roc_auc")] == ["runs/b", "runs/a"]
+    (tmp_path / CACHE_FILE).write_text("{damaged")
+    assert len(listed(tmp_path)) == 2
+    assert json.loads((tmp_path / CACHE_FILE).read_text())["runs"].keys() == {"runs/a", "runs/b"}
