@@ -139,6 +139,7 @@ def test_a_small_runs_fits_use_one_thread(run: Callable[..., RunResult], tmp_pat
     assert all(fit["threads"] == [1] for fit in fits)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(AFFINITY < 2, reason="one core: every budget is one thread")
 def test_cv_workers_share_the_cores_and_the_final_fit_has_them_all(
         run: Callable[..., RunResult], tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ def test_the_container_files(deployed: tuple[Path, Path]) -> None:
     assert (container / "engine" / "deploy" / "server.py").is_file()
 
 
+@pytest.mark.slow
 def test_the_containers_command_serves_locally(deployed: tuple[Path, Path]) -> None:
     """The Dockerfile's CMD, run with /app as the container directory (images cannot be built
     here): the copied engine source serves the copied bundle."""

@@ -120,6 +120,7 @@ def test_a_registry_path_that_is_no_database_is_one_line_and_exit_2(
         assert re.search(message, done.stderr) and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_registry_commands_and_serving_an_alias(trained_run: Path, tmp_path: Path) -> None:
     env = {"ENGINE_REGISTRY": str(tmp_path / "registry.db")}
     done = run_main(["registry", "register", str(trained_run), "churn", "--alias", "challenger"],

@@ -84,6 +84,7 @@ def metric(url: str, name: str) -> float | None:
     return float(found[1]) if found else None
 
 
+@pytest.mark.slow
 def test_a_promotion_and_a_rollback_are_followed_without_a_failed_request(
         server: tuple[str, Path], pinned: str, registry: Registry, log_root: Path) -> None:
     url, _ = server

@@ -436,6 +436,7 @@ experiment:
 """
 
 
+@pytest.mark.slow
 def test_an_experiment_file_serves_what_the_same_flags_serve(registry: Registry,
                                                              tmp_path: Path) -> None:
     (tmp_path / "ab.yaml").write_text(EXPERIMENT_FILE)

@@ -93,6 +93,7 @@ def test_the_loop_stops_on_ctrl_c_with_one_line_and_resumes(world: World) -> Non
     assert done.stdout.strip().endswith("nothing to do: no new rows since the last step")
 
 
+@pytest.mark.slow
 def test_the_full_loop_a_served_alias_follows_promotion_and_rollback(world: World) -> None:
     """A real server on stream@champion, a drift trigger, the gate, the alias moved, the server
     answering with the new version, and a rollback it follows too."""

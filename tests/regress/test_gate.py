@@ -123,6 +123,7 @@ def test_a_small_change_passes_only_when_significance_is_required(
         assert check["p_value"] > 0.05
 
 
+@pytest.mark.slow
 def test_two_runs_give_identical_metrics_and_new_experiments_are_new(tmp_path: Path) -> None:
     experiments = {"wine": WINE, "diabetes_torch": ["dataset=diabetes", "model=mlp"]}
     write_suite(tmp_path / "twice.yaml", experiments, jobs=2)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FAST, only_run_dir
 from tests.reporting.browser import Rendered, render
 
@@ -32,6 +34,7 @@ def test_the_default_runs_report(cli, tmp_path) -> None:
     assert rendered.svg_count >= 6  # ROC, PR, reliability, importance, partial dependence
 
 
+@pytest.mark.slow
 def test_a_tuned_run_with_slices_and_fairness(cli, tmp_path) -> None:
     done = cli(*FAST, "tune=tpe", "tune.n_trials=4", "metrics.slices.columns=[mean radius]",
                "metrics.fairness.sensitive=[mean texture]")
@@ -55,6 +58,7 @@ def test_a_regression_report(cli, tmp_path) -> None:
     assert "Error by target decile" in (run_dir / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_the_sweep_report_and_the_report_verb(cli, tmp_path) -> None:
     done = cli("-m", *FAST, "model=logistic_regression,knn")
     assert done.returncode == 0, done.stderr

@@ -33,6 +33,7 @@ SEARCH_ONLY = ("tune.plots=false", "report=false", "metrics.bootstrap.resamples=
                "metrics.explain.importance_repeats=0")
 
 
+@pytest.mark.slow
 def test_mlp_run_bundle_and_exports_agree_with_the_runs_predictions(
         in_process_cli, tmp_path) -> None:
     cli = in_process_cli

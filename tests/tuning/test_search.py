@@ -79,6 +79,7 @@ def test_a_sqlite_study_lives_in_a_db_file_and_resumes(run: Run, tmp_path: Path)
     assert result.metrics["tuning"]["new_trials"] == 3 and len(trials(result)) == 5
 
 
+@pytest.mark.slow
 def test_a_seeded_sequential_study_gives_the_same_trials_twice(run: Run) -> None:
     first = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *SEARCH_ONLY))
     second = trials(run("model=svm", "tune=tpe", "tune.n_trials=12", *SEARCH_ONLY))
@@ -173,6 +174,7 @@ def test_too_many_failures_stop_the_study_with_a_message(run: Run) -> None:
             "model.search_space.n_neighbors={type: int, low: 1000, high: 2000}", *SEARCH_ONLY)
 
 
+@pytest.mark.slow
 def test_several_objectives_save_the_pareto_front_and_pick_by_rule(run: Run) -> None:
     result = run("model=knn", "tune=nsga2", "tune.n_trials=8",
                  "tune.pick={objective: fit_time, within: 0.05}", *FAST)

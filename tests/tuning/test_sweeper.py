@@ -83,6 +83,7 @@ def test_preflight_composes_each_choice_and_range_end_not_the_product() -> None:
     assert preflight_sweep(overrides[1:4]) == 3 * 10  # the basic sweeper's grid: every job
 
 
+@pytest.mark.slow
 def test_sweep_runs_one_job_per_trial_and_writes_the_results(cli, tmp_path: Path) -> None:
     done = cli(*OPTUNA, "model=logistic_regression", "dataset=iris,wine",
                "model.max_iter=int(range(20,200))", "hydra.sweeper.n_trials=3",
@@ -147,6 +148,7 @@ def test_a_failing_job_is_a_failed_trial_and_the_sweep_goes_on(in_process_cli,
     assert results["trials"] == {"finished": 4, "complete": len(complete), "failed": len(failed)}
 
 
+@pytest.mark.slow
 def test_the_same_seed_samples_the_same_trials(in_process_cli, tmp_path: Path) -> None:
     cli = in_process_cli
     runs = []
