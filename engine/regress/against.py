@@ -95,11 +95,12 @@ def _compare(suite: Suite, scores: BaseScores, environment: SideEnvironment, *,
     data = {plan.experiment.name: datasets[plan.data_key] for plan in planned}
     tasks = _timing_tasks(suite, changed, scores, data, output_dir)
     console.print(f"timing {len(tasks)} experiments, base and change in turn "
-                  f"({suite.fit_repeats} fits and {suite.predict_repeats} predictions each)")
+                  f"({suite.fit_repeats} fits and {suite.predict_repeats} predictions each), "
+                  f"{min(jobs, len(tasks))} at a time")
     change_side = SideEnvironment(sys.executable, CHANGE_TREE, "this environment")
     timed = time_interleaved(
         tasks, {"fit_repeats": suite.fit_repeats, "predict_repeats": suite.predict_repeats},
-        base=environment, change=change_side, logs=output_dir,
+        base=environment, change=change_side, logs=output_dir, jobs=jobs,
         on_done=lambda name: console.print(f"  timed {name}", highlight=False))
     pairs = [TimingPair(name, guard, paired.base[guard.key], paired.change[guard.key])
              for name, paired in timed.items() if paired.error is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,38 +78,63 @@ class Worker:
         self.process.wait()
 
 
+@dataclass(frozen=True)
+class WorkerPair:
+    """A base worker and a change worker, asked in turn; ``logs`` holds each one's stderr."""
+
+    base: Worker
+    change: Worker
+    base_log: Path
+    change_log: Path
+
+
 @contextmanager
-def workers(base: SideEnvironment, change: SideEnvironment,
-            logs: Path) -> Iterator[tuple[Worker, Worker]]:
+def worker_pairs(count: int, base: SideEnvironment, change: SideEnvironment,
+                 logs: Path) -> Iterator[list[WorkerPair]]:
+    """``count`` pairs of workers, stopped when the block ends."""
     logs.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        started = []
-        for side, environment in (("base", base), ("change", change)):
-            log = stack.enter_context((logs / f"timing-{side}.log").open("w"))
-            worker = Worker(environment, log)
-            stack.callback(worker.close)
-            started.append(worker)
-        yield started[0], started[1]
+        pairs = []
+        for number in range(count):
+            started = {}
+            for side, environment in (("base", base), ("change", change)):
+                path = logs / f"timing-{side}-{number}.log"
+                worker = Worker(environment, stack.enter_context(path.open("w")))
+                stack.callback(worker.close)
+                started[side] = (worker, path)
+            pairs.append(WorkerPair(started["base"][0], started["change"][0],
+                                    started["base"][1], started["change"][1]))
+        yield pairs
 
 
 def time_interleaved(tasks: list[TimingTask], repeats: dict[str, int], *, base: SideEnvironment,
-                     change: SideEnvironment, logs: Path,
+                     change: SideEnvironment, logs: Path, jobs: int,
                      on_done: Callable[[str], None]) -> dict[str, PairedTimings]:
-    """Paired samples of every task's keys; the base failing raises BaseFailed."""
+    """Paired samples of every task's keys, ``jobs`` pairs of workers at a time (each pair
+    times its share of the tasks; pairs running at once load both sides alike); the base
+    failing raises BaseFailed."""
+    count = max(1, min(jobs, len(tasks)))
+    with worker_pairs(count, base, change, logs) as pairs, ThreadPoolExecutor(count) as pool:
+        shares = [pool.submit(_time_share, tasks[number::count], repeats, pair, on_done)
+                  for number, pair in enumerate(pairs)]
+        timed = {name: paired for share in shares for name, paired in share.result().items()}
+    return {task.name: timed[task.name] for task in tasks}
+
+
+def _time_share(tasks: list[TimingTask], repeats: dict[str, int], pair: WorkerPair,
+                on_done: Callable[[str], None]) -> dict[str, PairedTimings]:
     timed: dict[str, PairedTimings] = {}
-    with workers(base, change, logs) as (base_worker, change_worker):
-        for task in tasks:
-            timed[task.name] = paired = PairedTimings()
-            try:
-                _load(base_worker, task, task.base_run, logs)
-                change_worker.ask(_load_request(task, task.change_run))
-                for key in task.keys:
-                    pairs = _pairs(base_worker, change_worker, OPERATION[key],
-                                   repeats[REPEATS_OF[key]], task.name, logs)
-                    paired.base[key], paired.change[key] = pairs
-            except WorkerError as error:
-                paired.error = f"timing failed: {error} (log: {logs / 'timing-change.log'})"
-            on_done(task.name)
+    for task in tasks:
+        timed[task.name] = paired = PairedTimings()
+        try:
+            _base_answer(pair, task.name, _load_request(task, task.base_run))
+            pair.change.ask(_load_request(task, task.change_run))
+            for key in task.keys:
+                paired.base[key], paired.change[key] = _pairs(
+                    pair, {"op": OPERATION[key]}, repeats[REPEATS_OF[key]], task.name)
+        except WorkerError as error:
+            paired.error = f"timing failed: {error} (log: {pair.change_log})"
+        on_done(task.name)
     return timed
 
 
@@ -117,31 +143,24 @@ def _load_request(task: TimingTask, run_dir: Path) -> dict[str, Any]:
             "target": str(task.target)}
 
 
-def _load(worker: Worker, task: TimingTask, run_dir: Path, logs: Path) -> None:
-    try:
-        worker.ask(_load_request(task, run_dir))
-    except WorkerError as error:
-        raise BaseFailed(f"timing {task.name} on the base side: {error} (log: "
-                         f"{logs / 'timing-base.log'})") from None
-
-
-def _pairs(base: Worker, change: Worker, operation: str, count: int, name: str,
-           logs: Path) -> tuple[list[float], list[float]]:
+def _pairs(pair: WorkerPair, request: dict[str, Any], count: int,
+           name: str) -> tuple[list[float], list[float]]:
     """``count`` pairs, the base first in even pairs and the change first in odd ones."""
     first, second = [], []
     for index in range(count):
         if index % 2 == 0:
-            first.append(_base_sample(base, operation, name, logs))
-            second.append(change.ask({"op": operation}))
+            first.append(_base_answer(pair, name, request))
+            second.append(pair.change.ask(request))
         else:
-            second.append(change.ask({"op": operation}))
-            first.append(_base_sample(base, operation, name, logs))
+            second.append(pair.change.ask(request))
+            first.append(_base_answer(pair, name, request))
     return first, second
 
 
-def _base_sample(base: Worker, operation: str, name: str, logs: Path) -> float:
+def _base_answer(pair: WorkerPair, name: str, request: dict[str, Any]) -> float:
+    """The base worker's answer; its error is the base failing, not the change."""
     try:
-        return base.ask({"op": operation})
+        return pair.base.ask(request)
     except WorkerError as error:
         raise BaseFailed(f"timing {name} on the base side: {error} (log: "
-                         f"{logs / 'timing-base.log'})") from None
+                         f"{pair.base_log})") from None
