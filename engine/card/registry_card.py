@@ -11,6 +11,7 @@ them current. They live beside the registry database: ``registry.db`` keeps
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,13 +104,16 @@ def _versions_judged(decision: dict[str, Any]) -> set[Any]:
 
 def refresh_cards(registry: Registry, names: set[str]) -> None:
     """Rewrite the copies of every version of ``names``. A version whose bundle is gone or
-    changed keeps no copy: asking for its card names the problem."""
+    changed keeps no copy: asking for its card names the problem. The change itself is
+    committed already, so a card that cannot be written (a read-only folder) does not undo it:
+    ``card NAME@ALIAS`` makes it again when asked."""
     for name in sorted(names):
         for version in registry.versions(name):
             try:
                 write_registry_card(registry, version)
-            except EngineError:
-                card_path(registry.path, name, version.version).unlink(missing_ok=True)
+            except (EngineError, OSError):
+                with contextlib.suppress(OSError):
+                    card_path(registry.path, name, version.version).unlink(missing_ok=True)
 
 
 def change_mark(db: sqlite3.Connection) -> Mark:
