@@ -46,7 +46,7 @@ def test_the_config_groups_table_has_a_row_for_every_group() -> None:
     table = README[start:README.index("\n\n", README.index("|", start))]
     rows = re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE)
     assert rows == ["dataset", "features", "split", "model", "metrics", "tune", "deploy",
-                    "monitor", "lifecycle", "experiment", "paths"]
+                    "monitor", "lifecycle", "card", "tracking", "experiment", "paths"]
     assert sorted(rows) == GROUPS
 
 

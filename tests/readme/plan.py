@@ -138,6 +138,10 @@ PLACEHOLDERS = (
     Placeholder("outputs/runs/<timestamp>", "python -m engine"),
     Placeholder("outputs/runs/<b>", "python -m engine"),
     Placeholder("outputs/runs/<a>", "python -m engine model=logistic_regression"),
+    Placeholder("outputs/runs/<carded run>",
+                "python -m engine 'card.intended_use=rank biopsies for a second reading by a "
+                "pathologist' 'card.out_of_scope=[a diagnosis without a pathologist]' "
+                "'card.owners=[ml-team]' card.contact=ml-team@example.org card.license=apache-2.0"),
     Placeholder("outputs/runs/<churn run>",
                 "python -m engine --config-dir conf dataset=telco_churn "
                 "\"dataset.na_values=['?']\" 'dataset.drop=[customer_id,referral_code]' "
