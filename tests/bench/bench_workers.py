@@ -54,8 +54,11 @@ def run_study(url: str, workers: int, trials: int) -> tuple[float, float, list[f
     command = engine_command("worker", "--study", name, "--storage", url, *EXPERIMENT,
                              f"tune.n_trials={trials}")
     started = time.perf_counter()
+    # Each worker in its own session, as on its own machine: Linux's autogroup scheduling gives
+    # a session, not a process, its share of a busy machine's cores.
     processes = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(workers)]
+                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+                 for _ in range(workers)]
     walls = []
     for process in processes:
         _, err = process.communicate()
