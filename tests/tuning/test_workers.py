@@ -26,7 +26,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     done = run_main(["worker", "--study", "shared", "--storage", str(journal), *EXPERIMENT],
                     root / "outputs")
     assert done.returncode == 0, done.stderr
-    assert "ran 3 trial(s); the study has 3" in done.stdout
+    assert "ran 3 trial(s); the study has 3 of 3 done" in done.stdout
     return journal, root / "outputs"
 
 
