@@ -30,7 +30,14 @@ from engine.tuning.results import pareto_front, pick_trial, write_results
 from engine.tuning.settings import check_families_answer, check_objective_names
 from engine.tuning.storage import storage_location
 from engine.tuning.worker_config import share_config
-from engine.tuning.workers import WorkerJob, build_space, failure_message, open_study, run_workers
+from engine.tuning.workers import (
+    WorkerJob,
+    build_space,
+    failure_message,
+    open_study,
+    run_workers,
+    wait_for_others,
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ def run_search(
     try:
         with _Progress(console, settings, before) as on_trial:
             run_workers(job, on_trial, (study, space))
+            wait_for_others(study)
         searched = time.time() - started
         result = _finish_search(study, job, space, location, before, searched, run_dir, console)
     except BaseException:

@@ -188,6 +188,21 @@ def run_workers(
             process.join()
 
 
+def wait_for_others(study: optuna.Study, poll_seconds: float = 0.5) -> None:
+    """Until no worker, here or on another machine, is running a trial of the study, so the
+    trial picked for the refit is picked from all of them. A dead worker's trial ends too: on
+    this host when its process is gone, elsewhere when the database's heartbeat goes stale."""
+    import optuna
+    from optuna.storages import fail_stale_trials
+
+    while in_flight(study):
+        requeue_interrupted(study)
+        with warnings.catch_warnings():  # "experimental" since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fail_stale_trials(study)
+        time.sleep(poll_seconds)
+
+
 def _interrupt_once(signum: int, frame: object) -> None:
     """A spawned worker's SIGINT handler: the first one interrupts it, later ones (the terminal's
     and the one passed on by the calling process) are ignored while it flags its trial."""

@@ -4,6 +4,10 @@ is stored in the study, a worker with no overrides runs it, one with another con
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import optuna
@@ -11,6 +15,7 @@ import pytest
 
 from engine.tracking.records import read_metrics
 from engine.tuning.storage import open_storage
+from engine.tuning.workers import wait_for_others
 from tests.conftest import run_main
 
 EXPERIMENT = ("tune=random", "tune.n_trials=3", "model=logistic_regression",
@@ -113,3 +118,27 @@ def test_a_storage_url_with_a_typo_gets_did_you_mean(tmp_path: Path) -> None:
         "'postgresql+psycog://' is not a database URL scheme. Did you mean 'postgresql+psycopg'? "
         "Use postgresql+psycopg://user@host/db (many machines), sqlite:///path.db, or a path "
         "ending in .journal.\n")
+
+
+def test_the_run_that_refits_waits_for_the_trials_other_workers_are_running(
+        tmp_path: Path) -> None:
+    storage = open_storage(str(tmp_path / "wait.journal"), "wait", tmp_path)
+    study = optuna.create_study(study_name="wait", storage=storage)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        running = study.ask()
+        running.set_user_attr("worker", f"{socket.gethostname()}:{other.pid}")
+        threading.Timer(0.5, lambda: study.tell(running, 0.5)).start()
+        wait_for_others(study, poll_seconds=0.05)
+        assert study.trials[0].state.name == "COMPLETE"  # it waited for the other's trial
+        orphan = study.ask()
+        orphan.suggest_float("x", 0.0, 1.0)
+        orphan.set_user_attr("worker", f"{socket.gethostname()}:{other.pid}")
+    finally:
+        other.kill()
+        other.wait()
+    wait_for_others(study, poll_seconds=0.05)  # its worker died: the trial ends, queued again
+    assert study.trials[1].state.name == "FAIL" and study.trials[1].user_attrs["interrupted"]
+    assert study.trials[2].state.name == "WAITING"
+    assert study.trials[2].user_attrs["retry_of"] == 1
+    assert study.trials[2].system_attrs["fixed_params"] == study.trials[1].params
