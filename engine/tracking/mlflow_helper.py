@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from engine.config.schema.tracking import TrackingConfig
 from engine.errors import first_line
+from engine.tracking.mlflow_run import log_run, warm_up
 from engine.tracking.mlflow_store import Store, TrackingUnavailable, open_store
 
 
@@ -36,8 +37,6 @@ def main() -> None:
 
 
 def _prepare(settings: TrackingConfig, project_dir: Path) -> Store:
-    from engine.tracking.mlflow_run import warm_up
-
     store = open_store(settings, project_dir)
     warm_up()
     return store
@@ -45,15 +44,10 @@ def _prepare(settings: TrackingConfig, project_dir: Path) -> Store:
 
 def _log(run_dir: Path, settings: TrackingConfig,
          store: Store | TrackingUnavailable) -> dict[str, Any]:
-    from engine.tracking.mlflow_run import log_run
-
-    def opened() -> Store:
-        if isinstance(store, TrackingUnavailable):
-            raise store
-        return store
-
+    if isinstance(store, TrackingUnavailable):
+        return {"warning": str(store)}
     try:
-        return {"logged": log_run(run_dir, settings, opened)}
+        return {"logged": log_run(run_dir, settings, store)}
     except TrackingUnavailable as error:
         return {"warning": str(error)}
 

@@ -8,7 +8,6 @@ store that cannot be reached is a warning, never a failed experiment.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,12 +41,11 @@ REPORT_FILE = "report.html"
 TRIALS_FILE = Path("tuning") / "trials.csv"
 
 
-def log_run(run_dir: Path, settings: TrackingConfig, store: Callable[[], Store]
-            ) -> dict[str, Any]:
-    """Log ``run_dir`` to the store ``store()`` opens and write mlflow.json; what was logged.
-    A store that cannot be opened, or fails, is TrackingUnavailable with the reason."""
+def log_run(run_dir: Path, settings: TrackingConfig, store: Store) -> dict[str, Any]:
+    """Log ``run_dir`` to ``store`` and write mlflow.json; what was logged. A store that
+    fails is TrackingUnavailable with the reason."""
     try:
-        logged = _log(run_dir, settings, store())
+        logged = _log(run_dir, settings, store)
     except (TrackingUnavailable, MlflowException, OSError) as error:
         raise TrackingUnavailable(first_line(error)) from None
     write_json(run_dir / MLFLOW_FILE, logged)
