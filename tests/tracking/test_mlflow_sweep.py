@@ -1,5 +1,5 @@
 """A sweep logged to MLflow: one parent run, a child per job; a search's trials as nested runs
-when asked (off by default)."""
+when asked."""
 
 from __future__ import annotations
 
@@ -49,12 +49,3 @@ def test_a_search_logs_its_trials_as_nested_runs_when_asked(tmp_path: Path) -> N
     assert logged["trial_runs"] == len(trials) == 3
     assert all("C" in trial.data.params and "roc_auc" in trial.data.metrics for trial in trials)
 
-
-def test_trials_are_not_nested_runs_by_default(tmp_path: Path) -> None:
-    done = run_main([*TINY, "model=logistic_regression", "tune=random", "tune.n_trials=2",
-                     "tune.plots=false"], tmp_path)
-    assert done.returncode == 0, done.stderr
-    logged = json.loads((only_run_dir(tmp_path) / "mlflow.json").read_text())
-    assert "trial_runs" not in logged
-    client = MlflowClient(tracking_uri=logged["tracking_uri"])
-    assert len(client.search_runs([logged["experiment_id"]])) == 1
