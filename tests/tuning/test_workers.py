@@ -4,10 +4,12 @@ is stored in the study, a worker with no overrides runs it, one with another con
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import threading
+import wsgiref.util
 from pathlib import Path
 
 import optuna
@@ -142,3 +144,18 @@ def test_the_run_that_refits_waits_for_the_trials_other_workers_are_running(
     assert study.trials[2].state.name == "WAITING"
     assert study.trials[2].user_attrs["retry_of"] == 1
     assert study.trials[2].system_attrs["fixed_params"] == study.trials[1].params
+
+
+def test_optuna_dashboard_names_the_objective_and_shows_each_trials_folds(
+        study: tuple[Path, Path]) -> None:
+    dashboard = pytest.importorskip("optuna_dashboard", reason="the dashboard extra")
+    journal, _ = study
+    app = dashboard.wsgi(open_storage(str(journal), "shared", journal.parent))
+    environ: dict[str, object] = {}
+    wsgiref.util.setup_testing_defaults(environ)
+    environ["PATH_INFO"] = f"/api/studies/{load(journal)._study_id}"
+    environ["QUERY_STRING"] = "after=0"
+    answer = json.loads(b"".join(app(environ, lambda status, headers, *exc_info: None)))
+    assert answer["objective_names"] == ["roc_auc"]
+    attributes = {item["key"] for item in answer["trials"][0]["user_attrs"]}
+    assert {"cv", "fit_time", "worker"} <= attributes
