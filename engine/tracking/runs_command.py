@@ -48,6 +48,9 @@ def runs(args: Sequence[str]) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table",
                         help="table (default), csv or json, on stdout")
     options = parser.parse_args(args)
+    if options.limit is not None and options.limit < 1:
+        raise ConfigError(f"runs --limit {options.limit}: give a count of 1 or more runs to "
+                          "show (or leave --limit out to show them all).")
     root = _root(options.dir)
     rows = index_runs(root)
     rows = _only(rows, "dataset", options.dataset)

@@ -115,6 +115,7 @@ def test_runs_show_prints_one_runs_summary(outputs: Path) -> None:
     (("--dataset", "adlt"), "runs --dataset adlt: no run has dataset 'adlt'. Did you mean "
                             "'adult'? Valid options: adult, breast_cancer, wine."),
     (("--dir", "no/such/folder"), "runs --dir no/such/folder: no such directory"),
+    (("--limit", "0"), "runs --limit 0: give a count of 1 or more runs to show"),
     (("show", "runs/rea"), "runs show runs/rea: no run directory (with run.json) there or "
                            "under"),
 ])
