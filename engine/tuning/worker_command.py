@@ -126,7 +126,8 @@ def run_trials(spec: ExperimentSpec) -> int:
     run_workers(job, report, (study, space))
     console.print(f"worker {me}: ran {len(ran)} trial(s); the study has "
                   f"{len(counted_trials(study))} of {settings.n_trials or 'unlimited'} done. "
-                  "Once the budget is spent, refit the best trial once: python -m engine worker "
+                  "A run that started the study refits its best trial when the budget is spent; "
+                  "a study started by workers is refitted once with: python -m engine worker "
                   f"--study {job.study_name} --storage URL --refit", highlight=False)
     return len(ran)
 
