@@ -69,7 +69,7 @@ def _checked_scheme(url: str) -> str:
     scheme = url.split("://", 1)[0]
     if scheme not in DATABASE_SCHEMES:
         raise ConfigError(
-            f"tune.storage={_hide_password(url)}: cannot open the study storage: '{scheme}://' "
+            f"tune.storage={hide_password(url)}: cannot open the study storage: '{scheme}://' "
             "is not a database URL scheme."
             f"{did_you_mean(scheme, DATABASE_SCHEMES)} Use postgresql+psycopg://user@host/db "
             "(many machines), sqlite:///path.db, or a path ending in .journal."
@@ -94,13 +94,13 @@ def open_storage(storage: str | None, study_name: str, studies_dir: Path) -> Bas
         return _rdb_storage(location)
     except ImportError as error:  # Optuna re-raises a missing driver as a plain ImportError
         raise ConfigError(
-            f"tune.storage={_hide_password(location)}: the database driver is not installed "
+            f"tune.storage={hide_password(location)}: the database driver is not installed "
             f"({first_line(error)}). For PostgreSQL: pip install -e \".[postgres]\" and use a "
             "postgresql+psycopg:// URL."
         ) from None
     except Exception as error:  # SQLAlchemy's errors: bad URL, refused connection, auth
         raise ConfigError(
-            f"tune.storage={_hide_password(location)}: cannot open the study storage: "
+            f"tune.storage={hide_password(location)}: cannot open the study storage: "
             f"{first_line(error)}."
         ) from None
 
@@ -187,7 +187,8 @@ def _rdb_storage(url: str) -> BaseStorage:
             attempt += 1
 
 
-def _hide_password(url: str) -> str:
+def hide_password(url: str) -> str:
+    """The URL with its password, if any, as ``***``: for messages and records."""
     return re.sub(r"(://[^:/@]+):[^@]+@", r"\1:***@", url)
 
 

@@ -22,7 +22,12 @@ from engine.config.spec import ExperimentSpec
 from engine.errors import ConfigError, did_you_mean
 from engine.tracking.files import default_output_dir
 from engine.tracking.summary import make_console
-from engine.tuning.storage import check_study_name, open_storage, storage_location
+from engine.tuning.storage import (
+    check_study_name,
+    hide_password,
+    open_storage,
+    storage_location,
+)
 from engine.tuning.worker_config import EXPERIMENT_ATTR, experiment_record, spec_from_record
 from engine.tuning.workers import WorkerJob, quiet_optuna, run_workers
 
@@ -83,8 +88,9 @@ def worker_spec(study: str, storage: str, overrides: Sequence[str], *,
 
 def _stored_experiment(study: str, storage: str) -> dict[str, Any]:
     """The experiment stored in the study; a study that does not exist yet is a ConfigError."""
-    opened = open_storage(storage, study, Path("outputs/studies"))
-    location = storage_location(storage, study, Path("outputs/studies"))
+    studies_dir = default_output_dir() / "studies"  # where --storage journal means
+    opened = open_storage(storage, study, studies_dir)
+    location = hide_password(storage_location(storage, study, studies_dir))
     try:
         record = opened.get_study_user_attrs(opened.get_study_id_from_name(study))
     except KeyError:
