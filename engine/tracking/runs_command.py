@@ -132,8 +132,11 @@ def _print_table(rows: list[IndexedRun], order: str, root: Path) -> None:
     table = Table(show_edge=False, header_style="bold")
     for column in ("run", "finished", "dataset", "model", "primary", "CV mean ± std", "test",
                    *([order] if extra else []), "seconds", "status"):
-        table.add_column(column, no_wrap=column != "status",
-                         justify="right" if column in ("test", "seconds", order) else "left")
+        numeric = column in ("CV mean ± std", "test", "seconds", order)
+        # Scores keep their line; names fold rather than lose their ends to an ellipsis (a run's
+        # name is what `runs show` takes).
+        table.add_column(column, no_wrap=numeric, overflow="fold",
+                         justify="right" if numeric else "left")
     for row in rows:
         cv = row.cv.get(row.primary)
         table.add_row(
