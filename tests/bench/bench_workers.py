@@ -8,7 +8,9 @@ study of ``--trials`` random-forest trials on breast_cancer (3 folds, one thread
 scikit-learn's forest is single-threaded unless asked), run by 1 worker, then by ``--workers``
 started together, alternating for ``--rounds``. Throughput comes from the study's own trial
 timestamps (first start to last completion), so the workers' start-up is left out; each
-worker's wall time is printed too. Target on this 2-core machine: 2 workers >= 1.7x one.
+worker's wall time is printed too, and the workers' CPU seconds per trial (start-up
+included): equal for 1 and 2 workers means a second worker costs nothing but a core. Target on
+this 2-core machine: 2 workers >= 1.7x one.
 
 The storage's cost per trial: 200 trials of a trivial objective through the same RDBStorage
 (heartbeat on), ms per trial. With T the mean trial seconds of one worker and o the storage's
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import resource
 import statistics
 import subprocess
 import time
@@ -47,12 +50,13 @@ def load_postgres_module() -> ModuleType:
     return module
 
 
-def run_study(url: str, workers: int, trials: int) -> tuple[float, float, list[float]]:
+def run_study(url: str, workers: int, trials: int) -> tuple[float, float, float, list[float]]:
     """``workers`` processes on a new study: (trials per second from the study's timestamps,
-    mean seconds per trial, each worker's wall seconds)."""
+    mean seconds per trial, the workers' CPU seconds per trial, each worker's wall seconds)."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     command = engine_command("worker", "--study", name, "--storage", url, *EXPERIMENT,
                              f"tune.n_trials={trials}")
+    cpu_before = _children_cpu_seconds()
     started = time.perf_counter()
     # Each worker in its own session, as on its own machine: Linux's autogroup scheduling gives
     # a session, not a process, its share of a busy machine's cores.
@@ -72,7 +76,14 @@ def run_study(url: str, workers: int, trials: int) -> tuple[float, float, list[f
     span = (last - first).total_seconds()
     per_trial = statistics.mean((t.datetime_complete - t.datetime_start).total_seconds()
                                 for t in done)
-    return len(done) / span, per_trial, walls
+    cpu = (_children_cpu_seconds() - cpu_before) / len(done)
+    return len(done) / span, per_trial, cpu, walls
+
+
+def _children_cpu_seconds() -> float:
+    """User and system CPU seconds of this process's finished children (start-up included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def storage_ms_per_trial(url: str) -> float:
@@ -101,13 +112,13 @@ def main() -> None:
         for round_number in range(options.rounds):
             for workers in (1, options.workers):
                 url = postgres.create_database(server, f"r{round_number}_w{workers}")
-                rate, per_trial, walls = run_study(url, workers, options.trials)
+                rate, per_trial, cpu, walls = run_study(url, workers, options.trials)
                 rates[workers].append(rate)
                 if workers == 1:
                     trial_seconds.append(per_trial)
                 print(f"  round {round_number + 1}, {workers} worker(s): {rate:.3f} trials/s, "
-                      f"{per_trial:.2f} s per trial, wall {', '.join(f'{w:.1f}' for w in walls)}"
-                      " s (start-up included)")
+                      f"{per_trial:.2f} s per trial ({cpu:.2f} CPU s), wall "
+                      f"{', '.join(f'{w:.1f}' for w in walls)} s (start-up included)")
         storage_ms = storage_ms_per_trial(postgres.create_database(server, "storage_cost"))
     one, many = statistics.median(rates[1]), statistics.median(rates[options.workers])
     mean_trial = statistics.mean(trial_seconds)
