@@ -5,7 +5,8 @@ stores its validated config as the study's ``experiment`` user attribute. A work
 no overrides rebuilds the same spec from it, so a machine needs only the data; a process whose
 config differs in anything that changes a trial is refused, naming each difference. Keys that
 may differ between machines or between resumptions (the budget, local workers, where the
-storage and the data file are, what happens after the search) are not compared.
+storage and the data file are, what happens after the search: the held-out evaluation,
+deployment, monitoring) are not compared.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ SECTIONS = ("dataset", "features", "split", "metrics", "tune", "deploy", "monito
 NOT_COMPARED = (
     "tune.n_trials", "tune.timeout", "tune.n_jobs", "tune.study_name", "tune.storage",
     "tune.studies_dir", "tune.plots", "tune.pick", "tune.max_failure_fraction", "n_jobs",
-    "report", "dataset.path", "deploy", "monitor", "quality", "card",
+    "report", "dataset.path", "deploy", "monitor", "quality", "card", "metrics.bootstrap",
+    "metrics.overfitting", "metrics.diagnostics", "metrics.slices", "metrics.fairness",
+    "metrics.explain",
 )
 SHOWN_DIFFERENCES = 5
 

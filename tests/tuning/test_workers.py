@@ -65,6 +65,14 @@ def test_a_worker_without_overrides_joins_with_the_studys_experiment(
     assert "(3 of 3 trials done)" in done.stdout and "ran 0 trial(s)" in done.stdout
 
 
+def test_a_worker_may_differ_in_what_does_not_change_a_trial(study: tuple[Path, Path]) -> None:
+    journal, outputs = study
+    done = run_main(["worker", "--study", "shared", "--storage", str(journal), *EXPERIMENT,
+                     "tune.n_jobs=2", "metrics.bootstrap.resamples=0", "report=false"], outputs)
+    assert done.returncode == 0, done.stderr
+    assert "(3 of 3 trials done), 2 process(es) here" in done.stdout
+
+
 def test_a_worker_with_another_config_is_refused_naming_each_difference(
         study: tuple[Path, Path]) -> None:
     journal, outputs = study
