@@ -147,7 +147,8 @@ def _print_table(rows: list[IndexedRun], order: str, root: Path) -> None:
             "ok" if row.status == "ok" else f"[red]{row.status}[/red]: {row.error}",
         )
     console.print(table)
-    console.print(f"{len(rows)} runs under {root}; details: python -m engine runs show RUN")
+    console.print(f"{len(rows)} run{'' if len(rows) == 1 else 's'} under {root}; details: "
+                  "python -m engine runs show RUN")
 
 
 def show(args: Sequence[str]) -> None:

@@ -126,6 +126,10 @@ REWRITES = (
             "python -m engine regress sweeps/ci.yaml --baseline other.json",
             "other.json: the baseline the --update-baseline line above wrote, by another name "
             "(its timings measured on this machine, as a baseline's must be)"),
+    Rewrite("postgresql+psycopg://engine@db-host/studies", "outputs/studies/rf_workers.journal",
+            "no PostgreSQL server in the runner: a journal file is a study storage the workers "
+            "share on one machine; tests/tuning/test_workers_postgres.py runs three workers on a "
+            "real PostgreSQL server"),
     Rewrite("--port 8080", "--port {port}", FREE_PORT),
     Rewrite("serve breast_cancer-hist_gbm@champion",
             "serve breast_cancer-hist_gbm@champion --port {port}", FREE_PORT),
