@@ -51,6 +51,7 @@ def wait_for_trial_of(study_url: str, pid: int, tmp_path: Path) -> None:
     pytest.fail(f"worker {worker} never ran a trial")
 
 
+@pytest.mark.slow
 def test_three_workers_one_killed_mid_trial_lose_and_duplicate_nothing(
         postgres_url: str, tmp_path: Path) -> None:
     url = create_database(postgres_url, f"workers_{uuid.uuid4().hex[:8]}")
