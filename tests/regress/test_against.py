@@ -143,7 +143,7 @@ def test_a_crippled_and_slowed_change_fails_naming_its_guards(snapshot: Path) ->
         "engine/conf/model/logistic_regression.yaml": "C: 1.0=>C: 0.0001",
         "engine/deploy/batch_predict.py": '''    if rows.empty:=>    import time
 
-    time.sleep(0.01)
+    time.sleep(0.25)  # many times a prediction's time, however busy the machine
     if rows.empty:'''})
     status, output, out = regress(clone, snapshot.parent / "suite.yaml", "HEAD~1",
                                   snapshot.parent)
@@ -151,7 +151,7 @@ def test_a_crippled_and_slowed_change_fails_naming_its_guards(snapshot: Path) ->
     found = checks(out)
     assert found["wine", "cv f1_macro"]["verdict"] == "regressed"
     assert found["wine", "predict_ms"]["verdict"] == "regressed"
-    assert found["wine", "predict_ms"]["ratio_low"] > 1.2
+    assert found["wine", "predict_ms"]["ratio_low"] > 2
     assert "regressed" in output and "predict_ms" in output
 
 
