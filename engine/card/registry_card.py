@@ -2,16 +2,17 @@
 with its metadata naming the registered model and version, and a history section from the
 registry's own records (alias moves and gate decisions touching the version).
 
-The registry rewrites the copies of a model's versions after every transaction that changed its
-versions, aliases or decisions (:func:`change_mark`, :func:`changed_names`), so registration,
-``promote``, ``rollback``, alias moves, the lifecycle's gate and ``abtest --promote`` all keep
-them current. They live beside the registry database: ``registry.db`` keeps
+The registry rewrites the copies of the versions a transaction changed (registered, an alias
+moved to or from them, judged in a decision: :func:`change_mark`, :func:`changed_versions`), so
+registration, ``promote``, ``rollback``, alias moves, the lifecycle's gate and ``abtest
+--promote`` all keep them current. They live beside the registry database: ``registry.db`` keeps
 ``registry.cards/NAME/VERSION/MODEL_CARD.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,18 +103,17 @@ def _versions_judged(decision: dict[str, Any]) -> set[Any]:
     return {(decision.get(role) or {}).get("version") for role in ("champion", "challenger")}
 
 
-def refresh_cards(registry: Registry, names: set[str]) -> None:
-    """Rewrite the copies of every version of ``names``. A version whose bundle is gone or
-    changed keeps no copy: asking for its card names the problem. The change itself is
-    committed already, so a card that cannot be written (a read-only folder) does not undo it:
-    ``card NAME@ALIAS`` makes it again when asked."""
-    for name in sorted(names):
-        for version in registry.versions(name):
-            try:
-                write_registry_card(registry, version)
-            except (EngineError, OSError):
-                with contextlib.suppress(OSError):
-                    card_path(registry.path, name, version.version).unlink(missing_ok=True)
+def refresh_cards(registry: Registry, changed: set[tuple[str, int]]) -> None:
+    """Rewrite the copies of the ``(name, version)`` pairs a transaction changed. A version
+    whose bundle is gone or changed keeps no copy: asking for its card names the problem. The
+    change itself is committed already, so a card that cannot be written (a read-only folder)
+    does not undo it: ``card NAME@ALIAS`` makes it again when asked."""
+    for name, number in sorted(changed):
+        try:
+            write_registry_card(registry, registry.version(name, number))
+        except (EngineError, OSError):
+            with contextlib.suppress(OSError):
+                card_path(registry.path, name, number).unlink(missing_ok=True)
 
 
 def change_mark(db: sqlite3.Connection) -> Mark:
@@ -123,10 +123,21 @@ def change_mark(db: sqlite3.Connection) -> Mark:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def changed_names(db: sqlite3.Connection, mark: Mark) -> set[str]:
-    """The models with a version, an alias move or a decision newer than ``mark``."""
+def changed_versions(db: sqlite3.Connection, mark: Mark) -> set[tuple[str, int]]:
+    """The ``(name, version)`` pairs whose card a transaction changed since ``mark``: a version
+    registered, both ends of an alias move (each version's aliases are on its card), and the
+    champion and challenger of a decision. Only those are rewritten: a step of the lifecycle
+    loop touches two or three versions, however many the model has."""
     if change_mark(db) == mark:
         return set()
-    return {row[0] for row in db.execute(
-        "SELECT name FROM versions WHERE rowid > ? UNION SELECT name FROM history WHERE id > ? "
-        "UNION SELECT name FROM decisions WHERE id > ?", mark)}
+    versions, moves, decisions = mark
+    changed = {(name, int(number)) for name, number in db.execute(
+        "SELECT name, version FROM versions WHERE rowid > ? UNION "
+        "SELECT name, version FROM history WHERE id > ? AND version IS NOT NULL UNION "
+        "SELECT name, previous FROM history WHERE id > ? AND previous IS NOT NULL",
+        (versions, moves, moves))}
+    for name, record in db.execute("SELECT name, record FROM decisions WHERE id > ?",
+                                   (decisions,)):
+        judged = _versions_judged(json.loads(record))
+        changed |= {(name, int(number)) for number in judged if isinstance(number, int)}
+    return changed

@@ -105,16 +105,16 @@ class Registry:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A transaction; once it committed, the cards of the models it changed are rewritten
+        """A transaction; once it committed, the cards of the versions it changed are rewritten
         (:mod:`engine.card.registry_card`)."""
-        from engine.card.registry_card import change_mark, changed_names, refresh_cards
+        from engine.card.registry_card import change_mark, changed_versions, refresh_cards
 
         connection = self._open()
         try:
             connection.execute("BEGIN IMMEDIATE")  # one writer at a time: versions never clash
             mark = change_mark(connection)
             yield connection
-            changed = changed_names(connection, mark)
+            changed = changed_versions(connection, mark)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
