@@ -15,9 +15,11 @@ from typing import IO, Any
 
 from engine.regress.base_env import SideEnvironment
 from engine.regress.base_failure import BaseFailed
+from engine.threads import threads_per_process
 
 WORKER = Path(__file__).with_name("timing_worker.py")
 REPEATS_OF = {"fit_seconds": "fit_repeats", "predict_ms": "predict_repeats"}
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 OPERATION = {"fit_seconds": "fit", "predict_ms": "predict"}
 
 
@@ -49,13 +51,16 @@ class WorkerError(Exception):
 
 
 class Worker:
-    """A side's timing worker process; its stderr goes to ``log``."""
+    """A side's timing worker process; its stderr goes to ``log``. Its BLAS, OpenMP and
+    PyTorch pools get ``threads`` threads: the pairs running at once share the cores instead of
+    oversubscribing them (OpenMP's spinning threads then slow both sides many times over)."""
 
-    def __init__(self, environment: SideEnvironment, log: IO[str]) -> None:
+    def __init__(self, environment: SideEnvironment, log: IO[str], threads: int) -> None:
+        limits = dict.fromkeys(THREAD_VARIABLES, str(threads))
         self.process = subprocess.Popen(
             [environment.python, "-P", str(WORKER)], cwd=environment.tree,
-            env=environment.environ(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=log, text=True, bufsize=1)
+            env={**environment.environ(), **limits}, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1)
 
     def ask(self, request: dict[str, Any]) -> float:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -99,7 +104,8 @@ def worker_pairs(count: int, base: SideEnvironment, change: SideEnvironment,
             started = {}
             for side, environment in (("base", base), ("change", change)):
                 path = logs / f"timing-{side}-{number}.log"
-                worker = Worker(environment, stack.enter_context(path.open("w")))
+                worker = Worker(environment, stack.enter_context(path.open("w")),
+                                threads_per_process(count))
                 stack.callback(worker.close)
                 started[side] = (worker, path)
             pairs.append(WorkerPair(started["base"][0], started["change"][0],
