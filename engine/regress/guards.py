@@ -26,7 +26,7 @@ from engine.regress.measurement import Measurement
 from engine.regress.suite import Guard, SuiteExperiment
 
 FAILING = ("regressed", "failed")
-LEFT_OUT = ("left out: a timing is judged only side by side (--against REF), never against "
+LEFT_OUT = ("a timing is judged only side by side (--against REF), never against "
             "another run's machine and load")
 BOOTSTRAP_RESAMPLES = 2000
 
