@@ -144,7 +144,8 @@ NOT_TRIGGERED = {
     "dataset.path": "engine/data/file_source.py: names a file inside the folder given; "
                     "tests/test_bad_inputs.py's 'data-path-is-a-directory' checks it",
     "tracking": "engine/tracking/mlflow_checks.py: only where MLflow is not installed (it is in "
-                "the dev extra); tests/tracking/test_mlflow_inputs.py hides it to check the message",
+                "the dev extra); tests/tracking/test_mlflow_inputs.py hides it to check the "
+                "message",
     "drift.drift_share": "engine/monitoring/command.py: the form of a `monitor` override, shown "
                          "when the overrides do not parse; tests/monitoring/test_monitor.py's "
                          "test_which_alerts_fail_is_declared passes drift.drift_share as written",
