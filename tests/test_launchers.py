@@ -30,8 +30,6 @@ def test_a_joblib_sweep_runs_its_jobs_in_parallel_and_keeps_leaderboard_and_repo
 
 
 def test_the_slurm_config_sets_the_engines_defaults_over_submitits(tmp_path: Path) -> None:
-    if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
-        pytest.skip("the slurm extra (hydra-submitit-launcher) is not installed")
     done = run_main(["--cfg", "hydra", "-p", "hydra.launcher", "hydra/launcher=slurm"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "_target_: hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher" in (
