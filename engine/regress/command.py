@@ -68,7 +68,8 @@ def regress(args: Sequence[str]) -> None:
                               f"with a recorded baseline. Drop one of them.")
     from engine.regress.against import run_against
 
-    sys.exit(run_against(options.suite, options.against, output_dir=output,
-                         cache=options.cache or default_output_dir() / "regress" / "cache",
+    # Absolute: the base's own regress runs with its worktree as the working directory.
+    cache = (options.cache or default_output_dir() / "regress" / "cache").resolve()
+    sys.exit(run_against(options.suite, options.against, output_dir=output.resolve(), cache=cache,
                          jobs=options.jobs, console=make_console(),
                          extra_overrides=tuple(options.set)))
