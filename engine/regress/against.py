@@ -139,7 +139,8 @@ def _timing_tasks(suite: Suite, changed: dict[str, Measurement], scores: BaseSco
         x_file = write_atomically(rows / f"{experiment.name}.X.parquet", features.to_parquet)
         y_file = write_atomically(rows / f"{experiment.name}.y.parquet",
                                   target.to_frame("target").to_parquet)
-        tasks.append(TimingTask(experiment.name, x_file, y_file, scores.runs / experiment.name,
+        tasks.append(TimingTask(experiment.name, x_file, y_file, features.shape,
+                                scores.runs / experiment.name,
                                 output_dir / "runs" / experiment.name, keys))
     return tasks
 

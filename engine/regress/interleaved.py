@@ -25,12 +25,13 @@ OPERATION = {"fit_seconds": "fit", "predict_ms": "predict"}
 
 @dataclass(frozen=True)
 class TimingTask:
-    """What to time for one experiment: its training rows (features and target, Parquet), each
-    side's run and the guarded keys."""
+    """What to time for one experiment: its training rows (features and target, Parquet) and
+    their shape (rows, columns), each side's run and the guarded keys."""
 
     name: str
     features: Path
     target: Path
+    shape: tuple[int, int]
     base_run: Path
     change_run: Path
     keys: tuple[str, ...]
@@ -121,20 +122,20 @@ def time_interleaved(tasks: list[TimingTask], repeats: dict[str, int], *, base: 
     failing raises BaseFailed."""
     count = max(1, min(jobs, len(tasks)))
     with worker_pairs(count, base, change, logs) as pairs, ThreadPoolExecutor(count) as pool:
-        shares = [pool.submit(_time_share, tasks[number::count], repeats, pair, on_done)
+        shares = [pool.submit(_time_share, tasks[number::count], repeats, pair, count, on_done)
                   for number, pair in enumerate(pairs)]
         timed = {name: paired for share in shares for name, paired in share.result().items()}
     return {task.name: timed[task.name] for task in tasks}
 
 
 def _time_share(tasks: list[TimingTask], repeats: dict[str, int], pair: WorkerPair,
-                on_done: Callable[[str], None]) -> dict[str, PairedTimings]:
+                workers: int, on_done: Callable[[str], None]) -> dict[str, PairedTimings]:
     timed: dict[str, PairedTimings] = {}
     for task in tasks:
         timed[task.name] = paired = PairedTimings()
         try:
-            _base_answer(pair, task.name, _load_request(task, task.base_run))
-            pair.change.ask(_load_request(task, task.change_run))
+            _base_answer(pair, task.name, _load_request(task, task.base_run, workers))
+            pair.change.ask(_load_request(task, task.change_run, workers))
             for key in task.keys:
                 paired.base[key], paired.change[key] = _pairs(
                     pair, {"op": OPERATION[key]}, repeats[REPEATS_OF[key]], task.name)
@@ -144,9 +145,14 @@ def _time_share(tasks: list[TimingTask], repeats: dict[str, int], pair: WorkerPa
     return timed
 
 
-def _load_request(task: TimingTask, run_dir: Path) -> dict[str, Any]:
+def _load_request(task: TimingTask, run_dir: Path, workers: int) -> dict[str, Any]:
+    """Load ``run_dir`` to time ``task``; its fit and one-row prediction get the threads the
+    engine gives them, ``workers`` pairs sharing the cores."""
+    rows, columns = task.shape
     return {"op": "load", "run_dir": str(run_dir), "features": str(task.features),
-            "target": str(task.target)}
+            "target": str(task.target),
+            "fit_threads": threads_per_process(workers, work=rows * columns),
+            "predict_threads": threads_per_process(workers, work=columns)}
 
 
 def _pairs(pair: WorkerPair, request: dict[str, Any], count: int,

@@ -6,15 +6,18 @@ Started as a script (``python -P timing_worker.py``) with the side's tree first 
 code timed is the side's own. It reads one JSON request a line on stdin and answers one JSON
 line on stdout::
 
-    {"op": "load", "run_dir": "...", "features": "x.parquet", "target": "y.parquet"}
-                                                            -> {"ok": true}
+    {"op": "load", "run_dir": "...", "features": "x.parquet", "target": "y.parquet",
+     "fit_threads": 1, "predict_threads": 1}                -> {"ok": true}
     {"op": "fit"}                                           -> {"ok": true, "value": 0.42}
     {"op": "predict"}                                       -> {"ok": true, "value": 1.7}
 
 ``fit`` is seconds of a fit of the run's pipeline (cloned, unfitted) on the training rows the
 change side wrote (the same rows for both sides, whatever either side's loaders do);
 ``predict`` is milliseconds of one row through the saved bundle, schema checks included, as
-``engine predict`` and serving run it. Imports and loading are never timed.
+``engine predict`` and serving run it. Each runs with the BLAS and OpenMP threads the engine
+would give it (``fit_threads``, ``predict_threads``: one for a small fit, as
+``engine.threads.threads_per_process`` decides): threads a fit has no use for spin on a busy
+machine and make its timings many times slower and noisier. Imports and loading are never timed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from typing import Any
 class Experiment:
     """A loaded experiment: its bundle, its training rows and the row it predicts."""
 
-    def __init__(self, run_dir: Path, features: Path, target: Path) -> None:
+    def __init__(self, run_dir: Path, features: Path, target: Path, fit_threads: int,
+                 predict_threads: int) -> None:
         import pandas as pd
 
         from engine.deploy.batch_predict import predict_rows
@@ -41,26 +45,33 @@ class Experiment:
         self.bundle = load_bundle(run_dir)
         self.row = self.X.iloc[:1]
         self.predict_rows = predict_rows
+        self.fit_threads, self.predict_threads = fit_threads, predict_threads
         self.predict()  # warm-up: lazy imports and first-call caches are not timed
 
     def fit(self) -> float:
         from sklearn.base import clone
+        from threadpoolctl import threadpool_limits
 
         pipeline = clone(self.bundle.pipeline)
-        started = time.perf_counter()
-        pipeline.fit(self.X, self.y)
-        return time.perf_counter() - started
+        with threadpool_limits(self.fit_threads):
+            started = time.perf_counter()
+            pipeline.fit(self.X, self.y)
+            return time.perf_counter() - started
 
     def predict(self) -> float:
-        started = time.perf_counter()
-        self.predict_rows(self.bundle, self.row)
-        return (time.perf_counter() - started) * 1000
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(self.predict_threads):
+            started = time.perf_counter()
+            self.predict_rows(self.bundle, self.row)
+            return (time.perf_counter() - started) * 1000
 
 
 def answer(request: dict[str, Any], loaded: dict[str, Experiment]) -> dict[str, Any]:
     if request["op"] == "load":
         loaded["current"] = Experiment(Path(request["run_dir"]), Path(request["features"]),
-                                       Path(request["target"]))
+                                       Path(request["target"]), request["fit_threads"],
+                                       request["predict_threads"])
         return {"ok": True}
     experiment = loaded["current"]
     value = experiment.fit() if request["op"] == "fit" else experiment.predict()
