@@ -51,6 +51,7 @@ class PlotProcess:
         self._process.join(timeout=STOP_SECONDS)
         if self._process.is_alive():
             self._process.terminate()
+            self._process.join()  # reaped: its exit code is set once stop returns
 
     def result(self) -> dict[str, str]:
         """Each plot's file, or why it was not drawn; the drawing's warnings are raised here."""

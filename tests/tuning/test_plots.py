@@ -3,6 +3,7 @@ reports a failure instead of raising it, and stops cleanly when the search fails
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import optuna
@@ -49,7 +50,9 @@ def test_a_missing_study_is_reported_not_raised(tmp_path: Path) -> None:
 def test_stopping_before_drawing_ends_the_process(tmp_path: Path) -> None:
     plots = PlotProcess()
     plots.stop()
-    assert plots._process.exitcode == 0
+    # it exits by itself, or, still importing after STOP_SECONDS on a busy machine, is
+    # terminated; either way it is reaped by the time stop returns
+    assert plots._process.exitcode in (0, -signal.SIGTERM)
 
 
 def test_a_run_that_ends_without_a_word_ends_the_process_quietly() -> None:
