@@ -38,6 +38,16 @@ class Pick(Section):
     of the best first objective."""
 
 
+class Ensemble(Section):
+    """Greedy ensemble selection (Caruana et al. 2004) over the best trials' out-of-fold
+    predictions, kept only when it beats the best single trial in CV."""
+
+    size: Annotated[int, Field(ge=0)] = 0
+    """The top trials considered (0: no ensemble)."""
+    rounds: Positive = 25
+    """Greedy rounds, each adding one member (with replacement) to the ensemble."""
+
+
 class TuneConfig(Section):
     """What to search with, for how long, where the study lives and what to optimise."""
 
@@ -76,6 +86,8 @@ class TuneConfig(Section):
     """Search across model configs too, e.g. [logistic_regression, hist_gbm]."""
     plots: bool = True
     """Optimisation history, importances, parallel coordinates (PNG)."""
+    ensemble: Ensemble = Ensemble()
+    """e.g. {size: 10, rounds: 25}: an ensemble of the 10 best trials, used when it wins."""
 
     @property
     def searching(self) -> bool:
@@ -104,6 +116,10 @@ class TuneConfig(Section):
                            ["auto", *get_scorer_names(), *COST_OBJECTIVES],
                            "is neither a scikit-learn scorer name, auto, nor a cost",
                            f"Costs: {', '.join(COST_OBJECTIVES)}.")
+        if self.ensemble.size and len(objectives) > 1:
+            refuse(f"tune.ensemble.size={self.ensemble.size}: an ensemble is chosen on the "
+                   "primary metric alone, not on several objectives; set tune.ensemble.size=0 "
+                   "or search one objective.")
         _check_options(self.method, self.sampler_options, "sampler", SAMPLERS)
         _check_options(self.pruner, self.pruner_options, "pruner", PRUNERS)
         return self
