@@ -6,7 +6,8 @@ the first fold's model gets an ``epoch_callback`` reporting each epoch's loss (s
 values are kept on the trial (user attribute ``cv``), so the best trial's CV scores can be
 reported beside the refitted model's test scores. Besides scorer names, an objective may be
 ``fit_time`` (seconds per fold) or ``model_size`` (bytes of the pickled fitted Pipeline), both
-minimised.
+minimised. With ``oof_dir`` set (``tune.ensemble``), a completed trial's out-of-fold predictions
+are written there for greedy ensemble selection (:mod:`engine.tuning.out_of_fold`).
 """
 
 from __future__ import annotations
@@ -16,17 +17,20 @@ import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.metrics import check_scoring
 from sklearn.pipeline import Pipeline
 
 from engine.config.schema.tune import COST_OBJECTIVES
 from engine.errors import first_line
 from engine.evaluation.metrics import MetricSet, unanswered
+from engine.evaluation.responses import Responses
+from engine.evaluation.scoring import score_responses
+from engine.tuning.out_of_fold import assemble, oof_method, write_oof
 from engine.tuning.pipeline_space import PipelineSpace
 from engine.tuning.progress import EpochReporter, report, resolve_prune_on
 
@@ -57,6 +61,8 @@ class CVObjective:
     space: PipelineSpace
     objectives: tuple[str, ...]
     prune_on: str = "auto"
+    oof_dir: Path | None = None
+    """Where each completed trial's out-of-fold predictions go (None: nowhere)."""
 
     def __call__(self, trial: Trial) -> float | tuple[float, ...]:
         import optuna
@@ -78,7 +84,9 @@ class CVObjective:
         pipeline = clone(self.pipeline).set_params(**self.space.suggest(trial))
         self._check_answers_objectives(pipeline)
         # a family without predict_proba (SVC) is scored on what it answers, log loss left out
-        scorer = check_scoring(pipeline, scoring=list(self.metrics.answered_by(pipeline).scorers))
+        answered = self.metrics.answered_by(pipeline)
+        method = oof_method(pipeline) if self.oof_dir is not None else None
+        out_of_fold: list[tuple[np.ndarray, np.ndarray]] = []
         folds: list[dict[str, float]] = []
         fit_seconds, size = 0.0, 0
         pruning = len(self.objectives) == 1
@@ -94,8 +102,10 @@ class CVObjective:
             fit_seconds += time.perf_counter() - started
             if callback is not None and number == 0:
                 model.set_params(**{callback: None})  # the fitted model keeps no trial
-            folds.append({k: float(v) for k, v in
-                          scorer(model, self.X.iloc[test], self.y[test]).items()})
+            responses = Responses(model, self.X.iloc[test])
+            folds.append(score_responses(responses, self.y[test], answered))
+            if method is not None:
+                out_of_fold.append((test, responses.get(method)[1]))
             primary = float(np.mean([f[self.metrics.primary] for f in folds]))
             if not math.isfinite(primary):
                 raise TrialFailed(
@@ -106,6 +116,8 @@ class CVObjective:
                 size = len(pickle.dumps(model))
             if pruning and prune_on == "folds":
                 report(trial, self._running(self.objectives[0], folds, fit_seconds, size), number)
+        if self.oof_dir is not None and out_of_fold:
+            write_oof(self.oof_dir, trial.number, assemble(out_of_fold, len(self.y)))
         scores = pd.DataFrame(folds)
         trial.set_user_attr("cv", {name: {"mean": float(v.mean()), "std": float(v.std(ddof=0)),
                                           "folds": [float(x) for x in v]}

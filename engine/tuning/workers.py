@@ -31,6 +31,7 @@ from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.evaluation.metrics import MetricSet
 from engine.threads import limited_threads, threads_per_process
 from engine.tuning.objective import CVObjective, objective_direction
+from engine.tuning.out_of_fold import oof_directory
 from engine.tuning.pipeline_space import PipelineSpace, space_for
 from engine.tuning.recovery import (
     counted_trials,
@@ -135,6 +136,7 @@ def _optimize(
     objective = CVObjective(
         build_pipeline(job.spec, job.task, list(job.X.columns)), job.X, job.y, job.folds,
         job.metrics, space, job.objectives, job.settings.prune_on,
+        oof_directory(job.settings, job.studies_dir, job.study_name),
     )
     callbacks: list[Callable[[Any, Any], None]] = [_StopRule(job.settings)]
     if job.parent:
