@@ -28,6 +28,8 @@ ENGINE_TYPES = (
     "engine.features.dates.DateFeatures",
     "engine.features.selectors.ColumnSelector",
     "engine.features.text.FillMissingText",
+    "engine.models.ensemble.WeightedEnsembleClassifier",
+    "engine.models.ensemble.WeightedEnsembleRegressor",
     "engine.models.torch.estimator.TorchClassifier",
     "engine.models.torch.estimator.TorchRegressor",
     "engine.models.torch.mlp.TabularMLP",
