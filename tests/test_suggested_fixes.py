@@ -82,8 +82,10 @@ class Case:
 
 
 CASES = [
-    Case("missing-values", (), r"set (quality\.severity\.missing_values=warning)", "missing"),
-    Case("missing-values-fail-on", (), r" or (quality\.fail_on=never)\.", "missing"),
+    Case("missing-values", ("quality.severity.missing_values=error",),
+         r"set (quality\.severity\.missing_values=warning)", "missing"),
+    Case("missing-values-fail-on", ("quality.severity.missing_values=error",),
+         r" or (quality\.fail_on=never)\.", "missing"),
     Case("leakage", (), r"set (quality\.severity\.leakage=warning)", "leak"),
     Case("imbalance", ("quality.fail_on=warning",),
          r"set (quality\.severity\.class_imbalance=info)", "imbalanced"),

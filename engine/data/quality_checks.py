@@ -25,14 +25,18 @@ def is_categorical(column: pd.Series) -> bool:
 def missing_values(
     missing: pd.Series, n_rows: int, *, limit: float, severity: str
 ) -> list[Finding]:
-    """``info`` for any missing value; ``severity`` when a column misses more than ``limit``."""
+    """``info`` for any missing value; ``severity`` when a column misses more than ``limit``.
+
+    A missing value often means "none", so a mostly-missing column is kept: features=auto fills
+    it with a missing indicator beside it (a missing category for text)."""
     findings = []
     for column, count in missing[missing > 0].items():
         fraction = count / n_rows
         too_many = fraction > limit
         advice = (
-            f", more than quality.max_missing_fraction={limit}. Drop it with dataset.drop, or "
-            "raise quality.max_missing_fraction if imputing it is sound."
+            f", more than quality.max_missing_fraction={limit}. features=auto imputes it and "
+            "adds a missing indicator (text gets a 'missing' category), so the model still "
+            "learns from whether it is present; drop it with dataset.drop if it means nothing."
             if too_many
             else "."
         )

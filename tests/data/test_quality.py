@@ -58,16 +58,23 @@ def test_shared_datasets_pass_the_defaults(shared_dataset_config, name, rows, ta
 
 
 @pytest.mark.shared_data
-def test_titanic_without_the_config_drops_flags_cabin_and_ids(shared_dataset_config) -> None:
-    config = {**shared_dataset_config("titanic"), "drop": []}
-    report = check_quality(load_dataset(config, seed=0), quality({}), seed=0)
+def test_titanic_without_the_config_drops_warns_of_cabin_and_ids(shared_dataset_config) -> None:
+    """Cabin, missing for 77 % of passengers, is a warning by default (the run goes on), and an
+    error, failing the run, when the user asks for one."""
+    data = load_dataset({**shared_dataset_config("titanic"), "drop": []}, seed=0)
+    report = check_quality(data, quality({}), seed=0)
     assert set(by_check(report, "id_like_columns")) == {"PassengerId", "Name"}
+    cabin = by_check(report, "missing_values")["Cabin"]
+    assert (cabin.severity, cabin.value) == ("warning", 0.771044)
+    assert "features=auto imputes it and adds a missing indicator" in cabin.message
+    report.raise_for_failures("error")
+    strict = check_quality(data, quality({"severity": {"missing_values": "error"}}), seed=0)
     with pytest.raises(
         DataError,
         match=r"(?s)\[error\] missing_values: column 'Cabin' is missing in 77.1% of rows "
         r"\(687 of 891\).*set quality.severity.missing_values=warning or quality.fail_on=never",
     ):
-        report.raise_for_failures("error")
+        strict.raise_for_failures("error")
 
 
 @pytest.mark.shared_data
@@ -142,12 +149,12 @@ def small_dataset(**columns: object) -> Dataset:
     return Dataset(name="small", X=X, y=pd.Series(np.tile([0, 1], 50), name="y"), task="binary")
 
 
-def test_missing_values_info_and_error() -> None:
+def test_missing_values_info_and_warning() -> None:
     mostly_missing = np.where(np.arange(100) < 60, np.nan, 1.0)
     some_missing = np.where(np.arange(100) < 10, np.nan, np.arange(100.0))
     data = small_dataset(mostly=mostly_missing, some=some_missing)
     findings = by_check(check_quality(data, quality({}), seed=0), "missing_values")
-    assert (findings["mostly"].severity, findings["mostly"].value) == ("error", 0.6)
+    assert (findings["mostly"].severity, findings["mostly"].value) == ("warning", 0.6)
     assert (findings["some"].severity, findings["some"].value) == ("info", 0.1)
     relaxed = check_quality(data, quality({"max_missing_fraction": 0.7}), seed=0)
     assert by_check(relaxed, "missing_values")["mostly"].severity == "info"

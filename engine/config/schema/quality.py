@@ -14,7 +14,7 @@ Check = Literal["missing_values", "missing_target", "duplicate_rows", "constant_
                 "id_like_columns", "leakage", "class_imbalance", "missing_markers",
                 "high_cardinality", "date_columns", "outliers"]
 DEFAULT_SEVERITY: dict[Check, Severity] = {
-    "missing_values": "error", "missing_target": "warning", "duplicate_rows": "warning",
+    "missing_values": "warning", "missing_target": "warning", "duplicate_rows": "warning",
     "constant_columns": "warning", "id_like_columns": "warning", "leakage": "error",
     "class_imbalance": "warning", "missing_markers": "warning", "high_cardinality": "warning",
     "date_columns": "info", "outliers": "info"}
@@ -29,7 +29,8 @@ class QualityConfig(Section):
     """Each check's findings: info | warning | error (set one with e.g.
     quality.severity.leakage=warning; a check left out keeps its default)."""
     max_missing_fraction: Fraction = 0.5
-    """A column missing more than this is an error-level finding."""
+    """A column missing more than this is a warning (the pipeline imputes it with a missing
+    indicator); to fail the run on one, set quality.severity.missing_values=error."""
     id_like_unique_fraction: Fraction = 0.95
     high_cardinality_fraction: Fraction = 0.5
     """A category column with more distinct values than this fraction of rows (or than
