@@ -29,6 +29,8 @@ SHARED = {
     "german_credit": (1000, 20, "binary"),
     "california_housing": (20640, 9, "regression"),
     "titanic": (891, 7, "binary"),
+    "wine_quality_red": (1599, 11, "multiclass"),
+    "pima_diabetes": (768, 8, "binary"),
 }
 
 
@@ -56,3 +58,13 @@ def test_built_in_configs_load(name: str, dataset_config) -> None:
 def test_shared_data_configs_load(name: str, shared_dataset_config) -> None:
     data = load_dataset(shared_dataset_config(name), seed=0)
     assert (*data.X.shape, data.task) == SHARED[name]
+
+
+@pytest.mark.shared_data
+def test_pima_zeros_are_missing_measurements_but_not_missing_pregnancies(
+        shared_dataset_config) -> None:
+    data = load_dataset(shared_dataset_config("pima_diabetes"), seed=0)
+    assert data.X.isna().sum()[lambda counts: counts > 0].to_dict() == {
+        "Glucose": 5, "BloodPressure": 35, "SkinThickness": 227, "Insulin": 374, "BMI": 11}
+    assert (data.X.Pregnancies == 0).sum() == 111
+    assert data.y.value_counts().to_dict() == {0: 500, 1: 268}

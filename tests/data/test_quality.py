@@ -47,6 +47,8 @@ def test_bundled_datasets_pass_the_defaults(loader: str) -> None:
         ("german_credit", 1000, "binary"),
         ("california_housing", 20640, "regression"),
         ("titanic", 891, "binary"),
+        ("wine_quality_red", 1599, "multiclass"),
+        ("pima_diabetes", 768, "binary"),
     ],
 )
 def test_shared_datasets_pass_the_defaults(shared_dataset_config, name, rows, task) -> None:
