@@ -49,6 +49,7 @@ from engine.threads import threads_per_process, worker_processes, worker_threads
 from engine.tracking.files import write_atomically, write_json
 from engine.tracking.provenance import git_state, package_versions
 from engine.tracking.records import BundleMetadata, MetricsRecord
+from engine.tuning.ensemble_selection import choose_ensemble
 from engine.tuning.search import run_search
 
 IN_SAMPLE_ROWS = 10_000
@@ -138,13 +139,24 @@ def select(plan: RunPlan, run_dir: Path, console: Console) -> Selection:
                         task=plan.data.task, metrics=plan.metrics, families=spec.candidates,
                         run_dir=run_dir, console=console)
     pipeline = plan.pipeline.set_params(**search.pipeline_params)
+    model_name = search.record["best_params"].get("model", spec.model.name)
+    cv, finish = search.cv, search.finish
+    if spec.tune.ensemble.size:
+        choice = choose_ensemble(spec, pipeline=plan.pipeline, X=plan.X_train, y=plan.y_train,
+                                 folds=plan.folds, task=plan.data.task, metrics=plan.metrics,
+                                 search=search.record)
+        console.print(choice.line)
+        if choice.pipeline is not None and choice.cv is not None:
+            pipeline, model_name, cv = choice.pipeline, "ensemble", choice.cv
+
+        def finish() -> dict[str, Any]:
+            return {**search.finish(), "ensemble": choice.record}
     if spec.metrics.threshold:  # the search may have picked a family without probabilities
         check_threshold_task(spec.metrics.threshold, plan.data.task,
                              plan.has_probabilities(pipeline))
-    folds = pd.DataFrame({name: scores["folds"] for name, scores in search.cv.items()})
+    folds = pd.DataFrame({name: scores["folds"] for name, scores in cv.items()})
     write_atomically(run_dir / "cv_scores.csv", folds.rename_axis("fold").to_csv)
-    model_name = search.record["best_params"].get("model", spec.model.name)
-    return Selection(pipeline, model_name, search.cv, finish=search.finish)
+    return Selection(pipeline, model_name, cv, finish=finish)
 
 
 def cross_validate(plan: RunPlan, run_dir: Path, console: Console) -> dict[str, Any]:

@@ -1,0 +1,176 @@
+"""Greedy ensemble selection (Caruana et al. 2004) over the best trials' out-of-fold predictions.
+
+As AutoGluon's WeightedEnsemble: starting empty, each of ``tune.ensemble.rounds`` rounds adds,
+with replacement, the trial whose addition gives the best primary score of the averaged
+predictions (so the first round picks the best single trial); a trial's weight is the share of
+rounds that picked it. Ties go to the better-ranked trial.
+
+Selecting weights on the rows that then score them is optimistic: the selection fits their
+noise. So the ensemble's CV scores are nested: for each fold, weights are selected on the other
+folds' out-of-fold rows and score that fold's rows, exactly as a model's CV score is measured on
+rows its fit never saw. The ensemble is used only when that nested mean beats the CV mean of the
+trial the search picked (picked among all trials on all folds, so the comparison leans towards
+the single model), and keeps at least two members. Its final weights are selected on all rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.pipeline import Pipeline
+
+from engine.config.spec import ExperimentSpec
+from engine.evaluation.metrics import MetricSet
+from engine.evaluation.responses import Responses
+from engine.evaluation.scoring import CVScores, score_responses
+from engine.models.ensemble import ensemble_pipeline
+from engine.tuning.objective import trial_pipeline_params
+from engine.tuning.out_of_fold import oof_directory, read_oof
+from engine.tuning.pipeline_space import space_for
+from engine.tuning.storage import open_storage
+
+
+@dataclass(frozen=True)
+class EnsembleChoice:
+    """Whether the ensemble is used, its Pipeline and nested CV scores if so, and the record
+    (members, weights, both CV scores, the decision and why)."""
+
+    record: dict[str, Any]
+    pipeline: Pipeline | None = None
+    cv: dict[str, Any] | None = None
+
+    @property
+    def line(self) -> str:
+        """One line saying what was decided."""
+        record = self.record
+        if "ensemble_cv" not in record:
+            return f"ensemble: not built ({record['reason']})"
+        members = ", ".join(f"trial {n} x{w:.2f}" for n, w in record["weights"].items())
+        verdict = "used" if record["chosen"] else "not used"
+        return (f"ensemble: {members}: {record['primary']} {record['ensemble_cv']:.4f} (nested "
+                f"CV) vs {record['best_single_cv']:.4f} for trial {record['best_single']}: "
+                f"{verdict} ({record['reason']})")
+
+
+class BlendScorer:
+    """The run's scorers on averaged predictions of chosen training rows, scored exactly as the
+    run scores a model (a stand-in answers with the given predictions)."""
+
+    def __init__(self, y: np.ndarray, task: str, metrics: MetricSet) -> None:
+        self.y, self.metrics, self.classifier = y, metrics, task != "regression"
+        stand_in = DummyClassifier() if self.classifier else DummyRegressor()
+        self.stand_in = stand_in.fit(np.zeros((len(y), 1)), y)
+
+    def scores(self, blend: np.ndarray, rows: np.ndarray, metrics: MetricSet | None = None
+               ) -> dict[str, float]:
+        if self.classifier:
+            labels = self.stand_in.classes_[np.argmax(blend, axis=1)]
+            given = {"predict_proba": blend, "predict": labels}
+        else:
+            given = {"predict": blend}
+        return score_responses(Responses(self.stand_in, None, given), self.y[rows],
+                               metrics or self.metrics)
+
+    def primary(self, blend: np.ndarray, rows: np.ndarray) -> float:
+        """The primary score alone, without scikit-learn re-validating the arguments of each
+        of the selection's many calls (the predictions come from fitted models)."""
+        primary = self.metrics.primary
+        with config_context(skip_parameter_validation=True):
+            return self.scores(blend, rows, MetricSet(primary, (primary,)))[primary]
+
+
+def greedy_weights(predictions: Sequence[np.ndarray], score: Callable[[np.ndarray], float],
+                   rounds: int) -> np.ndarray:
+    """Caruana's selection with replacement: each round adds the candidate whose addition to
+    the running average scores best (higher is better; ties to the earlier candidate). The
+    weights are each candidate's share of the rounds."""
+    counts = np.zeros(len(predictions))
+    total = np.zeros_like(predictions[0], dtype=float)
+    for size in range(1, rounds + 1):
+        scores = [score((total + candidate) / size) for candidate in predictions]
+        pick = int(np.argmax(scores))
+        counts[pick] += 1
+        total += predictions[pick]
+    return counts / rounds
+
+
+def blend(predictions: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    return np.tensordot(weights, np.stack(predictions), axes=1)
+
+
+def nested_cv(predictions: Sequence[np.ndarray], folds: Sequence[tuple[np.ndarray, np.ndarray]],
+              scorer: BlendScorer, rounds: int) -> CVScores:
+    """Every scorer on each fold's rows, with weights selected on the other folds' rows."""
+    held_out = np.concatenate([test for _, test in folds])
+    per_fold = []
+    for _, test in folds:
+        others = np.setdiff1d(held_out, test)
+        weights = greedy_weights([p[others] for p in predictions],
+                                 partial(scorer.primary, rows=others), rounds)
+        per_fold.append(scorer.scores(blend([p[test] for p in predictions], weights), test))
+    return CVScores(pd.DataFrame(per_fold).rename_axis("fold"))
+
+
+def choose_ensemble(spec: ExperimentSpec, *, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
+                    folds: list[tuple[np.ndarray, np.ndarray]], task: str, metrics: MetricSet,
+                    search: dict[str, Any]) -> EnsembleChoice:
+    """Build the ensemble of the study's best trials (``search`` is the search's record) and
+    keep it only if its nested CV beats the picked trial's CV; see the module's docstring."""
+    settings, primary = spec.tune.ensemble, metrics.primary
+    studies_dir = Path(spec.tune.studies_dir)
+    directory = oof_directory(spec.tune, studies_dir, search["study_name"])
+    assert directory is not None  # called only with tune.ensemble.size set
+    trials = _ranked_trials(spec, search["study_name"], studies_dir, primary)
+    picked = next(t for t in trials if t.number == search["best_trial"])
+    record: dict[str, Any] = {**settings.model_dump(), "primary": primary,
+                              "best_single": picked.number,
+                              "best_single_cv": picked.user_attrs["cv"][primary]["mean"]}
+    kept = [(t, oof) for t in trials[:settings.size]
+            if (oof := read_oof(directory, t.number)) is not None and len(oof) == len(y)]
+    if len(kept) < 2:
+        return EnsembleChoice({**record, "chosen": False, "reason": (
+            f"{len(kept)} of the {min(len(trials), settings.size)} best trials kept out-of-fold "
+            "predictions (a classifier without predict_proba keeps none); it needs two")})
+    members, predictions = [t for t, _ in kept], [oof for _, oof in kept]
+    scorer = BlendScorer(y, task, metrics)
+    held_out = np.concatenate([test for _, test in folds])
+    weights = greedy_weights([p[held_out] for p in predictions],
+                             partial(scorer.primary, rows=held_out), settings.rounds)
+    cv = nested_cv(predictions, folds, scorer, settings.rounds).summary()
+    used = {members[i].number: float(weights[i]) for i in np.flatnonzero(weights)}
+    record.update(considered=[t.number for t in members], weights=used,
+                  ensemble_cv=cv[primary]["mean"], ensemble_cv_folds=cv[primary]["folds"],
+                  in_sample_cv=scorer.primary(blend(predictions, weights)[held_out], held_out))
+    beats = record["ensemble_cv"] > record["best_single_cv"]
+    chosen = beats and len(used) > 1
+    record.update(chosen=chosen, reason=(
+        "it beats the best single trial" if chosen else
+        "the selection kept one trial alone" if len(used) == 1 else
+        "it does not beat the best single trial"))
+    if not chosen:
+        return EnsembleChoice(record)
+    space = space_for(spec, task, spec.candidates, list(X.columns))
+    pipelines = [clone(pipeline).set_params(**trial_pipeline_params(space, members[i].params))
+                 for i in np.flatnonzero(weights)]
+    return EnsembleChoice(record, ensemble_pipeline(pipelines, list(used.values()),
+                                                    classifier=task != "regression"), cv)
+
+
+def _ranked_trials(spec: ExperimentSpec, study_name: str, studies_dir: Path,
+                   primary: str) -> list[Any]:
+    """The study's completed trials, best primary CV mean first."""
+    import optuna
+
+    study = optuna.load_study(study_name=study_name,
+                              storage=open_storage(spec.tune.storage, study_name, studies_dir))
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    return sorted(complete, key=lambda t: -t.user_attrs["cv"][primary]["mean"])
