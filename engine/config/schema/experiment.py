@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import field_validator, model_validator
@@ -105,6 +106,8 @@ class ExperimentConfig(Section):
                    "metrics.calibration learn from out-of-fold predictions, which need folds that "
                    "cover each training row once (kfold, stratified, group, stratified_group or "
                    "auto). Change the split or drop those options.")
+        if self.tune.searching and self.tune.ensemble.size:
+            _check_ensemble(self.tune.ensemble.size, split.cv.strategy, self.deploy.targets)
         if split.test_size == 0 and (self.metrics.slices.columns or
                                      self.metrics.fairness.sensitive):
             refuse("metrics.slices / metrics.fairness: they are measured on the test rows, but "
@@ -113,3 +116,17 @@ class ExperimentConfig(Section):
             tasks = DEFAULT_SCORERS if dataset.task == "auto" else [dataset.task]
             self.tune.check_pick(list(dict.fromkeys(self.metrics.primary_for(t) for t in tasks)))
         return self
+
+
+def _check_ensemble(size: int, strategy: str, targets: Sequence[str]) -> None:
+    """An ensemble learns from out-of-fold predictions and exports to neither ONNX nor
+    TorchScript."""
+    if strategy in UNPARTITIONED:
+        refuse(f"tune.ensemble.size={size}: the ensemble is selected on out-of-fold predictions, "
+               f"which need folds that cover each training row once, but split.cv.strategy="
+               f"{strategy}. Use kfold, stratified, group, stratified_group or auto, or set "
+               "tune.ensemble.size=0.")
+    exports = [target for target in targets if target in ("onnx", "torchscript")]
+    if exports:
+        refuse(f"deploy.targets: an ensemble (tune.ensemble.size={size}) exports to neither "
+               f"{' nor '.join(exports)}. Drop the target, or set tune.ensemble.size=0.")
