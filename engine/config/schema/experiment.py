@@ -128,5 +128,6 @@ def _check_ensemble(size: int, strategy: str, targets: Sequence[str]) -> None:
                "tune.ensemble.size=0.")
     exports = [target for target in targets if target in ("onnx", "torchscript")]
     if exports:
-        refuse(f"deploy.targets: an ensemble (tune.ensemble.size={size}) exports to neither "
-               f"{' nor '.join(exports)}. Drop the target, or set tune.ensemble.size=0.")
+        refuse(f"deploy.targets: {' and '.join(exports)} cannot export an ensemble "
+               f"(tune.ensemble.size={size}); the bundle serves it. Drop {exports[0]} from "
+               "deploy.targets, or set tune.ensemble.size=0.")
