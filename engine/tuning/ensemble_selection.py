@@ -154,8 +154,8 @@ def choose_ensemble(spec: ExperimentSpec, *, pipeline: Pipeline, X: pd.DataFrame
     chosen = beats and len(used) > 1
     record.update(chosen=chosen, reason=(
         "it beats the best single trial" if chosen else
-        "the selection kept one trial alone" if len(used) == 1 else
-        "it does not beat the best single trial"))
+        "it does not beat the best single trial" if not beats else
+        "the selection kept one trial alone"))
     if not chosen:
         return EnsembleChoice(record)
     space = space_for(spec, task, spec.candidates, list(X.columns))
