@@ -19,7 +19,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import Tags, get_tags
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 
 class _WeightedEnsemble(BaseEstimator):
@@ -41,7 +42,17 @@ class _WeightedEnsemble(BaseEstimator):
         kept = np.flatnonzero(weights > 0)
         self.members_ = [clone(self.members[int(i)]).fit(X, y) for i in kept]
         self.weights_ = weights[kept] / weights[kept].sum()
+        if hasattr(self.members_[0], "n_features_in_"):
+            self.n_features_in_ = self.members_[0].n_features_in_
         return self
+
+    def __sklearn_tags__(self) -> Tags:
+        """Sparse input and missing values only where every member takes them."""
+        tags = super().__sklearn_tags__()
+        members = [get_tags(member).input_tags for member in self.members]
+        tags.input_tags.sparse = all(member.sparse for member in members)
+        tags.input_tags.allow_nan = all(member.allow_nan for member in members)
+        return tags
 
     def _mean(self, method: str, X: Any) -> np.ndarray:
         check_is_fitted(self)
@@ -62,11 +73,16 @@ class WeightedEnsembleClassifier(ClassifierMixin, _WeightedEnsemble):
         return self._mean("predict_proba", X)
 
     def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.classes_)[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)
+        return np.asarray(self.classes_)[np.argmax(probabilities, axis=1)]
 
 
 class WeightedEnsembleRegressor(RegressorMixin, _WeightedEnsemble):
     """The members' predictions, weighted and averaged."""
+
+    def fit(self, X: Any, y: Any) -> WeightedEnsembleRegressor:
+        super().fit(X, column_or_1d(y, warn=True))  # one target, as the run's
+        return self
 
     def predict(self, X: Any) -> np.ndarray:
         return self._mean("predict", X)

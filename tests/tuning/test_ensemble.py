@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -16,6 +17,7 @@ from rich.console import Console
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from engine.config.compose import compose_spec
 from engine.evaluation.metrics import MetricSet
@@ -231,3 +233,12 @@ def test_ensemble_mistakes_exit_2_with_one_line(tmp_path: Path, overrides: list[
     done = run_main(["dataset=breast_cancer", *SEARCH, *overrides], tmp_path)
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+@parametrize_with_checks([
+    WeightedEnsembleClassifier([LogisticRegression(), LogisticRegression(C=0.1)], [0.5, 0.5]),
+    WeightedEnsembleRegressor([LinearRegression(), LinearRegression(fit_intercept=False)],
+                              [0.25, 0.75]),
+])
+def test_the_ensembles_keep_the_estimator_contract(estimator: object, check: Any) -> None:
+    check(estimator)
