@@ -190,6 +190,9 @@ def _record_interruption(run_dir: Path, hydra_cfg: HydraConf) -> None:
 
 
 def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: HydraConf) -> float:
+    from hydra.types import RunMode
+
+    from engine.budget import process_started
     from engine.config.compose import (
         config_dirs,
         resolved_config,
@@ -205,7 +208,10 @@ def _run(cfg: DictConfig, run_dir: Path, hydra_cfg: HydraConf) -> float:
     spec = spec_from_hydra(cfg, runtime_choices(hydra_cfg), config_dirs(hydra_cfg))
     write_text(run_dir / RESOLVED_CONFIG_FILE,
                OmegaConf.to_yaml(OmegaConf.create(resolved_config(cfg))))
+    # A single run's budget counts from the process's start; a sweep's job's, from its own.
+    started = None if hydra_cfg.mode == RunMode.MULTIRUN else process_started()
     result = run_experiment(
-        spec, run_dir, project_dir=Path(hydra_cfg.runtime.cwd), console=make_console()
+        spec, run_dir, project_dir=Path(hydra_cfg.runtime.cwd), console=make_console(),
+        started=started,
     )
     return result.objective

@@ -88,6 +88,6 @@ def schema_defaults() -> dict[str, dict[str, Any]]:
     keys = [name for model in (FileDataset, SqlDataset, SklearnDataset)
             for name in model.model_fields]
     root = {name: ExperimentConfig.model_fields[name].default
-            for name in ("seed", "n_jobs", "report", "allowed_targets")}
+            for name in ("budget", "seed", "n_jobs", "report", "allowed_targets")}
     return {"dataset_keys": dict.fromkeys(keys), "root": root,
             **{name: model.model_dump(mode="json") for name, model in sections.items()}}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from engine.config.schema.base import Section, Workers
 from engine.config.schema.card import CardConfig
@@ -48,6 +48,10 @@ class ExperimentConfig(Section):
     """What only people know about the model, for its MODEL_CARD.md."""
     tracking: TrackingConfig = TrackingConfig()
     """Where each run is logged besides its run directory (MLflow)."""
+    budget: Annotated[float, Field(gt=0.0)] | None = None
+    """Seconds of wall time for the whole command (loading, checks, search, refit, evaluation,
+    writing); the search gets what is left after a reserve for the stages after it. null: no
+    limit."""
     seed: int = 42
     """Seeds every split, sample, model and search: the same config and seed give the same
     metrics."""
@@ -112,6 +116,11 @@ class ExperimentConfig(Section):
                                      self.metrics.fairness.sensitive):
             refuse("metrics.slices / metrics.fairness: they are measured on the test rows, but "
                    "split.test_size is 0. Give the split a test share (e.g. 0.2).")
+        tune = self.tune
+        if tune.searching and tune.n_trials is None and tune.timeout is None and \
+                self.budget is None:
+            refuse("tune: give a budget: budget=<seconds> (the whole command), "
+                   "tune.n_trials=<count>, tune.timeout=<seconds> (the search), or several.")
         if self.tune.searching:
             tasks = DEFAULT_SCORERS if dataset.task == "auto" else [dataset.task]
             self.tune.check_pick(list(dict.fromkeys(self.metrics.primary_for(t) for t in tasks)))
