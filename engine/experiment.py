@@ -6,7 +6,8 @@ result; only this module strings them together, and only the CLI touches Hydra.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import FixedThresholdClassifier
 
 from engine import stages
+from engine.budget import overrun_note, spent_line
 from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
 from engine.deploy.exports import check_export_targets
@@ -85,15 +87,23 @@ def validate_spec(spec: ExperimentSpec) -> None:
 
 def run_experiment(
     spec: ExperimentSpec, run_dir: Path, *, project_dir: Path, console: Console,
-    data: Dataset | None = None, fit_repeats: int = 1,
+    data: Dataset | None = None, fit_repeats: int = 1, started: float | None = None,
 ) -> RunResult:
     """Run ``spec`` and write everything it learned into ``run_dir``.
 
     ``data`` is the dataset when the caller has loaded it already (a regression suite loads each
     once); ``fit_repeats`` fits the final model that many times and records each fit's seconds
     (their median is ``fit_seconds``), so timing guards are not at the mercy of one noisy fit.
+    ``started`` (``time.time()``) is when the command's work began, which ``budget`` counts
+    from: the process's start for a single run; by default, now.
     """
     clock = stages.Clock()
+    if spec.budget is not None:
+        now = time.time()
+        budget = spec.budget.begun(now if started is None else started)
+        spec = replace(spec, budget=budget)
+        clock.timing.update(budget_seconds=budget.seconds,
+                            startup_seconds=now - (now if started is None else started))
     validate_spec(spec)
     tracker = start_tracking(spec.tracking, project_dir)  # MLflow made ready while this trains
     plan = make_plan(spec, stages.load_and_check(spec, run_dir, console, data))
@@ -125,6 +135,9 @@ def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir:
     write_record(run_dir / METRICS_FILE, metrics)
     write_json(run_dir / "evaluation.json", held_out.evaluated)
     saved = stages.save(plan, selection, fitted, held_out, run_dir, project_dir)
+    clock.lap("save_seconds")
+    if "search_given_seconds" in tuning:
+        clock.timing["search_given_seconds"] = tuning["search_given_seconds"]
     run = RunRecord.model_validate({
         "status": "ok", "run_dir": str(run_dir), "choices": spec.choices,
         "model": selection.model_name, "seed": spec.seed, "split": spec.split.model_dump(),
@@ -139,11 +152,24 @@ def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir:
         report_stage(run_dir, console)
     if tracker is not None:
         tracker.log(run_dir, console)
+    if spec.budget is not None:
+        clock.lap("report_seconds")
+        _print_budget(console, spec, clock.timing)
     if run.status == "failed":
         raise EvaluationError(str(run.error))
     objective = np.nan if metrics.objective is None else metrics.objective  # a Score may be null
     return RunResult(run_dir, metrics.primary, objective,
                      metrics.model_dump(exclude_unset=True))
+
+
+def _print_budget(console: Console, spec: ExperimentSpec, timing: dict[str, Any]) -> None:
+    """How the budget was spent, and a warning when the command ran past it."""
+    assert spec.budget is not None and spec.budget.started is not None
+    total = time.time() - spec.budget.started
+    console.print(spent_line(spec.budget, timing, total))
+    note = overrun_note(spec.budget, total, spec.tune.searching)
+    if note:
+        console.print(f"[yellow]warning[/yellow]: {note}")
 
 
 def _fairness_failure(evaluated: dict[str, Any], run_dir: Path) -> dict[str, Any]:

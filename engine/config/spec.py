@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.budget import Budget
 from engine.config.schema import (
     CardConfig,
     DeployConfig,
@@ -55,6 +56,8 @@ class ExperimentSpec:
     candidates: dict[str, ModelSpec] = field(default_factory=dict)
     card: CardConfig = field(default_factory=CardConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    budget: Budget | None = None
+    """``budget=<seconds>`` for the whole command; the run stamps when it began."""
 
 
 def spec_from_config(
@@ -83,6 +86,7 @@ def spec_from_config(
         report=experiment.report,
         card=experiment.card,
         tracking=experiment.tracking,
+        budget=None if experiment.budget is None else Budget(experiment.budget),
         choices=dict(choices),
         candidates={name: model_spec(name, section)
                     for name, section in (candidates or {}).items()},

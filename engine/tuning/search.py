@@ -22,6 +22,8 @@ from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.errors import ConfigError, EngineError
 from engine.evaluation.metrics import MetricSet
 from engine.models.estimators import build_estimator
+from engine.models.pipeline import build_pipeline
+from engine.tuning.enqueue import configured_defaults, enqueue_starting_trials
 from engine.tuning.objective import FIX_MODEL, objective_direction, trial_pipeline_params
 from engine.tuning.pipeline_space import PipelineSpace
 from engine.tuning.plots import PlotProcess
@@ -36,6 +38,7 @@ from engine.tuning.workers import (
     failure_message,
     open_study,
     run_workers,
+    search_deadline,
     wait_for_others,
 )
 
@@ -90,18 +93,26 @@ def run_search(
     study, space = open_shared_study(job)
     requeued = requeue_interrupted(study)
     before = len(counted_trials(study))
+    enqueued = 0 if settings.method == "grid" else enqueue_starting_trials(
+        study, space, configured_defaults(build_pipeline(spec, task, list(X.columns)), models))
     location = storage_location(settings.storage, name, studies_dir)
     console.print(f"study [bold]{name}[/bold] ({settings.method}, pruner {settings.pruner}) in "
                   f"{location}" + (f": resuming with {before} trials" if before else ""))
     if requeued:
         console.print(f"  re-queued {requeued} trial(s) interrupted in an earlier run")
+    if enqueued:
+        console.print(f"  starting from {enqueued} trial(s): the defaults of "
+                      f"{', '.join(families) or spec.model.name}, then cheap variants")
     plots = PlotProcess() if settings.plots else None
     try:
         with _Progress(console, settings, before) as on_trial:
             run_workers(job, on_trial, (study, space))
             wait_for_others(study)
         searched = time.time() - started
-        result = _finish_search(study, job, space, location, before, searched, run_dir, console)
+        deadline = search_deadline(job).at(study)
+        given = None if deadline == float("inf") else deadline - started
+        result = _finish_search(study, job, space, location, before, (searched, given),
+                                run_dir, console)
     except BaseException:
         if plots is not None:
             plots.stop()
@@ -127,9 +138,11 @@ def open_shared_study(job: WorkerJob) -> tuple[Any, PipelineSpace]:
 
 
 def _finish_search(study: Any, job: WorkerJob, space: PipelineSpace, location: str,
-                   before: int, searched: float, run_dir: Path, console: Console
-                   ) -> SearchResult:
-    """Pick the trial to refit, write the results and print the outcome."""
+                   before: int, seconds: tuple[float, float | None], run_dir: Path,
+                   console: Console) -> SearchResult:
+    """Pick the trial to refit, write the results and print the outcome; ``seconds``: those
+    the search took and those it was given (None without a time limit)."""
+    searched, given = seconds
     settings, objectives, name = job.settings, job.objectives, job.study_name
     best = _best_or_fail(study, objectives, settings, failure_message(study, settings))
     record = {
@@ -145,6 +158,7 @@ def _finish_search(study: Any, job: WorkerJob, space: PipelineSpace, location: s
         "trials": _state_counts(study),
         "new_trials": len(counted_trials(study)) - before,
         "search_seconds": searched,
+        **({} if given is None else {"search_given_seconds": given}),
     }
     front = pareto_front(study, objectives)
     if len(objectives) > 1:

@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from engine.budget import refit_scale
 from engine.config.schema.tune import TuneConfig
 from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.evaluation.metrics import MetricSet
 from engine.threads import limited_threads, threads_per_process
+from engine.tuning.deadline import DeadlinePruner, SearchDeadline
 from engine.tuning.objective import CVObjective, objective_direction
 from engine.tuning.out_of_fold import oof_directory
 from engine.tuning.pipeline_space import PipelineSpace, space_for
@@ -66,6 +68,8 @@ class WorkerJob:
     objectives: tuple[str, ...]
     families: dict[str, ModelSpec]
     deadline: float | None
+    """When ``tune.timeout`` ends (``time.time()``); the spec's budget may end the search
+    sooner (:func:`search_deadline`)."""
     worker: int = 0
     """Seeds this process's sampler apart from the other workers': 0 in the run that launched
     the study, 1, 2, ... in its spawned workers, one per process for ``engine worker``."""
@@ -82,7 +86,8 @@ def open_study(job: WorkerJob, space: PipelineSpace) -> optuna.Study:
     study = optuna.create_study(
         study_name=job.study_name,
         storage=open_storage(settings.storage, job.study_name, job.studies_dir),
-        pruner=make_pruner(settings.pruner, settings.pruner_options),
+        pruner=DeadlinePruner(make_pruner(settings.pruner, settings.pruner_options),
+                              search_deadline(job)),
         directions=[objective_direction(name) for name in job.objectives],
         load_if_exists=True,
     )
@@ -97,6 +102,16 @@ def open_study(job: WorkerJob, space: PipelineSpace) -> optuna.Study:
         grid=space.grid() if settings.method == "grid" else None,
     )
     return study
+
+
+def search_deadline(job: WorkerJob) -> SearchDeadline:
+    """When the job's search must end: ``tune.timeout``'s end or the budget's less the stages
+    after the search (a refit costs more when calibration or a threshold fit on the folds)."""
+    spec = job.spec
+    refits = spec.metrics.calibration != "none" or bool(spec.metrics.threshold)
+    scale = refit_scale(len(job.X), [len(train) for train, _ in job.folds],
+                        refits_on_folds=refits)
+    return SearchDeadline(job.deadline, spec.budget, scale, len(job.folds))
 
 
 def build_space(job: WorkerJob) -> PipelineSpace:
@@ -138,15 +153,15 @@ def _optimize(
         job.metrics, space, job.objectives, job.settings.prune_on,
         oof_directory(job.settings, job.studies_dir, job.study_name),
     )
-    callbacks: list[Callable[[Any, Any], None]] = [_StopRule(job.settings)]
+    deadline = search_deadline(job)
+    callbacks: list[Callable[[Any, Any], None]] = [_StopRule(job.settings, deadline)]
     if job.parent:
         callbacks.append(_stop_if_orphaned(job.parent))
     if on_trial is not None:
         callbacks.append(on_trial)
     remaining = _remaining(study, job.settings)
-    if remaining == 0 or (job.deadline is not None and time.time() >= job.deadline):
+    if remaining == 0 or deadline.spent(study):
         return
-    timeout = None if job.deadline is None else job.deadline - time.time()
     threads = threads_per_process(job.settings.n_jobs, work=job.X.shape[0] * job.X.shape[1])
     me = worker_id()
 
@@ -159,8 +174,7 @@ def _optimize(
             raise
 
     with limited_threads(threads):
-        study.optimize(tagged, n_trials=remaining, timeout=timeout, catch=(Exception,),
-                       callbacks=callbacks)
+        study.optimize(tagged, n_trials=remaining, catch=(Exception,), callbacks=callbacks)
 
 
 def run_workers(
@@ -242,14 +256,16 @@ def _stop_if_orphaned(parent: int) -> Callable[[Any, Any], None]:
 
 class _StopRule:
     """Stop when the study's total reaches ``n_trials`` (counting other workers' running
-    trials) or when too many trials failed; first re-queue the trials of workers that died."""
+    trials), when the deadline leaves no time for a fold, or when too many trials failed; first
+    re-queue the trials of workers that died."""
 
-    def __init__(self, settings: TuneConfig) -> None:
+    def __init__(self, settings: TuneConfig, deadline: SearchDeadline) -> None:
         self.settings = settings
+        self.deadline = deadline
 
     def __call__(self, study: optuna.Study, trial: Any) -> None:
         requeue_interrupted(study)
-        if failure_message(study, self.settings) is not None:
+        if failure_message(study, self.settings) is not None or self.deadline.spent(study):
             study.stop()
             return
         if self.settings.n_trials is None:

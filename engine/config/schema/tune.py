@@ -12,7 +12,7 @@ from engine.errors import ConfigError, did_you_mean
 from engine.tuning.storage import check_study_name
 
 Method = Literal["none", "tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2"]
-Pruner = Literal["none", "median", "successive_halving", "hyperband"]
+Pruner = Literal["auto", "none", "median", "successive_halving", "hyperband"]
 PruneOn = Literal["auto", "folds", "epochs"]
 # tune.method -> Optuna sampler class name; tune.pruner -> Optuna pruner class name.
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler",
@@ -56,7 +56,8 @@ class TuneConfig(Section):
     n_trials: Positive | None = None
     """The study's total trials (a resumed study counts those it has)."""
     timeout: Annotated[float, Field(gt=0.0)] | None = None
-    """Seconds; with n_trials, whichever budget runs out first."""
+    """Seconds of search; with n_trials, whichever runs out first; with the command's
+    `budget`, the smaller limit wins."""
     n_jobs: Positive = 1
     """Worker processes sharing the study (each loads the data once)."""
     study_name: StudyName | None = None
@@ -67,8 +68,10 @@ class TuneConfig(Section):
     studies_dir: str = "outputs/studies"
     """Where journal files go; a tune file that leaves it out keeps them under the run's
     paths.output_dir."""
-    pruner: Pruner = "none"
-    """none | median | successive_halving | hyperband."""
+    pruner: Pruner = "auto"
+    """auto | none | median | successive_halving | hyperband. auto: median (prunes a trial whose
+    running CV mean after a fold is below the median of earlier trials' at that fold, after 5
+    trials) with one objective, none with several (Optuna cannot prune those)."""
     pruner_options: dict[str, Any] | None = None
     """Keyword arguments of the Optuna pruner, e.g. {n_startup_trials: 5}."""
     prune_on: PruneOn = "auto"
@@ -93,14 +96,24 @@ class TuneConfig(Section):
     def searching(self) -> bool:
         return self.method != "none"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_pruner(cls, values: Any) -> Any:
+        """``pruner: auto`` (or null) of a search becomes median with one objective, none with
+        several, so the run records the pruner it used."""
+        if not isinstance(values, dict) or values.get("pruner") not in (None, "auto") or \
+                values.get("method") in (None, "none"):
+            return values
+        objectives = values.get("objectives")
+        several = isinstance(objectives, list) and len(objectives) > 1
+        return {**values, "pruner": "none" if several else "median"}
+
     @model_validator(mode="after")
     def _rules(self) -> TuneConfig:
         from engine.config.schema.rules import check_name, refuse
 
         if not self.searching:
             return self
-        if self.n_trials is None and self.timeout is None:
-            refuse("tune: give a budget: tune.n_trials=<count>, tune.timeout=<seconds>, or both.")
         objectives = self.objectives or []
         if len(objectives) > 1 and self.pruner != "none":
             refuse(f"tune.pruner={self.pruner}: Optuna cannot prune a search over several "

@@ -1,0 +1,95 @@
+"""When the search must stop: ``tune.timeout`` after it began, or the command's ``budget`` less a
+reserve for the stages after the search, whichever comes first.
+
+The reserve is re-estimated from the study's trials (:func:`engine.budget.reserve_seconds`), so
+every worker, spawned or not, reads the same deadline from the shared study. Until one trial has
+completed there is no deadline: the first trials (the model's defaults) always finish, so a run
+always has a model to refit, even when the budget was too small.
+
+Workers stop starting trials when less than one typical trial's fold is left; a running trial
+is pruned after a fold when the next fold would end past the deadline
+(:class:`DeadlinePruner`).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from optuna.pruners import BasePruner
+
+from engine.budget import Budget, reserve_seconds
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+
+@dataclass(frozen=True)
+class SearchDeadline:
+    """The search's end: ``timeout_end`` (``tune.timeout``), ``budget``'s end less the reserve,
+    the earlier. ``refit_scale``: a refit's cost in fold fits; ``folds``: CV folds per trial."""
+
+    timeout_end: float | None
+    budget: Budget | None
+    refit_scale: float
+    folds: int
+
+    @property
+    def limited(self) -> bool:
+        return self.timeout_end is not None or self.budget is not None
+
+    def at(self, study: optuna.Study) -> float:
+        """The deadline (``time.time()``) as the study's trials so far say; inf before the first
+        trial has completed."""
+        complete = _complete(study)
+        if not complete or not self.limited:
+            return float("inf")
+        ends = [] if self.timeout_end is None else [self.timeout_end]
+        if self.budget is not None:
+            ends.append(self.budget.end - reserve_seconds(
+                self.budget, _refit_fold_seconds(study, complete), self.refit_scale))
+        return min(ends)
+
+    def fold_seconds(self, study: optuna.Study) -> float:
+        """A typical fold's seconds: the median completed trial's duration over its folds."""
+        durations = [t.duration.total_seconds() for t in _complete(study) if t.duration]
+        return statistics.median(durations) / self.folds if durations else 0.0
+
+    def spent(self, study: optuna.Study) -> bool:
+        """Whether a worker must start no more trials: less than one fold's time is left."""
+        return time.time() + self.fold_seconds(study) > self.at(study)
+
+
+class DeadlinePruner(BasePruner):
+    """The configured pruner, and a stop after a fold when the next fold would end past the
+    deadline. Optuna calls ``prune`` when the objective reports a fold (one objective only)."""
+
+    def __init__(self, pruner: BasePruner, deadline: SearchDeadline) -> None:
+        self.pruner = pruner
+        self.deadline = deadline
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        if self.pruner.prune(study, trial):
+            return True
+        steps = len(trial.intermediate_values)
+        if not steps or trial.datetime_start is None:
+            return False
+        now = time.time()
+        per_step = (now - trial.datetime_start.timestamp()) / steps
+        return now + per_step > self.deadline.at(study)
+
+
+def _complete(study: optuna.Study) -> list[FrozenTrial]:
+    return [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+
+
+def _refit_fold_seconds(study: optuna.Study, complete: list[FrozenTrial]) -> float:
+    """The mean fit seconds per fold of the trial the refit will likely fit: the best one with
+    one objective, the slowest of the completed ones with several."""
+    times: list[Any] = [t.user_attrs.get("fit_time", 0.0) for t in complete]
+    if len(study.directions) > 1:
+        return float(max(times))
+    return float(study.best_trial.user_attrs.get("fit_time", 0.0))
