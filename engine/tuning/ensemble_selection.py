@@ -15,6 +15,7 @@ the single model), and keeps at least two members. Its final weights are selecte
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -124,7 +125,18 @@ def choose_ensemble(spec: ExperimentSpec, *, pipeline: Pipeline, X: pd.DataFrame
                     folds: list[tuple[np.ndarray, np.ndarray]], task: str, metrics: MetricSet,
                     search: dict[str, Any]) -> EnsembleChoice:
     """Build the ensemble of the study's best trials (``search`` is the search's record) and
-    keep it only if its nested CV beats the picked trial's CV; see the module's docstring."""
+    keep it only if its nested CV beats the picked trial's CV; see the module's docstring. The
+    record's ``seconds`` is the selection's time (the refit comes later, with the run's)."""
+    started = time.perf_counter()
+    choice = _choose(spec, pipeline=pipeline, X=X, y=y, folds=folds, task=task, metrics=metrics,
+                     search=search)
+    choice.record["seconds"] = time.perf_counter() - started
+    return choice
+
+
+def _choose(spec: ExperimentSpec, *, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
+            folds: list[tuple[np.ndarray, np.ndarray]], task: str, metrics: MetricSet,
+            search: dict[str, Any]) -> EnsembleChoice:
     settings, primary = spec.tune.ensemble, metrics.primary
     studies_dir = Path(spec.tune.studies_dir)
     directory = oof_directory(spec.tune, studies_dir, search["study_name"])
