@@ -142,9 +142,8 @@ def select(plan: RunPlan, run_dir: Path, console: Console) -> Selection:
     model_name = search.record["best_params"].get("model", spec.model.name)
     cv, finish = search.cv, search.finish
     if spec.tune.ensemble.size:
-        choice = choose_ensemble(spec, pipeline=plan.pipeline, X=plan.X_train, y=plan.y_train,
-                                 folds=plan.folds, task=plan.data.task, metrics=plan.metrics,
-                                 search=search.record)
+        choice = choose_ensemble(spec, X=plan.X_train, y=plan.y_train, folds=plan.folds,
+                                 task=plan.data.task, metrics=plan.metrics, search=search.record)
         console.print(choice.line)
         if choice.pipeline is not None and choice.cv is not None:
             pipeline, model_name, cv = choice.pipeline, "ensemble", choice.cv

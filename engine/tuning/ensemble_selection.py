@@ -34,6 +34,7 @@ from engine.evaluation.metrics import MetricSet
 from engine.evaluation.responses import Responses
 from engine.evaluation.scoring import CVScores, score_responses
 from engine.models.ensemble import ensemble_pipeline
+from engine.models.pipeline import build_pipeline
 from engine.tuning.objective import trial_pipeline_params
 from engine.tuning.out_of_fold import oof_directory, read_oof
 from engine.tuning.pipeline_space import space_for
@@ -121,20 +122,19 @@ def nested_cv(predictions: Sequence[np.ndarray], folds: Sequence[tuple[np.ndarra
     return CVScores(pd.DataFrame(per_fold).rename_axis("fold"))
 
 
-def choose_ensemble(spec: ExperimentSpec, *, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
+def choose_ensemble(spec: ExperimentSpec, *, X: pd.DataFrame, y: np.ndarray,
                     folds: list[tuple[np.ndarray, np.ndarray]], task: str, metrics: MetricSet,
                     search: dict[str, Any]) -> EnsembleChoice:
     """Build the ensemble of the study's best trials (``search`` is the search's record) and
     keep it only if its nested CV beats the picked trial's CV; see the module's docstring. The
     record's ``seconds`` is the selection's time (the refit comes later, with the run's)."""
     started = time.perf_counter()
-    choice = _choose(spec, pipeline=pipeline, X=X, y=y, folds=folds, task=task, metrics=metrics,
-                     search=search)
+    choice = _choose(spec, X=X, y=y, folds=folds, task=task, metrics=metrics, search=search)
     choice.record["seconds"] = time.perf_counter() - started
     return choice
 
 
-def _choose(spec: ExperimentSpec, *, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
+def _choose(spec: ExperimentSpec, *, X: pd.DataFrame, y: np.ndarray,
             folds: list[tuple[np.ndarray, np.ndarray]], task: str, metrics: MetricSet,
             search: dict[str, Any]) -> EnsembleChoice:
     settings, primary = spec.tune.ensemble, metrics.primary
@@ -170,8 +170,10 @@ def _choose(spec: ExperimentSpec, *, pipeline: Pipeline, X: pd.DataFrame, y: np.
         "the selection kept one trial alone"))
     if not chosen:
         return EnsembleChoice(record)
-    space = space_for(spec, task, spec.candidates, list(X.columns))
-    pipelines = [clone(pipeline).set_params(**trial_pipeline_params(space, members[i].params))
+    columns = list(X.columns)
+    space = space_for(spec, task, spec.candidates, columns)
+    start = build_pipeline(spec, task, columns)  # each member built as its trial built it
+    pipelines = [clone(start).set_params(**trial_pipeline_params(space, members[i].params))
                  for i in np.flatnonzero(weights)]
     return EnsembleChoice(record, ensemble_pipeline(pipelines, list(used.values()),
                                                     classifier=task != "regression"), cv)
