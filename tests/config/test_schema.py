@@ -139,7 +139,7 @@ def test_mistakes_that_need_no_data_are_refused_up_front(overrides: list[str],
     (["tune=tpe", "tune.pruner=median", "tune.pruner_options={n_warmup_steps: -1}"],
      "tune.pruner_options: MedianPruner refuses {'n_warmup_steps': -1}: Number of warmup steps "
      "cannot be negative"),
-    (["tune=tpe", "tune.pruner_options={n_warmup_steps: 1}"],
+    (["tune=tpe", "tune.pruner=none", "tune.pruner_options={n_warmup_steps: 1}"],
      "tune.pruner_options: tune.pruner is none, which takes no options"),
     (["dataset.dtypes={mean radius: flaot64}"],
      "dataset.dtypes.mean radius: unknown dtype 'flaot64'. Did you mean 'float64'?"),
@@ -177,8 +177,9 @@ def test_null_means_the_default_and_switches_a_fairness_limit_off() -> None:
     spec = compose_spec(["dataset.drop=null", "metrics.calibration=null", "tune=tpe",
                          "tune.pruner=null",
                          "metrics.fairness.limits.demographic_parity_difference=null"])
+    # tune.pruner's default, auto, is median for a search of one objective.
     assert (spec.dataset.dropped, spec.metrics.calibration, spec.tune.pruner) == ([], "none",
-                                                                                   "none")
+                                                                                   "median")
     assert spec.metrics.fairness.limits == {"demographic_parity_difference": None,
                                             "equalized_odds_difference": FairnessLimit(warn=0.1)}
 

@@ -1,0 +1,148 @@
+"""``budget=<seconds>``: the accounting (each stage charged, the search given what is left), the
+search's deadline on a real Optuna study, a real budgeted run's run.json, and bad values."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+
+from engine.budget import (
+    FLOOR_SECONDS,
+    SHARE,
+    Budget,
+    overrun_note,
+    refit_scale,
+    reserve_seconds,
+    spent_line,
+)
+from engine.experiment import RunResult
+from engine.tuning.deadline import DeadlinePruner, SearchDeadline
+from tests.conftest import FAST
+
+Run = Callable[..., RunResult]
+CLI = Callable[..., subprocess.CompletedProcess[str]]
+QUICK = (*FAST, "tune.plots=false", "report=false", "metrics.bootstrap.resamples=0",
+         "metrics.explain.importance_repeats=0")
+STARTED = 1_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def studies_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE_OUTPUT_DIR", str(tmp_path / "outputs"))
+
+
+def frozen(state: optuna.trial.TrialState, value: float | None, *, started: datetime.datetime,
+           seconds: float | None = None, fit_time: float = 0.0,
+           intermediate: dict[int, float] | None = None) -> optuna.trial.FrozenTrial:
+    """A trial as Optuna records it, with the times the deadline reads."""
+    return optuna.trial.FrozenTrial(
+        number=0, trial_id=0, state=state, value=value, datetime_start=started,
+        datetime_complete=None if seconds is None else
+        started + datetime.timedelta(seconds=seconds),
+        params={}, distributions={}, user_attrs={"fit_time": fit_time}, system_attrs={},
+        intermediate_values=intermediate or {})
+
+
+def study_with(*trials: tuple[float, float, float]) -> optuna.Study:
+    """An in-memory study of completed trials: (score, fit seconds per fold, duration)."""
+    study = optuna.create_study(direction="maximize")
+    for score, fit_time, duration in trials:
+        study.add_trial(frozen(optuna.trial.TrialState.COMPLETE, score,
+                               started=datetime.datetime(2026, 1, 1), seconds=duration,
+                               fit_time=fit_time))
+    return study
+
+
+def test_the_reserve_is_the_refit_by_rows_its_evaluation_and_a_floor() -> None:
+    budget = Budget(100.0, started=STARTED)
+    assert budget.end == STARTED + 100.0
+    # 5 folds of 800 training rows each out of 1000: a refit costs 1.25 fold fits.
+    assert refit_scale(1000, [800] * 5, refits_on_folds=False) == 1.25
+    assert refit_scale(1000, [800] * 5, refits_on_folds=True) == 1.25 * 6
+    refit = 2.0 * 1.25
+    assert reserve_seconds(budget, 2.0, 1.25) == pytest.approx(
+        refit * 4 + FLOOR_SECONDS + SHARE * 100)
+
+
+def test_the_search_is_given_the_budget_left_less_the_reserve_of_its_best_trial() -> None:
+    budget = Budget(100.0, started=STARTED)
+    deadline = SearchDeadline(None, budget, refit_scale=1.25, folds=5)
+    assert deadline.at(study_with()) == float("inf")  # the first trial always completes
+    study = study_with((0.80, 1.0, 6.0), (0.90, 2.0, 12.0), (0.85, 9.0, 50.0))
+    # The refit is the best trial's (0.90: 2 s a fold), not the slowest's.
+    assert deadline.at(study) == pytest.approx(budget.end - reserve_seconds(budget, 2.0, 1.25))
+    assert deadline.fold_seconds(study) == pytest.approx(12.0 / 5)  # the median trial's
+
+
+@pytest.mark.parametrize(("timeout_end", "wins"), [(STARTED + 10.0, "timeout"),
+                                                   (STARTED + 1000.0, "budget")])
+def test_the_smaller_of_tune_timeout_and_the_budget_wins(timeout_end: float, wins: str) -> None:
+    budget = Budget(100.0, started=STARTED)
+    study = study_with((0.9, 1.0, 5.0))
+    at = SearchDeadline(timeout_end, budget, 1.0, 5).at(study)
+    from_budget = budget.end - reserve_seconds(budget, 1.0, 1.0)
+    assert at == (timeout_end if wins == "timeout" else from_budget)
+
+
+def test_a_running_trial_is_pruned_when_its_next_fold_would_end_past_the_deadline() -> None:
+    study = study_with((0.9, 1.0, 5.0))
+    trial = frozen(optuna.trial.TrialState.RUNNING, None, intermediate={0: 0.8, 1: 0.8},
+                   started=datetime.datetime.now() - datetime.timedelta(seconds=20))
+    # 20 s for two folds: a third fold ends 10 s from now.
+    soon = Budget(30.0, started=datetime.datetime.now().timestamp() - 25.0)
+    later = Budget(3600.0, started=datetime.datetime.now().timestamp())
+    nop = optuna.pruners.NopPruner()
+    assert DeadlinePruner(nop, SearchDeadline(None, soon, 1.0, 5)).prune(study, trial)
+    assert not DeadlinePruner(nop, SearchDeadline(None, later, 1.0, 5)).prune(study, trial)
+    assert not DeadlinePruner(nop, SearchDeadline(None, None, 1.0, 5)).prune(study, trial)
+
+
+def test_the_budget_line_names_each_stage_and_an_overrun_is_a_warning() -> None:
+    timing = {"startup_seconds": 1.94, "prepare_seconds": 1.2, "tune_seconds": 51.0,
+              "search_given_seconds": 52.3, "fit_seconds": 2.1, "evaluate_seconds": 0.8,
+              "save_seconds": 1.4, "report_seconds": 0.3, "total_seconds": 57.0}
+    assert spent_line(Budget(60.0), timing, 58.9) == (
+        "budget 60 s: start 1.9, prepare 1.2, search 51.0 (given 52.3), refit 2.1, evaluate "
+        "0.8, save 1.4, report 0.3, total 58.9")
+    assert overrun_note(Budget(60.0), 62.9, searching=True) is None  # within 3 s
+    assert overrun_note(Budget(100.0), 104.9, searching=True) is None  # within 5 %
+    note = overrun_note(Budget(10.0), 25.3, searching=False)
+    assert note is not None and note.startswith("budget=10: the command took 25.3 s;")
+    assert "split.cv.n_splits" in note
+
+
+def test_a_budgeted_search_records_the_budget_and_every_stage(run: Run) -> None:
+    result = run("model=knn", "tune=tpe", "tune.n_trials=null", "budget=15", *QUICK)
+    timing = json.loads((result.run_dir / "run.json").read_text())["timing"]
+    assert timing["budget_seconds"] == 15
+    stages = ("prepare_seconds", "tune_seconds", "fit_seconds", "evaluate_seconds",
+              "save_seconds")
+    assert all(timing[stage] >= 0 for stage in stages)
+    assert timing["search_given_seconds"] < 15
+    assert result.metrics["tuning"]["search_given_seconds"] == timing["search_given_seconds"]
+
+
+def test_a_budget_without_a_search_records_the_cross_validation(run: Run) -> None:
+    result = run("model=knn", "budget=300", *QUICK)
+    timing = json.loads((result.run_dir / "run.json").read_text())["timing"]
+    assert timing["budget_seconds"] == 300 and timing["cv_seconds"] > 0
+    assert "search_given_seconds" not in timing
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["budget=-1"], "budget: -1 is not a number > 0.0"),
+    (["budget=abc"], "budget: must be a number, got 'abc'"),
+    (["tune=tpe", "tune.n_trials=null"], "tune: give a budget: budget=<seconds>"),
+])
+def test_bad_budgets_exit_2_with_one_line(in_process_cli: CLI, overrides: list[str],
+                                          message: str) -> None:
+    result = in_process_cli(*overrides)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
