@@ -28,6 +28,12 @@ ENGINE_TYPES = (
     "engine.features.dates.DateFeatures",
     "engine.features.selectors.ColumnSelector",
     "engine.features.text.FillMissingText",
+    "engine.models.catboost_model.CatBoostClassifier",
+    "engine.models.catboost_model.CatBoostRegressor",
+    "engine.models.lightgbm_model.LightGBMClassifier",
+    "engine.models.lightgbm_model.LightGBMRegressor",
+    "engine.models.xgboost_model.XGBoostClassifier",
+    "engine.models.xgboost_model.XGBoostRegressor",
     "engine.models.ensemble.WeightedEnsembleClassifier",
     "engine.models.ensemble.WeightedEnsembleRegressor",
     "engine.models.torch.estimator.TorchClassifier",
@@ -35,7 +41,8 @@ ENGINE_TYPES = (
     "engine.models.torch.mlp.TabularMLP",
 )
 """The engine's classes a pipeline holds (a network's class is kept as a type; its weights are
-bytes that ``torch.load(weights_only=True)`` reads)."""
+bytes that ``torch.load(weights_only=True)`` reads; a boosted model's booster is the library's
+own model file, text or bytes, which the library parses: ``engine.models.boosting``)."""
 
 SKLEARN_INTERNALS = (
     # Tree storage of random_forest and extra_trees, and hist_gbm's predictors (skops leaves

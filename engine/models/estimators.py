@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,6 +37,7 @@ def validate_model(model: ModelSpec, allowed: Iterable[str] = ()) -> None:
     kept for that family and left out for the other; one that no estimator takes is an error.
     """
     classes = model_classes(model, allowed)
+    check_installed(model.name, classes.values())
     params = _component_params(model.params, allowed, classes.values())
     for key, names in (("model", model.params), ("model.search_space", model.search_space)):
         check_parameters(classes.values(), names, key)
@@ -43,6 +45,19 @@ def validate_model(model: ModelSpec, allowed: Iterable[str] = ()) -> None:
         own = _params_for(cls, params, classes.values())
         instantiate_checked(cls, own, "model")
         _check_search_values(cls, model, own)
+
+
+def check_installed(name: str, classes: Iterable[type]) -> None:
+    """Refuse a model whose library (a class's ``library``) is not installed, naming the extra
+    that installs it: ``model=catboost`` without the catboost extra."""
+    for cls in classes:
+        library = getattr(cls, "library", "")
+        if library and importlib.util.find_spec(library) is None:
+            extra = getattr(cls, "extra", None)
+            install = (f'the {extra} extra: pip install -e ".[{extra}]" (or pip install '
+                       f'"engine[{extra}]")' if extra else 'the engine: pip install -e .')
+            raise ConfigError(f"model={name}: {library} is not installed. Install {install}, "
+                              "or pick another model (model=lightgbm, model=hist_gbm).")
 
 
 def _check_search_values(cls: type, model: ModelSpec, params: dict[str, Any]) -> None:

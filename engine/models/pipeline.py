@@ -24,9 +24,10 @@ CHECK_ROWS = 500
 def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> Pipeline:
     """``Pipeline([("features", ColumnTransformer), ("model", estimator)])`` for ``task``.
 
-    A model that declares ``takes_feature_frame`` (the PyTorch ones) gets the features as a
-    DataFrame, so integer code columns stay recognisable and its errors can name columns; an
-    array where a step cannot give a DataFrame (TfidfVectorizer). When the model, or a family a
+    A model that declares ``takes_feature_frame`` (the PyTorch and boosted ones), or a family a
+    search may swap in that does, gets the features as a DataFrame, so integer code columns stay
+    recognisable (a boosted model's categories) and its errors can name columns; an array where
+    a step cannot give a DataFrame (TfidfVectorizer). When the model, or a family a
     search may swap in, takes no sparse input, the features are dense (a TfidfVectorizer's
     matrix included).
     """
@@ -38,7 +39,9 @@ def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> P
                 if task_family(task) in model_classes(candidate, allowed)]
     if not all(get_tags(estimator).input_tags.sparse for estimator in (model, *families)):
         features.set_params(sparse_threshold=0.0)
-    if getattr(model, "takes_feature_frame", False) and _gives_frames(features):
+    takes_frames = any(getattr(estimator, "takes_feature_frame", False)
+                       for estimator in (model, *families))
+    if takes_frames and _gives_frames(features):
         features.set_output(transform="pandas")
     return Pipeline([("features", features), ("model", model)])
 
