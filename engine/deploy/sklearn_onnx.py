@@ -53,6 +53,7 @@ from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from engine.deploy.boosting_onnx import register_converters
 from engine.deploy.parity import largest_difference
 from engine.errors import EngineError, first_line
 from engine.tracking.files import write_bytes
@@ -129,10 +130,13 @@ def refuse_unconvertible(steps: Iterable[tuple[str, type]]) -> None:
     found = unconvertible_step(steps)
     if found:
         where, cls = found
+        fix = ("Take that step out, or drop onnx from deploy.targets (deploy=bundle)"
+               if where != "model" else
+               "The bundle, engine serve and engine predict take it (deploy=bundle); "
+               "model=lightgbm and model=hist_gbm export to onnx")
         raise OnnxExportError(
             f"deploy.targets: onnx cannot convert {where} ({cls.__name__}): skl2onnx has no "
-            "converter for it. Take that step out, or drop onnx from deploy.targets "
-            "(deploy=bundle)."
+            f"converter for it. {fix}."
         )
 
 
@@ -443,3 +447,4 @@ update_registered_converter(SimpleImputer, "SklearnSimpleImputer", _imputer_shap
                             _numeric_imputer)
 update_registered_converter(OneHotEncoder, "SklearnOneHotEncoder", _one_hot_shape,
                             _one_hot_encoder)
+register_converters()

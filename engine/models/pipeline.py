@@ -16,7 +16,12 @@ from engine.config.spec import ExperimentSpec
 from engine.data.splits import seeded_sample
 from engine.errors import ConfigError, first_line
 from engine.features.preprocessor import build_preprocessor
-from engine.models.estimators import build_estimator, model_classes, task_family
+from engine.models.estimators import (
+    build_estimator,
+    is_torch_estimator,
+    model_classes,
+    task_family,
+)
 
 CHECK_ROWS = 500
 
@@ -26,10 +31,12 @@ def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> P
 
     A model that declares ``takes_feature_frame`` (the PyTorch and boosted ones), or a family a
     search may swap in that does, gets the features as a DataFrame, so integer code columns stay
-    recognisable (a boosted model's categories) and its errors can name columns; an array where
-    a step cannot give a DataFrame (TfidfVectorizer). When the model, or a family a
-    search may swap in, takes no sparse input, the features are dense (a TfidfVectorizer's
-    matrix included).
+    recognisable and its errors can name columns; an array where a step cannot give a DataFrame
+    (TfidfVectorizer). A boosted model finds its categorical columns by their block
+    (``categorical_blocks``), so its columns are named ``<block>__<column>`` (but where a
+    PyTorch family, which reads them by column name, may be swapped in). When the model, or a
+    family a search may swap in, takes no sparse input, the features are dense (a
+    TfidfVectorizer's matrix included).
     """
     allowed = spec.allowed_targets
     features = build_preprocessor(spec.features, columns=columns, allowed=allowed)
@@ -39,10 +46,13 @@ def build_pipeline(spec: ExperimentSpec, task: str, columns: Sequence[str]) -> P
                 if task_family(task) in model_classes(candidate, allowed)]
     if not all(get_tags(estimator).input_tags.sparse for estimator in (model, *families)):
         features.set_params(sparse_threshold=0.0)
-    takes_frames = any(getattr(estimator, "takes_feature_frame", False)
-                       for estimator in (model, *families))
-    if takes_frames and _gives_frames(features):
+    estimators = (model, *families)
+    if any(getattr(one, "takes_feature_frame", False) for one in estimators) and \
+            _gives_frames(features):
         features.set_output(transform="pandas")
+        if (any(getattr(one, "categorical_blocks", None) for one in estimators)
+                and not any(is_torch_estimator(type(one)) for one in estimators)):
+            features.set_params(verbose_feature_names_out=True)
     return Pipeline([("features", features), ("model", model)])
 
 
