@@ -57,15 +57,16 @@ def starting_trials(space: PipelineSpace, defaults: Mapping[str, Any]
 
 
 def enqueue_starting_trials(study: Any, space: PipelineSpace, defaults: Mapping[str, Any]
-                            ) -> int:
-    """Enqueue :func:`starting_trials` once per study; returns how many were enqueued."""
+                            ) -> list[str]:
+    """Enqueue :func:`starting_trials` once per study; returns their labels (none when the
+    study was seeded before)."""
     if study.user_attrs.get(ENQUEUED_ATTR):
-        return 0
+        return []
     trials = starting_trials(space, defaults)
     for label, params in trials:
         study.enqueue_trial(params, user_attrs={"start": label})
     study.set_user_attr(ENQUEUED_ATTR, True)
-    return len(trials)
+    return [label for label, _ in trials]
 
 
 def _family_params(space: PipelineSpace, defaults: Mapping[str, Any],

@@ -93,16 +93,17 @@ def run_search(
     study, space = open_shared_study(job)
     requeued = requeue_interrupted(study)
     before = len(counted_trials(study))
-    enqueued = 0 if settings.method == "grid" else enqueue_starting_trials(
+    starts = [] if settings.method == "grid" else enqueue_starting_trials(
         study, space, configured_defaults(build_pipeline(spec, task, list(X.columns)), models))
     location = storage_location(settings.storage, name, studies_dir)
     console.print(f"study [bold]{name}[/bold] ({settings.method}, pruner {settings.pruner}) in "
                   f"{location}" + (f": resuming with {before} trials" if before else ""))
     if requeued:
         console.print(f"  re-queued {requeued} trial(s) interrupted in an earlier run")
-    if enqueued:
-        console.print(f"  starting from {enqueued} trial(s): the defaults of "
-                      f"{', '.join(families) or spec.model.name}, then cheap variants")
+    if starts:
+        cheap = starts.count("cheap")
+        console.print(f"  first trials: the defaults of {', '.join(families) or spec.model.name}"
+                      + (f", then {cheap} cheap variant(s)" if cheap else ""))
     plots = PlotProcess() if settings.plots else None
     try:
         with _Progress(console, settings, before) as on_trial:
