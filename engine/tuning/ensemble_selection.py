@@ -54,13 +54,14 @@ class EnsembleChoice:
     def line(self) -> str:
         """One line saying what was decided."""
         record = self.record
-        if "ensemble_cv" not in record:
-            return f"ensemble: not built ({record['reason']})"
-        members = ", ".join(f"trial {n} x{w:.2f}" for n, w in record["weights"].items())
-        verdict = "used" if record["chosen"] else "not used"
-        return (f"ensemble: {members}: {record['primary']} {record['ensemble_cv']:.4f} (nested "
-                f"CV) vs {record['best_single_cv']:.4f} for trial {record['best_single']}: "
-                f"{verdict} ({record['reason']})")
+        if "weights" not in record:
+            return f"ensemble: not built: {record['reason']}"
+        weights = sorted(record["weights"].items(), key=lambda item: -item[1])
+        members = " ".join(f"{number}:{weight:.2f}" for number, weight in weights)
+        score = record.get("ensemble_cv", record["in_sample_cv"])
+        return (f"ensemble of trials {members}: {record['primary']} {score:.4f} vs "
+                f"{record['best_single_cv']:.4f} for trial {record['best_single']}: "
+                f"{'used' if record['chosen'] else 'not used'}, {record['reason']}")
 
 
 class BlendScorer:
@@ -122,6 +123,47 @@ def nested_cv(predictions: Sequence[np.ndarray], folds: Sequence[tuple[np.ndarra
     return CVScores(pd.DataFrame(per_fold).rename_axis("fold"))
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The selection's weights by trial number and scores (``record``), and the ensemble's
+    nested CV scores when it is used (None when it is not)."""
+
+    record: dict[str, Any]
+    cv: dict[str, Any] | None = None
+
+
+def decide(predictions: Sequence[np.ndarray], numbers: Sequence[int],
+           folds: Sequence[tuple[np.ndarray, np.ndarray]], scorer: BlendScorer, *, rounds: int,
+           single: float) -> Decision:
+    """Select weights over the trials' out-of-fold ``predictions`` (trial ``numbers``, best
+    first) on all held-out rows, and use them only when the ensemble keeps two members and its
+    nested CV mean beats ``single``, the best single trial's CV mean. Nested CV is skipped when
+    even the optimistic in-sample mean (the weights scored on the rows that selected them)
+    does not beat it."""
+    held_out = np.concatenate([test for _, test in folds])
+    weights = greedy_weights([p[held_out] for p in predictions],
+                             partial(scorer.primary, rows=held_out), rounds)
+    combined = blend(predictions, weights)
+    record: dict[str, Any] = {
+        "considered": list(numbers),
+        "weights": {numbers[int(i)]: float(weights[i]) for i in np.flatnonzero(weights)},
+        "in_sample_cv": float(np.mean([scorer.primary(combined[test], test)
+                                       for _, test in folds]))}
+    if len(record["weights"]) == 1:
+        return Decision({**record, "chosen": False,
+                         "reason": "the selection kept one trial alone"})
+    if record["in_sample_cv"] <= single:
+        return Decision({**record, "chosen": False, "reason": "it does not beat the best "
+                         "single trial even on the rows that selected it"})
+    cv = nested_cv(predictions, folds, scorer, rounds).summary()
+    primary = scorer.metrics.primary
+    chosen = cv[primary]["mean"] > single
+    record.update(ensemble_cv=cv[primary]["mean"], ensemble_cv_folds=cv[primary]["folds"],
+                  chosen=chosen, reason=f"it {'beats' if chosen else 'does not beat'} the best "
+                  "single trial in nested CV")
+    return Decision(record, cv if chosen else None)
+
+
 def choose_ensemble(spec: ExperimentSpec, *, X: pd.DataFrame, y: np.ndarray,
                     folds: list[tuple[np.ndarray, np.ndarray]], task: str, metrics: MetricSet,
                     search: dict[str, Any]) -> EnsembleChoice:
@@ -152,31 +194,22 @@ def _choose(spec: ExperimentSpec, *, X: pd.DataFrame, y: np.ndarray,
         return EnsembleChoice({**record, "chosen": False, "reason": (
             f"{len(kept)} of the {min(len(trials), settings.size)} best trials kept out-of-fold "
             "predictions (a classifier without predict_proba keeps none); it needs two")})
-    members, predictions = [t for t, _ in kept], [oof for _, oof in kept]
-    scorer = BlendScorer(y, task, metrics)
-    held_out = np.concatenate([test for _, test in folds])
-    weights = greedy_weights([p[held_out] for p in predictions],
-                             partial(scorer.primary, rows=held_out), settings.rounds)
-    cv = nested_cv(predictions, folds, scorer, settings.rounds).summary()
-    used = {members[i].number: float(weights[i]) for i in np.flatnonzero(weights)}
-    record.update(considered=[t.number for t in members], weights=used,
-                  ensemble_cv=cv[primary]["mean"], ensemble_cv_folds=cv[primary]["folds"],
-                  in_sample_cv=scorer.primary(blend(predictions, weights)[held_out], held_out))
-    beats = record["ensemble_cv"] > record["best_single_cv"]
-    chosen = beats and len(used) > 1
-    record.update(chosen=chosen, reason=(
-        "it beats the best single trial" if chosen else
-        "it does not beat the best single trial" if not beats else
-        "the selection kept one trial alone"))
-    if not chosen:
+    members = [t for t, _ in kept]
+    decision = decide([oof for _, oof in kept], [t.number for t in members], folds,
+                      BlendScorer(y, task, metrics), rounds=settings.rounds,
+                      single=record["best_single_cv"])
+    record.update(decision.record)
+    if decision.cv is None:
         return EnsembleChoice(record)
     columns = list(X.columns)
     space = space_for(spec, task, spec.candidates, columns)
     start = build_pipeline(spec, task, columns)  # each member built as its trial built it
-    pipelines = [clone(start).set_params(**trial_pipeline_params(space, members[i].params))
-                 for i in np.flatnonzero(weights)]
-    return EnsembleChoice(record, ensemble_pipeline(pipelines, list(used.values()),
-                                                    classifier=task != "regression"), cv)
+    used = [t for t in members if t.number in decision.record["weights"]]
+    pipelines = [clone(start).set_params(**trial_pipeline_params(space, t.params)) for t in used]
+    return EnsembleChoice(record, ensemble_pipeline(pipelines,
+                                                    list(decision.record["weights"].values()),
+                                                    classifier=task != "regression"),
+                          decision.cv)
 
 
 def _ranked_trials(spec: ExperimentSpec, study_name: str, studies_dir: Path,
