@@ -1,0 +1,1 @@
+"""Tests for engine.features and the shipped features configs."""
