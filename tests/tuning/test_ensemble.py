@@ -130,6 +130,20 @@ def test_a_trial_no_other_improves_is_kept_alone_and_no_ensemble_is_used() -> No
     assert decision.record["reason"] == "the selection kept one trial alone"
 
 
+def test_a_regression_ensemble_averages_predictions_scored_by_the_primary_metric() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=200)
+    folds = [(np.setdiff1d(np.arange(200), rows), rows)
+             for rows in np.array_split(rng.permutation(200), 4)]
+    scorer = BlendScorer(y, "regression", MetricSet("neg_root_mean_squared_error",
+                                                    ("neg_root_mean_squared_error", "r2")))
+    members = [y + rng.normal(0, 0.5, 200) for _ in range(3)]
+    decision = decide(members, [0, 1, 2], folds, scorer, rounds=12, single=-0.5)
+    assert decision.record["chosen"] is True and decision.cv is not None
+    assert -0.5 < decision.cv["neg_root_mean_squared_error"]["mean"] < -0.25  # ~0.5 / sqrt(3)
+    assert set(decision.cv) == {"neg_root_mean_squared_error", "r2"}
+
+
 @pytest.fixture
 def frame() -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(1)
