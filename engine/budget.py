@@ -98,7 +98,9 @@ def overrun_note(budget: Budget, total: float, searching: bool) -> str | None:
     """A warning when the command ran past its budget's tolerance (5 % or 3 s, the larger)."""
     if total <= budget.seconds + max(0.05 * budget.seconds, 3.0):
         return None
-    fix = ("the search ran its first trials, which always run; raise budget or use a cheaper "
-           "model" if searching else "a run without a search cannot be shortened: raise budget, "
-           "use fewer CV folds (split.cv.n_splits) or a cheaper model")
+    fix = ("the search's first trial and each model's defaults always finish, and the stages "
+           "after it took what the timing line shows: raise budget, or use a cheaper model or "
+           "fewer permutation importances (metrics.explain.importance_repeats)" if searching else
+           "a run without a search cannot be shortened: raise budget, use fewer CV folds "
+           "(split.cv.n_splits) or a cheaper model")
     return f"budget={budget.seconds:g}: the command took {total:.1f} s; {fix}."

@@ -78,6 +78,9 @@ def test_the_search_is_given_the_budget_left_less_the_reserve_of_its_best_trial(
     # The refit is the best trial's (0.90: 2 s a fold), not the slowest's.
     assert deadline.at(study) == pytest.approx(budget.end - reserve_seconds(budget, 2.0, 1.25))
     assert deadline.fold_seconds(study) == pytest.approx(12.0 / 5)  # the median trial's
+    # No deadline while a model's defaults trial has not finished: never worse than them.
+    study.enqueue_trial({}, user_attrs={"start": "defaults"})
+    assert deadline.at(study) == float("inf")
 
 
 @pytest.mark.parametrize(("timeout_end", "wins"), [(STARTED + 10.0, "timeout"),

@@ -3,8 +3,9 @@ reserve for the stages after the search, whichever comes first.
 
 The reserve is re-estimated from the study's trials (:func:`engine.budget.reserve_seconds`), so
 every worker, spawned or not, reads the same deadline from the shared study. Until one trial has
-completed there is no deadline: the first trials (the model's defaults) always finish, so a run
-always has a model to refit, even when the budget was too small.
+completed and every model's defaults trial (:mod:`engine.tuning.enqueue`) has finished, there is
+no deadline: a run always has a model to refit, never worse in CV than the defaults, even when
+the budget was too small for them (the run then says it overran).
 
 Workers stop starting trials when less than one typical trial's fold is left; a running trial
 is pruned after a fold when the next fold would end past the deadline
@@ -43,9 +44,9 @@ class SearchDeadline:
 
     def at(self, study: optuna.Study) -> float:
         """The deadline (``time.time()``) as the study's trials so far say; inf before the first
-        trial has completed."""
+        trial has completed, and while a defaults trial has not finished."""
         complete = _complete(study)
-        if not complete or not self.limited:
+        if not complete or not self.limited or _defaults_pending(study):
             return float("inf")
         ends = [] if self.timeout_end is None else [self.timeout_end]
         if self.budget is not None:
@@ -80,6 +81,12 @@ class DeadlinePruner(BasePruner):
         now = time.time()
         per_step = (now - trial.datetime_start.timestamp()) / steps
         return now + per_step > self.deadline.at(study)
+
+
+def _defaults_pending(study: optuna.Study) -> bool:
+    """Whether a model's defaults trial is still waiting or running."""
+    return any(t.user_attrs.get("start") == "defaults" and not t.state.is_finished()
+               for t in study.get_trials(deepcopy=False))
 
 
 def _complete(study: optuna.Study) -> list[FrozenTrial]:
