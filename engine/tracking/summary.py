@@ -55,11 +55,7 @@ def print_summary(console: Console, record: RunRecord, metrics: MetricsRecord,
     )
     tuning = metrics.tuning
     if tuning:
-        console.print(
-            f"CV: trial {tuning.best_trial}'s folds, picked from {sum(tuning.trials.values())} "
-            f"trials of study {tuning.study_name}; test: its parameters refitted on the training "
-            "split"
-        )
+        console.print(_cv_source(tuning))
     console.print(metrics_table(metrics))
     overfitting = metrics.overfitting
     if overfitting and overfitting.flagged:
@@ -127,3 +123,15 @@ def _quantized_line(int8: dict[str, Any]) -> str:
             f"{sizes['float32'] / sizes['int8']:.1f}x smaller · {int8['rows']} rows "
             f"{int8['batch_ms']['speedup']:.2f}x, one row {int8['row_ms']['speedup']:.2f}x the "
             "float32 speed")
+
+
+def _cv_source(tuning: Any) -> str:
+    """Where the CV scores come from: the picked trial's folds, or the chosen ensemble's."""
+    trials = f"{sum(tuning.trials.values())} trials of study {tuning.study_name}"
+    ensemble = (tuning.model_extra or {}).get("ensemble") or {}
+    if ensemble.get("chosen"):
+        return (f"CV: the nested folds of an ensemble of trials "
+                f"{', '.join(str(t) for t in ensemble.get('weights', {}))} from {trials}; test: "
+                "its members refitted on the training split")
+    return (f"CV: trial {tuning.best_trial}'s folds, picked from {trials}; test: its parameters "
+            "refitted on the training split")

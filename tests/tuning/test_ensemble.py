@@ -27,6 +27,9 @@ from engine.models.ensemble import (
     WeightedEnsembleRegressor,
     ensemble_pipeline,
 )
+from engine.reporting.run_report import write_run_report
+from engine.tracking.records import RunRecord, read_metrics, read_run
+from engine.tracking.summary import print_summary
 from engine.tuning.ensemble_selection import BlendScorer, decide, greedy_weights, nested_cv
 from tests.conftest import REPO, run_main
 from tests.deploy.conftest import start_server
@@ -225,6 +228,20 @@ def test_an_ensemble_that_beats_the_best_trial_is_used_and_recorded(
     np.testing.assert_allclose(cv_file["roc_auc"], record["ensemble_cv_folds"])
     bundle = json.loads((run_dir / "model" / "metadata.json").read_text())
     assert bundle["model"] == "ensemble"
+
+
+def test_the_summary_and_the_report_say_the_ensemble_was_refitted(
+        ensemble_run: tuple[Path, dict[str, object]]) -> None:
+    run_dir, _ = ensemble_run
+    run, metrics = read_run(run_dir), read_metrics(run_dir)
+    assert isinstance(run, RunRecord)
+    console = Console(record=True, width=200)
+    print_summary(console, run, metrics)
+    said = console.export_text()
+    assert "CV: the nested folds of an ensemble of trials" in said
+    assert "its members refitted" in said and "'s folds, picked from" not in said
+    report = write_run_report(run_dir).read_text()
+    assert "Refitted instead: an ensemble of trials" in report
 
 
 def test_each_completed_trial_kept_its_out_of_fold_predictions(
