@@ -160,7 +160,7 @@ def run_engine(table: Table, seed: int, budget: float, engine_args: str,
     args = [f"dataset={table.name}", f"paths.shared_data={SHARED_DATA}", f"seed={seed}",
             "split.test_size=0.2",
             f"metrics.primary={METRICS[table.task].engine}",
-            *shlex.split(engine_args.format(budget=budget))]
+            *shlex.split(engine_args.format(budget=f"{budget:g}"))]
     wall, _ = timed(engine_command(*args), {"ENGINE_OUTPUT_DIR": str(output)})
     (run_dir,) = (output / "runs").iterdir()
     predictions = pd.read_csv(run_dir / "predictions.csv")
@@ -277,6 +277,7 @@ def summarise(outcomes: list[Outcome], tables: dict[str, Table], budget: float,
         metric = METRICS[table.task]
         sign = 1 if metric.higher_is_better else -1
         walls = [o.wall_seconds for o in by_side["engine"]]
+        flaml_walls = [o.wall_seconds for o in by_side["flaml"]]
         rows.append({
             "dataset": name, "metric": metric.label, "higher_is_better": metric.higher_is_better,
             "means": means, "engine_minus_flaml": statistics.mean(differences),
@@ -285,6 +286,7 @@ def summarise(outcomes: list[Outcome], tables: dict[str, Table], budget: float,
             "engine_at_least_untuned": sign * (means["engine"] - means["untuned"]) >= 0,
             "engine_wall_mean": statistics.mean(walls), "engine_wall_max": max(walls),
             "within_budget": max(walls) <= budget + allowance,
+            "flaml_wall_mean": statistics.mean(flaml_walls), "flaml_wall_max": max(flaml_walls),
             "trials": {side: [o.trials for o in found] for side, found in by_side.items()
                        if side != "untuned"},
         })
@@ -295,8 +297,8 @@ def markdown(summary: list[dict[str, Any]], sides: Sequence[str], budget: float)
     tools = [side for side in sides if side not in ("engine", "untuned")]
     names = {"engine": "engine", "flaml": "FLAML", "autogluon": "AutoGluon", "untuned": "untuned"}
     header = ["dataset", "metric", *(names[side] for side in sides), "engine - FLAML [95 % CI]",
-              f"engine wall s (budget {budget:g})", *(f"trials {names[s]}" for s in
-                                                       ("engine", *tools))]
+              f"engine wall s (budget {budget:g})", "FLAML wall s",
+              *(f"trials {names[s]}" for s in ("engine", *tools))]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in summary:
         interval = row["interval"]
@@ -308,7 +310,8 @@ def markdown(summary: list[dict[str, Any]], sides: Sequence[str], budget: float)
         trials = [", ".join("-" if t is None else str(t) for t in row["trials"][side])
                   for side in ("engine", *tools)]
         cells = [row["dataset"], f"{row['metric']} ({direction} is better)",
-                 *(f"{row['means'][side]:.4f}" for side in sides), shown, wall, *trials]
+                 *(f"{row['means'][side]:.4f}" for side in sides), shown, wall,
+                 f"{row['flaml_wall_mean']:.1f} (max {row['flaml_wall_max']:.1f})", *trials]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
