@@ -108,6 +108,17 @@ class BoostedTrees(BaseEstimator):
         fit), so tuning workers and the library's OpenMP threads never oversubscribe the cores."""
         return int(self.n_jobs) if self.n_jobs else threads_per_process(work=X.size)
 
+    def _negative_codes_missing(self, X: np.ndarray) -> np.ndarray:
+        """``X`` with a negative code of a categorical column (features=ordinal's unknown or
+        missing category) as NaN, the libraries' missing category."""
+        columns = self.categorical_columns_
+        if not columns:
+            return X
+        X = X.copy()
+        codes = X[:, columns]
+        X[:, columns] = np.where(codes < 0, np.nan, codes)
+        return X
+
     def _matrix(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "booster_")
         return np.asarray(X, dtype=np.float64)

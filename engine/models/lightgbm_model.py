@@ -76,12 +76,14 @@ class LightGBMTrees(BoostedTrees):
             "min_split_gain": self.min_split_gain, "seed": self.random_state or 0,
             "num_threads": threads, "verbosity": -1,
         }
-        train = lightgbm.Dataset(X, y, categorical_feature=categorical or "auto",
+        train = lightgbm.Dataset(self._negative_codes_missing(X), y,
+                                 categorical_feature=categorical or "auto",
                                  params={"verbosity": -1})
         valid_sets: list[Any] = []
         callbacks: list[Callable[..., Any]] = []
         if valid is not None:
-            valid_sets = [lightgbm.Dataset(*valid, reference=train)]
+            valid_sets = [lightgbm.Dataset(self._negative_codes_missing(valid[0]), valid[1],
+                                           reference=train)]
             callbacks = [lightgbm.early_stopping(self.early_stopping_rounds or 0, verbose=False)]
         booster = lightgbm.train(params, train, num_boost_round=self.n_estimators,
                                  valid_sets=valid_sets, callbacks=callbacks)
@@ -89,7 +91,8 @@ class LightGBMTrees(BoostedTrees):
         return self._load_booster(booster.model_to_string(num_iteration=self.n_iterations_))
 
     def _raw_predict(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster_.predict(X, num_threads=self._threads(X)))
+        return np.asarray(self.booster_.predict(self._negative_codes_missing(X),
+                                                num_threads=self._threads(X)))
 
     def _dump_booster(self, booster: Any) -> str:
         return str(booster.model_to_string())

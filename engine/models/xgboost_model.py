@@ -85,10 +85,7 @@ class XGBoostTrees(BoostedTrees):
         import xgboost
 
         categorical = self.categorical_columns_
-        if categorical:
-            X = X.copy()
-            codes = X[:, categorical]
-            X[:, categorical] = np.where(codes < 0, np.nan, codes)
+        X = self._negative_codes_missing(X)
         types = ["c" if index in categorical else "q" for index in range(X.shape[1])]
         return xgboost.DMatrix(X, y, feature_types=types, enable_categorical=bool(categorical),
                                nthread=self._threads(X))
