@@ -9,7 +9,8 @@ trials measured (:func:`reserve_seconds`):
   rows to all of them (times ``1 + folds`` when calibration or a threshold refit on folds too);
 - evaluation, explanations, saving and the report: ``EVALUATE_PER_FIT`` refits (measured on
   adult with hist_gbm: the held-out evaluation took about three times the refit), plus
-  ``FLOOR_SECONDS`` and ``SHARE`` of the budget for writing, the report and the process's exit.
+  ``FLOOR_SECONDS`` (grown with the machine's load) and ``SHARE`` of the budget for writing, the
+  report and the process's exit.
 
 A run without a search cannot be shortened: when it overruns, it says so (:func:`overrun_note`).
 """
@@ -24,10 +25,13 @@ from typing import Any
 
 EVALUATE_PER_FIT = 3.0
 """Seconds of evaluation, explanation and saving per second of refit."""
-FLOOR_SECONDS = 8.0
+FLOOR_SECONDS = 3.0
 """Seconds always kept for saving the run directory (bundle, reference profile, card, the search's
-plots drawn meanwhile), the report and the process's exit: 6-10 s measured on a busy 2-core
-machine, even for breast_cancer's 569 rows."""
+plots drawn meanwhile), the report and the process's exit on a quiet machine (2.3 s and 0.5 s
+measured on 2 cores for breast_cancer's 569 rows); times the machine's load (:func:`busy`), as
+they took 6-10 s with 6 processes busy on the 2 cores."""
+MOST_BUSY = 4.0
+"""The floor grows with the load up to this factor."""
 SHARE = 0.02
 """Share of the budget kept besides: the run may end this much early rather than late."""
 STAGES = (("startup_seconds", "start"), ("prepare_seconds", "prepare"),
@@ -44,10 +48,12 @@ class Budget:
 
     seconds: float
     started: float | None = None
+    floor: float = FLOOR_SECONDS
+    """Seconds kept for saving and exiting, grown with the machine's load when begun."""
 
     def begun(self, at: float) -> Budget:
-        """This budget counted from ``at``."""
-        return replace(self, started=at)
+        """This budget counted from ``at``, its floor grown with the machine's load now."""
+        return replace(self, started=at, floor=FLOOR_SECONDS * busy())
 
     @property
     def end(self) -> float:
@@ -57,7 +63,7 @@ class Budget:
     @property
     def kept(self) -> float:
         """Seconds kept in any case after the search: the floor and the budget's share."""
-        return FLOOR_SECONDS + SHARE * self.seconds
+        return self.floor + SHARE * self.seconds
 
 
 def reserve_seconds(budget: Budget, fold_fit_seconds: float, refit_scale: float) -> float:
@@ -72,6 +78,15 @@ def refit_scale(train_rows: int, fold_rows: list[int], *, refits_on_folds: bool)
     rows, times ``1 + len(fold_rows)`` when calibration or a threshold fits on every fold too."""
     scale = train_rows / (sum(fold_rows) / len(fold_rows)) if fold_rows else 1.0
     return scale * (1 + len(fold_rows)) if refits_on_folds else scale
+
+
+def busy() -> float:
+    """How much slower than quiet the machine runs: the last minute's load average over the
+    cores this process may use, from 1 (quiet) to ``MOST_BUSY``."""
+    from engine.threads import available_cores
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return min(max(load / available_cores(), 1.0), MOST_BUSY)
 
 
 def process_started() -> float:

@@ -14,6 +14,7 @@ import pytest
 
 from engine.budget import (
     FLOOR_SECONDS,
+    MOST_BUSY,
     SHARE,
     Budget,
     overrun_note,
@@ -68,6 +69,8 @@ def test_the_reserve_is_the_refit_by_rows_its_evaluation_and_a_floor() -> None:
     refit = 2.0 * 1.25
     assert reserve_seconds(budget, 2.0, 1.25) == pytest.approx(
         refit * 4 + FLOOR_SECONDS + SHARE * 100)
+    # Begun on a busy machine, the floor grows with the load, up to MOST_BUSY times.
+    assert FLOOR_SECONDS <= budget.begun(STARTED).floor <= FLOOR_SECONDS * MOST_BUSY
 
 
 def test_the_search_is_given_the_budget_left_less_the_reserve_of_its_best_trial() -> None:
