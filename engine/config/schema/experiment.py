@@ -118,7 +118,7 @@ class ExperimentConfig(Section):
                    "split.test_size is 0. Give the split a test share (e.g. 0.2).")
         tune = self.tune
         if tune.searching and tune.n_trials is None and tune.timeout is None and \
-                self.budget is None:
+                self.budget is None and not tune.auto:
             refuse("tune: give a budget: budget=<seconds> (the whole command), "
                    "tune.n_trials=<count>, tune.timeout=<seconds> (the search), or several.")
         if self.tune.searching:

@@ -89,6 +89,9 @@ class TuneConfig(Section):
     """Search across model configs too, e.g. [logistic_regression, hist_gbm]."""
     plots: bool = True
     """Optimisation history, importances, parallel coordinates (PNG)."""
+    auto: bool = False
+    """Fit the search to the task and the table once the data is loaded (tune=auto sets it):
+    the models that suit them, a worker per core, a trial count when nothing else bounds it."""
     ensemble: Ensemble = Ensemble()
     """e.g. {size: 10, rounds: 25}: an ensemble of the 10 best trials, used when it wins."""
 
