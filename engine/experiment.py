@@ -36,6 +36,7 @@ from engine.tracking.mlflow_tracker import MlflowTracker, start_tracking
 from engine.tracking.records import METRICS_FILE, RUN_FILE, RunRecord, write_record
 from engine.tracking.summary import print_summary
 from engine.tracking.warning_log import collected_warnings, summarize_warnings
+from engine.tuning.auto_preset import adapt_search
 from engine.tuning.pipeline_space import space_for
 from engine.tuning.storage import storage_location
 from engine.tuning.workers import quiet_optuna
@@ -106,7 +107,12 @@ def run_experiment(
                             startup_seconds=now - (now if started is None else started))
     validate_spec(spec)
     tracker = start_tracking(spec.tracking, project_dir)  # MLflow made ready while this trains
-    plan = make_plan(spec, stages.load_and_check(spec, run_dir, console, data))
+    data = stages.load_and_check(spec, run_dir, console, data)
+    if spec.tune.searching and spec.tune.auto:
+        chosen = adapt_search(spec, data)
+        spec = chosen.spec
+        console.print(chosen.line, highlight=False)
+    plan = make_plan(spec, data)
     clock.lap("prepare_seconds")
     # Every fit, prediction, worker, export and the report share the machine's cores.
     with limited_threads(threads_per_process(work=plan.train_cells)):
