@@ -7,10 +7,12 @@ user left open:
 - **families**: those with an estimator for the task (``logistic_regression`` for classes,
   ``ridge`` for numbers); ``extra_trees`` only up to ``LARGE_ROWS`` training rows (its fits
   grow fastest with the rows); ``mlp`` only with a budget of ``MLP_BUDGET`` seconds or more;
-- **workers**: one per available core when ``tune.n_jobs`` is 1 (each worker's model gets a
-  share of the threads, so they never oversubscribe the cores);
+- **workers**: under a wall limit (``budget`` or ``tune.timeout``), one per available core when
+  ``tune.n_jobs`` is 1 (each worker's model gets a share of the threads, so they never
+  oversubscribe the cores); without one, a single worker, so that the same seed gives the same
+  trials;
 - **trials**: ``DEFAULT_TRIALS`` when neither ``budget``, ``tune.timeout`` nor
-  ``tune.n_trials`` bounds the search, so the same seed gives the same trials.
+  ``tune.n_trials`` bounds the search.
 
 The first trials are each family's defaults and a cheap variant (``engine.tuning.enqueue``),
 trials are pruned on folds, and the ensemble of the best trials is kept only when it wins.
@@ -60,9 +62,10 @@ def adapt_search(spec: ExperimentSpec, data: Dataset) -> AutoChoice:
                           f"{family} estimator.")
     tune = spec.tune
     update: dict[str, object] = {"models": list(kept)}
-    if tune.n_jobs == 1:
+    timed = budget is not None or tune.timeout is not None
+    if tune.n_jobs == 1 and timed:
         update["n_jobs"] = available_cores()
-    if budget is None and tune.timeout is None and tune.n_trials is None:
+    if not timed and tune.n_trials is None:
         update["n_trials"] = DEFAULT_TRIALS
     adapted = replace(spec, candidates=kept, tune=tune.model_copy(update=update))
     return AutoChoice(adapted, _line(adapted, left_out))
