@@ -112,6 +112,8 @@ CASES = [
     Case("search-without-cv", (*SEARCH, "split=holdout"), r"Use (split=default) "),
     Case("pruner", (*SEARCH, "tune.objectives=[roc_auc,fit_time]", "tune.pruner=median"),
          r"set (tune\.pruner=none)\."),
+    Case("ensemble-export", (*SEARCH, "tune.ensemble.size=5", "deploy=onnx"),
+         r"or set (tune\.ensemble\.size=0)\.", data=None),
     Case("study-name", (*SEARCH, "tune.study_name=rf/adult"),
          r"\(e\.g\. (tune\.study_name=rf_adult)\)"),
     Case("empty-search-space", ("tune=tpe", "model=dummy"), r"or use (tune=none)\."),
