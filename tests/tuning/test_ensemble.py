@@ -30,7 +30,13 @@ from engine.models.ensemble import (
 from engine.reporting.run_report import write_run_report
 from engine.tracking.records import RunRecord, read_metrics, read_run
 from engine.tracking.summary import print_summary
-from engine.tuning.ensemble_selection import BlendScorer, decide, greedy_weights, nested_cv
+from engine.tuning.ensemble_selection import (
+    SELECTION_ROWS,
+    BlendScorer,
+    decide,
+    greedy_weights,
+    nested_cv,
+)
 from tests.conftest import REPO, run_main
 from tests.deploy.conftest import start_server
 
@@ -89,6 +95,17 @@ class Synthetic:
     def cv(self, predictions: np.ndarray) -> float:
         return float(np.mean([self.scorer.primary(predictions[test], test)
                               for _, test in self.folds]))
+
+
+def test_the_selection_scores_blends_on_a_bounded_sample_keeping_each_class() -> None:
+    y = np.r_[np.zeros(10_000, dtype=int), np.ones(2_000, dtype=int)]
+    scorer = BlendScorer(y, "binary", MetricSet("roc_auc", ("roc_auc",)))
+    rows = np.arange(1, 12_000, 1)
+    picked = scorer.selection_rows(rows)
+    assert len(picked) <= SELECTION_ROWS + 2 and np.all(np.diff(picked) > 0)
+    assert set(picked) <= set(rows)
+    assert np.mean(y[picked]) == pytest.approx(np.mean(y[rows]), abs=0.01)
+    np.testing.assert_array_equal(scorer.selection_rows(rows[:900]), rows[:900])
 
 
 def test_nested_cv_scores_each_fold_with_weights_selected_on_the_others() -> None:
