@@ -24,6 +24,7 @@ from engine.budget import (
 )
 from engine.experiment import RunResult
 from engine.tuning.deadline import DeadlinePruner, SearchDeadline
+from engine.tuning.ensemble_selection import SCORE_SECONDS, selection_seconds
 from tests.conftest import FAST
 
 Run = Callable[..., RunResult]
@@ -84,6 +85,17 @@ def test_the_search_is_given_the_budget_left_less_the_reserve_of_its_best_trial(
     # No deadline while a model's defaults trial has not finished: never worse than them.
     study.enqueue_trial({}, user_attrs={"start": "defaults"})
     assert deadline.at(study) == float("inf")
+
+
+def test_an_ensemble_reserves_its_members_refits_and_its_selection() -> None:
+    budget = Budget(100.0, started=STARTED)
+    study = study_with((0.80, 1.0, 6.0), (0.90, 2.0, 12.0), (0.85, 9.0, 50.0))
+    selection = selection_seconds(size=10, rounds=25, folds=5)
+    assert selection == pytest.approx(SCORE_SECONDS * 10 * 25 * 6)
+    deadline = SearchDeadline(None, budget, 1.25, 5, refits=2, selection_seconds=selection)
+    # The two best trials' refits (2 s and 9 s a fold), not the slowest one's alone.
+    assert deadline.at(study) == pytest.approx(
+        budget.end - selection - reserve_seconds(budget, 2.0 + 9.0, 1.25))
 
 
 @pytest.mark.parametrize(("timeout_end", "wins"), [(STARTED + 10.0, "timeout"),

@@ -37,6 +37,10 @@ class SearchDeadline:
     budget: Budget | None
     refit_scale: float
     folds: int
+    refits: int = 1
+    """The best trials whose refits the reserve counts: one, or an ensemble's members."""
+    selection_seconds: float = 0.0
+    """Seconds reserved for choosing the ensemble after the search (0 without one)."""
 
     @property
     def limited(self) -> bool:
@@ -50,8 +54,9 @@ class SearchDeadline:
             return float("inf")
         ends = [] if self.timeout_end is None else [self.timeout_end]
         if self.budget is not None:
-            ends.append(self.budget.end - reserve_seconds(
-                self.budget, _refit_fold_seconds(study, complete), self.refit_scale))
+            ends.append(self.budget.end - self.selection_seconds - reserve_seconds(
+                self.budget, _refit_fold_seconds(study, complete, self.refits),
+                self.refit_scale))
         return min(ends)
 
     def fold_seconds(self, study: optuna.Study) -> float:
@@ -93,10 +98,13 @@ def _complete(study: optuna.Study) -> list[FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
 
 
-def _refit_fold_seconds(study: optuna.Study, complete: list[FrozenTrial]) -> float:
-    """The mean fit seconds per fold of the trial the refit will likely fit: the best one with
-    one objective, the slowest of the completed ones with several."""
+def _refit_fold_seconds(study: optuna.Study, complete: list[FrozenTrial], refits: int) -> float:
+    """The mean fit seconds per fold of what the refit will likely fit: the best trial with one
+    objective (the ``refits`` best together, for an ensemble's members), the slowest of the
+    completed ones with several."""
     times: list[Any] = [t.user_attrs.get("fit_time", 0.0) for t in complete]
     if len(study.directions) > 1:
         return float(max(times))
-    return float(study.best_trial.user_attrs.get("fit_time", 0.0))
+    best = sorted(complete, key=lambda t: float(t.values[0]),
+                  reverse=study.direction.name == "MAXIMIZE")
+    return float(sum(t.user_attrs.get("fit_time", 0.0) for t in best[:refits]))

@@ -32,6 +32,7 @@ from engine.config.spec import ExperimentSpec, ModelSpec
 from engine.evaluation.metrics import MetricSet
 from engine.threads import limited_threads, threads_per_process
 from engine.tuning.deadline import DeadlinePruner, SearchDeadline
+from engine.tuning.ensemble_selection import ENSEMBLE_REFITS, selection_seconds
 from engine.tuning.objective import CVObjective, objective_direction
 from engine.tuning.out_of_fold import oof_directory
 from engine.tuning.pipeline_space import PipelineSpace, space_for
@@ -111,7 +112,13 @@ def search_deadline(job: WorkerJob) -> SearchDeadline:
     refits = spec.metrics.calibration != "none" or bool(spec.metrics.threshold)
     scale = refit_scale(len(job.X), [len(train) for train, _ in job.folds],
                         refits_on_folds=refits)
-    return SearchDeadline(job.deadline, spec.budget, scale, len(job.folds))
+    ensemble = spec.tune.ensemble
+    if not ensemble.size:
+        return SearchDeadline(job.deadline, spec.budget, scale, len(job.folds))
+    return SearchDeadline(job.deadline, spec.budget, scale, len(job.folds),
+                          refits=min(ensemble.size, ENSEMBLE_REFITS),
+                          selection_seconds=selection_seconds(ensemble.size, ensemble.rounds,
+                                                              len(job.folds)))
 
 
 def build_space(job: WorkerJob) -> PipelineSpace:
