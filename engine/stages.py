@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from engine.deploy.exports import export_model
 from engine.deploy.input_schema import infer_schema
 from engine.evaluation.bootstrap import holdout_intervals
 from engine.evaluation.decision_threshold import check_threshold_task
+from engine.evaluation.explain_budget import explain_within
 from engine.evaluation.final_fit import fit_final_model
 from engine.evaluation.holdout_evaluation import evaluate_holdout
 from engine.evaluation.metrics import MetricSet
@@ -208,6 +210,11 @@ def evaluate(plan: RunPlan, fitted: Fitted, run_dir: Path) -> HeldOut:
     settings, seed = plan.spec.metrics, plan.spec.seed
     intervals = (holdout_intervals(responses, y_test, metrics.scorers, settings.bootstrap,
                                    seed=seed) if settings.bootstrap.resamples else {})
+    budget = plan.spec.budget
+    left = None if budget is None else budget.end - time.time() - budget.kept
+    settings, cut = explain_within(settings, pipeline, X_test, left)
+    if cut:
+        warnings.warn(cut, UserWarning, stacklevel=2)
     evaluated = evaluate_holdout(pipeline, X_test, y_test, responses, task=plan.data.task,
                                  classes=plan.classes, metrics=metrics,
                                  settings=settings, seed=seed)
