@@ -54,9 +54,11 @@ class SearchDeadline:
             return float("inf")
         ends = [] if self.timeout_end is None else [self.timeout_end]
         if self.budget is not None:
-            ends.append(self.budget.end - self.selection_seconds - reserve_seconds(
-                self.budget, _refit_fold_seconds(study, complete, self.refits),
-                self.refit_scale))
+            best = _refit_fold_seconds(study, complete, 1)
+            members = _refit_fold_seconds(study, complete, self.refits) - best
+            ends.append(self.budget.end - self.selection_seconds
+                        - members * self.refit_scale
+                        - reserve_seconds(self.budget, best, self.refit_scale))
         return min(ends)
 
     def fold_seconds(self, study: optuna.Study) -> float:
