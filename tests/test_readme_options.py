@@ -66,7 +66,8 @@ def test_a_listed_choice_is_every_value_the_schema_takes(listed: Callable[[], st
 
 
 def test_the_tune_methods_are_the_tune_files() -> None:
-    assert named(table_cell("method").split(" — ")[0]) == shipped("tune")
+    # tune=auto is a preset (TPE across families), listed in the config groups table, not a method
+    assert named(table_cell("method").split(" — ")[0]) == shipped("tune") - {"auto"}
 
 
 def test_the_sweepers_methods_are_the_samplers_less_none_and_grid() -> None:

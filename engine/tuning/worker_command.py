@@ -145,6 +145,8 @@ def _worker_job(spec: ExperimentSpec) -> WorkerJob:
     from engine.run_plan import make_plan
     from engine.tuning.search import search_objectives
 
+    if spec.budget is not None:  # counted from this worker's start, as tune.timeout is
+        spec = replace(spec, budget=spec.budget.begun(time.time()))
     validate_spec(spec)
     quiet_optuna()
     plan = make_plan(spec, load_dataset(spec.dataset, seed=spec.seed))

@@ -24,7 +24,7 @@ SECTIONS = ("dataset", "features", "split", "metrics", "tune", "deploy", "monito
 NOT_COMPARED = (
     "tune.n_trials", "tune.timeout", "tune.n_jobs", "tune.study_name", "tune.storage",
     "tune.studies_dir", "tune.plots", "tune.pick", "tune.max_failure_fraction", "n_jobs",
-    "report", "dataset.path", "deploy", "monitor", "quality", "card", "metrics.bootstrap",
+    "report", "budget", "dataset.path", "deploy", "monitor", "quality", "card", "metrics.bootstrap",
     "metrics.overfitting", "metrics.diagnostics", "metrics.slices", "metrics.fairness",
     "metrics.explain",
 )
@@ -37,7 +37,8 @@ def experiment_record(spec: ExperimentSpec) -> dict[str, Any]:
     config: dict[str, Any] = {name: getattr(spec, name).model_dump(mode="json")
                               for name in SECTIONS}
     config.update(model=_model_section(spec.model), seed=spec.seed, n_jobs=spec.n_jobs,
-                  report=spec.report, allowed_targets=list(spec.allowed_targets))
+                  report=spec.report, allowed_targets=list(spec.allowed_targets),
+                  budget=None if spec.budget is None else spec.budget.seconds)
     return {"config": config, "choices": dict(spec.choices),
             "candidates": {name: _model_section(model) for name, model in spec.candidates.items()}}
 

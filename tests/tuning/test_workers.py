@@ -167,3 +167,19 @@ def test_optuna_dashboard_names_the_objective_and_shows_each_trials_folds(
     assert answer["objective_names"] == ["roc_auc"]
     attributes = {item["key"] for item in answer["trials"][0]["user_attrs"]}
     assert {"cv", "fit_time", "worker"} <= attributes
+
+
+def test_a_budgeted_study_is_joined_by_a_worker_that_keeps_its_budget(tmp_path: Path) -> None:
+    journal = tmp_path / "budgeted.journal"
+    budgeted = ("tune=random", "tune.n_trials=null", "budget=6", "model=logistic_regression",
+                "split.cv.n_splits=3")
+    first = run_main(["worker", "--study", "budgeted", "--storage", str(journal), *budgeted],
+                     tmp_path / "outputs")
+    assert first.returncode == 0, first.stderr
+    stored = optuna.load_study(study_name="budgeted", storage=open_storage(
+        str(journal), "budgeted", tmp_path)).user_attrs["experiment"]
+    assert stored["config"]["budget"] == 6
+    joined = run_main(["worker", "--study", "budgeted", "--storage", str(journal)],
+                      tmp_path / "outputs")  # rebuilt from the study: the budget bounds it
+    assert joined.returncode == 0, joined.stderr
+    assert "ran" in joined.stdout
