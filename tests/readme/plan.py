@@ -79,6 +79,14 @@ SKIPS = (
          needs_shared_file="adult.csv"),
     Skip("python -m engine dataset=adult model=mlp features=embeddings",
          "needs ../shared/data/adult.csv", needs_shared_file="adult.csv"),
+    Skip("python -m engine dataset=titanic 'dataset.drop=[PassengerId,Name,Ticket]' "
+         "report=false", "needs ../shared/data/titanic.csv", needs_shared_file="titanic.csv"),
+    Skip("python -m engine dataset=titanic 'dataset.drop=[PassengerId,Name,Ticket]' "
+         "quality.severity.missing_values=error", "needs ../shared/data/titanic.csv",
+         needs_shared_file="titanic.csv"),
+    Skip("python -m engine dataset=wine_quality_red tune=tpe tune.n_trials=20 "
+         "'tune.models=[logistic_regression,hist_gbm]' tune.ensemble.size=10",
+         "needs ../shared/data/wine_quality_red.csv", needs_shared_file="wine_quality_red.csv"),
     Skip("curl -s -H 'Content-Type: application/json' -d "
          "@outputs/runs/<churn run>/model/sample_request.json "
          "http://127.0.0.1:8080/invocations", CURL),
