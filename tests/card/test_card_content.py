@@ -86,5 +86,6 @@ def test_each_section_is_there_with_what_the_run_measured(fairness_run: Path,
     tuning = json.loads((multiclass_run / "metrics.json").read_text())["tuning"]
     search = section(body(multiclass_run), "Model details")
     assert f"search: `{tuning['method']}`" in search
-    for name, value in tuning["best_params"].items():
-        assert f"| `{name}` | {value!r} | search |" in search or value is None
+    for name, value in tuning["best_params"].items():  # numbers in full, words as code
+        shown = f"`{value}`" if isinstance(value, str) else repr(value)
+        assert f"| `{name}` | {shown} | search |" in search or value is None
