@@ -26,7 +26,8 @@ SAFETY_TIMEOUT = 120.0  # only a safety net: nothing asserts how long anything t
 N_TRIALS = 20  # enough that the run is still searching when the test, on a busy machine, looks
 STUDY = ("model=knn", "tune=random", f"tune.n_trials={N_TRIALS}", "tune.study_name=stopped",
          "split.cv.n_splits=3", "tune.plots=false", "report=false",
-         "metrics.bootstrap.resamples=0", "metrics.explain.importance_repeats=0")
+         "metrics.bootstrap.resamples=0", "metrics.explain.importance_repeats=0",
+         "tune.pruner=none")  # it counts complete trials, which pruning would make vary
 # A worker as on another machine (so only the heartbeat can tell it died): it starts one trial,
 # says so, and sleeps in it until it is killed.
 REMOTE_WORKER = """

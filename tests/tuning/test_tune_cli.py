@@ -19,8 +19,10 @@ from tests.conftest import REPO
 from tests.postgres import create_database
 
 CLI = Callable[..., subprocess.CompletedProcess[str]]
+# No pruning in these studies: they count complete trials (what survives a kill, what two runs
+# share), which a pruner would make depend on the scores.
 KILLED_STUDY = ("model=random_forest", "tune=random", "tune.n_trials=8", "tune.study_name=killed",
-                "split.cv.n_splits=3")
+                "split.cv.n_splits=3", "tune.pruner=none")
 
 
 def load(studies: Path, name: str) -> optuna.Study:
@@ -83,7 +85,8 @@ def test_two_engine_runs_share_one_postgresql_study(postgres_url: str, tmp_path:
     url = create_database(postgres_url, "two_runs")
     env = {**os.environ, "ENGINE_OUTPUT_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "engine", "model=knn", "tune=random", "tune.n_trials=12",
-               "tune.study_name=shared", f"tune.storage={url}", "split.cv.n_splits=3"]
+               "tune.study_name=shared", f"tune.storage={url}", "split.cv.n_splits=3",
+               "tune.pruner=none"]
     runs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for process in runs:
