@@ -43,7 +43,7 @@ from engine.tuning.storage import open_storage
 
 STORAGES = ("journal", "sqlite", "postgresql")
 STUDY = ("model=logistic_regression", "tune=random", "split.cv.n_splits=3", "tune.plots=false",
-         *EVALUATION_OFF)
+         "tune.pruner=none", *EVALUATION_OFF)
 
 
 @dataclass

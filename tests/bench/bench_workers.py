@@ -35,7 +35,7 @@ from common import REPO, engine_command
 
 from engine.tuning.storage import open_storage
 
-EXPERIMENT = ("tune=random", "model=random_forest", "split.cv.n_splits=3",
+EXPERIMENT = ("tune=random", "tune.pruner=none", "model=random_forest", "split.cv.n_splits=3",
               "model.search_space.n_estimators.low=100", "model.search_space.n_estimators.high=200")
 STORAGE_TRIALS = 200
 
