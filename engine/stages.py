@@ -22,6 +22,7 @@ import pandas as pd
 from rich.console import Console
 from sklearn.pipeline import Pipeline
 
+from engine.budget import SAVE_SECONDS_PER_NODE, tree_nodes
 from engine.card.writer import model_card
 from engine.config.spec import ExperimentSpec
 from engine.data.dataset import Dataset
@@ -211,7 +212,8 @@ def evaluate(plan: RunPlan, fitted: Fitted, run_dir: Path) -> HeldOut:
     intervals = (holdout_intervals(responses, y_test, metrics.scorers, settings.bootstrap,
                                    seed=seed) if settings.bootstrap.resamples else {})
     budget = plan.spec.budget
-    left = None if budget is None else budget.end - time.time() - budget.kept
+    left = None if budget is None else (budget.end - time.time() - budget.kept
+                                        - tree_nodes(pipeline) * SAVE_SECONDS_PER_NODE)
     settings, cut = explain_within(settings, pipeline, X_test, left)
     if cut:
         warnings.warn(cut, UserWarning, stacklevel=2)

@@ -11,20 +11,29 @@ from pathlib import Path
 
 import optuna
 import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from engine.budget import (
     FLOOR_SECONDS,
     MOST_BUSY,
+    SAVE_SECONDS_PER_NODE,
     SHARE,
     Budget,
     overrun_note,
     refit_scale,
     reserve_seconds,
     spent_line,
+    tree_nodes,
 )
 from engine.experiment import RunResult
 from engine.tuning.deadline import DeadlinePruner, SearchDeadline
 from engine.tuning.ensemble_selection import SCORE_SECONDS, selection_seconds
+from engine.tuning.storage import open_storage
 from tests.conftest import FAST
 
 Run = Callable[..., RunResult]
@@ -40,24 +49,29 @@ def studies_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def frozen(state: optuna.trial.TrialState, value: float | None, *, started: datetime.datetime,
-           seconds: float | None = None, fit_time: float = 0.0,
+           seconds: float | None = None, fit_time: float = 0.0, nodes: int = 0,
            intermediate: dict[int, float] | None = None) -> optuna.trial.FrozenTrial:
-    """A trial as Optuna records it, with the times the deadline reads."""
+    """A trial as Optuna records it, with the times (and its forest's nodes) the deadline
+    reads."""
     return optuna.trial.FrozenTrial(
         number=0, trial_id=0, state=state, value=value, datetime_start=started,
         datetime_complete=None if seconds is None else
         started + datetime.timedelta(seconds=seconds),
-        params={}, distributions={}, user_attrs={"fit_time": fit_time}, system_attrs={},
+        params={}, distributions={}, user_attrs={"fit_time": fit_time, "tree_nodes": nodes},
+        system_attrs={},
         intermediate_values=intermediate or {})
 
 
-def study_with(*trials: tuple[float, float, float]) -> optuna.Study:
-    """An in-memory study of completed trials: (score, fit seconds per fold, duration)."""
+def study_with(*trials: tuple[float, float, float], nodes: tuple[int, ...] = ()
+               ) -> optuna.Study:
+    """An in-memory study of completed trials: (score, fit seconds per fold, duration), and
+    each one's tree nodes (none by default)."""
     study = optuna.create_study(direction="maximize")
-    for score, fit_time, duration in trials:
+    for (score, fit_time, duration), count in zip(trials, nodes or (0,) * len(trials),
+                                                  strict=True):
         study.add_trial(frozen(optuna.trial.TrialState.COMPLETE, score,
                                started=datetime.datetime(2026, 1, 1), seconds=duration,
-                               fit_time=fit_time))
+                               fit_time=fit_time, nodes=count))
     return study
 
 
@@ -97,6 +111,40 @@ def test_an_ensemble_reserves_its_members_refits_and_its_selection() -> None:
     # best one's (the members are evaluated together, in one pass of predictions).
     assert deadline.at(study) == pytest.approx(
         budget.end - selection - 9.0 * 1.25 - reserve_seconds(budget, 2.0, 1.25))
+
+
+def test_saving_the_trees_of_the_likely_refits_is_reserved_too() -> None:
+    budget = Budget(100.0, started=STARTED)
+    trials = ((0.80, 1.0, 6.0), (0.90, 2.0, 12.0), (0.85, 9.0, 50.0))
+    without = SearchDeadline(None, budget, 1.25, 5, refits=2).at(study_with(*trials))
+    study = study_with(*trials, nodes=(5_000_000, 200_000, 100_000))
+    # The two best trials' forests (0.90 and 0.85), scaled by rows like their refits.
+    assert SearchDeadline(None, budget, 1.25, 5, refits=2).at(study) == pytest.approx(
+        without - 300_000 * SAVE_SECONDS_PER_NODE * 1.25)
+
+
+def test_tree_nodes_counts_every_fitted_scikit_learn_tree() -> None:
+    X, y = load_breast_cancer(return_X_y=True)
+    forest = ExtraTreesClassifier(n_estimators=5, random_state=0).fit(X, y)
+    in_forest = sum(tree.tree_.node_count for tree in forest.estimators_)
+    assert tree_nodes(forest) == in_forest > 0
+    assert tree_nodes(make_pipeline(StandardScaler(), forest)) == in_forest
+    calibrated = CalibratedClassifierCV(ExtraTreesClassifier(n_estimators=5), cv=3).fit(X, y)
+    assert tree_nodes(calibrated) == sum(tree_nodes(part.estimator)
+                                         for part in calibrated.calibrated_classifiers_) > 0
+    boosted = GradientBoostingClassifier(n_estimators=3).fit(X, y)
+    assert tree_nodes(boosted) == sum(t.tree_.node_count for t in boosted.estimators_.ravel())
+    assert tree_nodes(LogisticRegression(max_iter=5000).fit(X, y)) == 0
+    assert tree_nodes(ExtraTreesClassifier()) == 0  # not fitted: nothing to save yet
+
+
+def test_a_search_trial_records_its_forests_nodes(run: Run, tmp_path: Path) -> None:
+    result = run("model=random_forest", "model.search_space.n_estimators.high=150",
+                 "tune=random", "tune.n_trials=2", *QUICK)
+    name = result.metrics["tuning"]["study_name"]
+    study = optuna.load_study(study_name=name, storage=open_storage(
+        None, name, tmp_path / "outputs" / "studies"))
+    assert all(t.user_attrs["tree_nodes"] > 100 for t in study.trials)
 
 
 @pytest.mark.parametrize(("timeout_end", "wins"), [(STARTED + 10.0, "timeout"),

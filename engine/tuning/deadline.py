@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from optuna.pruners import BasePruner
 
-from engine.budget import Budget, reserve_seconds
+from engine.budget import SAVE_SECONDS_PER_NODE, Budget, reserve_seconds
 
 if TYPE_CHECKING:
     import optuna
@@ -56,8 +56,9 @@ class SearchDeadline:
         if self.budget is not None:
             best = _refit_fold_seconds(study, complete, 1)
             members = _refit_fold_seconds(study, complete, self.refits) - best
+            saves = _save_seconds(study, complete, self.refits)
             ends.append(self.budget.end - self.selection_seconds
-                        - members * self.refit_scale
+                        - (members + saves) * self.refit_scale
                         - reserve_seconds(self.budget, best, self.refit_scale))
         return min(ends)
 
@@ -104,9 +105,22 @@ def _refit_fold_seconds(study: optuna.Study, complete: list[FrozenTrial], refits
     """The mean fit seconds per fold of what the refit will likely fit: the best trial with one
     objective (the ``refits`` best together, for an ensemble's members), the slowest of the
     completed ones with several."""
-    times: list[Any] = [t.user_attrs.get("fit_time", 0.0) for t in complete]
+    return _likely_refit(study, complete, refits, "fit_time")
+
+
+def _save_seconds(study: optuna.Study, complete: list[FrozenTrial], refits: int) -> float:
+    """Seconds saving a fold's model of what the refit will likely fit takes: its trees' nodes
+    (:data:`engine.budget.SAVE_SECONDS_PER_NODE` each; 0 for a model without trees)."""
+    return _likely_refit(study, complete, refits, "tree_nodes") * SAVE_SECONDS_PER_NODE
+
+
+def _likely_refit(study: optuna.Study, complete: list[FrozenTrial], refits: int,
+                  attribute: str) -> float:
+    """The sum of a trial's ``attribute`` over the ``refits`` best completed trials with one
+    objective; its largest value with several (any of them may be picked)."""
+    values: list[Any] = [t.user_attrs.get(attribute, 0.0) for t in complete]
     if len(study.directions) > 1:
-        return float(max(times))
+        return float(max(values))
     best = sorted(complete, key=lambda t: float(t.values[0]),
                   reverse=study.direction.name == "MAXIMIZE")
-    return float(sum(t.user_attrs.get("fit_time", 0.0) for t in best[:refits]))
+    return float(sum(t.user_attrs.get(attribute, 0.0) for t in best[:refits]))

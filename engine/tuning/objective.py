@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from engine.budget import tree_nodes
 from engine.config.schema.tune import COST_OBJECTIVES
 from engine.errors import first_line
 from engine.evaluation.metrics import MetricSet, unanswered
@@ -102,6 +103,8 @@ class CVObjective:
             fit_seconds += time.perf_counter() - started
             if callback is not None and number == 0:
                 model.set_params(**{callback: None})  # the fitted model keeps no trial
+            if number == 0 and (nodes := tree_nodes(model)):
+                trial.set_user_attr("tree_nodes", nodes)  # what saving it costs (the budget)
             responses = Responses(model, self.X.iloc[test])
             folds.append(score_responses(responses, self.y[test], answered))
             if method is not None:
