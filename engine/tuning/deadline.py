@@ -56,7 +56,9 @@ class SearchDeadline:
         if self.budget is not None:
             best = _refit_fold_seconds(study, complete, 1)
             members = _refit_fold_seconds(study, complete, self.refits) - best
-            saves = _save_seconds(study, complete, self.refits)
+            # Only the best trial's trees: the ensemble takes members that fit the time left
+            # (engine.tuning.ensemble_selection), reserving every forest's would end runs early.
+            saves = _save_seconds(study, complete, 1)
             ends.append(self.budget.end - self.selection_seconds
                         - (members + saves) * self.refit_scale
                         - reserve_seconds(self.budget, best, self.refit_scale))

@@ -4,9 +4,12 @@ predicted by ``engine predict``, served over HTTP) and where it is not (recorded
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -19,6 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from engine.budget import Budget
 from engine.config.compose import compose_spec
 from engine.evaluation.metrics import MetricSet
 from engine.experiment import run_experiment
@@ -36,6 +40,7 @@ from engine.tuning.ensemble_selection import (
     decide,
     greedy_weights,
     nested_cv,
+    within_budget,
 )
 from tests.conftest import REPO, run_main
 from tests.deploy.conftest import start_server
@@ -148,6 +153,24 @@ def test_a_trial_no_other_improves_is_kept_alone_and_no_ensemble_is_used() -> No
                       single=data.cv(members[0]))
     assert decision.record["weights"] == {1: 1.0} and decision.cv is None
     assert decision.record["reason"] == "the selection kept one trial alone"
+
+
+def test_under_a_budget_the_candidates_are_the_trials_whose_refits_and_saving_fit() -> None:
+    spec = compose_spec(["tune=tpe", "tune.n_trials=10", "tune.ensemble.size=10"])
+    folds = [(np.arange(800), np.arange(800, 1000))] * 5  # a refit: 1.25 fold fits
+    trials = [SimpleNamespace(number=number, user_attrs={"fit_time": fit, "tree_nodes": nodes})
+              for number, fit, nodes in [(0, 0.1, 0), (1, 1.0, 0), (2, 0.1, 5_000_000),
+                                         (3, 2.0, 10_000)]]
+    # About 50 s are left after the picked trial's stages and the selection: the forest of
+    # trial 2 (5 million nodes: 62 s to refit and save) does not fit; the others do.
+    budgeted = dataclasses.replace(spec, budget=Budget(60.0, started=time.time()))
+    within, late = within_budget(budgeted, trials, trials[0], folds, n_rows=1000)
+    assert [t.number for t in within] == [0, 1, 3] and [t.number for t in late] == [2]
+    # Once the budget is nearly spent, only the picked trial is left: no ensemble.
+    spent = dataclasses.replace(spec, budget=Budget(60.0, started=time.time() - 55.0))
+    within, late = within_budget(spent, trials, trials[0], folds, n_rows=1000)
+    assert [t.number for t in within] == [0] and len(late) == 3
+    assert within_budget(spec, trials, trials[0], folds, n_rows=1000) == (trials, [])
 
 
 def test_a_regression_ensemble_averages_predictions_scored_by_the_primary_metric() -> None:
