@@ -31,7 +31,7 @@ from engine.budget import (
     tree_nodes,
 )
 from engine.experiment import RunResult
-from engine.tuning.deadline import DeadlinePruner, SearchDeadline
+from engine.tuning.deadline import MEMBERS_SHARE, DeadlinePruner, SearchDeadline
 from engine.tuning.ensemble_selection import SCORE_SECONDS, selection_seconds
 from engine.tuning.storage import open_storage
 from tests.conftest import FAST
@@ -102,7 +102,7 @@ def test_the_search_is_given_the_budget_left_less_the_reserve_of_its_best_trial(
 
 
 def test_an_ensemble_reserves_its_members_refits_and_its_selection() -> None:
-    budget = Budget(100.0, started=STARTED)
+    budget = Budget(1000.0, started=STARTED)  # its share for the members is not reached
     study = study_with((0.80, 1.0, 6.0), (0.90, 2.0, 12.0), (0.85, 9.0, 50.0))
     selection = selection_seconds(size=10, rounds=25, folds=5)
     assert selection == pytest.approx(SCORE_SECONDS * 10 * 25 * 6)
@@ -113,15 +113,22 @@ def test_an_ensemble_reserves_its_members_refits_and_its_selection() -> None:
         budget.end - selection - 9.0 * 1.25 - reserve_seconds(budget, 2.0, 1.25))
 
 
-def test_saving_the_best_trials_trees_is_reserved_too() -> None:
-    budget = Budget(100.0, started=STARTED)
+def test_saving_the_trees_is_reserved_the_members_up_to_a_share_of_the_budget() -> None:
+    budget = Budget(1000.0, started=STARTED)
     trials = ((0.80, 1.0, 6.0), (0.90, 2.0, 12.0), (0.85, 9.0, 50.0))
-    without = SearchDeadline(None, budget, 1.25, 5, refits=2).at(study_with(*trials))
-    study = study_with(*trials, nodes=(5_000_000, 200_000, 100_000))
-    # The best trial's forest (0.90), scaled by rows like its refit; an ensemble's other
-    # members are chosen among those that fit the time left (tests/tuning/test_ensemble.py).
-    assert SearchDeadline(None, budget, 1.25, 5, refits=2).at(study) == pytest.approx(
-        without - 200_000 * SAVE_SECONDS_PER_NODE * 1.25)
+    plain = study_with(*trials)
+    forests = study_with(*trials, nodes=(10_000_000, 200_000, 100_000))
+
+    def at(study: optuna.Study, refits: int) -> float:
+        return SearchDeadline(None, budget, 1.25, 5, refits=refits).at(study)
+
+    best, member = 200_000 * SAVE_SECONDS_PER_NODE, 100_000 * SAVE_SECONDS_PER_NODE
+    # The best trial's forest (0.90), scaled by rows like its refit.
+    assert at(forests, 1) == pytest.approx(at(plain, 1) - best * 1.25)
+    # An ensemble's next member (0.85): its trees too.
+    assert at(forests, 2) == pytest.approx(at(plain, 2) - (best + member) * 1.25)
+    # With the third (10 million nodes), the members' refits and trees are capped.
+    assert at(forests, 3) == pytest.approx(at(plain, 1) - best * 1.25 - MEMBERS_SHARE * 1000)
 
 
 def test_tree_nodes_counts_every_fitted_scikit_learn_tree() -> None:
