@@ -255,9 +255,9 @@ def _choose(spec: ExperimentSpec, *, X: pd.DataFrame, y: np.ndarray,
 def within_budget(spec: ExperimentSpec, trials: list[Any], picked: Any,
                   folds: list[tuple[np.ndarray, np.ndarray]], *, n_rows: int
                   ) -> tuple[list[Any], list[Any]]:
-    """``trials`` (best first) split into those whose refits and saving fit the budget's time
-    left after the picked trial's own (already reserved by the search), in rank order, and those
-    left out. Without a budget, all of them fit."""
+    """``trials`` (best first) split into those whose refits, saving and share of the selection
+    fit the budget's time left after the picked trial's own (already reserved by the search), in
+    rank order, and those left out. Without a budget, all of them fit."""
     budget = spec.budget
     if budget is None:
         return trials, []
@@ -270,16 +270,16 @@ def within_budget(spec: ExperimentSpec, trials: list[Any], picked: Any,
         return scale * (trial.user_attrs.get("fit_time", 0.0)
                         + trial.user_attrs.get("tree_nodes", 0) * SAVE_SECONDS_PER_NODE)
 
-    left = (budget.end - time.time() - cost(picked)
-            - reserve_seconds(budget, picked.user_attrs.get("fit_time", 0.0), scale)
-            - selection_seconds(spec.tune.ensemble.size, spec.tune.ensemble.rounds, len(folds)))
+    scoring = selection_seconds(1, spec.tune.ensemble.rounds, len(folds))  # per candidate
+    left = (budget.end - time.time() - cost(picked) - scoring
+            - reserve_seconds(budget, picked.user_attrs.get("fit_time", 0.0), scale))
     within, late = [], []
     for trial in trials:
         if trial.number == picked.number:
             within.append(trial)
-        elif cost(trial) <= left:
+        elif cost(trial) + scoring <= left:
             within.append(trial)
-            left -= cost(trial)
+            left -= cost(trial) + scoring
         else:
             late.append(trial)
     return within, late

@@ -109,15 +109,15 @@ def search_deadline(job: WorkerJob) -> SearchDeadline:
     """When the job's search must end: ``tune.timeout``'s end or the budget's less the stages
     after the search (a refit costs more when calibration or a threshold fit on the folds)."""
     spec = job.spec
-    refits = spec.metrics.calibration != "none" or bool(spec.metrics.threshold)
+    on_folds = spec.metrics.calibration != "none" or bool(spec.metrics.threshold)
     scale = refit_scale(len(job.X), [len(train) for train, _ in job.folds],
-                        refits_on_folds=refits)
+                        refits_on_folds=on_folds)
     ensemble = spec.tune.ensemble
     if not ensemble.size:
         return SearchDeadline(job.deadline, spec.budget, scale, len(job.folds))
-    return SearchDeadline(job.deadline, spec.budget, scale, len(job.folds),
-                          refits=min(ensemble.size, ENSEMBLE_REFITS),
-                          selection_seconds=selection_seconds(ensemble.size, ensemble.rounds,
+    refits = min(ensemble.size, ENSEMBLE_REFITS)  # the selection takes those that fit
+    return SearchDeadline(job.deadline, spec.budget, scale, len(job.folds), refits=refits,
+                          selection_seconds=selection_seconds(refits, ensemble.rounds,
                                                               len(job.folds)))
 
 

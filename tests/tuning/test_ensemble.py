@@ -161,7 +161,7 @@ def test_under_a_budget_the_candidates_are_the_trials_whose_refits_and_saving_fi
     trials = [SimpleNamespace(number=number, user_attrs={"fit_time": fit, "tree_nodes": nodes})
               for number, fit, nodes in [(0, 0.1, 0), (1, 1.0, 0), (2, 0.1, 5_000_000),
                                          (3, 2.0, 10_000)]]
-    # About 50 s are left after the picked trial's stages and the selection: the forest of
+    # About 54 s are left after the picked trial's stages and its selection: the forest of
     # trial 2 (5 million nodes: 62 s to refit and save) does not fit; the others do.
     budgeted = dataclasses.replace(spec, budget=Budget(60.0, started=time.time()))
     within, late = within_budget(budgeted, trials, trials[0], folds, n_rows=1000)
