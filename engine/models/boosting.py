@@ -156,10 +156,12 @@ class BoostedClassifier(ClassifierMixin, BoostedTrees):
         return encoder.transform(y).astype(np.float64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        probabilities = self._raw_predict(self._matrix(X))
+        # float64 rows that sum to one: XGBoost answers float32, whose rows scikit-learn's log
+        # loss warned "do not sum to one" about on every multiclass trial.
+        probabilities = np.asarray(self._raw_predict(self._matrix(X)), dtype=np.float64)
         if probabilities.ndim == 1:
-            probabilities = np.column_stack([1.0 - probabilities, probabilities])
-        return probabilities
+            return np.column_stack([1.0 - probabilities, probabilities])
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
         return np.asarray(self.classes_)[np.argmax(self.predict_proba(X), axis=1)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from engine.deploy.batch_predict import predict_rows
 from engine.deploy.bundle import load_bundle
 from engine.experiment import RunResult, run_experiment
 from engine.models.lightgbm_model import LightGBMClassifier
-from engine.models.xgboost_model import XGBoostRegressor
+from engine.models.xgboost_model import XGBoostClassifier, XGBoostRegressor
 from engine.threads import limited_threads
 from tests.conftest import REPO, run_main
 from tests.deploy.conftest import mixed_frame, start_server
@@ -164,6 +165,21 @@ def test_early_stopping_stops_on_rows_carved_from_the_training_rows() -> None:
     assert stopped.n_iterations_ < 1000
     every = XGBoostRegressor(n_estimators=50, early_stopping_rounds=None).fit(X, y)
     assert every.n_iterations_ == 50
+
+
+def test_multiclass_probabilities_are_float64_rows_that_log_loss_takes_without_a_warning(
+        ) -> None:
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(600, 4)), rng.integers(0, 5, 600)
+    model = XGBoostClassifier(n_estimators=20, random_state=0).fit(X, y)
+    probabilities = model.predict_proba(X)
+    assert probabilities.dtype == np.float64
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "y_prob values do not sum to one" fails the test
+        assert 0 < log_loss(y, probabilities) < np.log(5)
 
 
 def test_a_fit_uses_the_threads_the_engine_gives_its_process() -> None:
