@@ -5,14 +5,14 @@ Pipeline once per column and repeat, and once per grid value: on adult (9,769 te
 columns) that is about 1.2 million rows, 10 s of a 17 s run with LightGBM, where the refit took
 0.7 s. Under a budget the run times one batch of predictions and explains as many test rows as
 the seconds left allow (a seeded sample, as ``metrics.explain.max_rows`` draws it), or, with too
-few for a stable ranking, none, with a warning saying so. The batch is timed after a first call, the
-fastest of three: on adult's ensemble the first took 49 us a row, the next 30, and the
+few for a stable ranking, none, with a warning saying so. The batch is timed after a first call,
+the fastest of three: on adult's ensemble the first took 49 us a row, the next 30, and the
 explanations' own batches of up to 200,000 rows 24-27.
 """
 
 from __future__ import annotations
 
-import time
+import timeit
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ def explain_within(settings: MetricsConfig, pipeline: Any, X: pd.DataFrame,
     probe = X.iloc[np.arange(PROBE_ROWS) % len(X)]  # a batch as large as theirs, however few
     method = pipeline.predict_proba if hasattr(pipeline, "predict_proba") else pipeline.predict
     method(probe)  # a first call warms caches and thread pools: timed, it doubled the estimate
-    per_row = min(_seconds(method, probe) for _ in range(TIMINGS)) / len(probe)
+    per_row = min(timeit.repeat(lambda: method(probe), number=1, repeat=TIMINGS)) / len(probe)
     passes = (X.shape[1] * explain.importance_repeats
               + min(explain.dependence_features, X.shape[1]) * GRID_RESOLUTION)
     rows = int(max(seconds, 0.0) / (per_row * passes))
@@ -57,9 +57,3 @@ def explain_within(settings: MetricsConfig, pipeline: Any, X: pd.DataFrame,
     return settings.model_copy(update={"explain": fewer}), (
         f"budget: explanations computed on {rows} of the {wanted} test rows they would take, "
         f"to fit the {seconds:.1f} s left")
-
-
-def _seconds(method: Any, rows: pd.DataFrame) -> float:
-    started = time.perf_counter()
-    method(rows)
-    return time.perf_counter() - started

@@ -262,8 +262,7 @@ def within_budget(spec: ExperimentSpec, trials: list[Any], picked: Any,
     if budget is None:
         return trials, []
     scale = refit_scale(n_rows, [len(train) for train, _ in folds],
-                        refits_on_folds=spec.metrics.calibration != "none"
-                        or bool(spec.metrics.threshold))
+                        refits_on_folds=spec.metrics.fits_on_folds)
 
     def cost(trial: Any) -> float:
         """Fold-fit seconds and the trees' saving, both scaled to a refit on every row."""

@@ -109,9 +109,8 @@ def search_deadline(job: WorkerJob) -> SearchDeadline:
     """When the job's search must end: ``tune.timeout``'s end or the budget's less the stages
     after the search (a refit costs more when calibration or a threshold fit on the folds)."""
     spec = job.spec
-    on_folds = spec.metrics.calibration != "none" or bool(spec.metrics.threshold)
     scale = refit_scale(len(job.X), [len(train) for train, _ in job.folds],
-                        refits_on_folds=on_folds)
+                        refits_on_folds=spec.metrics.fits_on_folds)
     ensemble = spec.tune.ensemble
     if not ensemble.size:
         return SearchDeadline(job.deadline, spec.budget, scale, len(job.folds))

@@ -37,6 +37,7 @@ from engine.tracking.summary import print_summary
 from engine.tuning.ensemble_selection import (
     SELECTION_ROWS,
     BlendScorer,
+    EnsembleChoice,
     decide,
     greedy_weights,
     nested_cv,
@@ -282,6 +283,38 @@ def test_the_summary_and_the_report_say_the_ensemble_was_refitted(
     assert "its members refitted" in said and "'s folds, picked from" not in said
     report = write_run_report(run_dir).read_text()
     assert "Refitted instead: an ensemble of trials" in report
+
+
+def test_a_budget_spent_by_the_search_leaves_the_ensemble_out_and_says_why(
+        tmp_path: Path) -> None:
+    data = mixed_table(tmp_path / "mixed.csv")
+    spec = compose_spec(["dataset=titanic", f"dataset.path={data}", "dataset.target=y",
+                         "dataset.drop=[]", *SEARCH, "budget=30"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    # Begun 29 s ago: only the defaults' trials run (they always finish), then no time is left
+    # for another member's refit and saving.
+    run_experiment(spec, run_dir, project_dir=REPO, console=Console(quiet=True),
+                   started=time.time() - 29.0)
+    record = json.loads((run_dir / "metrics.json").read_text())["tuning"]["ensemble"]
+    assert record["chosen"] is False and record["left_out_for_budget"]
+    late = ", ".join(map(str, record["left_out_for_budget"]))
+    assert record["reason"] == (f"the refits and saving of trials {late} would not fit the "
+                                "budget left; 1 trial(s) would, it needs two")
+    assert EnsembleChoice(record).line == f"ensemble: not built: {record['reason']}"
+    metadata = json.loads((run_dir / "model" / "metadata.json").read_text())
+    assert metadata["model"] != "ensemble"
+
+
+def test_the_ensemble_line_names_the_trials_the_budget_left_out() -> None:
+    record = {"primary": "roc_auc", "weights": {3: 0.75, 7: 0.25}, "in_sample_cv": 0.91,
+              "ensemble_cv": 0.9, "best_single_cv": 0.89, "best_single": 3, "chosen": True,
+              "reason": "it beats the best single trial in nested CV",
+              "left_out_for_budget": [5, 9]}
+    assert EnsembleChoice(record).line == (
+        "ensemble of trials 3:0.75 7:0.25: roc_auc 0.9000 vs 0.8900 for trial 3: used, it "
+        "beats the best single trial in nested CV (trials 5, 9 left out: their refits and "
+        "saving would not fit the budget)")
 
 
 def test_each_completed_trial_kept_its_out_of_fold_predictions(

@@ -104,8 +104,7 @@ class ExperimentConfig(Section):
             refuse(f"tune.method={self.tune.method}: a search scores each trial by "
                    "cross-validation, but split.cv.strategy is none. Use split=default (or set "
                    "split.cv.strategy).")
-        if (self.metrics.threshold or self.metrics.calibration != "none") and \
-                split.cv.strategy in UNPARTITIONED:
+        if self.metrics.fits_on_folds and split.cv.strategy in UNPARTITIONED:
             refuse(f"split.cv.strategy={split.cv.strategy}: metrics.threshold and "
                    "metrics.calibration learn from out-of-fold predictions, which need folds that "
                    "cover each training row once (kfold, stratified, group, stratified_group or "

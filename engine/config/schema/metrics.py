@@ -108,6 +108,12 @@ class MetricsConfig(Section):
     fairness: FairnessConfig = FairnessConfig()
     explain: ExplainConfig = ExplainConfig()
 
+    @property
+    def fits_on_folds(self) -> bool:
+        """Whether the final fit also fits on every CV fold (calibration or a learned threshold
+        learn from out-of-fold predictions), so it costs ``1 + folds`` fits."""
+        return self.calibration != "none" or bool(self.threshold)
+
     def primary_for(self, task: str) -> str:
         """The primary scorer: ``auto`` is the task's first default, or the first scorer listed
         when that default is not among them."""
