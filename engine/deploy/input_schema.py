@@ -135,12 +135,18 @@ def _conform_categories(
     if known is None:
         return series, None
     by_text = {str(v): v for v in known}
-    present = series.dropna()
-    as_known = {value: by_text.get(str(value), value) for value in pd.unique(present)}
+    distinct = [value for value in pd.unique(series)
+                if not (types.is_scalar(value) and pd.isna(value))]
+    as_known = {value: by_text.get(str(value), value) for value in distinct}
     unseen = sorted({str(value) for value in as_known} - set(by_text))
-    mapped = series.map(as_known)  # each distinct value looked up once; missing stays missing
+    # Each distinct value is looked up once, and the column mapped (missing stays missing)
+    # unless it is text, as CSV and JSON give it, whose values all read as trained: mapping
+    # 200 rows took a third of a 200-row prediction, and gives back the same column.
+    retyped = any(type(value) is not type(seen) for value, seen in as_known.items())
+    mapped = series if series.dtype == "str" and not retyped else series.map(as_known)
     if column["dtype"] == "category":
-        mapped = pd.Series(pd.Categorical(mapped, categories=known), index=series.index)
+        mapped = pd.Series(pd.Categorical(mapped.where(mapped.isin(known)), categories=known),
+                           index=series.index)  # an unseen category is missing
     elif column["dtype"] == "bool":
         try:
             mapped = to_bool(series)
@@ -150,7 +156,7 @@ def _conform_categories(
         mapped = mapped.astype(column["dtype"]) if column["dtype"] != "object" else mapped
     warning = None
     if unseen:
-        count = int(present.astype(str).isin(unseen).sum())
+        count = int(series.dropna().astype(str).isin(unseen).sum())
         warning = (
             f"column '{column['name']}': {count} row(s) have categories unseen in training "
             f"({shown_values(unseen)}); the model sees them as unknown or missing"

@@ -27,7 +27,7 @@ from engine.config.schema.metrics import (
 from engine.deploy.batch_predict import apply_reading, check_rows
 from engine.deploy.bundle import Bundle
 from engine.errors import ConfigError, DataError, did_you_mean, first_line
-from engine.evaluation.bootstrap import CHUNK_CELLS, metric_statistic, resample_counts
+from engine.evaluation.bootstrap import RESAMPLE_CELLS, metric_statistic, resample_counts
 from engine.evaluation.fairness import failed_measures, fairness_record
 from engine.evaluation.metrics import BINARY_ONLY_SCORERS, missing_method
 from engine.evaluation.paired_tests import PairedResult, mcnemar_test, paired_bootstrap
@@ -119,7 +119,7 @@ def score_side_by_side(first: Bundle, second: Bundle, rows: pd.DataFrame, target
 def _scores(metric: str, y: np.ndarray, responses: list[Responses], *, resamples: int,
             seed: int) -> tuple[list[float], list[np.ndarray]]:
     """Each model's score on all the rows, and on the same seeded bootstrap resamples (drawn in
-    chunks of at most ``CHUNK_CELLS`` counts, as the run's intervals are)."""
+    chunks of at most ``RESAMPLE_CELLS`` counts, as the run's intervals are)."""
     statistics = []
     for label, answered in zip(("A", "B"), responses, strict=True):
         try:
@@ -128,7 +128,7 @@ def _scores(metric: str, y: np.ndarray, responses: list[Responses], *, resamples
             raise DataError(f"compare: {metric} cannot score model {label}: "
                             f"{first_line(error)}. Use another metric.") from None
     rng = np.random.default_rng(seed)
-    chunk = max(1, CHUNK_CELLS // len(y))
+    chunk = max(1, RESAMPLE_CELLS // len(y))
     parts: list[list[np.ndarray]] = [[], []]
     try:
         with warnings.catch_warnings():  # a resample of one class scores nan, left out below

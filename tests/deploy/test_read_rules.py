@@ -254,3 +254,29 @@ def test_a_value_that_is_not_a_date_is_one_line_naming_the_column() -> None:
                        r"'soon' in 1 row\(s\), first at row 1. Fix those values or leave them "
                        r"empty for missing.$"):
         conform(pd.DataFrame({"start": ["2024-01-01", "soon"]}), schema)
+
+
+@pytest.mark.parametrize(("sent", "known", "dtype", "expected", "unseen"), [
+    (pd.Series(["a", "b", None, "c"]), ["a", "b"], "str", ["a", "b", None, "c"], 1),
+    (pd.Series(["a", "b", None], dtype=object), ["a", "b"], "object", ["a", "b", None], 0),
+    (pd.Series(["1", "2", None]), [1, 2], "object", [1.0, 2.0, None], 0),
+    (pd.Series(["1", "x"], dtype=object), [1, 2], "object", [1, "x"], 1),
+    (pd.Series([np.int64(1), np.int64(2)]), [1, 2], "object", [1, 2], 0),
+    (pd.Series(["b", "z", None]), ["a", "b"], "category", ["b", None, None], 1),
+])
+def test_categories_read_as_in_training_whatever_type_they_come_in(
+        sent: pd.Series, known: list, dtype: str, expected: list, unseen: int) -> None:
+    """A text column whose values are the trained ones comes back as sent, without a lookup
+    per row; values of another type ('1' for 1) become the trained values; missing stays
+    missing, and an unseen category is counted."""
+    schema = {"columns": [{"name": "plan", "kind": "categorical", "dtype": dtype,
+                           "nullable": True, "categories": known}]}
+    conformed, warnings = conform(pd.DataFrame({"plan": sent}), schema)
+    values = conformed["plan"].astype(object)
+    assert values.where(values.notna(), None).tolist() == expected
+    assert [type(value) for value in values.dropna()] == [type(value) for value in expected
+                                                          if value is not None]
+    assert len(warnings) == min(unseen, 1)
+    assert not unseen or f"{unseen} row(s) have categories unseen" in warnings[0]
+    if dtype == "str":
+        assert conformed["plan"].dtype == "str"

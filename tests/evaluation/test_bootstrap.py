@@ -72,7 +72,7 @@ def test_the_same_seed_gives_the_same_interval_and_chunks_do_not_matter(monkeypa
     first = holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings, seed=7)
     assert first == holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings, seed=7)
     assert first["roc_auc"]["low"] < first["roc_auc"]["high"]
-    monkeypatch.setattr("engine.evaluation.bootstrap.CHUNK_CELLS", 7 * len(y))  # 7 at a time
+    monkeypatch.setattr("engine.evaluation.bootstrap.RESAMPLE_CELLS", 7 * len(y))  # 7 at a time
     assert holdout_intervals(Responses(model, X), y, ["roc_auc", "f1"], settings, seed=7) == first
 
 
