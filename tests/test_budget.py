@@ -192,6 +192,7 @@ def test_the_budget_line_names_each_stage_and_an_overrun_is_a_warning() -> None:
     assert "split.cv.n_splits" in note
 
 
+@pytest.mark.slow
 def test_a_budgeted_search_records_the_budget_and_every_stage(run: Run) -> None:
     result = run("model=knn", "tune=tpe", "tune.n_trials=null", "budget=15", *QUICK)
     timing = json.loads((result.run_dir / "run.json").read_text())["timing"]

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import run_cli, run_main
 
 
+@pytest.mark.slow
 def test_a_joblib_sweep_runs_its_jobs_in_parallel_and_keeps_leaderboard_and_report(
         tmp_path: Path) -> None:
     done = run_cli(["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",

@@ -375,6 +375,7 @@ def test_an_outcome_and_a_label_are_joined_each_on_its_own(tmp_path: Path) -> No
         "_outcome": [1.0, 1.0]}  # the later outcome for every row of the request
 
 
+@pytest.mark.slow
 def test_abtest_promotes_from_the_log_of_a_server_given_a_relative_log_folder(
         trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Each logged row names the registered version that answered it (``_registered``), so

@@ -204,6 +204,7 @@ def older(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return older
 
 
+@pytest.mark.slow
 def test_an_older_bundle_serves_and_a_server_without_a_log_refuses_feedback(
         older: Path) -> None:
     serving = start_server(str(older), "--no-log")

@@ -238,6 +238,7 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(trained: Path,
     assert not (trained / "monitoring").exists()
 
 
+@pytest.mark.slow
 def test_the_report_renders_in_chromium_and_the_estimate_agrees_with_the_labels(
         trained: Path, tmp_path: Path) -> None:
     from tests.reporting.test_reports import check_renders

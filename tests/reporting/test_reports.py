@@ -46,6 +46,7 @@ def test_a_tuned_run_with_slices_and_fairness(cli, tmp_path) -> None:
                   {"Metrics", "Slices", "Fairness", "Explanations", "Tuning"})
 
 
+@pytest.mark.slow
 def test_a_tuned_run_without_an_ensemble_writes_its_tuning_section(cli, tmp_path) -> None:
     done = cli(*FAST, "tune=tpe", "tune.n_trials=3", "tune.plots=false")
     assert done.returncode == 0, done.stderr
@@ -54,6 +55,7 @@ def test_a_tuned_run_without_an_ensemble_writes_its_tuning_section(cli, tmp_path
     assert "Study " in html and "Refitted instead" not in html
 
 
+@pytest.mark.slow
 def test_a_regression_report(cli, tmp_path) -> None:
     done = cli(*FAST, "dataset=diabetes")
     assert done.returncode == 0, done.stderr

@@ -56,6 +56,7 @@ def test_without_mlflow_installed_the_extra_is_named() -> None:
         'install -e ".[tracking]" (or pip install "engine[tracking]"), or use tracking=none.')
 
 
+@pytest.mark.slow
 def test_a_server_that_is_down_warns_and_the_run_completes(tmp_path: Path) -> None:
     pytest.importorskip("mlflow", reason='the tracking extra: pip install -e ".[tracking]"')
     uri = f"http://127.0.0.1:{free_port()}"
@@ -70,6 +71,7 @@ def test_a_server_that_is_down_warns_and_the_run_completes(tmp_path: Path) -> No
     assert not (run_dir / "mlflow.json").exists()
 
 
+@pytest.mark.slow
 def test_the_default_run_does_not_import_mlflow(tmp_path: Path) -> None:
     probe = ("import sys\n"
              "from engine.cli import main\n"

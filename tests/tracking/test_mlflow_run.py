@@ -161,6 +161,7 @@ def served(logged: tuple[Path, dict[str, str]]) -> Iterator[str]:
     process.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_mlflow_models_serve_answers_as_engine_predict(
         logged: tuple[Path, dict[str, str]], served: str, tmp_path: Path) -> None:
     run_dir = logged[0]

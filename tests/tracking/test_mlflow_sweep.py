@@ -18,6 +18,7 @@ TINY = ("tracking=mlflow", "split.cv.n_splits=3", "report=false",
         "metrics.bootstrap.resamples=0")
 
 
+@pytest.mark.slow
 def test_a_sweep_is_a_parent_run_with_a_child_per_job(tmp_path: Path) -> None:
     done = run_main(["-m", "model=logistic_regression,dummy", *TINY], tmp_path)
     assert done.returncode == 0, done.stderr
@@ -38,6 +39,7 @@ def test_a_sweep_is_a_parent_run_with_a_child_per_job(tmp_path: Path) -> None:
     assert run.data.params["overrides"] == "model=logistic_regression,dummy " + " ".join(TINY)
 
 
+@pytest.mark.slow
 def test_a_search_logs_its_trials_as_nested_runs_when_asked(tmp_path: Path) -> None:
     done = run_main([*TINY, "model=logistic_regression", "tune=random", "tune.n_trials=3",
                      "tune.plots=false", "tracking.nested_trials=true"], tmp_path)

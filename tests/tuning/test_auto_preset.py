@@ -64,6 +64,7 @@ def trials(run_dir: Path) -> pd.DataFrame:
     return frame.drop(columns=["duration_s", "worker"])
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_trials_and_the_first_are_the_defaults(
         tmp_path: Path) -> None:
     overrides = ["dataset=wine", "tune=auto", "tune.n_trials=8", "report=false",
@@ -84,6 +85,7 @@ def test_the_same_seed_gives_the_same_trials_and_the_first_are_the_defaults(
     assert "ensemble" in tuning
 
 
+@pytest.mark.slow
 def test_a_budgeted_auto_run_says_what_it_chose(tmp_path: Path) -> None:
     done = run_cli(["tune=auto", "budget=20", "report=false"], tmp_path)
     output = done.stdout

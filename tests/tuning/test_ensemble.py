@@ -355,6 +355,7 @@ def test_the_saved_ensemble_predicts_and_serves_like_any_model(
     np.testing.assert_allclose(served, batch[["proba_0", "proba_1"]].to_numpy(), atol=1e-9)
 
 
+@pytest.mark.slow
 def test_an_ensemble_that_does_not_beat_the_best_trial_is_not_used(tmp_path: Path) -> None:
     metrics = train(tmp_path / "run", "dataset=breast_cancer")
     record = metrics["tuning"]["ensemble"]  # type: ignore[index]
