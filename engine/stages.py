@@ -297,7 +297,9 @@ def save(plan: RunPlan, selection: Selection, fitted: Fitted, held_out: HeldOut,
     rows = plan.test_idx if len(plan.test_idx) else plan.train_idx
     exports = export_model(fitted.pipeline, data.X.iloc[rows], plan.y[rows], schema,
                            spec.deploy, run_dir)
-    delivered = deliver(run_dir, spec.deploy, default_name=f"{data.name}-{selection.model_name}")
+    tracking = spec.tracking
+    delivered = deliver(run_dir, spec.deploy, default_name=f"{data.name}-{selection.model_name}",
+                        mirrored_by_run=tracking.backend == "mlflow" and tracking.log_model)
     return {**({"exports": exports} if exports else {}),
             **({"deploy": delivered} if delivered else {}), **provenance}
 

@@ -100,14 +100,20 @@ def default_registry_path() -> Path:
 class Registry:
     """The registry database at ``path`` (created on first use)."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, mirror: bool = True) -> None:
         self.path = path or default_registry_path()
+        self.mirror = mirror
+        """Mirror each change in MLflow's registry (:mod:`engine.tracking.registry_mirror`)
+        for the models whose runs were logged there; off for a run whose own tracking mirrors
+        the version it registers."""
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A transaction; once it committed, the cards of the versions it changed are rewritten
-        (:mod:`engine.card.registry_card`)."""
+        (:mod:`engine.card.registry_card`) and, with ``mirror``, the models it changed are
+        brought up to date in MLflow's registry."""
         from engine.card.registry_card import change_mark, changed_versions, refresh_cards
+        from engine.tracking.registry_mirror import mirror_aliases
 
         connection = self._open()
         try:
@@ -123,6 +129,8 @@ class Registry:
         finally:
             connection.close()
         refresh_cards(self, changed)
+        if self.mirror and changed:
+            mirror_aliases(self, {name for name, _ in changed})
 
     def _open(self) -> sqlite3.Connection:
         """The database, its tables made; a path that is a directory or a file of another kind

@@ -33,9 +33,8 @@ from engine.tracking.mlflow_values import (
     run_metrics,
     run_tags,
 )
+from engine.tracking.registry_mirror import MLFLOW_FILE
 
-MLFLOW_FILE = "mlflow.json"
-"""Where the run was logged (store, experiment, run id, model URI): written once it was."""
 MODEL_CODE = Path(__file__).with_name("mlflow_pyfunc.py")
 REPORT_FILE = "report.html"
 TRIALS_FILE = Path("tuning") / "trials.csv"

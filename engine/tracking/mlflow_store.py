@@ -50,18 +50,24 @@ def open_store(settings: TrackingConfig, project_dir: Path) -> Store:
     """Connect to the store (a server is asked first, for a quick answer when it is down) and
     find or create the experiment; a local store's artifacts go beside its database."""
     uri = store_uri(settings, project_dir)
-    for name, value in CLIENT_SETTINGS.items():
-        os.environ.setdefault(name, value)
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
     artifacts = None
     if uri.startswith(SQLITE):
         database = Path(uri[len(SQLITE):])
         database.parent.mkdir(parents=True, exist_ok=True)
         artifacts = (database.parent / ARTIFACTS_DIR).as_uri()
-    else:
-        _probe(uri)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = connect(uri)
     return Store(client, uri, _experiment_id(client, settings.experiment_name, artifacts))
+
+
+def connect(uri: str) -> MlflowClient:
+    """A client of the store at ``uri`` with the engine's retry and logging settings; a server
+    is asked first (:func:`probe`)."""
+    for name, value in CLIENT_SETTINGS.items():
+        os.environ.setdefault(name, value)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    if not uri.startswith(SQLITE):
+        probe(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def _experiment_id(client: MlflowClient, name: str, artifacts: str | None) -> str:
@@ -78,7 +84,7 @@ def _experiment_id(client: MlflowClient, name: str, artifacts: str | None) -> st
     raise TrackingUnavailable(f"experiment '{name}' could be neither found nor created")
 
 
-def _probe(uri: str) -> None:
+def probe(uri: str) -> None:
     """Open a connection to a server's port; refused or silent is TrackingUnavailable."""
     parts = urlsplit(uri)
     port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 0)
