@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from engine.card import CARD_FILE
-from engine.deploy.trusted_types import load_trusted
+from engine.deploy.trusted_types import load_trusted, skops_io
 from engine.errors import DataError
 from engine.tracking.files import read_json, write_json
 from engine.tracking.records import (
@@ -85,11 +85,9 @@ def save_bundle(
     given, and so is ``card`` (MODEL_CARD.md, :mod:`engine.card.writer`). The files are
     written into a temporary sibling directory that is then renamed into place: a reader never
     sees half a bundle, nor does a killed run leave one."""
-    import skops.io
-
     staging = _sibling(directory, "new")
     try:
-        skops.io.dump(pipeline, staging / PIPELINE_FILE, compression=zipfile.ZIP_DEFLATED)
+        skops_io().dump(pipeline, staging / PIPELINE_FILE, compression=zipfile.ZIP_DEFLATED)
         write_json(staging / SCHEMA_FILE, schema)
         write_record(staging / METADATA_FILE, metadata)
         if reference is not None:

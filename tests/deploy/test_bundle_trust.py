@@ -8,6 +8,8 @@ import hashlib
 import importlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +160,26 @@ def test_every_shipped_config_round_trips_through_the_bundle(overrides: tuple[st
     probabilities = [column for column in saved if column.startswith("proba_")]
     np.testing.assert_allclose(predicted[probabilities], saved[probabilities], rtol=1e-6,
                                atol=1e-9)
+
+
+SKOPS_DEFAULTS = """
+import sys
+{imported}
+from skops.io import _trusted_types as defaults  # the estimators skops trusts by default
+print(sorted(defaults.SKLEARN_ESTIMATOR_TYPE_NAMES), "torch" in sys.modules)
+import sklearn.externals.array_api_compat.torch  # the shim still imports afterwards
+"""
+
+
+def test_skops_is_imported_without_torch_and_trusts_the_same_estimators() -> None:
+    """In a fresh interpreter, as a run, ``predict`` or ``serve`` starts."""
+    answers = [subprocess.run([sys.executable, "-c", SKOPS_DEFAULTS.format(imported=imported)],
+                              cwd=REPO, capture_output=True, text=True, check=True).stdout
+               for imported in ("from engine.deploy.trusted_types import skops_io; skops_io()",
+                                "import skops.io")]
+    engines, plain = (answer.rsplit(" ", 1) for answer in answers)
+    assert engines[0] == plain[0] and "LogisticRegression" in engines[0]
+    assert (engines[1].strip(), plain[1].strip()) == ("False", "True")
 
 
 def test_the_trusted_names_are_the_classes_and_functions_they_name() -> None:
