@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import EngineError
 from engine.tracking.files import read_json
+from engine.tracking.mlflow_checks import INSTALL_HINT
 
 if TYPE_CHECKING:
     from engine.deploy.registry import ModelVersion, Registry
@@ -35,18 +36,25 @@ def mirror_aliases(registry: Registry, names: set[str]) -> None:
             logged = _logged(Path(version.run_dir))
             if logged is not None:
                 by_store[str(logged["tracking_uri"])].append((version, logged))
+        if not by_store:  # no run of this model was logged to MLflow: nothing to mirror
+            continue
         used = {move.alias for move in registry.history(name)}
         for uri, versions in by_store.items():
-            try:
-                from engine.tracking.mlflow_registry import sync_model
-            except ImportError:
-                problem: str | None = "MLflow is not installed (pip install -e \".[tracking]\")"
-            else:
-                problem = sync_model(uri, name, versions, used)
+            problem = _sync(uri, name, versions, used)
             if problem:
                 print(f"warning: MLflow's registry at {uri} still shows the aliases of '{name}' "
                       f"as they were: {problem}. The engine's registry has the change.",
                       file=sys.stderr)
+
+
+def _sync(uri: str, name: str, versions: list[tuple[ModelVersion, dict[str, Any]]],
+          used: set[str]) -> str | None:
+    """:func:`engine.tracking.mlflow_registry.sync_model`, or why MLflow cannot be asked."""
+    try:
+        from engine.tracking.mlflow_registry import sync_model
+    except ImportError:
+        return f"MLflow is not installed here ({INSTALL_HINT})"
+    return sync_model(uri, name, versions, used)
 
 
 def _logged(run_dir: Path) -> dict[str, Any] | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ pytest.importorskip("mlflow", reason='the tracking extra: pip install -e ".[trac
 from mlflow import MlflowClient
 
 from engine.deploy.registry import Registry
-from tests.conftest import run_main
+from tests.conftest import REPO, run_main
 from tests.postgres import free_port
 
 QUICK = ("model=logistic_regression", "split.cv.n_splits=2", "metrics.bootstrap.resamples=0",
@@ -84,8 +86,12 @@ def test_an_alias_set_in_mlflow_alone_is_left_alone(world: dict[str, Path]) -> N
     uri = json.loads((world["first"] / "mlflow.json").read_text())["tracking_uri"]
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.set_registered_model_alias("cancer", "reviewed", "1")
-    registry(world, "alias", "cancer", "staging", "1")
-    assert mlflow_aliases(world)["reviewed"] == 1 and mlflow_aliases(world)["staging"] == 1
+    try:
+        registry(world, "alias", "cancer", "staging", "1")
+        assert mlflow_aliases(world)["reviewed"] == 1 and mlflow_aliases(world)["staging"] == 1
+    finally:  # the other tests see the model as they left it
+        client.delete_registered_model_alias("cancer", "reviewed")
+        registry(world, "delete-alias", "cancer", "staging")
 
 
 def test_a_store_that_is_gone_is_a_warning_and_the_move_stands(world: dict[str, Path],
@@ -104,3 +110,24 @@ def test_a_store_that_is_gone_is_a_warning_and_the_move_stands(world: dict[str, 
     assert done.stderr.rstrip().endswith("The engine's registry has the change.")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert Registry(path).alias_version("elsewhere", "champion") == 1
+
+
+def test_without_mlflow_installed_a_move_warns_and_stands(world: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    """MLflow hidden from the interpreter, as where the registry is used without the tracking
+    extra: the run's mlflow.json asks for a mirror that cannot be made."""
+    path = tmp_path / "registry.db"
+    probe = ("import sys; sys.modules['mlflow'] = None\n"
+             "from engine.cli import main\n"
+             f"main(['registry', '--registry', {str(path)!r}, 'register', "
+             f"{str(world['second'])!r}, 'offline', '--alias', 'champion'])\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == (
+        "warning: MLflow's registry at " + json.loads(
+            (world["second"] / "mlflow.json").read_text())["tracking_uri"]
+        + " still shows the aliases of 'offline' as they were: MLflow is not installed here "
+        '(pip install -e ".[tracking]" (or pip install "engine[tracking]")). The engine\'s '
+        "registry has the change.")
+    assert Registry(path).alias_version("offline", "champion") == 1
