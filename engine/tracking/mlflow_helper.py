@@ -4,13 +4,16 @@ engine.tracking.mlflow_helper``, by :class:`engine.tracking.mlflow_tracker.Mlflo
 Its argument is the tracking settings and the project directory, as JSON. While the run
 trains, it imports MLflow, opens the store and warms the model logging up, on a
 core of its own and with warnings of its own; then it reads the finished run directory from
-stdin, logs it, and answers one JSON line: ``{"logged": {...}}`` or ``{"warning": reason}``.
+stdin and logs it. A run that waits gets one JSON line, ``{"logged": {...}}`` or
+``{"warning": reason}``; one handed over (``"detach": true``) has returned already, so the
+reason goes to the run's ``mlflow_warning.txt`` and nothing reaches its terminal.
 End of input before a run directory (the run failed) ends it quietly.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,8 +22,10 @@ from mlflow.exceptions import MlflowException
 
 from engine.config.schema.tracking import TrackingConfig
 from engine.errors import first_line
-from engine.tracking.mlflow_run import log_run, warm_up
+from engine.tracking.files import write_text
+from engine.tracking.mlflow_run import log_once, warm_up
 from engine.tracking.mlflow_store import Store, TrackingUnavailable, open_store
+from engine.tracking.mlflow_tracker import WARNING_FILE
 
 
 def main() -> None:
@@ -32,8 +37,19 @@ def main() -> None:
     except (TrackingUnavailable, MlflowException, OSError) as error:  # told with the run
         store = TrackingUnavailable(first_line(error))
     line = sys.stdin.readline()
-    if line:
-        print(json.dumps(_log(Path(json.loads(line)["run_dir"]), settings, store)), flush=True)
+    if not line:
+        return
+    order = json.loads(line)
+    run_dir = Path(order["run_dir"])
+    if not order.get("detach"):
+        print(json.dumps(_log(run_dir, settings, store)), flush=True)
+        return
+    silent = os.open(os.devnull, os.O_WRONLY)
+    for stream in (1, 2):  # the command has returned: its terminal is not this process's
+        os.dup2(silent, stream)
+    answer = _log(run_dir, settings, store)
+    if "warning" in answer:
+        write_text(run_dir / WARNING_FILE, f"{answer['warning']}\n")
 
 
 def _prepare(settings: TrackingConfig, project_dir: Path) -> Store:
@@ -47,7 +63,7 @@ def _log(run_dir: Path, settings: TrackingConfig,
     if isinstance(store, TrackingUnavailable):
         return {"warning": str(store)}
     try:
-        return {"logged": log_run(run_dir, settings, store)}
+        return {"logged": log_once(run_dir, settings, store)}
     except TrackingUnavailable as error:
         return {"warning": str(error)}
 

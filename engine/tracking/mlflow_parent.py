@@ -15,8 +15,7 @@ from engine.config.schema.tracking import TrackingConfig
 from engine.errors import first_line
 from engine.tracking.leaderboard import collect_jobs, rank_jobs
 from engine.tracking.mlflow_store import TrackingUnavailable, open_store
-
-MULTIRUN_FILE = "multirun.yaml"
+from engine.tracking.mlflow_sweep import MULTIRUN_FILE
 
 
 def open_parent(settings: TrackingConfig, sweep_dir: Path, overrides: list[str], *,

@@ -22,12 +22,14 @@ from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatch
 from engine.config.schema.tracking import TrackingConfig
 from engine.deploy.bundle import BUNDLE_DIR, MANIFEST_FILE
 from engine.errors import first_line
-from engine.tracking.files import write_json
+from engine.tracking.files import locked_folder, read_json, write_json
 from engine.tracking.mlflow_registry import mirror_version
 from engine.tracking.mlflow_store import Store, TrackingUnavailable
 from engine.tracking.mlflow_sweep import parent_run_id
+from engine.tracking.mlflow_tracker import is_logged
 from engine.tracking.mlflow_values import (
     BUNDLE_ARTIFACT,
+    TAG_PREFIX,
     flat_params,
     read_run,
     run_metrics,
@@ -51,9 +53,19 @@ def log_run(run_dir: Path, settings: TrackingConfig, store: Store) -> dict[str, 
     return logged
 
 
+def log_once(run_dir: Path, settings: TrackingConfig, store: Store) -> dict[str, Any]:
+    """:func:`log_run`, unless the run is logged already (its mlflow.json): one process at a
+    time logs a run (a background helper, ``runs sync``), so none is logged twice."""
+    with locked_folder(run_dir):
+        if is_logged(run_dir):
+            return dict(read_json(run_dir / MLFLOW_FILE))
+        return log_run(run_dir, settings, store)
+
+
 def _log(run_dir: Path, settings: TrackingConfig, store: Store) -> dict[str, Any]:
     client = store.client
     metrics, run = read_run(run_dir)
+    _delete_unfinished(store, run.run_dir)
     parent = parent_run_id(run_dir)
     tags = run_tags(run) | ({MLFLOW_PARENT_RUN_ID: parent} if parent else {})
     created = client.create_run(store.experiment_id, tags=tags,
@@ -80,6 +92,18 @@ def _log(run_dir: Path, settings: TrackingConfig, store: Store) -> dict[str, Any
     client.set_terminated(run_id, RunStatus.to_string(
         RunStatus.FINISHED if run.status == "ok" else RunStatus.FAILED))
     return logged
+
+
+def _delete_unfinished(store: Store, run_dir: str) -> None:
+    """Delete what an attempt to log ``run_dir`` that was stopped left in MLflow (a run and its
+    trials' runs, without the mlflow.json that ends a finished attempt)."""
+    client = store.client
+    tag = f"tags.`{TAG_PREFIX}run_dir` = '{run_dir}'"
+    for found in client.search_runs([store.experiment_id], filter_string=tag):
+        nested = f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{found.info.run_id}'"
+        for trial in client.search_runs([store.experiment_id], filter_string=nested):
+            client.delete_run(trial.info.run_id)
+        client.delete_run(found.info.run_id)
 
 
 def _log_model(uri: str, run_id: str, bundle: Path) -> str:

@@ -15,10 +15,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
 from engine.config.schema.tracking import TrackingConfig
+from engine.tracking.files import locked_folder
+from engine.tracking.run_index import ARTIFACTS_DIR
 
 SQLITE = "sqlite:///"
 PROBE_SECONDS = 3.0
-ARTIFACTS_DIR = "mlartifacts"
 # A server that stops answering mid-run is retried a little, not for MLflow's default minutes;
 # the engine's console, not MLflow's progress bars and INFO lines, says what was logged.
 CLIENT_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
@@ -50,13 +51,17 @@ def open_store(settings: TrackingConfig, project_dir: Path) -> Store:
     """Connect to the store (a server is asked first, for a quick answer when it is down) and
     find or create the experiment; a local store's artifacts go beside its database."""
     uri = store_uri(settings, project_dir)
-    artifacts = None
-    if uri.startswith(SQLITE):
-        database = Path(uri[len(SQLITE):])
-        database.parent.mkdir(parents=True, exist_ok=True)
-        artifacts = (database.parent / ARTIFACTS_DIR).as_uri()
-    client = connect(uri)
-    return Store(client, uri, _experiment_id(client, settings.experiment_name, artifacts))
+    if not uri.startswith(SQLITE):
+        client = connect(uri)
+        return Store(client, uri, _experiment_id(client, settings.experiment_name, None))
+    folder = Path(uri[len(SQLITE):]).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    # MLflow creates or upgrades the database's tables on first use, which two processes (a
+    # run's helper and `runs sync`, a sweep's jobs) must not do at once.
+    with locked_folder(folder):
+        client = connect(uri)
+        return Store(client, uri, _experiment_id(client, settings.experiment_name,
+                                                 (folder / ARTIFACTS_DIR).as_uri()))
 
 
 def connect(uri: str) -> MlflowClient:

@@ -3,9 +3,11 @@
 Importing MLflow, opening its store and a process's first model log (which maps every
 installed package to its modules) take seconds. A helper process
 (:mod:`engine.tracking.mlflow_helper`) does them on another core while the data loads and the
-model fits; :meth:`MlflowTracker.log` hands it the finished run directory and waits for its
-answer. A process, not a thread: MLflow's warnings stay out of the run's warnings record and
-its imports do not compete for the interpreter's lock. MLflow is not imported here.
+model fits; :meth:`MlflowTracker.log` hands it the finished run directory and, with
+``tracking.wait=true``, waits for its answer; by default the helper finishes in the background
+and the command returns. A process, not a thread: MLflow's warnings stay out of the run's
+warnings record and its imports do not compete for the interpreter's lock. MLflow is not
+imported here.
 """
 
 from __future__ import annotations
@@ -13,14 +15,31 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+from pydantic import ValidationError
 from rich.console import Console
 
 from engine.config.schema.tracking import TrackingConfig
+from engine.errors import EngineError
+from engine.tracking.files import read_json
+from engine.tracking.mlflow_sweep import MULTIRUN_FILE
+from engine.tracking.records import (
+    METRICS_FILE,
+    RESOLVED_CONFIG_FILE,
+    RUN_FILE,
+    RunRecord,
+    read_record,
+)
+from engine.tracking.registry_mirror import MLFLOW_FILE
+from engine.tracking.run_index import run_dirs
 
 HELPER = "engine.tracking.mlflow_helper"
+WARNING_FILE = "mlflow_warning.txt"
+"""Why a helper logging in the background could not log the run (``runs sync`` tries again)."""
 
 
 class MlflowTracker:
@@ -29,15 +48,24 @@ class MlflowTracker:
     def __init__(self, settings: TrackingConfig, project_dir: Path) -> None:
         self.settings = settings
         request = {"settings": settings.model_dump(), "project_dir": str(project_dir)}
+        # A session of its own: closing the terminal after the run does not stop its logging.
         self._helper = subprocess.Popen([sys.executable, "-m", HELPER, json.dumps(request)],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, start_new_session=True)
 
     def log(self, run_dir: Path, console: Console) -> None:
-        """Log ``run_dir``; a store that cannot be reached (or a helper that died) warns."""
-        answered, _ = self._helper.communicate(json.dumps({"run_dir": str(run_dir)}) + "\n")
-        lines = answered.strip().splitlines()
+        """Log ``run_dir``, waiting for MLflow when :func:`must_wait`, else in the background; a
+        store that cannot be reached (or a helper that died) warns."""
+        if not must_wait(self.settings, run_dir):
+            self._hand_over(run_dir)
+            console.print(f"mlflow: logging the run in the background (process "
+                          f"{self._helper.pid}); 'python -m engine runs sync' waits for it")
+            return
+        answered, errors = self._helper.communicate(json.dumps({"run_dir": str(run_dir)}) + "\n")
+        lines, said = answered.strip().splitlines(), errors.strip().splitlines()
         answer: dict[str, Any] = json.loads(lines[-1]) if lines else {
-            "warning": f"the MLflow helper exited with status {self._helper.returncode}"}
+            "warning": f"the MLflow helper exited with status {self._helper.returncode}"
+                       f"{': ' + said[-1] if said else ''}"}
         if "warning" in answer:
             console.print(f"[yellow]warning[/yellow]: tracking: the run was not logged to MLflow "
                           f"({answer['warning']}); the run directory {run_dir} is complete.")
@@ -46,7 +74,50 @@ class MlflowTracker:
         console.print(f"mlflow: run {logged['run_id']} in experiment "
                       f"'{self.settings.experiment_name}' ({logged['tracking_uri']})")
 
+    def _hand_over(self, run_dir: Path) -> None:
+        """Give the helper the run and let it finish on its own."""
+        helper = self._helper
+        assert helper.stdin is not None and helper.stdout is not None and helper.stderr is not None
+        helper.stdin.write(json.dumps({"run_dir": str(run_dir), "detach": True}) + "\n")
+        for pipe in (helper.stdin, helper.stdout, helper.stderr):
+            pipe.close()
+
+
+def must_wait(settings: TrackingConfig, run_dir: Path) -> bool:
+    """Whether the run returns only once MLflow has it: when asked (``tracking.wait``), for a
+    sweep's job (the sweep's parent run is closed after its jobs, and helpers would pile up) and
+    for a run that registered a model (a registry move right after must find it in MLflow)."""
+    if settings.wait or (run_dir.parent / MULTIRUN_FILE).is_file():
+        return True
+    return "registry" in read_record(run_dir / RUN_FILE, RunRecord).deploy
+
 
 def start_tracking(settings: TrackingConfig, project_dir: Path) -> MlflowTracker | None:
     """A tracker getting MLflow ready, when ``tracking=mlflow``; else None."""
     return MlflowTracker(settings, project_dir) if settings.backend == "mlflow" else None
+
+
+def is_logged(run_dir: Path) -> bool:
+    """Whether ``run_dir``'s mlflow.json names the MLflow run it was logged as."""
+    try:
+        logged = read_json(run_dir / MLFLOW_FILE)
+    except (EngineError, OSError):
+        return False
+    return isinstance(logged, dict) and "run_id" in logged
+
+
+def unlogged_runs(root: Path) -> Iterator[tuple[Path, TrackingConfig]]:
+    """Each finished run under ``root`` whose config logs to MLflow and that is not logged yet
+    (being logged in the background, its helper stopped, or its store down then), with its
+    tracking settings."""
+    for run_dir in run_dirs(root):
+        if is_logged(run_dir) or not (run_dir / METRICS_FILE).is_file():
+            continue
+        try:
+            config = yaml.safe_load((run_dir / RESOLVED_CONFIG_FILE).read_text(encoding="utf-8"))
+            tracking = config.get("tracking") or {}
+            if tracking.get("backend") == "mlflow":
+                read_record(run_dir / RUN_FILE, RunRecord)  # a finished run's record
+                yield run_dir, TrackingConfig.model_validate(tracking)
+        except (EngineError, OSError, AttributeError, yaml.YAMLError, ValidationError):
+            continue  # not a run the engine can log: `runs` lists it with its problem

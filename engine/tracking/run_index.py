@@ -3,7 +3,8 @@ metrics.json) without loading any model.
 
 Runs are found where Hydra and the engine put them: ``runs/<time>/``, a sweep's
 ``multiruns/<time>/<job>/``, a retrained challenger's folder; any directory holding a run.json,
-at most :data:`MAX_DEPTH` levels down, and never inside a run (its model, exports and logs).
+at most :data:`MAX_DEPTH` levels down, and never inside a run (its model, exports and logs)
+nor inside a local MLflow store's artifacts (which hold copies of the runs logged there).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from engine.tracking.records import METRICS_FILE, RUN_FILE, RunRecord, read_metr
 MAX_DEPTH = 4
 CACHE_FILE = ".runs_index.json"
 CACHE_VERSION = 1
+ARTIFACTS_DIR = "mlartifacts"
+"""Where a local MLflow store (``sqlite:///outputs/mlflow.db``) keeps its artifacts."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def run_dirs(root: Path) -> Iterator[Path]:
             continue
         if depth < MAX_DEPTH:
             pending += [(Path(entry.path), depth + 1) for entry in entries
-                        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")]
+                        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")
+                        and entry.name != ARTIFACTS_DIR]
 
 
 def index_runs(root: Path) -> list[IndexedRun]:

@@ -1,5 +1,6 @@
 """``python -m engine runs [--dataset D] [--model M] [--sort METRIC] [--limit N] [--format F]``
-lists the runs under the output folder; ``python -m engine runs show RUN`` summarises one."""
+lists the runs under the output folder; ``python -m engine runs show RUN`` summarises one;
+``python -m engine runs sync`` logs to MLflow the runs it does not have yet."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from engine.errors import ConfigError, did_you_mean, options_hint
 from engine.tracking.files import default_output_dir, read_json
+from engine.tracking.mlflow_tracker import unlogged_runs
 from engine.tracking.records import RunRecord, read_metrics, read_run
 from engine.tracking.run_index import IndexedRun, index_runs, read_indexed_run
 from engine.tracking.summary import make_console, print_summary
@@ -26,14 +28,15 @@ FORMATS = ("table", "csv", "json")
 
 def runs(args: Sequence[str]) -> None:
     """List runs, or ``runs show RUN``."""
-    if args and args[0] == "show":
-        show(args[1:])
+    if args and args[0] in ("show", "sync"):
+        (show if args[0] == "show" else sync)(args[1:])
         return
     parser = argparse.ArgumentParser(
         prog="engine runs",
         description="List the runs under the output folder (runs, sweeps' jobs), newest first, "
                     "from their run.json and metrics.json; no model is loaded. "
-                    "'engine runs show RUN' summarises one run.",
+                    "'engine runs show RUN' summarises one run; 'engine runs sync' logs to MLflow "
+                    "the runs it does not have yet.",
     )
     _add_dir(parser)
     parser.add_argument("--dataset", help="only runs on this dataset (e.g. adult)")
@@ -177,6 +180,28 @@ def show(args: Sequence[str]) -> None:
     report = folder / "report.html"
     if report.is_file():
         console.print(f"report: {report}")
+
+
+def sync(args: Sequence[str]) -> None:
+    """Log to MLflow each run whose config asks for it and that is not logged yet; exit 1 when
+    one could not be."""
+    parser = argparse.ArgumentParser(
+        prog="engine runs sync",
+        description="Log to MLflow every finished run (tracking=mlflow) it does not have yet: "
+                    "wait for those being logged in the background, log again those whose "
+                    "logging was stopped or whose store was down. Run it from the project "
+                    "folder (a relative sqlite:/// store is found from there).")
+    _add_dir(parser)
+    root = _root(parser.parse_args(args).dir)
+    console = make_console()
+    waiting = list(unlogged_runs(root))
+    if not waiting:
+        console.print(f"every run under {root} that logs to MLflow is logged")
+        return
+    from engine.tracking.mlflow_sync import sync_runs
+
+    if sync_runs(waiting, Path.cwd(), console):
+        sys.exit(1)
 
 
 def find_run(name: str, root: Path) -> Path:

@@ -38,7 +38,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                     "deploy.registry.name=cancer",
                                     "deploy.registry.alias=champion",
                                     f"deploy.registry.path={registry}"]),
-                         ("second", ["tracking=mlflow", "seed=1"]),
+                         ("second", ["tracking=mlflow", "tracking.wait=true", "seed=1"]),
                          ("untracked", ["seed=2"])):
         done = run_main([*QUICK, *extra, f"hydra.run.dir={outputs / label}"], outputs)
         assert done.returncode == 0, done.stderr

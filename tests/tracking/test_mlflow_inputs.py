@@ -60,8 +60,8 @@ def test_without_mlflow_installed_the_extra_is_named() -> None:
 def test_a_server_that_is_down_warns_and_the_run_completes(tmp_path: Path) -> None:
     pytest.importorskip("mlflow", reason='the tracking extra: pip install -e ".[tracking]"')
     uri = f"http://127.0.0.1:{free_port()}"
-    done = run_main(["tracking=mlflow", f"tracking.tracking_uri={uri}", "report=false", *FAST],
-                    tmp_path)
+    done = run_main(["tracking=mlflow", f"tracking.tracking_uri={uri}", "tracking.wait=true",
+                     "report=false", *FAST], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "warning: tracking: the run was not logged to MLflow (the server at " \
            f"{uri} does not answer" in done.stdout.replace("\n", " ")
@@ -69,6 +69,10 @@ def test_a_server_that_is_down_warns_and_the_run_completes(tmp_path: Path) -> No
     assert json.loads((run_dir / "run.json").read_text())["status"] == "ok"
     assert (run_dir / "model" / "MANIFEST.json").is_file()
     assert not (run_dir / "mlflow.json").exists()
+    again = run_main(["runs", "sync"], tmp_path)  # tries again, and says why it still cannot
+    assert again.returncode == 1
+    assert f"{run_dir}: not logged to MLflow (the server at {uri} does not answer" in \
+           again.stdout.replace("\n", " ")
 
 
 @pytest.mark.slow

@@ -42,7 +42,8 @@ def test_a_sweep_is_a_parent_run_with_a_child_per_job(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_search_logs_its_trials_as_nested_runs_when_asked(tmp_path: Path) -> None:
     done = run_main([*TINY, "model=logistic_regression", "tune=random", "tune.n_trials=3",
-                     "tune.plots=false", "tracking.nested_trials=true"], tmp_path)
+                     "tune.plots=false", "tracking.nested_trials=true", "tracking.wait=true"],
+                    tmp_path)
     assert done.returncode == 0, done.stderr
     logged = json.loads((only_run_dir(tmp_path) / "mlflow.json").read_text())
     client = MlflowClient(tracking_uri=logged["tracking_uri"])

@@ -34,6 +34,11 @@ class TrackingConfig(Section):
     """Log the model as an MLflow pyfunc model (loaded through the engine's bundle checks)."""
     nested_trials: bool = False
     """Log each trial of a search (tune=...) as a nested run under the run."""
+    wait: bool = False
+    """``false``: a single run returns once its directory is complete and its helper finishes
+    logging it in the background (``python -m engine runs sync`` waits for it, and logs any run
+    left unlogged). ``true``: the run returns once MLflow has it, as a CI job that ends right
+    after should ask. A sweep's jobs and a run that registers a model always wait."""
 
     @field_validator("tracking_uri")
     @classmethod
