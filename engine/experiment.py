@@ -89,6 +89,7 @@ def validate_spec(spec: ExperimentSpec) -> None:
 def run_experiment(
     spec: ExperimentSpec, run_dir: Path, *, project_dir: Path, console: Console,
     data: Dataset | None = None, fit_repeats: int = 1, started: float | None = None,
+    log_in_background: bool = False,
 ) -> RunResult:
     """Run ``spec`` and write everything it learned into ``run_dir``.
 
@@ -117,11 +118,13 @@ def run_experiment(
     # Every fit, prediction, worker, export and the report share the machine's cores.
     with limited_threads(threads_per_process(work=plan.train_cells)):
         return _run_plan(plan, run_dir, clock, project_dir=project_dir, console=console,
-                         fit_repeats=fit_repeats, tracker=tracker)
+                         fit_repeats=fit_repeats, tracker=tracker,
+                         log_in_background=log_in_background)
 
 
 def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir: Path,
-              console: Console, fit_repeats: int, tracker: MlflowTracker | None) -> RunResult:
+              console: Console, fit_repeats: int, tracker: MlflowTracker | None,
+              log_in_background: bool) -> RunResult:
     """Select, fit, test and save the planned experiment; see :func:`run_experiment`."""
     spec = plan.spec
     if spec.tune.searching:
@@ -157,7 +160,7 @@ def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir:
     if spec.report:
         report_stage(run_dir, console)
     if tracker is not None:
-        tracker.log(run_dir, console)
+        tracker.log(run_dir, console, background=log_in_background)
     if spec.budget is not None:
         clock.lap("report_seconds")
         _print_budget(console, spec, clock.timing)

@@ -15,6 +15,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from engine.config.compose import (
@@ -61,20 +62,25 @@ def preflight_sweep(overrides: Sequence[str], *, config_dir: str | None = None,
 
 
 def preflight_run(overrides: Sequence[str], *, config_dir: str | None = None,
-                  config_name: str = CONFIG_NAME) -> None:
+                  config_name: str = CONFIG_NAME) -> RunMode | None:
     """Compose a single run's config and check the ``_target_``s of Hydra's own config
-    (callbacks above all), which Hydra instantiates before the run's own checks can start.
+    (callbacks above all), which Hydra instantiates before the run's own checks can start;
+    return its ``hydra.mode`` (None: unset, a single run).
 
-    The engine's own config names only its own callback, so a run that neither changes Hydra's
-    config nor reads a user's config folder is not composed twice (a fifth of a second saved).
+    The engine's own config names only its own callback and sets no mode, so a run that neither
+    changes Hydra's config nor reads a user's config folder is not composed twice (a fifth of a
+    second saved).
     """
     parsed = OverridesParser.create().parse_overrides(list(overrides))
     if config_dir is None and config_name == CONFIG_NAME and not any(
             o.key_or_group == "hydra" or o.key_or_group.startswith(("hydra.", "hydra/"))
             for o in parsed):
-        return
+        return None
     with initialize(user_config_dir(config_dir)):
-        check_hydra_targets(_compose(config_name, overrides))
+        config = _compose(config_name, overrides)
+        check_hydra_targets(config)
+        mode: RunMode | None = config.hydra.mode
+        return mode
 
 
 def uses_optuna_sweeper(overrides: Sequence[Override]) -> bool:

@@ -57,6 +57,17 @@ def test_sweep_ranks_jobs_and_lists_a_failed_one(in_process_cli, tmp_path: Path)
     assert "leaderboard" in done.stdout and "1 of 4 jobs failed" in done.stdout
 
 
+def test_a_mode_the_config_sets_is_the_mode_hydra_runs(in_process_cli, tmp_path: Path) -> None:
+    """The preflight reads ``hydra.mode`` for Hydra (which would compose the config again for
+    it): set to MULTIRUN without -m, the run is a sweep of one job."""
+    done = in_process_cli("hydra.mode=MULTIRUN", "model=logistic_regression", "report=false",
+                          "split.cv.n_splits=2", "metrics.bootstrap.resamples=0")
+    assert done.returncode == 0, done.stderr
+    (sweep_dir,) = (tmp_path / "multiruns").iterdir()
+    assert len(list(csv.DictReader((sweep_dir / "leaderboard.csv").open()))) == 1
+    assert not (tmp_path / "runs").exists()
+
+
 def test_sweep_with_a_typo_fails_before_any_job_runs(in_process_cli, tmp_path: Path) -> None:
     done = in_process_cli("-m", "model=random_forest,random_forrest")
     assert done.returncode == 2

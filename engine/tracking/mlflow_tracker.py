@@ -26,7 +26,6 @@ from rich.console import Console
 from engine.config.schema.tracking import TrackingConfig
 from engine.errors import EngineError
 from engine.tracking.files import read_json
-from engine.tracking.mlflow_sweep import MULTIRUN_FILE
 from engine.tracking.records import (
     METRICS_FILE,
     RESOLVED_CONFIG_FILE,
@@ -53,10 +52,10 @@ class MlflowTracker:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, start_new_session=True)
 
-    def log(self, run_dir: Path, console: Console) -> None:
-        """Log ``run_dir``, waiting for MLflow when :func:`must_wait`, else in the background; a
-        store that cannot be reached (or a helper that died) warns."""
-        if not must_wait(self.settings, run_dir):
+    def log(self, run_dir: Path, console: Console, *, background: bool) -> None:
+        """Log ``run_dir``: in the background when asked and allowed (:func:`must_wait`), else
+        waiting for MLflow; a store that cannot be reached (or a helper that died) warns."""
+        if background and not must_wait(self.settings, run_dir):
             self._hand_over(run_dir)
             console.print(f"mlflow: logging the run in the background (process "
                           f"{self._helper.pid}); 'python -m engine runs sync' waits for it")
@@ -84,12 +83,10 @@ class MlflowTracker:
 
 
 def must_wait(settings: TrackingConfig, run_dir: Path) -> bool:
-    """Whether the run returns only once MLflow has it: when asked (``tracking.wait``), for a
-    sweep's job (the sweep's parent run is closed after its jobs, and helpers would pile up) and
-    for a run that registered a model (a registry move right after must find it in MLflow)."""
-    if settings.wait or (run_dir.parent / MULTIRUN_FILE).is_file():
-        return True
-    return "registry" in read_record(run_dir / RUN_FILE, RunRecord).deploy
+    """Whether the run returns only once MLflow has it even in the background's place: when
+    asked (``tracking.wait``), and for a run that registered a model (a registry move right
+    after must find it in MLflow)."""
+    return settings.wait or "registry" in read_record(run_dir / RUN_FILE, RunRecord).deploy
 
 
 def start_tracking(settings: TrackingConfig, project_dir: Path) -> MlflowTracker | None:

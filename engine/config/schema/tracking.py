@@ -38,7 +38,8 @@ class TrackingConfig(Section):
     """``false``: a single run returns once its directory is complete and its helper finishes
     logging it in the background (``python -m engine runs sync`` waits for it, and logs any run
     left unlogged). ``true``: the run returns once MLflow has it, as a CI job that ends right
-    after should ask. A sweep's jobs and a run that registers a model always wait."""
+    after should ask. A sweep's jobs, a run that registers a model, and runs started from Python
+    (lifecycle, regress, workers) always wait."""
 
     @field_validator("tracking_uri")
     @classmethod
