@@ -107,19 +107,24 @@ def run_experiment(
         clock.timing.update(budget_seconds=budget.seconds,
                             startup_seconds=now - (now if started is None else started))
     validate_spec(spec)
-    tracker = start_tracking(spec.tracking, project_dir)  # MLflow made ready while this trains
-    data = stages.load_and_check(spec, run_dir, console, data)
-    if spec.tune.searching and spec.tune.auto:
-        chosen = adapt_search(spec, data)
-        spec = chosen.spec
-        console.print(chosen.line, highlight=False)
-    plan = make_plan(spec, data)
-    clock.lap("prepare_seconds")
-    # Every fit, prediction, worker, export and the report share the machine's cores.
-    with limited_threads(threads_per_process(work=plan.train_cells)):
-        return _run_plan(plan, run_dir, clock, project_dir=project_dir, console=console,
-                         fit_repeats=fit_repeats, tracker=tracker,
-                         log_in_background=log_in_background)
+    # MLflow made ready while this trains
+    tracker = start_tracking(spec.tracking, project_dir, run_dir)
+    try:
+        data = stages.load_and_check(spec, run_dir, console, data)
+        if spec.tune.searching and spec.tune.auto:
+            chosen = adapt_search(spec, data)
+            spec = chosen.spec
+            console.print(chosen.line, highlight=False)
+        plan = make_plan(spec, data)
+        clock.lap("prepare_seconds")
+        # Every fit, prediction, worker, export and the report share the machine's cores.
+        with limited_threads(threads_per_process(work=plan.train_cells)):
+            return _run_plan(plan, run_dir, clock, project_dir=project_dir, console=console,
+                             fit_repeats=fit_repeats, tracker=tracker,
+                             log_in_background=log_in_background)
+    finally:
+        if tracker is not None:
+            tracker.release()
 
 
 def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir: Path,

@@ -18,13 +18,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlflow.exceptions import MlflowException
-
 from engine.config.schema.tracking import TrackingConfig
-from engine.errors import first_line
 from engine.tracking.files import write_text
 from engine.tracking.mlflow_run import log_once, warm_up
-from engine.tracking.mlflow_store import Store, TrackingUnavailable, open_store
+from engine.tracking.mlflow_store import (
+    Store,
+    TrackingUnavailable,
+    failure_reason,
+    open_store,
+)
 from engine.tracking.mlflow_tracker import WARNING_FILE
 
 
@@ -34,8 +36,8 @@ def main() -> None:
     store: Store | TrackingUnavailable
     try:
         store = _prepare(settings, Path(request["project_dir"]))
-    except (TrackingUnavailable, MlflowException, OSError) as error:  # told with the run
-        store = TrackingUnavailable(first_line(error))
+    except Exception as error:  # told with the run, which never fails for its tracking
+        store = TrackingUnavailable(failure_reason(error))
     line = sys.stdin.readline()
     if not line:
         return
@@ -64,8 +66,8 @@ def _log(run_dir: Path, settings: TrackingConfig,
         return {"warning": str(store)}
     try:
         return {"logged": log_once(run_dir, settings, store)}
-    except TrackingUnavailable as error:
-        return {"warning": str(error)}
+    except Exception as error:  # MLflow does not wrap all of its drivers' errors
+        return {"warning": failure_reason(error)}
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from engine.tracking.files import locked_folder, read_json, write_json
 from engine.tracking.mlflow_registry import mirror_version
 from engine.tracking.mlflow_store import Store, TrackingUnavailable
 from engine.tracking.mlflow_sweep import parent_run_id
-from engine.tracking.mlflow_tracker import is_logged
+from engine.tracking.mlflow_tracker import WARNING_FILE, is_logged
 from engine.tracking.mlflow_values import (
     BUNDLE_ARTIFACT,
     TAG_PREFIX,
@@ -59,6 +59,7 @@ def log_once(run_dir: Path, settings: TrackingConfig, store: Store) -> dict[str,
     with locked_folder(run_dir):
         if is_logged(run_dir):
             return dict(read_json(run_dir / MLFLOW_FILE))
+        (run_dir / WARNING_FILE).unlink(missing_ok=True)  # not copied to MLflow with the run
         return log_run(run_dir, settings, store)
 
 
@@ -95,11 +96,13 @@ def _log(run_dir: Path, settings: TrackingConfig, store: Store) -> dict[str, Any
 
 
 def _delete_unfinished(store: Store, run_dir: str) -> None:
-    """Delete what an attempt to log ``run_dir`` that was stopped left in MLflow (a run and its
-    trials' runs, without the mlflow.json that ends a finished attempt)."""
+    """Delete what an attempt to log ``run_dir`` that was stopped left in MLflow: a run never
+    ended, tagged with the directory, and its trials' runs."""
     client = store.client
-    tag = f"tags.`{TAG_PREFIX}run_dir` = '{run_dir}'"
-    for found in client.search_runs([store.experiment_id], filter_string=tag):
+    for found in client.search_runs([store.experiment_id],
+                                    filter_string="attributes.status = 'RUNNING'"):
+        if found.data.tags.get(f"{TAG_PREFIX}run_dir") != run_dir:
+            continue
         nested = f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{found.info.run_id}'"
         for trial in client.search_runs([store.experiment_id], filter_string=nested):
             client.delete_run(trial.info.run_id)

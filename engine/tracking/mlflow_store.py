@@ -15,6 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
 from engine.config.schema.tracking import TrackingConfig
+from engine.errors import first_line
 from engine.tracking.files import locked_folder
 from engine.tracking.run_index import ARTIFACTS_DIR
 
@@ -28,6 +29,14 @@ CLIENT_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_
 
 class TrackingUnavailable(Exception):
     """The store cannot be reached now; the run is complete without it (a warning)."""
+
+
+def failure_reason(error: Exception) -> str:
+    """Why logging failed, in a line: the error's first line, with its type when neither the
+    engine nor MLflow said what failed (a database driver's own error)."""
+    if isinstance(error, TrackingUnavailable | MlflowException | OSError):
+        return first_line(error)
+    return f"{type(error).__name__}: {first_line(error)}"
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlflow.exceptions import MlflowException
 from rich.console import Console
 
 from engine.config.schema.tracking import TrackingConfig
-from engine.errors import first_line
 from engine.tracking.mlflow_run import log_once
-from engine.tracking.mlflow_store import Store, TrackingUnavailable, open_store, store_uri
-from engine.tracking.mlflow_tracker import WARNING_FILE
+from engine.tracking.mlflow_store import (
+    Store,
+    TrackingUnavailable,
+    failure_reason,
+    open_store,
+    store_uri,
+)
 
 
 def sync_runs(runs: list[tuple[Path, TrackingConfig]], project_dir: Path,
@@ -32,11 +35,11 @@ def sync_runs(runs: list[tuple[Path, TrackingConfig]], project_dir: Path,
             if isinstance(store, TrackingUnavailable):
                 raise store
             logged = log_once(run_dir, settings, store)
-        except TrackingUnavailable as error:
+        except Exception as error:  # one run that cannot be logged does not stop the others
             failed += 1
-            console.print(f"[yellow]warning[/yellow]: {run_dir}: not logged to MLflow ({error})")
+            console.print(f"[yellow]warning[/yellow]: {run_dir}: not logged to MLflow "
+                          f"({failure_reason(error)})", highlight=False)
             continue
-        (run_dir / WARNING_FILE).unlink(missing_ok=True)
         console.print(f"{run_dir}: mlflow run {logged['run_id']} in experiment "
                       f"'{settings.experiment_name}' ({logged['tracking_uri']})", highlight=False)
     return failed
@@ -45,5 +48,5 @@ def sync_runs(runs: list[tuple[Path, TrackingConfig]], project_dir: Path,
 def _open(settings: TrackingConfig, project_dir: Path) -> Store | TrackingUnavailable:
     try:
         return open_store(settings, project_dir)
-    except (TrackingUnavailable, MlflowException, OSError) as error:
-        return TrackingUnavailable(first_line(error))
+    except Exception as error:  # MLflow does not wrap all of its drivers' errors
+        return TrackingUnavailable(failure_reason(error))

@@ -12,10 +12,13 @@ imported here.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from rich.console import Console
 
 from engine.config.schema.tracking import TrackingConfig
 from engine.errors import EngineError
-from engine.tracking.files import read_json
+from engine.tracking.files import locked_folder, read_json
 from engine.tracking.records import (
     METRICS_FILE,
     RESOLVED_CONFIG_FILE,
@@ -42,10 +45,16 @@ WARNING_FILE = "mlflow_warning.txt"
 
 
 class MlflowTracker:
-    """Starts the helper at once; :meth:`log` logs the finished run directory through it."""
+    """Starts the helper at once; :meth:`log` logs the finished run directory through it.
 
-    def __init__(self, settings: TrackingConfig, project_dir: Path) -> None:
+    Until then the run directory is locked (:func:`engine.tracking.files.locked_folder`), so
+    that ``runs sync`` never logs a run whose report is still being written."""
+
+    def __init__(self, settings: TrackingConfig, project_dir: Path, run_dir: Path) -> None:
         self.settings = settings
+        self._held = ExitStack()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._held.enter_context(locked_folder(run_dir))
         request = {"settings": settings.model_dump(), "project_dir": str(project_dir)}
         # A session of its own: closing the terminal after the run does not stop its logging.
         self._helper = subprocess.Popen([sys.executable, "-m", HELPER, json.dumps(request)],
@@ -55,12 +64,17 @@ class MlflowTracker:
     def log(self, run_dir: Path, console: Console, *, background: bool) -> None:
         """Log ``run_dir``: in the background when asked and allowed (:func:`must_wait`), else
         waiting for MLflow; a store that cannot be reached (or a helper that died) warns."""
-        if background and not must_wait(self.settings, run_dir):
-            self._hand_over(run_dir)
+        self.release()
+        if background and not must_wait(self.settings, run_dir) and self._hand_over(run_dir):
             console.print(f"mlflow: logging the run in the background (process "
                           f"{self._helper.pid}); 'python -m engine runs sync' waits for it")
             return
-        answered, errors = self._helper.communicate(json.dumps({"run_dir": str(run_dir)}) + "\n")
+        try:
+            answered, errors = self._helper.communicate(
+                json.dumps({"run_dir": str(run_dir)}) + "\n")
+        except KeyboardInterrupt:  # the helper has a session of its own: Ctrl-C stops it here
+            self._helper.kill()
+            raise
         lines, said = answered.strip().splitlines(), errors.strip().splitlines()
         answer: dict[str, Any] = json.loads(lines[-1]) if lines else {
             "warning": f"the MLflow helper exited with status {self._helper.returncode}"
@@ -73,13 +87,24 @@ class MlflowTracker:
         console.print(f"mlflow: run {logged['run_id']} in experiment "
                       f"'{self.settings.experiment_name}' ({logged['tracking_uri']})")
 
-    def _hand_over(self, run_dir: Path) -> None:
-        """Give the helper the run and let it finish on its own."""
+    def release(self) -> None:
+        """Unlock the run directory (once the run is written, or when it failed)."""
+        self._held.close()
+
+    def _hand_over(self, run_dir: Path) -> bool:
+        """Give the helper the run and let it finish on its own; False when it has died (the
+        caller then collects its reason)."""
         helper = self._helper
         assert helper.stdin is not None and helper.stdout is not None and helper.stderr is not None
-        helper.stdin.write(json.dumps({"run_dir": str(run_dir), "detach": True}) + "\n")
+        order = json.dumps({"run_dir": str(run_dir), "detach": True}) + "\n"
+        try:  # unbuffered: a helper that is gone leaves nothing behind for the waiting path
+            os.write(helper.stdin.fileno(), order.encode())
+        except OSError:
+            return False
         for pipe in (helper.stdin, helper.stdout, helper.stderr):
-            pipe.close()
+            with contextlib.suppress(OSError):
+                pipe.close()
+        return True
 
 
 def must_wait(settings: TrackingConfig, run_dir: Path) -> bool:
@@ -89,9 +114,12 @@ def must_wait(settings: TrackingConfig, run_dir: Path) -> bool:
     return settings.wait or "registry" in read_record(run_dir / RUN_FILE, RunRecord).deploy
 
 
-def start_tracking(settings: TrackingConfig, project_dir: Path) -> MlflowTracker | None:
-    """A tracker getting MLflow ready, when ``tracking=mlflow``; else None."""
-    return MlflowTracker(settings, project_dir) if settings.backend == "mlflow" else None
+def start_tracking(settings: TrackingConfig, project_dir: Path,
+                   run_dir: Path) -> MlflowTracker | None:
+    """A tracker getting MLflow ready for ``run_dir``, when ``tracking=mlflow``; else None."""
+    if settings.backend != "mlflow":
+        return None
+    return MlflowTracker(settings, project_dir, run_dir)
 
 
 def is_logged(run_dir: Path) -> bool:

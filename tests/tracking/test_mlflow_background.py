@@ -4,9 +4,11 @@ and a run whose helper was stopped, or whose store was down, is logged once by `
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -16,9 +18,11 @@ import pytest
 pytest.importorskip("mlflow", reason='the tracking extra: pip install -e ".[tracking]"')
 
 from mlflow import MlflowClient
+from rich.console import Console
 
-from engine.tracking.mlflow_tracker import WARNING_FILE
-from tests.conftest import only_run_dir, run_main
+from engine.config.schema.tracking import TrackingConfig
+from engine.tracking.mlflow_tracker import WARNING_FILE, MlflowTracker
+from tests.conftest import REPO, only_run_dir, run_main
 from tests.postgres import free_port
 
 QUICK = ("model=logistic_regression", "split.cv.n_splits=2", "metrics.bootstrap.resamples=0",
@@ -57,6 +61,27 @@ def test_the_run_returns_and_runs_sync_waits_for_its_logging(tmp_path: Path) -> 
     assert again.returncode == 0 and "that logs to MLflow is logged" in again.stdout
     listed = json.loads(run_main(["runs", "--format", "json"], tmp_path).stdout)
     assert [Path(row["path"]) for row in listed] == [run_dir]
+    # A copy of the directory (its run.json names the original) is logged as a run of its own;
+    # the original's finished MLflow run is not taken for a stopped attempt and deleted.
+    copy = shutil.copytree(run_dir, tmp_path / "runs" / "copy")
+    (copy / "mlflow.json").unlink()
+    assert run_main(["runs", "sync"], tmp_path).returncode == 0
+    assert logged["run_id"] in logged_runs(tmp_path, run_dir)
+
+
+def test_a_helper_that_died_before_the_run_ended_is_a_warning(tmp_path: Path) -> None:
+    """The run is finished and complete; its tracking only warns, naming the helper's exit."""
+    done = run_main(["tracking=none", *QUICK], tmp_path)
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path)
+    settings = TrackingConfig(backend="mlflow", tracking_uri=f"sqlite:///{tmp_path}/m.db")
+    tracker = MlflowTracker(settings, REPO, run_dir)
+    tracker._helper.kill()
+    tracker._helper.wait()
+    console = Console(file=io.StringIO(), width=300)
+    tracker.log(run_dir, console, background=True)
+    assert "the run was not logged to MLflow (the MLflow helper exited with status -9" in \
+           console.file.getvalue()
 
 
 @pytest.mark.slow
@@ -85,3 +110,20 @@ def test_a_store_that_was_down_is_told_in_the_run_and_by_runs_sync(tmp_path: Pat
     assert synced.returncode == 1
     assert f"{run_dir}: not logged to MLflow (the server at {uri} does not answer" in \
            synced.stdout.replace("\n", " ")
+
+
+@pytest.mark.slow
+def test_a_damaged_store_is_a_reason_not_a_traceback(tmp_path: Path) -> None:
+    """A file that is not a database where the store should be: the driver's own error, which
+    MLflow does not wrap, is the run's warning and `runs sync`'s line (exit 1)."""
+    (tmp_path / "mlflow.db").write_text("not a database\n" * 100)
+    done = run_main(["tracking=mlflow", *QUICK], tmp_path)
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(tmp_path)
+    deadline = time.monotonic() + 120
+    while not (run_dir / WARNING_FILE).is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "DatabaseError" in (run_dir / WARNING_FILE).read_text()
+    synced = run_main(["runs", "sync"], tmp_path)
+    assert synced.returncode == 1 and "Traceback" not in synced.stdout + synced.stderr
+    assert f"{run_dir}: not logged to MLflow (DatabaseError" in synced.stdout.replace("\n", " ")
