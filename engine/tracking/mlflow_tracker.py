@@ -131,6 +131,20 @@ def is_logged(run_dir: Path) -> bool:
     return isinstance(logged, dict) and "run_id" in logged
 
 
+def mlflow_state(run_dir: Path) -> str | None:
+    """Where the run stands with MLflow, for ``runs show``: logged (its run id), not logged and
+    why, or not logged yet; None for a run that does not log to MLflow."""
+    if is_logged(run_dir):
+        logged = read_json(run_dir / MLFLOW_FILE)
+        return f"mlflow: run {logged['run_id']} ({logged['tracking_uri']})"
+    if (run_dir / WARNING_FILE).is_file():
+        reason = (run_dir / WARNING_FILE).read_text(encoding="utf-8").strip()
+        return f"mlflow: not logged ({reason}); 'python -m engine runs sync' tries again"
+    if any(found == run_dir for found, _ in unlogged_runs(run_dir)):
+        return "mlflow: not logged yet; 'python -m engine runs sync' waits for it or logs it"
+    return None
+
+
 def unlogged_runs(root: Path) -> Iterator[tuple[Path, TrackingConfig]]:
     """Each finished run under ``root`` whose config logs to MLflow and that is not logged yet
     (being logged in the background, its helper stopped, or its store down then), with its

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from engine.errors import ConfigError, did_you_mean, options_hint
 from engine.tracking.files import default_output_dir, read_json
-from engine.tracking.mlflow_tracker import unlogged_runs
+from engine.tracking.mlflow_tracker import mlflow_state, unlogged_runs
 from engine.tracking.records import RunRecord, read_metrics, read_run
 from engine.tracking.run_index import IndexedRun, index_runs, read_indexed_run
 from engine.tracking.summary import make_console, print_summary
@@ -180,6 +180,9 @@ def show(args: Sequence[str]) -> None:
     report = folder / "report.html"
     if report.is_file():
         console.print(f"report: {report}")
+    tracked = mlflow_state(folder)
+    if tracked:
+        console.print(tracked, highlight=False)
 
 
 def sync(args: Sequence[str]) -> None:

@@ -55,6 +55,8 @@ def test_the_run_returns_and_runs_sync_waits_for_its_logging(tmp_path: Path) -> 
     logged = json.loads((run_dir / "mlflow.json").read_text())
     assert f"{run_dir}: mlflow run {logged['run_id']} in experiment 'engine'" in synced.stdout
     assert logged_runs(tmp_path, run_dir) == [logged["run_id"]]
+    shown = run_main(["runs", "show", str(run_dir)], tmp_path).stdout
+    assert f"mlflow: run {logged['run_id']} ({logged['tracking_uri']})" in shown
     # The store's copy of the run directory (outputs/mlartifacts/...) is neither a run to log
     # nor one to list.
     again = run_main(["runs", "sync"], tmp_path)
@@ -106,6 +108,8 @@ def test_a_store_that_was_down_is_told_in_the_run_and_by_runs_sync(tmp_path: Pat
     while not (run_dir / WARNING_FILE).is_file() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert f"the server at {uri} does not answer" in (run_dir / WARNING_FILE).read_text()
+    shown = run_main(["runs", "show", str(run_dir)], tmp_path).stdout.replace("\n", " ")
+    assert f"mlflow: not logged (the server at {uri} does not answer" in shown
     synced = run_main(["runs", "sync"], tmp_path)
     assert synced.returncode == 1
     assert f"{run_dir}: not logged to MLflow (the server at {uri} does not answer" in \
