@@ -108,9 +108,9 @@ class MlflowTracker:
 
 
 def must_wait(settings: TrackingConfig, run_dir: Path) -> bool:
-    """Whether the run returns only once MLflow has it even in the background's place: when
-    asked (``tracking.wait``), and for a run that registered a model (a registry move right
-    after must find it in MLflow)."""
+    """Whether a run that could be logged in the background waits for MLflow all the same: when
+    asked (``tracking.wait``), and when it registered a model (a registry move right after must
+    find it in MLflow)."""
     return settings.wait or "registry" in read_record(run_dir / RUN_FILE, RunRecord).deploy
 
 
