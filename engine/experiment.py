@@ -165,7 +165,10 @@ def _run_plan(plan: RunPlan, run_dir: Path, clock: stages.Clock, *, project_dir:
     if spec.report:
         report_stage(run_dir, console)
     if tracker is not None:
-        tracker.log(run_dir, console, background=log_in_background)
+        # A run that registered a model waits: a registry move right after must find it in
+        # MLflow's registry.
+        tracker.log(run_dir, console,
+                    background=log_in_background and "registry" not in run.deploy)
     if spec.budget is not None:
         clock.lap("report_seconds")
         _print_budget(console, spec, clock.timing)

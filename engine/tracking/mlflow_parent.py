@@ -15,7 +15,8 @@ from engine.config.schema.tracking import TrackingConfig
 from engine.errors import first_line
 from engine.tracking.leaderboard import collect_jobs, rank_jobs
 from engine.tracking.mlflow_store import TrackingUnavailable, open_store
-from engine.tracking.mlflow_sweep import MULTIRUN_FILE
+
+MULTIRUN_FILE = "multirun.yaml"
 
 
 def open_parent(settings: TrackingConfig, sweep_dir: Path, overrides: list[str], *,

@@ -22,11 +22,11 @@ from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatch
 from engine.config.schema.tracking import TrackingConfig
 from engine.deploy.bundle import BUNDLE_DIR, MANIFEST_FILE
 from engine.errors import first_line
-from engine.tracking.files import locked_folder, read_json, write_json
+from engine.tracking.files import locked_folder, write_json
 from engine.tracking.mlflow_registry import mirror_version
 from engine.tracking.mlflow_store import Store, TrackingUnavailable
 from engine.tracking.mlflow_sweep import parent_run_id
-from engine.tracking.mlflow_tracker import WARNING_FILE, is_logged
+from engine.tracking.mlflow_tracker import WARNING_FILE
 from engine.tracking.mlflow_values import (
     BUNDLE_ARTIFACT,
     TAG_PREFIX,
@@ -35,7 +35,7 @@ from engine.tracking.mlflow_values import (
     run_metrics,
     run_tags,
 )
-from engine.tracking.registry_mirror import MLFLOW_FILE
+from engine.tracking.registry_mirror import MLFLOW_FILE, logged_record
 
 MODEL_CODE = Path(__file__).with_name("mlflow_pyfunc.py")
 REPORT_FILE = "report.html"
@@ -57,8 +57,9 @@ def log_once(run_dir: Path, settings: TrackingConfig, store: Store) -> dict[str,
     """:func:`log_run`, unless the run is logged already (its mlflow.json): one process at a
     time logs a run (a background helper, ``runs sync``), so none is logged twice."""
     with locked_folder(run_dir):
-        if is_logged(run_dir):
-            return dict(read_json(run_dir / MLFLOW_FILE))
+        logged = logged_record(run_dir)
+        if logged is not None:
+            return logged
         (run_dir / WARNING_FILE).unlink(missing_ok=True)  # not copied to MLflow with the run
         return log_run(run_dir, settings, store)
 

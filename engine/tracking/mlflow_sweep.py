@@ -21,8 +21,6 @@ from engine.tracking.files import write_json
 from engine.tracking.summary import make_console
 
 PARENT_FILE = "mlflow_parent.json"
-MULTIRUN_FILE = "multirun.yaml"
-"""What Hydra writes in a sweep's folder when it launches the jobs."""
 
 
 def parent_run_id(run_dir: Path) -> str | None:

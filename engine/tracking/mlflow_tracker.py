@@ -28,7 +28,7 @@ from rich.console import Console
 
 from engine.config.schema.tracking import TrackingConfig
 from engine.errors import EngineError
-from engine.tracking.files import locked_folder, read_json
+from engine.tracking.files import locked_folder
 from engine.tracking.records import (
     METRICS_FILE,
     RESOLVED_CONFIG_FILE,
@@ -36,7 +36,7 @@ from engine.tracking.records import (
     RunRecord,
     read_record,
 )
-from engine.tracking.registry_mirror import MLFLOW_FILE
+from engine.tracking.registry_mirror import logged_record
 from engine.tracking.run_index import run_dirs
 
 HELPER = "engine.tracking.mlflow_helper"
@@ -62,10 +62,11 @@ class MlflowTracker:
                                         stderr=subprocess.PIPE, text=True, start_new_session=True)
 
     def log(self, run_dir: Path, console: Console, *, background: bool) -> None:
-        """Log ``run_dir``: in the background when asked and allowed (:func:`must_wait`), else
-        waiting for MLflow; a store that cannot be reached (or a helper that died) warns."""
+        """Log ``run_dir``: in the background when the caller allows it (``background``) and
+        ``tracking.wait`` does not ask to wait, else waiting for MLflow; a store that cannot be
+        reached (or a helper that died) warns."""
         self.release()
-        if background and not must_wait(self.settings, run_dir) and self._hand_over(run_dir):
+        if background and not self.settings.wait and self._hand_over(run_dir):
             console.print(f"mlflow: logging the run in the background (process "
                           f"{self._helper.pid}); 'python -m engine runs sync' waits for it")
             return
@@ -107,13 +108,6 @@ class MlflowTracker:
         return True
 
 
-def must_wait(settings: TrackingConfig, run_dir: Path) -> bool:
-    """Whether a run that could be logged in the background waits for MLflow all the same: when
-    asked (``tracking.wait``), and when it registered a model (a registry move right after must
-    find it in MLflow)."""
-    return settings.wait or "registry" in read_record(run_dir / RUN_FILE, RunRecord).deploy
-
-
 def start_tracking(settings: TrackingConfig, project_dir: Path,
                    run_dir: Path) -> MlflowTracker | None:
     """A tracker getting MLflow ready for ``run_dir``, when ``tracking=mlflow``; else None."""
@@ -122,20 +116,11 @@ def start_tracking(settings: TrackingConfig, project_dir: Path,
     return MlflowTracker(settings, project_dir, run_dir)
 
 
-def is_logged(run_dir: Path) -> bool:
-    """Whether ``run_dir``'s mlflow.json names the MLflow run it was logged as."""
-    try:
-        logged = read_json(run_dir / MLFLOW_FILE)
-    except (EngineError, OSError):
-        return False
-    return isinstance(logged, dict) and "run_id" in logged
-
-
 def mlflow_state(run_dir: Path) -> str | None:
     """Where the run stands with MLflow, for ``runs show``: logged (its run id), not logged and
     why, or not logged yet; None for a run that does not log to MLflow."""
-    if is_logged(run_dir):
-        logged = read_json(run_dir / MLFLOW_FILE)
+    logged = logged_record(run_dir)
+    if logged is not None:
         return f"mlflow: run {logged['run_id']} ({logged['tracking_uri']})"
     if (run_dir / WARNING_FILE).is_file():
         reason = (run_dir / WARNING_FILE).read_text(encoding="utf-8").strip()
@@ -150,7 +135,7 @@ def unlogged_runs(root: Path) -> Iterator[tuple[Path, TrackingConfig]]:
     (being logged in the background, its helper stopped, or its store down then), with its
     tracking settings."""
     for run_dir in run_dirs(root):
-        if is_logged(run_dir) or not (run_dir / METRICS_FILE).is_file():
+        if logged_record(run_dir) is not None or not (run_dir / METRICS_FILE).is_file():
             continue
         try:
             config = yaml.safe_load((run_dir / RESOLVED_CONFIG_FILE).read_text(encoding="utf-8"))

@@ -57,14 +57,19 @@ def _sync(uri: str, name: str, versions: list[tuple[ModelVersion, dict[str, Any]
     return sync_model(uri, name, versions, used)
 
 
-def _logged(run_dir: Path) -> dict[str, Any] | None:
-    """What ``mlflow.json`` says of a run logged with its model; None for any other run."""
-    if not (run_dir / MLFLOW_FILE).is_file():
-        return None
+def logged_record(run_dir: Path) -> dict[str, Any] | None:
+    """What ``mlflow.json`` says of a run logged to MLflow (its store and run id at least);
+    None for a run not logged (yet)."""
     try:
         logged = read_json(run_dir / MLFLOW_FILE)
     except (EngineError, OSError):
         return None
-    if not isinstance(logged, dict) or not {"tracking_uri", "run_id", "model_uri"} <= logged.keys():
+    if not isinstance(logged, dict) or not {"tracking_uri", "run_id"} <= logged.keys():
         return None
     return logged
+
+
+def _logged(run_dir: Path) -> dict[str, Any] | None:
+    """What ``mlflow.json`` says of a run logged with its model; None for any other run."""
+    logged = logged_record(run_dir)
+    return logged if logged is not None and "model_uri" in logged else None
