@@ -27,6 +27,7 @@ from engine.threads import (
     threads_per_process,
     worker_processes,
 )
+from tests.conftest import THREAD_VARIABLES
 from tests.torch.nets import TwoLayerNet
 
 AFFINITY = len(os.sched_getaffinity(0))
@@ -166,13 +167,20 @@ def torch_threads_during_fit(**params: Any) -> list[int]:
 
 @pytest.mark.skipif(AFFINITY < 2, reason="one core: every budget is one thread")
 def test_a_small_torch_fit_trains_on_one_thread_and_restores_the_count() -> None:
-    with limited_threads(2):
-        assert torch_threads_during_fit() == [1, 1]
-        assert torch.get_num_threads() == 2
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with limited_threads(2):
+            assert torch_threads_during_fit() == [1, 1]
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
 
 
 @pytest.mark.skipif(AFFINITY < 2, reason="one core: every budget is one thread")
-def test_a_large_torch_fit_takes_the_processs_share_and_restores_the_count() -> None:
+def test_a_large_torch_fit_takes_the_processs_share_and_restores_the_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the suite's share per test worker
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -185,7 +193,10 @@ def test_a_large_torch_fit_takes_the_processs_share_and_restores_the_count() -> 
 
 
 @pytest.mark.skipif(AFFINITY < 2, reason="one core: every budget is one thread")
-def test_tuning_workers_share_the_cores(run: Callable[..., RunResult], tmp_path: Path) -> None:
+def test_tuning_workers_share_the_cores(run: Callable[..., RunResult], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in THREAD_VARIABLES:  # the suite's share per test worker: here, the machine's cores
+        monkeypatch.delenv(name, raising=False)
     log = tmp_path / "fits.jsonl"
     run("dataset=synthetic_classification", "dataset.n_samples=5000", "split.cv.n_splits=2",
         "tune=random", "tune.n_trials=4", "tune.n_jobs=2", "tune.plots=false", *QUICK,
