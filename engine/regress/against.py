@@ -27,7 +27,7 @@ from engine.regress.base_scores import BaseScores, base_scores
 from engine.regress.gate import announce_run, write_outcome
 from engine.regress.git_base import BaseCommit, base_worktree, repo_root, resolve_base
 from engine.regress.guards import FAILING, Check, check_experiment
-from engine.regress.interleaved import TimingTask, time_interleaved
+from engine.regress.interleaved import TimingTask, time_interleaved, worker_pairs
 from engine.regress.measurement import Measurement
 from engine.regress.paired_timing import TimingPair, judge_timings
 from engine.regress.runner import load_suite_data, plan_suite, run_planned
@@ -83,25 +83,28 @@ def run_against(suite_path: Path, ref: str, *, output_dir: Path, cache: Path, jo
 def _compare(suite: Suite, scores: BaseScores, environment: SideEnvironment, *,
              output_dir: Path, jobs: int, console: Console) -> list[Check]:
     """Train the change, then time both sides interleaved; every check, experiment by
-    experiment."""
+    experiment. The timing workers start first: their imports overlap the change's runs."""
     recording = dataclasses.replace(suite, fit_repeats=1, predict_repeats=1)
-    planned = plan_suite(recording)
-    datasets = load_suite_data(recording, planned)
-    console.print(f"change: {len(planned)} experiments on {len(datasets)} datasets, "
-                  f"{min(jobs, len(planned))} at a time")
-    changed = run_planned(recording, planned, datasets, output_dir=output_dir / "runs",
-                          project_dir=CHANGE_TREE, jobs=jobs, on_done=partial(announce_run,
-                                                                              console))
-    data = {plan.experiment.name: datasets[plan.data_key] for plan in planned}
-    tasks = _timing_tasks(suite, changed, scores, data, output_dir)
-    console.print(f"timing {len(tasks)} experiments, base and change in turn "
-                  f"({suite.fit_repeats} fits and {suite.predict_repeats} predictions each), "
-                  f"{min(jobs, len(tasks))} at a time")
+    timed_experiments = [experiment for experiment in suite.experiments
+                         if any(guard.is_timing for guard in experiment.guards)]
     change_side = SideEnvironment(sys.executable, CHANGE_TREE, "this environment")
-    timed = time_interleaved(
-        tasks, {"fit_repeats": suite.fit_repeats, "predict_repeats": suite.predict_repeats},
-        base=environment, change=change_side, logs=output_dir, jobs=jobs,
-        on_done=lambda name: console.print(f"  timed {name}", highlight=False))
+    count = max(1, min(jobs, len(timed_experiments)))
+    with worker_pairs(count, environment, change_side, output_dir) as workers:
+        planned = plan_suite(recording)
+        datasets = load_suite_data(recording, planned)
+        console.print(f"change: {len(planned)} experiments on {len(datasets)} datasets, "
+                      f"{min(jobs, len(planned))} at a time")
+        changed = run_planned(recording, planned, datasets, output_dir=output_dir / "runs",
+                              project_dir=CHANGE_TREE, jobs=jobs,
+                              on_done=partial(announce_run, console))
+        data = {plan.experiment.name: datasets[plan.data_key] for plan in planned}
+        tasks = _timing_tasks(suite, changed, scores, data, output_dir)
+        console.print(f"timing {len(tasks)} experiments, base and change in turn "
+                      f"({suite.fit_repeats} fits and {suite.predict_repeats} predictions "
+                      f"each), {min(count, len(tasks))} at a time")
+        timed = time_interleaved(
+            tasks, {"fit_repeats": suite.fit_repeats, "predict_repeats": suite.predict_repeats},
+            workers, on_done=lambda name: console.print(f"  timed {name}", highlight=False))
     pairs = [TimingPair(name, guard, paired.base[guard.key], paired.change[guard.key])
              for name, paired in timed.items() if paired.error is None
              for guard in _by_name(suite)[name].guards if guard.is_timing]
@@ -141,7 +144,8 @@ def _timing_tasks(suite: Suite, changed: dict[str, Measurement], scores: BaseSco
                                   target.to_frame("target").to_parquet)
         tasks.append(TimingTask(experiment.name, x_file, y_file, features.shape,
                                 scores.runs / experiment.name,
-                                output_dir / "runs" / experiment.name, keys))
+                                output_dir / "runs" / experiment.name, keys,
+                                sum(changed[experiment.name].timing.get("fit_seconds", []))))
     return tasks
 
 

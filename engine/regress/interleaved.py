@@ -1,10 +1,12 @@
 """Timing both sides interleaved: one long-lived worker process per side (imports and loading
 are paid once, never timed), asked in turn, ABBA by pairs, so that both see the same load and
-a drift in the machine's speed falls on both alike."""
+a drift in the machine's speed falls on both alike. The pairs take the experiments from one
+queue, the slowest fits first, so that no pair sits idle while the other still has a long one."""
 
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +28,8 @@ OPERATION = {"fit_seconds": "fit", "predict_ms": "predict"}
 @dataclass(frozen=True)
 class TimingTask:
     """What to time for one experiment: its training rows (features and target, Parquet) and
-    their shape (rows, columns), each side's run and the guarded keys."""
+    their shape (rows, columns), each side's run, the guarded keys, and the seconds the change's
+    run took to fit (which experiments to start first)."""
 
     name: str
     features: Path
@@ -35,6 +38,7 @@ class TimingTask:
     base_run: Path
     change_run: Path
     keys: tuple[str, ...]
+    fit_seconds: float = 0.0
 
 
 @dataclass
@@ -78,10 +82,21 @@ class Worker:
             raise WorkerError(reply["error"])
         return float(reply.get("value", 0.0))
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Ask nothing more: the worker exits (:meth:`wait` for it)."""
         if self.process.stdin is not None:
             self.process.stdin.close()
+
+    def wait(self) -> None:
         self.process.wait()
+
+
+def _stop(workers: list[Worker]) -> None:
+    """Stop every worker: all told first, then waited for, so that they exit at once."""
+    for worker in workers:
+        worker.finish()
+    for worker in workers:
+        worker.wait()
 
 
 @dataclass(frozen=True)
@@ -97,41 +112,51 @@ class WorkerPair:
 @contextmanager
 def worker_pairs(count: int, base: SideEnvironment, change: SideEnvironment,
                  logs: Path) -> Iterator[list[WorkerPair]]:
-    """``count`` pairs of workers, stopped when the block ends."""
+    """``count`` pairs of workers, stopped when the block ends. They start importing what they
+    time at once, so that started before the change's runs they are ready when those end."""
     logs.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        pairs = []
+        pairs: list[WorkerPair] = []
+        workers: list[Worker] = []
+        stack.callback(_stop, workers)
         for number in range(count):
             started = {}
             for side, environment in (("base", base), ("change", change)):
                 path = logs / f"timing-{side}-{number}.log"
                 worker = Worker(environment, stack.enter_context(path.open("w")),
                                 threads_per_process(count))
-                stack.callback(worker.close)
+                workers.append(worker)
                 started[side] = (worker, path)
             pairs.append(WorkerPair(started["base"][0], started["change"][0],
                                     started["base"][1], started["change"][1]))
         yield pairs
 
 
-def time_interleaved(tasks: list[TimingTask], repeats: dict[str, int], *, base: SideEnvironment,
-                     change: SideEnvironment, logs: Path, jobs: int,
+def time_interleaved(tasks: list[TimingTask], repeats: dict[str, int], pairs: list[WorkerPair],
                      on_done: Callable[[str], None]) -> dict[str, PairedTimings]:
-    """Paired samples of every task's keys, ``jobs`` pairs of workers at a time (each pair
-    times its share of the tasks; pairs running at once load both sides alike); the base
-    failing raises BaseFailed."""
-    count = max(1, min(jobs, len(tasks)))
-    with worker_pairs(count, base, change, logs) as pairs, ThreadPoolExecutor(count) as pool:
-        shares = [pool.submit(_time_share, tasks[number::count], repeats, pair, count, on_done)
-                  for number, pair in enumerate(pairs)]
+    """Paired samples of every task's keys, the ``pairs`` of workers at once (each pair takes
+    the next task, the slowest fits first; pairs running at once load both sides alike); the
+    base failing raises BaseFailed."""
+    waiting: queue.SimpleQueue[TimingTask] = queue.SimpleQueue()
+    for task in sorted(tasks, key=lambda task: task.fit_seconds, reverse=True):
+        waiting.put(task)
+    with ThreadPoolExecutor(len(pairs)) as pool:
+        shares = [pool.submit(_time_share, waiting, repeats, pair, len(pairs), on_done)
+                  for pair in pairs]
         timed = {name: paired for share in shares for name, paired in share.result().items()}
     return {task.name: timed[task.name] for task in tasks}
 
 
-def _time_share(tasks: list[TimingTask], repeats: dict[str, int], pair: WorkerPair,
-                workers: int, on_done: Callable[[str], None]) -> dict[str, PairedTimings]:
+def _time_share(waiting: queue.SimpleQueue[TimingTask], repeats: dict[str, int],
+                pair: WorkerPair, workers: int,
+                on_done: Callable[[str], None]) -> dict[str, PairedTimings]:
+    """Time the tasks ``pair`` takes from ``waiting`` until none is left."""
     timed: dict[str, PairedTimings] = {}
-    for task in tasks:
+    while True:
+        try:
+            task = waiting.get_nowait()
+        except queue.Empty:
+            return timed
         timed[task.name] = paired = PairedTimings()
         try:
             _base_answer(pair, task.name, _load_request(task, task.base_run, workers))
@@ -142,7 +167,6 @@ def _time_share(tasks: list[TimingTask], repeats: dict[str, int], pair: WorkerPa
         except WorkerError as error:
             paired.error = f"timing failed: {error} (log: {pair.change_log})"
         on_done(task.name)
-    return timed
 
 
 def _load_request(task: TimingTask, run_dir: Path, workers: int) -> dict[str, Any]:
