@@ -45,6 +45,9 @@ at 1,109M (1024), and ``model=mlp`` on breast_cancer took 140 s under cpu_load.p
 with one thread. Where above 19M threads start to pay on a quiet machine was not measured (it
 was busy); 100M keeps every default-sized MLP on one thread."""
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""The environment variables that size a new process's BLAS and OpenMP pools."""
+
 _LIMIT: ContextVar[int | None] = ContextVar("engine_thread_limit", default=None)
 
 

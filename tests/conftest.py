@@ -17,25 +17,7 @@ from rich.console import Console
 
 from engine.config.compose import compose_spec
 from engine.experiment import RunResult, run_experiment
-from engine.threads import available_cores
 from tests.postgres import postgres_url  # noqa: F401  (the fixture, for every test)
-
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def share_the_cores_between_workers() -> None:
-    """pytest-xdist runs one worker process per core (pyproject.toml's ``-n auto``): each
-    worker, and every engine process it starts, gets its share of the cores, as the engine gives
-    its own worker processes theirs (engine.threads), not all of them each. Two workers on two
-    cores each spinning two OpenMP threads made the suite's fits and browsers fight for the
-    cores. A developer's own setting stands."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1 and not any(name in os.environ for name in THREAD_VARIABLES):
-        for name in THREAD_VARIABLES:
-            os.environ[name] = str(max(1, available_cores() // workers))
-
-
-share_the_cores_between_workers()
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ENGINE_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -20,6 +20,7 @@ from engine.experiment import RunResult
 from engine.models.torch import TorchClassifier
 from engine.threads import (
     SMALL_FIT_CELLS,
+    THREAD_VARIABLES,
     available_cores,
     cgroup_quota,
     limited_threads,
@@ -27,7 +28,6 @@ from engine.threads import (
     threads_per_process,
     worker_processes,
 )
-from tests.conftest import THREAD_VARIABLES
 from tests.torch.nets import TwoLayerNet
 
 AFFINITY = len(os.sched_getaffinity(0))
@@ -35,6 +35,14 @@ QUICK = ("allowed_targets=[tests.]", "model=dummy",
          "model._target_=tests.test_threads.ThreadRecorder", "metrics.bootstrap.resamples=0",
          "metrics.diagnostics.enabled=false", "metrics.explain.importance_repeats=0",
          "report=false")
+
+
+@pytest.fixture(autouse=True)
+def _the_machines_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count threads against the machine's cores, not the share of them each test
+    worker gets (tests/__init__.py)."""
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 class ThreadRecorder(ClassifierMixin, BaseEstimator):
@@ -178,9 +186,7 @@ def test_a_small_torch_fit_trains_on_one_thread_and_restores_the_count() -> None
 
 
 @pytest.mark.skipif(AFFINITY < 2, reason="one core: every budget is one thread")
-def test_a_large_torch_fit_takes_the_processs_share_and_restores_the_count(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the suite's share per test worker
+def test_a_large_torch_fit_takes_the_processs_share_and_restores_the_count() -> None:
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -193,10 +199,7 @@ def test_a_large_torch_fit_takes_the_processs_share_and_restores_the_count(
 
 
 @pytest.mark.skipif(AFFINITY < 2, reason="one core: every budget is one thread")
-def test_tuning_workers_share_the_cores(run: Callable[..., RunResult], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in THREAD_VARIABLES:  # the suite's share per test worker: here, the machine's cores
-        monkeypatch.delenv(name, raising=False)
+def test_tuning_workers_share_the_cores(run: Callable[..., RunResult], tmp_path: Path) -> None:
     log = tmp_path / "fits.jsonl"
     run("dataset=synthetic_classification", "dataset.n_samples=5000", "split.cv.n_splits=2",
         "tune=random", "tune.n_trials=4", "tune.n_jobs=2", "tune.plots=false", *QUICK,

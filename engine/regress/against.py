@@ -88,7 +88,7 @@ def _compare(suite: Suite, scores: BaseScores, environment: SideEnvironment, *,
     timed_experiments = [experiment for experiment in suite.experiments
                          if any(guard.is_timing for guard in experiment.guards)]
     change_side = SideEnvironment(sys.executable, CHANGE_TREE, "this environment")
-    count = max(1, min(jobs, len(timed_experiments)))
+    count = min(jobs, len(timed_experiments))
     with worker_pairs(count, environment, change_side, output_dir) as workers:
         planned = plan_suite(recording)
         datasets = load_suite_data(recording, planned)

@@ -5,11 +5,12 @@ queue, the slowest fits first, so that no pair sits idle while the other still h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,10 @@ from typing import IO, Any
 
 from engine.regress.base_env import SideEnvironment
 from engine.regress.base_failure import BaseFailed
-from engine.threads import threads_per_process
+from engine.threads import THREAD_VARIABLES, threads_per_process
 
 WORKER = Path(__file__).with_name("timing_worker.py")
 REPEATS_OF = {"fit_seconds": "fit_repeats", "predict_ms": "predict_repeats"}
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 OPERATION = {"fit_seconds": "fit", "predict_ms": "predict"}
 
 
@@ -83,9 +83,15 @@ class Worker:
         return float(reply.get("value", 0.0))
 
     def finish(self) -> None:
-        """Ask nothing more: the worker exits (:meth:`wait` for it)."""
+        """Ask nothing more: the worker exits (:meth:`wait` for it). One that died already
+        leaves an unsent request behind, which closing stdin tries to send again."""
         if self.process.stdin is not None:
-            self.process.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+
+    @property
+    def exited(self) -> bool:
+        return self.process.poll() is not None
 
     def wait(self) -> None:
         self.process.wait()
@@ -134,25 +140,44 @@ def worker_pairs(count: int, base: SideEnvironment, change: SideEnvironment,
 
 def time_interleaved(tasks: list[TimingTask], repeats: dict[str, int], pairs: list[WorkerPair],
                      on_done: Callable[[str], None]) -> dict[str, PairedTimings]:
-    """Paired samples of every task's keys, the ``pairs`` of workers at once (each pair takes
-    the next task, the slowest fits first; pairs running at once load both sides alike); the
-    base failing raises BaseFailed."""
+    """Paired samples of every task's keys, as many of the ``pairs`` of workers at once as
+    there are tasks (each pair takes the next task, the slowest fits first; pairs running at
+    once load both sides alike). A pair whose change worker exited takes no more tasks; the
+    base failing raises BaseFailed once the other pairs have finished their current task."""
+    pairs = pairs[:len(tasks)]
+    if not pairs:
+        return {}
     waiting: queue.SimpleQueue[TimingTask] = queue.SimpleQueue()
     for task in sorted(tasks, key=lambda task: task.fit_seconds, reverse=True):
         waiting.put(task)
     with ThreadPoolExecutor(len(pairs)) as pool:
         shares = [pool.submit(_time_share, waiting, repeats, pair, len(pairs), on_done)
                   for pair in pairs]
-        timed = {name: paired for share in shares for name, paired in share.result().items()}
-    return {task.name: timed[task.name] for task in tasks}
+        try:
+            wait(shares, return_when=FIRST_EXCEPTION)
+            timed = {name: paired for share in shares for name, paired in share.result().items()}
+        except BaseException:
+            _empty(waiting)
+            raise
+    left = PairedTimings(error="timing failed: every change-side timing worker exited (logs: "
+                               f"{pairs[0].change_log.parent})")
+    return {task.name: timed.get(task.name, left) for task in tasks}
+
+
+def _empty(waiting: queue.SimpleQueue[TimingTask]) -> None:
+    """Take every task left, so that the pairs still timing stop after their current one."""
+    with contextlib.suppress(queue.Empty):
+        while True:
+            waiting.get_nowait()
 
 
 def _time_share(waiting: queue.SimpleQueue[TimingTask], repeats: dict[str, int],
                 pair: WorkerPair, workers: int,
                 on_done: Callable[[str], None]) -> dict[str, PairedTimings]:
-    """Time the tasks ``pair`` takes from ``waiting`` until none is left."""
+    """Time the tasks ``pair`` takes from ``waiting`` until none is left, or until its change
+    worker has exited (the other pairs time the rest)."""
     timed: dict[str, PairedTimings] = {}
-    while True:
+    while not pair.change.exited:
         try:
             task = waiting.get_nowait()
         except queue.Empty:
@@ -167,6 +192,7 @@ def _time_share(waiting: queue.SimpleQueue[TimingTask], repeats: dict[str, int],
         except WorkerError as error:
             paired.error = f"timing failed: {error} (log: {pair.change_log})"
         on_done(task.name)
+    return timed
 
 
 def _load_request(task: TimingTask, run_dir: Path, workers: int) -> dict[str, Any]:

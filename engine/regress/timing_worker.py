@@ -22,6 +22,7 @@ machine and make its timings many times slower and noisier. Imports and loading 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import sys
@@ -84,12 +85,11 @@ def answer(request: dict[str, Any], loaded: dict[str, Experiment]) -> dict[str, 
 
 def warm_up() -> None:
     """Import what loading an experiment imports, before the first request: the worker starts
-    while the change's runs are still training. One the side lacks is reported at load."""
+    while the change's runs are still training. One the side lacks, or that fails to import,
+    is reported when the experiment loads, as an answer."""
     for module in WARM_MODULES:
-        try:
+        with contextlib.suppress(Exception):
             importlib.import_module(module)
-        except ImportError:
-            return
 
 
 def serve() -> None:
