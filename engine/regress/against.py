@@ -1,11 +1,11 @@
 """``regress SUITE --against REF``: the base (the merge-base of HEAD and REF) and the change
 (this working tree) side by side in one job.
 
-Scores: the base commit's own ``regress`` records the suite once per commit and suite (cached);
-the change trains it here; score guards compare the two on the same data, folds and seeds with
-the paired tests of a baseline check. Timings: one worker per side, asked in turn (ABBA), never
-cached; each timing guard is judged on the ratio change/base (``paired_timing.py``). The base
-failing anywhere is exit 3, "base failed", never a regression.
+Scores: the base commit's own ``regress`` records the suite once per commit and suite (cached),
+in a process of its own while the change trains it here; score guards compare the two on the
+same data, folds and seeds with the paired tests of a baseline check. Timings: one worker per
+side, asked in turn (ABBA), never cached; each timing guard is judged on the ratio change/base
+(``paired_timing.py``). The base failing anywhere is exit 3, "base failed", never a regression.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -53,19 +54,12 @@ def run_against(suite_path: Path, ref: str, *, output_dir: Path, cache: Path, jo
         environment = base_environment(tree, repo, cache)
         console.print(f"base environment: {environment.note}", highlight=False)
         raw = yaml.safe_load(suite_path.read_text())
-        scores = base_scores(raw, suite_path, environment, base.commit, cache,
-                             extra=extra_overrides, jobs=workers)
-        console.print(f"base scores: {'from the cache' if scores.cached else 'recorded now'} "
-                      f"({scores.runs.parent})", highlight=False)
-        for skipped in scores.skipped:
-            console.print(f"[yellow]left out on both sides[/yellow]: {skipped}",
-                          highlight=False)
-        if scores.skipped:
-            understood = write_text(output_dir / suite_path.name, yaml.safe_dump(
-                {**scores.suite, "name": suite.name}, sort_keys=False))
-            suite = load_suite(understood, extra_overrides)
-        checks = _compare(suite, scores, environment, output_dir=output_dir, jobs=workers,
-                          console=console)
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(base_scores, raw, suite_path, environment, base.commit, cache,
+                                  extra=extra_overrides, jobs=workers)
+            checks, scores = _compare(suite, pending, environment, output_dir=output_dir,
+                                      jobs=workers, console=console, suite_path=suite_path,
+                                      extra_overrides=extra_overrides)
     except BaseFailed as error:
         console.print(f"[bold red]base failed[/bold red] ({base.commit[:12]}): {error}. The "
                       "change was not judged: this is no regression.", highlight=False)
@@ -80,10 +74,13 @@ def run_against(suite_path: Path, ref: str, *, output_dir: Path, cache: Path, jo
     return 1 if any(check.verdict in FAILING for check in checks) else 0
 
 
-def _compare(suite: Suite, scores: BaseScores, environment: SideEnvironment, *,
-             output_dir: Path, jobs: int, console: Console) -> list[Check]:
-    """Train the change, then time both sides interleaved; every check, experiment by
-    experiment. The timing workers start first: their imports overlap the change's runs."""
+def _compare(suite: Suite, pending: Future[BaseScores], environment: SideEnvironment, *,
+             output_dir: Path, jobs: int, console: Console,
+             suite_path: Path, extra_overrides: tuple[str, ...]) -> tuple[list[Check], BaseScores]:
+    """Train the change while the base records its scores (``pending``), then time both
+    sides interleaved; every check, experiment by experiment, and the base's scores. The timing
+    workers start first: their imports overlap the runs. The change trains every experiment;
+    what the base cannot read is then left out on both sides (:func:`_understood`)."""
     recording = dataclasses.replace(suite, fit_repeats=1, predict_repeats=1)
     timed_experiments = [experiment for experiment in suite.experiments
                          if any(guard.is_timing for guard in experiment.guards)]
@@ -97,6 +94,13 @@ def _compare(suite: Suite, scores: BaseScores, environment: SideEnvironment, *,
         changed = run_planned(recording, planned, datasets, output_dir=output_dir / "runs",
                               project_dir=CHANGE_TREE, jobs=jobs,
                               on_done=partial(announce_run, console))
+        scores = pending.result()
+        console.print(f"base scores: {'from the cache' if scores.cached else 'recorded now'} "
+                      f"({scores.runs.parent})", highlight=False)
+        for skipped in scores.skipped:
+            console.print(f"[yellow]left out on both sides[/yellow]: {skipped}",
+                          highlight=False)
+        suite = _understood(suite, scores, suite_path, extra_overrides, output_dir)
         data = {plan.experiment.name: datasets[plan.data_key] for plan in planned}
         tasks = _timing_tasks(suite, changed, scores, data, output_dir)
         console.print(f"timing {len(tasks)} experiments, base and change in turn "
@@ -119,7 +123,17 @@ def _compare(suite: Suite, scores: BaseScores, environment: SideEnvironment, *,
             checks.append(Check(experiment.name, "timing", None, None, None, None, "failed",
                                 error))
         checks += [check for check in timing_checks if check.experiment == experiment.name]
-    return checks
+    return checks, scores
+
+
+def _understood(suite: Suite, scores: BaseScores, suite_path: Path,
+                extra_overrides: tuple[str, ...], output_dir: Path) -> Suite:
+    """``suite`` less what the base cannot read, written beside the outcome."""
+    if not scores.skipped:
+        return suite
+    written = write_text(output_dir / suite_path.name, yaml.safe_dump(
+        {**scores.suite, "name": suite.name}, sort_keys=False))
+    return load_suite(written, extra_overrides)
 
 
 def _by_name(suite: Suite) -> dict[str, SuiteExperiment]:
