@@ -30,12 +30,15 @@ def load(studies: Path, name: str) -> optuna.Study:
 
 
 def wait_for_running_trial(studies: Path, process: subprocess.Popen[str]) -> None:
-    """Until the study has two finished trials and one running (or the run ended)."""
+    """Until the study has two finished trials and one running that has drawn its parameters
+    (or the run ended): a trial killed before its first draw has nothing to run again, and a
+    fresh one takes its place."""
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
         if (studies / "killed.journal").exists():
-            states = [t.state.name for t in load(studies, "killed").trials]
-            if states.count("COMPLETE") >= 2 and states[-1] == "RUNNING":
+            trials = load(studies, "killed").trials
+            states = [t.state.name for t in trials]
+            if states.count("COMPLETE") >= 2 and states[-1] == "RUNNING" and trials[-1].params:
                 return
         time.sleep(0.1)
     pytest.fail("the study never had a running trial to interrupt")
