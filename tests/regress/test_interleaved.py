@@ -1,5 +1,6 @@
 """The timing pairs of ``regress --against``: real worker processes on a real run's bundle;
-a pair whose change worker exited takes no task, the other pairs time them all."""
+a pair whose change worker exited takes no task, the other pairs time them all, slowest first.
+Slow: each test starts four worker processes (CI's ``pytest -m slow`` step)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.conftest import REPO
 QUICK = ("dataset=iris", "model=logistic_regression", "split.cv.n_splits=2", "report=false",
          "metrics.bootstrap.resamples=0", "metrics.explain.importance_repeats=0")
 REPEATS = {"fit_repeats": 2, "predict_repeats": 4}
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -49,10 +51,8 @@ def stop_change_worker(pair: WorkerPair) -> None:
 
 def test_the_pairs_time_every_task_from_one_queue(tasks: list[TimingTask],
                                                   pairs: list[WorkerPair]) -> None:
-    seen: list[str] = []
-    timed = time_interleaved(tasks, REPEATS, pairs, seen.append)
+    timed = time_interleaved(tasks, REPEATS, pairs, lambda name: None)
     assert list(timed) == ["task0", "task1", "task2"]
-    assert seen[0] == "task2" or seen[1] == "task2"  # the slowest fit is started first
     for paired in timed.values():
         assert paired.error is None
         assert len(paired.base["fit_seconds"]) == len(paired.change["fit_seconds"]) == 2
@@ -62,8 +62,10 @@ def test_the_pairs_time_every_task_from_one_queue(tasks: list[TimingTask],
 def test_a_pair_whose_change_worker_exited_leaves_its_tasks_to_the_others(
         tasks: list[TimingTask], pairs: list[WorkerPair]) -> None:
     stop_change_worker(pairs[0])
-    timed = time_interleaved(tasks, REPEATS, pairs, lambda name: None)
+    seen: list[str] = []
+    timed = time_interleaved(tasks, REPEATS, pairs, seen.append)
     assert all(paired.error is None for paired in timed.values())
+    assert seen == ["task2", "task1", "task0"]  # one pair left: the slowest fits first
 
 
 def test_with_every_change_worker_gone_each_task_says_so(tasks: list[TimingTask],
