@@ -171,6 +171,7 @@ import sklearn.externals.array_api_compat.torch  # the shim still imports afterw
 """
 
 
+@pytest.mark.slow  # a fresh interpreter importing skops and every model family (~10 s)
 def test_skops_is_imported_without_torch_and_trusts_the_same_estimators() -> None:
     """In a fresh interpreter, as a run, ``predict`` or ``serve`` starts."""
     answers = [subprocess.run([sys.executable, "-c", SKOPS_DEFAULTS.format(imported=imported)],

@@ -22,6 +22,7 @@ def check_renders(report: Path, screenshot: Path, sections: set[str]) -> Rendere
     return rendered
 
 
+@pytest.mark.slow  # a CLI run, then Chromium (test_hostile_data renders in the default suite)
 def test_the_default_runs_report(cli, tmp_path) -> None:
     done = cli(*FAST)
     assert done.returncode == 0, done.stderr

@@ -52,6 +52,7 @@ def wait_for_helper(stdout: str) -> None:
         os.waitpid(helper_pid(stdout), 0)
 
 
+@pytest.mark.slow  # a run, its MLflow helper process and four runs commands against the store
 def test_the_run_returns_and_runs_sync_waits_for_its_logging(tmp_path: Path) -> None:
     done = run_main(["tracking=mlflow", *QUICK], tmp_path)
     assert done.returncode == 0, done.stderr
