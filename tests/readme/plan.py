@@ -66,7 +66,7 @@ CURL = ("a request to the server of the command above, which the runner stops on
 
 SKIPS = (
     Skip("pytest", ".ci/run runs the default suite as its own step just before this one "
-         "(about 5 minutes on 2 cores); twice would double it"),
+         "(8 to 10 minutes on 2 cores); twice would double it"),
     Skip("python -m engine experiment=german_credit_costs",
          "needs ../shared/data/german_credit.csv",
          needs_shared_file="german_credit.csv"),
