@@ -3,7 +3,7 @@ share of the cores here, before numpy, scikit-learn or PyTorch size their thread
 
 import os
 
-from engine.threads import THREAD_VARIABLES, available_cores
+from engine.threads import THREAD_VARIABLES, threads_per_process
 
 
 def share_the_cores_between_workers() -> None:
@@ -15,7 +15,7 @@ def share_the_cores_between_workers() -> None:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1 and not any(name in os.environ for name in THREAD_VARIABLES):
         for name in THREAD_VARIABLES:
-            os.environ[name] = str(max(1, available_cores() // workers))
+            os.environ[name] = str(threads_per_process(workers))
 
 
 share_the_cores_between_workers()
